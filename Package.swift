@@ -1,0 +1,60 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers (see ../shared/DESIGN.md): C shims at the bottom, then Packets, Capture,
+// Devices and Reactor, then LuaHost, then the `tapir` executable. Each target depends
+// only on those above it in this list.
+let package = Package(
+    name: "tapir",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tapir", targets: ["tapir"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Debian: liblua5.4-dev, libpcap-dev, libedit-dev).
+        .systemLibrary(name: "CLuaSystem", path: "Sources/CLuaSystem", pkgConfig: "lua5.4",
+                       providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "CPcapSystem", path: "Sources/CPcapSystem", pkgConfig: "libpcap",
+                       providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CEditSystem", path: "Sources/CEditSystem", pkgConfig: "libedit",
+                       providers: [.apt(["libedit-dev"])]),
+
+        // C shims: macros, variadic calls and everything that may longjmp.
+        .target(name: "CLua", dependencies: ["CLuaSystem"]),
+        .target(name: "CTunTap"),
+        .target(name: "CPcap", dependencies: ["CPcapSystem"]),
+        .target(name: "CEdit", dependencies: ["CEditSystem"]),
+
+        // Swift layers.
+        .target(name: "Packets"),
+        .target(name: "Capture", dependencies: ["CPcap", "Packets"]),
+        .target(name: "Reactor", dependencies: [
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        .target(name: "Devices", dependencies: [
+            "CTunTap", "Packets", "Capture", "Reactor",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        .target(name: "LuaHost", dependencies: [
+            "CLua", "Packets", "Capture", "Devices", "Reactor",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "tapir", dependencies: [
+            "LuaHost", "Devices", "Reactor", "Capture", "Packets", "CEdit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "PacketsTests", dependencies: ["Packets", "Capture"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Packets"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "Packets", "Capture", "Reactor"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua"]),
+    ]
+)

@@ -1,0 +1,3 @@
+#ifndef TAPIR_CTUNTAP_H
+#define TAPIR_CTUNTAP_H
+#endif

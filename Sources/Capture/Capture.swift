@@ -1,0 +1,1 @@
+// The Capture layer (see DESIGN.md). Built up by its issue.

@@ -1,0 +1,1 @@
+// The Devices layer (see DESIGN.md). Built up by its issue.

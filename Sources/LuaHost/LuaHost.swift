@@ -1,0 +1,1 @@
+// The LuaHost layer (see DESIGN.md). Built up by its issue.

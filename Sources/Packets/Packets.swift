@@ -1,0 +1,1 @@
+// The Packets layer (see DESIGN.md). Built up by its issue.

@@ -1,0 +1,1 @@
+// The Reactor layer (see DESIGN.md). Built up by its issue.

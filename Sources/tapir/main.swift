@@ -1,0 +1,1 @@
+print("tapir: the command line comes with the Lua host issue")
