@@ -1,1 +1,0 @@
-// The Capture layer (see DESIGN.md). Built up by its issue.

@@ -1,0 +1,15 @@
+/// A packet's capture time: nanoseconds since the Unix epoch.
+public struct CaptureTime: Sendable, Hashable, Comparable {
+    public var nanoseconds: Int64
+
+    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+
+    public init(seconds: Int64, nanoseconds: Int64 = 0) {
+        self.nanoseconds = seconds * 1_000_000_000 + nanoseconds
+    }
+
+    public var seconds: Int64 { nanoseconds / 1_000_000_000 }
+    public var microsecondsOfSecond: Int32 { Int32((nanoseconds % 1_000_000_000) / 1_000) }
+
+    public static func < (a: CaptureTime, b: CaptureTime) -> Bool { a.nanoseconds < b.nanoseconds }
+}
