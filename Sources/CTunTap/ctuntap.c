@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "CTunTap.h"
 
 #include <errno.h>
@@ -87,4 +88,8 @@ int tapir_if_set_up(const char *name) {
 int tapir_if_index(const char *name) {
     unsigned int index = if_nametoindex(name);
     return index == 0 ? -errno : (int)index;
+}
+
+int tapir_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }

@@ -40,4 +40,8 @@ int tapir_if_set_up(const char *name);
 /// if_nametoindex: the ifindex of `name`.
 int tapir_if_index(const char *name);
 
+/// pipe2(O_CLOEXEC), which Glibc's Swift overlay does not export (it needs _GNU_SOURCE);
+/// used by the sandbox's child-process runner.
+int tapir_pipe_cloexec(int fds[2]);
+
 #endif
