@@ -20,6 +20,12 @@ public struct DeviceDrain: Sendable {
         public var bytes = 0
         public var stop = Stop.wouldBlock
 
+        public init(packets: Int = 0, bytes: Int = 0, stop: Stop = .wouldBlock) {
+            self.packets = packets
+            self.bytes = bytes
+            self.stop = stop
+        }
+
         public var morePending: Bool { stop == .budgetExhausted }
     }
 
