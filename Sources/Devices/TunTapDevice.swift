@@ -55,7 +55,9 @@ public final class TunTapDevice: PacketDevice {
     public let queueIndex: Int
 
     public private(set) var counters = DeviceCounters()
-    public private(set) var isGone = false
+    public var isGone: Bool { goneReason != nil }
+    /// Why the device stopped, once a read or write reported `.gone`.
+    public private(set) var goneReason: String?
 
     private let configuration: Configuration
     private let io: any DeviceIO
@@ -114,6 +116,7 @@ public final class TunTapDevice: PacketDevice {
     /// One more queue of this multi-queue device. The device must still be in this
     /// process's namespace (TUNSETIFF looks the name up there).
     public func openAnotherQueue() throws(DeviceError) -> TunTapDevice {
+        if let goneReason { throw .deviceGone(name: name, reason: goneReason) }
         guard isMultiQueue else { throw .busy(name) }
         let (fd, kernelName) = try Self.attach(configuration, name: name, io: io)
         let queue = TunTapDevice(configuration: configuration, name: kernelName, fd: fd, io: io, mtu: mtu,
@@ -225,8 +228,9 @@ public final class TunTapDevice: PacketDevice {
                 return .wouldBlock
             case .gone:
                 counters.readErrors += 1
-                isGone = true
-                return .gone(DeviceErrno.goneReason(device: name, code: code))
+                let reason = DeviceErrno.goneReason(device: name, code: code)
+                goneReason = reason
+                return .gone(reason)
             }
         }
     }
@@ -259,9 +263,10 @@ public final class TunTapDevice: PacketDevice {
                 counters.recordWriteFailure(kind)
                 return .failed(kind)
             case .gone:
-                isGone = true
+                let reason = DeviceErrno.goneReason(device: name, code: code)
+                goneReason = reason
                 counters.recordWriteFailure(.closed)
-                return .gone(DeviceErrno.goneReason(device: name, code: code))
+                return .gone(reason)
             }
         }
     }

@@ -145,6 +145,11 @@ final class TunTapDeviceTests: XCTestCase {
         XCTAssertEqual(io.readCalls, callsBefore, "a gone device does not touch the kernel again")
         XCTAssertEqual(device.write([1, 2]), .failed(.closed))
         XCTAssertEqual(device.counters.writeClosed, 1)
+        XCTAssertEqual(device.goneReason, reason)
+        XCTAssertThrowsError(try device.openAnotherQueue()) { error in
+            XCTAssertEqual(error as? DeviceError, .deviceGone(name: "scripted0", reason: reason))
+            XCTAssertTrue("\(error)".contains("was deleted while open"), "\(error)")
+        }
     }
 
     func testWriteGoneIsReportedOnce() throws {
