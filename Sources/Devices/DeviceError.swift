@@ -11,6 +11,8 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
     /// EINVAL from TUNSETIFF: the name is taken by a different kind of device
     /// (tun vs tap, multi-queue vs not, or not a tun/tap at all).
     case kindMismatch(String)
+    /// Another queue was asked of a multi-queue device that was moved to another namespace.
+    case movedToAnotherNamespace(String)
     /// The device was deleted (or its namespace removed) while open.
     case deviceGone(name: String, reason: String)
     /// Any other failing system call.
@@ -39,6 +41,8 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
         case .kindMismatch(let name):
             "device \(name) exists but is not a tun/tap of the kind asked for (EINVAL): "
                 + "tun vs tap and multi-queue must match how it was made; choose another name or delete it"
+        case .movedToAnotherNamespace(let name):
+            "device \(name) was moved to another network namespace: open all its queues before moving it"
         case .deviceGone(let name, let reason):
             "device \(name) was deleted while open: \(reason)"
         case .system(let operation, let code):

@@ -119,6 +119,12 @@ public final class TunTapDevice: PacketDevice {
         if let goneReason { throw .deviceGone(name: name, reason: goneReason) }
         guard isMultiQueue else { throw .busy(name) }
         let (fd, kernelName) = try Self.attach(configuration, name: name, io: io)
+        // Once the device has moved to another namespace, TUNSETIFF here makes a new device
+        // of the same name instead of a queue of this one: a different ifindex tells.
+        guard io.interfaceIndex(kernelName) == interfaceIndex else {
+            io.close(fd)
+            throw .movedToAnotherNamespace(name)
+        }
         let queue = TunTapDevice(configuration: configuration, name: kernelName, fd: fd, io: io, mtu: mtu,
                                  macAddress: macAddress, interfaceIndex: interfaceIndex, queueIndex: nextQueueIndex)
         nextQueueIndex += 1
