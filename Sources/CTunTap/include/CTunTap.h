@@ -1,3 +1,47 @@
 #ifndef TAPIR_CTUNTAP_H
 #define TAPIR_CTUNTAP_H
+
+// The tun/tap ioctls, which Swift cannot call (ioctl is variadic).
+// Every function returns a non-negative value on success and -errno on failure;
+// none of them prints.
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TAPIR_IFNAMSIZ 16
+
+// Flags for tapir_tun_open.
+#define TAPIR_TUN_MODE_TAP     0x1  // Ethernet frames (IFF_TAP); without it IP datagrams (IFF_TUN)
+#define TAPIR_TUN_NO_PI        0x2  // no 4-byte packet-information header (IFF_NO_PI)
+#define TAPIR_TUN_MULTI_QUEUE  0x4  // one more queue of a multi-queue device (IFF_MULTI_QUEUE)
+
+// Which step of tapir_tun_open failed, so errno can be read in context.
+#define TAPIR_TUN_STEP_OPEN    1    // open("/dev/net/tun")
+#define TAPIR_TUN_STEP_SETIFF  2    // ioctl(TUNSETIFF)
+
+/// Opens /dev/net/tun (O_RDWR|O_NONBLOCK|O_CLOEXEC) and attaches it to the device `name`
+/// (created when missing; a name holding "%d" lets the kernel number it).
+/// On success returns the fd and writes the kernel's name (NUL-terminated) to `out_name`.
+/// On failure returns -errno and writes the failing step to `*failed_step`.
+int tapir_tun_open(const char *name, int flags, char out_name[TAPIR_IFNAMSIZ], int *failed_step);
+
+/// TUNSETPERSIST: keep the device when its last fd closes (1) or not (0).
+int tapir_tun_set_persist(int fd, int persist);
+/// TUNSETOWNER / TUNSETGROUP.
+int tapir_tun_set_owner(int fd, uid_t owner);
+int tapir_tun_set_group(int fd, gid_t group);
+
+/// SIOCGIFMTU: the MTU of interface `name`.
+int tapir_if_get_mtu(const char *name);
+/// SIOCGIFHWADDR: the 6-byte hardware address of interface `name`.
+int tapir_if_get_hwaddr(const char *name, uint8_t out_mac[6]);
+/// SIOCSIFFLAGS: sets IFF_UP on interface `name`.
+int tapir_if_set_up(const char *name);
+/// if_nametoindex: the ifindex of `name`.
+int tapir_if_index(const char *name);
+
+/// pipe2(O_CLOEXEC), which Glibc's Swift overlay does not export (it needs _GNU_SOURCE);
+/// used by the sandbox's child-process runner.
+int tapir_pipe_cloexec(int fds[2]);
+
 #endif

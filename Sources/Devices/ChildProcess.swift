@@ -1,0 +1,205 @@
+import CTunTap
+import Glibc
+
+/// What a finished child process left.
+public struct ProcessOutput: Sendable, Equatable {
+    /// The exit status, or 128 + the signal number when killed by a signal.
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    /// True when the child ran past its timeout and was killed.
+    public var timedOut: Bool
+
+    public var succeeded: Bool { status == 0 && !timedOut }
+}
+
+/// A child process started with posix_spawn, its stdout and stderr captured through pipes.
+///
+/// The child starts with an empty signal mask and default signal dispositions: the host
+/// blocks SIGINT/SIGTERM/SIGHUP on its threads, and a child must not inherit that.
+/// Its stdin is /dev/null. Used from one thread.
+public final class ChildProcess {
+    public let pid: pid_t
+    public let command: String
+    private var outputPipe: CInt
+    private var errorPipe: CInt
+    private var stdoutBytes: [UInt8] = []
+    private var stderrBytes: [UInt8] = []
+    private var exitStatus: Int32?
+
+    /// Starts `arguments[0]` (looked up in PATH, /usr/sbin and /sbin unless it holds a '/').
+    public static func spawn(_ arguments: [String]) throws(DeviceError) -> ChildProcess {
+        guard let program = arguments.first else {
+            throw .spawnFailed(program: "(empty command)", errno: EINVAL)
+        }
+        guard let path = locate(program) else {
+            throw .programNotFound(program: program, hint: "install it, or put it in PATH")
+        }
+        return try ChildProcess(path: path, arguments: arguments)
+    }
+
+    /// Runs a command to the end, killing it (SIGKILL) after `timeout`.
+    public static func run(_ arguments: [String], timeout: Duration = .seconds(10)) throws(DeviceError) -> ProcessOutput {
+        try spawn(arguments).wait(timeout: timeout)
+    }
+
+    /// The full path of an executable, searched in PATH then /usr/sbin, /sbin.
+    public static func locate(_ program: String) -> String? {
+        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        for directory in directories where !directory.isEmpty {
+            let candidate = directory + "/" + program
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    private init(path: String, arguments: [String]) throws(DeviceError) {
+        command = arguments.joined(separator: " ")
+        var outFDs: [CInt] = [-1, -1]
+        var errFDs: [CInt] = [-1, -1]
+        let outResult = tapir_pipe_cloexec(&outFDs)
+        guard outResult == 0 else { throw .system(operation: "pipe2", errno: -outResult) }
+        let errResult = tapir_pipe_cloexec(&errFDs)
+        guard errResult == 0 else {
+            Glibc.close(outFDs[0]); Glibc.close(outFDs[1])
+            throw .system(operation: "pipe2", errno: -errResult)
+        }
+        defer {
+            Glibc.close(outFDs[1])
+            Glibc.close(errFDs[1])
+        }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outFDs[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errFDs[1], 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var childPID: pid_t = 0
+        let result = posix_spawn(&childPID, path, &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            Glibc.close(outFDs[0]); Glibc.close(errFDs[0])
+            throw .spawnFailed(program: path, errno: result)
+        }
+        pid = childPID
+        outputPipe = outFDs[0]
+        errorPipe = errFDs[0]
+        _ = fcntl(outputPipe, F_SETFL, O_NONBLOCK)
+        _ = fcntl(errorPipe, F_SETFL, O_NONBLOCK)
+    }
+
+    deinit {
+        if exitStatus == nil {
+            kill(pid, SIGKILL)
+            reap(blocking: true)
+        }
+        closePipes()
+    }
+
+    /// True once the child has exited (reaped without blocking); collects pending output.
+    public var hasExited: Bool {
+        collectOutput()
+        if exitStatus == nil { reap(blocking: false) }
+        return exitStatus != nil
+    }
+
+    /// Sends a signal to the child (if it is still running).
+    public func signal(_ signal: CInt) {
+        if exitStatus == nil { kill(pid, signal) }
+    }
+
+    /// Waits for the child to exit and its output to end, killing it after `timeout`.
+    public func wait(timeout: Duration = .seconds(10)) -> ProcessOutput {
+        let deadline = ContinuousClock.now + timeout
+        var timedOut = false
+        while true {
+            collectOutput()
+            if exitStatus == nil { reap(blocking: false) }
+            let pipesOpen = outputPipe >= 0 || errorPipe >= 0
+            // Once the child is gone, a grandchild may still hold the pipes: stop anyway.
+            if exitStatus != nil { break }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            if remaining <= .zero {
+                timedOut = true
+                kill(pid, SIGKILL)
+                reap(blocking: true)
+                collectOutput()
+                break
+            }
+            let milliseconds = Int32(min(50, max(1, remaining.components.seconds * 1000
+                                                  + remaining.components.attoseconds / 1_000_000_000_000_000)))
+            if pipesOpen {
+                var fds = [pollfd(fd: outputPipe, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: errorPipe, events: Int16(POLLIN), revents: 0)]
+                _ = poll(&fds, 2, milliseconds)
+            } else {
+                usleep(UInt32(milliseconds) * 1000)
+            }
+        }
+        collectOutput()
+        closePipes()
+        return ProcessOutput(status: exitStatus ?? -1,
+                             stdout: String(decoding: stdoutBytes, as: UTF8.self),
+                             stderr: String(decoding: stderrBytes, as: UTF8.self),
+                             timedOut: timedOut)
+    }
+
+    private func reap(blocking: Bool) {
+        var status: CInt = 0
+        while true {
+            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+            if result == pid { break }
+            if result < 0 && errno == EINTR { continue }
+            if result < 0 { exitStatus = -1 }  // not our child any more (reaped elsewhere)
+            return
+        }
+        // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out (they are macros).
+        let signal = status & 0x7f
+        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    private func collectOutput() {
+        drain(&outputPipe, into: &stdoutBytes)
+        drain(&errorPipe, into: &stderrBytes)
+    }
+
+    private func drain(_ fd: inout CInt, into bytes: inout [UInt8]) {
+        guard fd >= 0 else { return }
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                bytes.append(contentsOf: chunk[0..<count])
+            } else if count == 0 {
+                Glibc.close(fd)
+                fd = -1
+                return
+            } else if errno == EINTR {
+                continue
+            } else {
+                return  // EAGAIN: nothing more for now
+            }
+        }
+    }
+
+    private func closePipes() {
+        if outputPipe >= 0 { Glibc.close(outputPipe); outputPipe = -1 }
+        if errorPipe >= 0 { Glibc.close(errorPipe); errorPipe = -1 }
+    }
+}

@@ -1,0 +1,68 @@
+/// Errors about devices and the sandbox, each with a message a user can act on.
+public enum DeviceError: Error, Equatable, CustomStringConvertible {
+    /// Interface names are at most 15 bytes (IFNAMSIZ - 1). Checked before any syscall.
+    case nameTooLong(String)
+    /// /dev/net/tun could not be opened because it (or the tun module) is missing.
+    case tunMissing(errno: CInt)
+    /// EPERM / EACCES opening or attaching the device.
+    case permissionDenied(name: String, errno: CInt)
+    /// EBUSY: the device is held by another process and is not multi-queue.
+    case busy(String)
+    /// EINVAL from TUNSETIFF: the name is taken by a different kind of device
+    /// (tun vs tap, multi-queue vs not, or not a tun/tap at all).
+    case kindMismatch(String)
+    /// Another queue was asked of a multi-queue device that was moved to another namespace.
+    case movedToAnotherNamespace(String)
+    /// The device was deleted (or its namespace removed) while open.
+    case deviceGone(name: String, reason: String)
+    /// Any other failing system call.
+    case system(operation: String, errno: CInt)
+    /// A program the sandbox needs is not installed.
+    case programNotFound(program: String, hint: String)
+    /// posix_spawn failed.
+    case spawnFailed(program: String, errno: CInt)
+    /// A command run by the sandbox exited non-zero.
+    case commandFailed(command: String, status: Int32, stderr: String)
+    /// A command run by the sandbox did not finish in time and was killed.
+    case commandTimedOut(command: String)
+
+    public var description: String {
+        switch self {
+        case .nameTooLong(let name):
+            "device name '\(name)' is \(name.utf8.count) bytes long; interface names are at most 15 bytes"
+        case .tunMissing(let code):
+            "/dev/net/tun is not available (\(DeviceErrno.describe(code))): load the tun module: modprobe tun"
+        case .permissionDenied(let name, let code):
+            "cannot open device \(name) (\(DeviceErrno.describe(code))): needs CAP_NET_ADMIN (run as root), "
+                + "or a device made with `ip tuntap add dev \(name) mode tap user $USER`"
+        case .busy(let name):
+            "device \(name) is in use by another process and is not multi-queue (EBUSY): "
+                + "choose another name, or open it with multi-queue"
+        case .kindMismatch(let name):
+            "device \(name) exists but is not a tun/tap of the kind asked for (EINVAL): "
+                + "tun vs tap and multi-queue must match how it was made; choose another name or delete it"
+        case .movedToAnotherNamespace(let name):
+            "device \(name) was moved to another network namespace: open all its queues before moving it"
+        case .deviceGone(let name, let reason):
+            "device \(name) was deleted while open: \(reason)"
+        case .system(let operation, let code):
+            "\(operation) failed: \(DeviceErrno.describe(code))"
+        case .programNotFound(let program, let hint):
+            "'\(program)' was not found in PATH, /usr/sbin or /sbin: \(hint)"
+        case .spawnFailed(let program, let code):
+            "cannot start \(program): \(DeviceErrno.describe(code))"
+        case .commandFailed(let command, let status, let stderr):
+            "`\(command)` exited with status \(status): \(stderr.trimmingTrailingNewlines)"
+        case .commandTimedOut(let command):
+            "`\(command)` did not finish in time and was killed"
+        }
+    }
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var text = Substring(self)
+        while let last = text.last, last.isNewline { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,116 @@
+import CTunTap
+import Glibc
+import SystemPackage
+
+/// Which step of opening a tun/tap device failed.
+public enum TunTapOpenStep: Sendable, Equatable {
+    /// open("/dev/net/tun")
+    case openControlDevice
+    /// ioctl(TUNSETIFF)
+    case attach
+}
+
+/// How to attach a descriptor to a tun/tap device (TUNSETIFF flags).
+public struct TunTapOpenRequest: Sendable, Equatable {
+    public var name: String
+    public var mode: DeviceMode
+    public var packetInfo: Bool
+    public var multiQueue: Bool
+
+    public init(name: String, mode: DeviceMode, packetInfo: Bool, multiQueue: Bool) {
+        self.name = name
+        self.mode = mode
+        self.packetInfo = packetInfo
+        self.multiQueue = multiQueue
+    }
+}
+
+public enum TunTapOpenOutcome: Sendable, Equatable {
+    /// The descriptor (non-blocking, close-on-exec) and the kernel's name for the device.
+    case opened(fd: CInt, name: String)
+    case failed(errno: CInt, step: TunTapOpenStep)
+}
+
+/// Every system call a device makes, in one place, so tests can replace the kernel
+/// (inject EINTR, EAGAIN, ENOBUFS, EIO, EPERM...). Calls return a count or a result,
+/// or `-errno`; they never throw and never retry: the device decides what an errno means.
+public protocol DeviceIO: AnyObject {
+    func read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) -> Int
+    func readv(_ fd: CInt, _ vectors: UnsafePointer<iovec>, _ count: Int) -> Int
+    func write(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) -> Int
+    func writev(_ fd: CInt, _ vectors: UnsafePointer<iovec>, _ count: Int) -> Int
+    func close(_ fd: CInt)
+
+    func openTunTap(_ request: TunTapOpenRequest) -> TunTapOpenOutcome
+    func setPersist(_ fd: CInt, _ persist: Bool) -> CInt
+    func setOwner(_ fd: CInt, _ owner: uid_t) -> CInt
+    func setGroup(_ fd: CInt, _ group: gid_t) -> CInt
+    /// MTU of the named interface in the caller's namespace, or -errno.
+    func interfaceMTU(_ name: String) -> Int
+    /// Hardware address of the named interface, or -errno.
+    func interfaceMAC(_ name: String) -> Result<[UInt8], Errno>
+    func interfaceIndex(_ name: String) -> Int
+    func setInterfaceUp(_ name: String) -> CInt
+}
+
+/// The kernel.
+public final class SystemDeviceIO: DeviceIO, Sendable {
+    public static let shared = SystemDeviceIO()
+
+    public init() {}
+
+    public func read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+        return n < 0 ? -Int(errno) : n
+    }
+
+    public func readv(_ fd: CInt, _ vectors: UnsafePointer<iovec>, _ count: Int) -> Int {
+        let n = Glibc.readv(fd, vectors, CInt(count))
+        return n < 0 ? -Int(errno) : n
+    }
+
+    public func write(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) -> Int {
+        let n = Glibc.write(fd, buffer.baseAddress, buffer.count)
+        return n < 0 ? -Int(errno) : n
+    }
+
+    public func writev(_ fd: CInt, _ vectors: UnsafePointer<iovec>, _ count: Int) -> Int {
+        let n = Glibc.writev(fd, vectors, CInt(count))
+        return n < 0 ? -Int(errno) : n
+    }
+
+    public func close(_ fd: CInt) {
+        _ = Glibc.close(fd)  // Linux releases the descriptor even when close reports EINTR.
+    }
+
+    public func openTunTap(_ request: TunTapOpenRequest) -> TunTapOpenOutcome {
+        var flags: CInt = 0
+        if request.mode == .tap { flags |= TAPIR_TUN_MODE_TAP }
+        if !request.packetInfo { flags |= TAPIR_TUN_NO_PI }
+        if request.multiQueue { flags |= TAPIR_TUN_MULTI_QUEUE }
+        var step: CInt = 0
+        var nameBytes = [CChar](repeating: 0, count: Int(TAPIR_IFNAMSIZ))
+        let fd = nameBytes.withUnsafeMutableBufferPointer { out in
+            tapir_tun_open(request.name, flags, out.baseAddress, &step)
+        }
+        guard fd >= 0 else {
+            return .failed(errno: -fd, step: step == TAPIR_TUN_STEP_OPEN ? .openControlDevice : .attach)
+        }
+        let name = String(decoding: nameBytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return .opened(fd: fd, name: name)
+    }
+
+    public func setPersist(_ fd: CInt, _ persist: Bool) -> CInt { tapir_tun_set_persist(fd, persist ? 1 : 0) }
+    public func setOwner(_ fd: CInt, _ owner: uid_t) -> CInt { tapir_tun_set_owner(fd, owner) }
+    public func setGroup(_ fd: CInt, _ group: gid_t) -> CInt { tapir_tun_set_group(fd, group) }
+    public func interfaceMTU(_ name: String) -> Int { Int(tapir_if_get_mtu(name)) }
+
+    public func interfaceMAC(_ name: String) -> Result<[UInt8], Errno> {
+        var mac = [UInt8](repeating: 0, count: 6)
+        let result = mac.withUnsafeMutableBufferPointer { tapir_if_get_hwaddr(name, $0.baseAddress) }
+        return result < 0 ? .failure(Errno(rawValue: -result)) : .success(mac)
+    }
+
+    public func interfaceIndex(_ name: String) -> Int { Int(tapir_if_index(name)) }
+    public func setInterfaceUp(_ name: String) -> CInt { tapir_if_set_up(name) }
+}

@@ -1,1 +1,0 @@
-// The Devices layer (see DESIGN.md). Built up by its issue.

@@ -1,0 +1,73 @@
+import SystemPackage
+
+/// What a device carries: Ethernet frames (tap) or IP datagrams (tun).
+public enum DeviceMode: Sendable, Equatable {
+    case tun
+    case tap
+}
+
+/// The outcome of one `PacketDevice.read(into:)`.
+public enum ReadResult {
+    /// One packet, a slice at the start of the caller's buffer, valid until the next read into it.
+    case packet(UnsafeRawBufferPointer)
+    /// Nothing more to read now (EAGAIN): a drain ends here.
+    case wouldBlock
+    /// The device is gone (deleted, its namespace removed). Reported once; later reads
+    /// return `.wouldBlock` without touching the kernel. The owner unregisters the
+    /// descriptor from its poller and calls `close()`.
+    case gone(String)
+}
+
+/// Why a write did not go out. Counted in `DeviceCounters`; none of these is fatal.
+public enum WriteFailure: Sendable, Equatable, Hashable {
+    /// ENOBUFS: the kernel queue is full; the packet is dropped.
+    case noBuffers
+    /// EAGAIN / EWOULDBLOCK.
+    case wouldBlock
+    /// EIO: typically the device is down.
+    case io
+    /// EINVAL / EMSGSIZE: the kernel refused this packet (malformed, too big).
+    case rejected
+    /// The device was closed or is gone; nothing was attempted.
+    case closed
+    /// Any other errno.
+    case other(CInt)
+}
+
+/// The outcome of one `PacketDevice.write(_:)`: one packet per call, never coalesced.
+public enum WriteResult: Equatable {
+    case written
+    case failed(WriteFailure)
+    /// The device is gone. Reported once, like `ReadResult.gone`.
+    case gone(String)
+}
+
+/// A source and sink of packets: a tun/tap queue, or an in-memory device for tests.
+/// Used on one thread (the event loop's).
+public protocol PacketDevice: AnyObject {
+    var name: String { get }
+    var mode: DeviceMode { get }
+    /// True when the kernel adds the 4-byte packet-information header; reads strip it and
+    /// writes add it, so callers never see it.
+    var hasPacketInfo: Bool { get }
+    /// The descriptor to poll for readability; nil for in-memory devices and once closed.
+    var fileDescriptor: FileDescriptor? { get }
+    var counters: DeviceCounters { get }
+    /// True once the device reported `.gone`.
+    var isGone: Bool { get }
+
+    /// Reads one packet into `buffer` (size it `ReadBuffer.size`, 64 KiB, whatever the MTU).
+    /// Retries EINTR.
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult
+    /// Writes one packet. Retries EINTR.
+    func write(_ packet: UnsafeRawBufferPointer) -> WriteResult
+    /// Releases the descriptor. Idempotent.
+    func close()
+}
+
+extension PacketDevice {
+    /// Writes one packet held in an array (convenience; the raw-buffer form avoids the closure).
+    public func write(_ packet: [UInt8]) -> WriteResult {
+        packet.withUnsafeBytes { write($0) }
+    }
+}

@@ -1,0 +1,310 @@
+import Glibc
+import SystemPackage
+
+/// One queue of a Linux tun or tap device: a non-blocking, close-on-exec descriptor
+/// attached with TUNSETIFF. A multi-queue device is several `TunTapDevice`s with the same
+/// name, one per queue (`openQueues`, `openAnotherQueue`).
+///
+/// Used on one thread (the event loop's); every system call goes through `io`.
+public final class TunTapDevice: PacketDevice {
+    public struct Configuration: Sendable, Equatable {
+        /// The interface name; "%d" in it lets the kernel pick a number ("tap%d").
+        /// An existing device of the same kind (a persistent one, or another queue) is attached to.
+        public var name: String
+        public var mode: DeviceMode
+        /// Keep the kernel's 4-byte packet-information header (IFF_NO_PI not set).
+        public var packetInfo: Bool
+        public var multiQueue: Bool
+        /// TUNSETPERSIST after opening: true keeps the device after close, false
+        /// makes a persistent device transient again; nil leaves it as it is.
+        public var persist: Bool?
+        public var owner: uid_t?
+        public var group: gid_t?
+        /// Set IFF_UP after opening (in the opener's namespace).
+        public var bringUp: Bool
+
+        public init(name: String, mode: DeviceMode, packetInfo: Bool = false, multiQueue: Bool = false,
+                    persist: Bool? = nil, owner: uid_t? = nil, group: gid_t? = nil, bringUp: Bool = false) {
+            self.name = name
+            self.mode = mode
+            self.packetInfo = packetInfo
+            self.multiQueue = multiQueue
+            self.persist = persist
+            self.owner = owner
+            self.group = group
+            self.bringUp = bringUp
+        }
+    }
+
+    /// Interface names are at most this many bytes.
+    public static let maximumNameLength = 15
+    /// The packet-information header: 2 bytes of flags, 2 bytes of EtherType, big-endian.
+    static let packetInfoSize = 4
+    /// PI flag set by the kernel when the packet did not fit the read buffer.
+    static let packetInfoTruncated: UInt16 = 0x0001
+
+    public let name: String
+    public let mode: DeviceMode
+    public let hasPacketInfo: Bool
+    public let isMultiQueue: Bool
+    /// MTU, hardware address (tap only) and ifindex, read when the first queue was opened.
+    public let mtu: Int
+    public let macAddress: [UInt8]?
+    public let interfaceIndex: Int
+    /// 0 for the first queue, then 1, 2... for queues opened from it.
+    public let queueIndex: Int
+
+    public private(set) var counters = DeviceCounters()
+    public var isGone: Bool { goneReason != nil }
+    /// Why the device stopped, once a read or write reported `.gone`.
+    public private(set) var goneReason: String?
+
+    private let configuration: Configuration
+    private let io: any DeviceIO
+    private var descriptor: CInt?
+    private var nextQueueIndex = 1
+    // Reused on every read/write: the PI headers and the two-element iovec arrays.
+    private let readHeader: UnsafeMutableRawPointer
+    private let writeHeader: UnsafeMutableRawPointer
+    private let readVectors: UnsafeMutablePointer<iovec>
+    private let writeVectors: UnsafeMutablePointer<iovec>
+
+    public var fileDescriptor: FileDescriptor? { descriptor.map { FileDescriptor(rawValue: $0) } }
+
+    /// Opens (creating it if missing) the device, as one queue.
+    public static func open(_ configuration: Configuration,
+                            io: any DeviceIO = SystemDeviceIO.shared) throws(DeviceError) -> TunTapDevice {
+        guard configuration.name.utf8.count <= maximumNameLength else {
+            throw .nameTooLong(configuration.name)
+        }
+        let (fd, name) = try attach(configuration, name: configuration.name, io: io)
+        do throws(DeviceError) {
+            try applySettings(configuration, fd: fd, name: name, io: io)
+            let mtu = io.interfaceMTU(name)
+            guard mtu >= 0 else { throw .system(operation: "SIOCGIFMTU \(name)", errno: CInt(-mtu)) }
+            let index = io.interfaceIndex(name)
+            guard index >= 0 else { throw .system(operation: "if_nametoindex \(name)", errno: CInt(-index)) }
+            var mac: [UInt8]? = nil
+            if configuration.mode == .tap {
+                switch io.interfaceMAC(name) {
+                case .success(let bytes): mac = bytes
+                case .failure(let error): throw .system(operation: "SIOCGIFHWADDR \(name)", errno: error.rawValue)
+                }
+            }
+            return TunTapDevice(configuration: configuration, name: name, fd: fd, io: io,
+                                mtu: mtu, macAddress: mac, interfaceIndex: index, queueIndex: 0)
+        } catch {
+            io.close(fd)
+            throw error
+        }
+    }
+
+    /// Opens `count` queues of one multi-queue device (sets `multiQueue`).
+    /// Open them all before moving the device into another namespace.
+    public static func openQueues(_ configuration: Configuration, count: Int,
+                                  io: any DeviceIO = SystemDeviceIO.shared) throws(DeviceError) -> [TunTapDevice] {
+        var configuration = configuration
+        configuration.multiQueue = true
+        let first = try open(configuration, io: io)
+        var queues = [first]
+        for _ in 1..<max(count, 1) {
+            queues.append(try first.openAnotherQueue())
+        }
+        return queues
+    }
+
+    /// One more queue of this multi-queue device. The device must still be in this
+    /// process's namespace (TUNSETIFF looks the name up there).
+    public func openAnotherQueue() throws(DeviceError) -> TunTapDevice {
+        if let goneReason { throw .deviceGone(name: name, reason: goneReason) }
+        guard isMultiQueue else { throw .busy(name) }
+        let (fd, kernelName) = try Self.attach(configuration, name: name, io: io)
+        // Once the device has moved to another namespace, TUNSETIFF here makes a new device
+        // of the same name instead of a queue of this one: a different ifindex tells.
+        guard io.interfaceIndex(kernelName) == interfaceIndex else {
+            io.close(fd)
+            throw .movedToAnotherNamespace(name)
+        }
+        let queue = TunTapDevice(configuration: configuration, name: kernelName, fd: fd, io: io, mtu: mtu,
+                                 macAddress: macAddress, interfaceIndex: interfaceIndex, queueIndex: nextQueueIndex)
+        nextQueueIndex += 1
+        return queue
+    }
+
+    private init(configuration: Configuration, name: String, fd: CInt, io: any DeviceIO,
+                 mtu: Int, macAddress: [UInt8]?, interfaceIndex: Int, queueIndex: Int) {
+        self.configuration = configuration
+        self.name = name
+        self.mode = configuration.mode
+        self.hasPacketInfo = configuration.packetInfo
+        self.isMultiQueue = configuration.multiQueue
+        self.mtu = mtu
+        self.macAddress = macAddress
+        self.interfaceIndex = interfaceIndex
+        self.queueIndex = queueIndex
+        self.descriptor = fd
+        self.io = io
+        readHeader = .allocate(byteCount: Self.packetInfoSize, alignment: 4)
+        writeHeader = .allocate(byteCount: Self.packetInfoSize, alignment: 4)
+        readVectors = .allocate(capacity: 2)
+        writeVectors = .allocate(capacity: 2)
+    }
+
+    deinit {
+        close()
+        readHeader.deallocate()
+        writeHeader.deallocate()
+        readVectors.deallocate()
+        writeVectors.deallocate()
+    }
+
+    private static func attach(_ configuration: Configuration, name: String,
+                               io: any DeviceIO) throws(DeviceError) -> (CInt, String) {
+        let request = TunTapOpenRequest(name: name, mode: configuration.mode,
+                                        packetInfo: configuration.packetInfo, multiQueue: configuration.multiQueue)
+        switch io.openTunTap(request) {
+        case .opened(let fd, let kernelName):
+            return (fd, kernelName)
+        case .failed(let code, .openControlDevice):
+            switch code {
+            case ENOENT, ENODEV, ENXIO: throw .tunMissing(errno: code)
+            case EPERM, EACCES: throw .permissionDenied(name: name, errno: code)
+            default: throw .system(operation: "open /dev/net/tun", errno: code)
+            }
+        case .failed(let code, .attach):
+            switch code {
+            case EPERM, EACCES: throw .permissionDenied(name: name, errno: code)
+            case EBUSY: throw .busy(name)
+            case EINVAL: throw .kindMismatch(name)
+            case ENAMETOOLONG: throw .nameTooLong(name)
+            default: throw .system(operation: "TUNSETIFF \(name)", errno: code)
+            }
+        }
+    }
+
+    private static func applySettings(_ configuration: Configuration, fd: CInt, name: String,
+                                      io: any DeviceIO) throws(DeviceError) {
+        if let persist = configuration.persist {
+            let result = io.setPersist(fd, persist)
+            guard result >= 0 else { throw .system(operation: "TUNSETPERSIST \(name)", errno: -result) }
+        }
+        if let owner = configuration.owner {
+            let result = io.setOwner(fd, owner)
+            guard result >= 0 else { throw .system(operation: "TUNSETOWNER \(name)", errno: -result) }
+        }
+        if let group = configuration.group {
+            let result = io.setGroup(fd, group)
+            guard result >= 0 else { throw .system(operation: "TUNSETGROUP \(name)", errno: -result) }
+        }
+        if configuration.bringUp {
+            let result = io.setInterfaceUp(name)
+            guard result >= 0 else { throw .system(operation: "SIOCSIFFLAGS \(name) up", errno: -result) }
+        }
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
+        guard let fd = descriptor, !isGone else { return .wouldBlock }
+        while true {
+            let count: Int
+            if hasPacketInfo {
+                readVectors[0] = iovec(iov_base: readHeader, iov_len: Self.packetInfoSize)
+                readVectors[1] = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+                count = io.readv(fd, readVectors, 2)
+            } else {
+                count = io.read(fd, buffer)
+            }
+            if count >= 0 {
+                let length = hasPacketInfo ? count - Self.packetInfoSize : count
+                // A tun/tap never returns an empty read; treat one like EAGAIN rather than loop.
+                guard length > 0 else { return .wouldBlock }
+                if hasPacketInfo, packetInfoFlags() & Self.packetInfoTruncated != 0 {
+                    counters.truncatedReads += 1
+                }
+                counters.recordRead(bytes: length)
+                return .packet(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+            }
+            let code = CInt(-count)
+            switch DeviceErrno.readAction(code) {
+            case .retry:
+                continue
+            case .wouldBlock:
+                return .wouldBlock
+            case .transient:
+                counters.readErrors += 1
+                return .wouldBlock
+            case .gone:
+                counters.readErrors += 1
+                let reason = DeviceErrno.goneReason(device: name, code: code)
+                goneReason = reason
+                return .gone(reason)
+            }
+        }
+    }
+
+    public func write(_ packet: UnsafeRawBufferPointer) -> WriteResult {
+        guard let fd = descriptor, !isGone else {
+            counters.recordWriteFailure(.closed)
+            return .failed(.closed)
+        }
+        while true {
+            let count: Int
+            if hasPacketInfo {
+                fillWriteHeader(for: packet)
+                writeVectors[0] = iovec(iov_base: writeHeader, iov_len: Self.packetInfoSize)
+                writeVectors[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: packet.baseAddress),
+                                        iov_len: packet.count)
+                count = io.writev(fd, writeVectors, 2)
+            } else {
+                count = io.write(fd, packet)
+            }
+            if count >= 0 {
+                counters.recordWrite(bytes: packet.count)
+                return .written
+            }
+            let code = CInt(-count)
+            switch DeviceErrno.writeAction(code) {
+            case .retry:
+                continue
+            case .failed(let kind):
+                counters.recordWriteFailure(kind)
+                return .failed(kind)
+            case .gone:
+                let reason = DeviceErrno.goneReason(device: name, code: code)
+                goneReason = reason
+                counters.recordWriteFailure(.closed)
+                return .gone(reason)
+            }
+        }
+    }
+
+    public func close() {
+        guard let fd = descriptor else { return }
+        descriptor = nil
+        io.close(fd)
+    }
+
+    private func packetInfoFlags() -> UInt16 {
+        UInt16(readHeader.load(fromByteOffset: 0, as: UInt8.self)) << 8
+            | UInt16(readHeader.load(fromByteOffset: 1, as: UInt8.self))
+    }
+
+    /// Flags 0; the protocol is the EtherType the kernel needs for a tun datagram
+    /// (from the IP version nibble), or the frame's own EtherType on a tap.
+    private func fillWriteHeader(for packet: UnsafeRawBufferPointer) {
+        var proto: UInt16 = 0
+        switch mode {
+        case .tun:
+            if let first = packet.first {
+                switch first >> 4 {
+                case 4: proto = 0x0800
+                case 6: proto = 0x86DD
+                default: proto = 0
+                }
+            }
+        case .tap:
+            if packet.count >= 14 { proto = UInt16(packet[12]) << 8 | UInt16(packet[13]) }
+        }
+        writeHeader.storeBytes(of: 0, toByteOffset: 0, as: UInt16.self)
+        writeHeader.storeBytes(of: proto.bigEndian, toByteOffset: 2, as: UInt16.self)
+    }
+}
