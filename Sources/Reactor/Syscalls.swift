@@ -171,3 +171,33 @@ enum Syscalls {
         }
     }
 }
+
+extension Syscalls {
+    /// Sets a spawn's signal mask and the signals reset to default, adding
+    /// POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF to its flags.
+    static func spawnResetSignals(
+        _ attributes: inout posix_spawnattr_t, mask: sigset_t, defaults: sigset_t
+    ) throws {
+        // The posix_spawnattr_* functions return the error number instead of setting errno.
+        func check(_ operation: String, _ result: Int32) throws {
+            if result != 0 {
+                throw ReactorError.systemCall(operation: operation, errno: Errno(rawValue: result))
+            }
+        }
+        var mask = mask
+        var defaults = defaults
+        var flags: Int16 = 0
+        try check("posix_spawnattr_getflags", posix_spawnattr_getflags(&attributes, &flags))
+        flags |= Int16(POSIX_SPAWN_SETSIGMASK) | Int16(POSIX_SPAWN_SETSIGDEF)
+        try check("posix_spawnattr_setflags", posix_spawnattr_setflags(&attributes, flags))
+        try check("posix_spawnattr_setsigmask", posix_spawnattr_setsigmask(&attributes, &mask))
+        try check("posix_spawnattr_setsigdefault", posix_spawnattr_setsigdefault(&attributes, &defaults))
+    }
+}
+
+extension Syscalls {
+    /// Whether something exists at `path` (used only to re-check files after lost events).
+    static func fileExists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+}

@@ -95,6 +95,12 @@ public final class TimerQueue<Clock: TimerClock>: TimerScheduler {
         return true
     }
 
+    /// Cancels every timer.
+    public func cancelAll() {
+        timers.removeAll()
+        heap.removeAll()
+    }
+
     /// Fires, in order, every timer due by the clock's current reading. A repeating
     /// timer that fell behind fires once and is next due one interval from now (missed
     /// occurrences are skipped, not caught up in a burst). Timers scheduled by the
