@@ -42,7 +42,7 @@ final class FileWatcher {
                                        | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
     private unowned let loop: EventLoop
-    private let fd: Int32
+    let fd: Int32  // internal for tests (fdinfo lists its watches)
     private var directories: [Int32: Directory] = [:]
     private var watches: [UInt64: Watch] = [:]
     private var nextWatch: UInt64 = 0
