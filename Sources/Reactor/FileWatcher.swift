@@ -129,7 +129,12 @@ final class FileWatcher {
         }
         guard let watched = directories[directory] else { return }
         let change: FileChange
-        if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
+        if mask & UInt32(IN_IGNORED) != 0 {
+            // The kernel ended the watch (its directory was removed): forget it, so a
+            // later watchFile there starts a new one.
+            directories[directory] = nil
+            return
+        } else if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
             for id in watched.watches { note(.gone, for: id) }
             return
         } else if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0 {
@@ -168,7 +173,9 @@ extension EventLoop {
     /// Calls `callback` on the loop thread when the file at `path` has been saved
     /// (`.changed`) or removed (`.gone`), once per burst of activity: the report comes
     /// `settle` after the last event for the file. The file need not exist yet; its
-    /// directory must. Watching a path does not follow symlinks.
+    /// directory must. Watching a path does not follow symlinks. When the directory
+    /// itself is removed or renamed, its files are reported `.gone` and their watches
+    /// end: watch again once it is back. Throws `ReactorError.cannotWatch`.
     @discardableResult
     public func watchFile(_ path: FilePath, settle: Duration = .milliseconds(50),
                           _ callback: @escaping (FileChange) -> Void) throws -> FileWatchID {

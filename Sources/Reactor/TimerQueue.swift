@@ -19,6 +19,20 @@ public protocol TimerScheduler: AnyObject {
     func cancel(_ timer: TimerID) -> Bool
 }
 
+extension TimerScheduler {
+    /// A one-shot timer `delay` from now.
+    @discardableResult
+    public func schedule(after delay: Duration, _ callback: @escaping () -> Void) -> TimerID {
+        schedule(after: delay, repeating: nil, callback)
+    }
+
+    /// A one-shot timer at `deadline`.
+    @discardableResult
+    public func schedule(at deadline: TimerInstant, _ callback: @escaping () -> Void) -> TimerID {
+        schedule(at: deadline, repeating: nil, callback)
+    }
+}
+
 /// Pending timers in deadline order: a binary min-heap keyed by (deadline, sequence),
 /// where the sequence number grows with every scheduling, so timers with the same
 /// deadline fire in the order they were scheduled.

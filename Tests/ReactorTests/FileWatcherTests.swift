@@ -5,8 +5,8 @@ import XCTest
 @testable import Reactor
 
 final class FileWatcherTests: XCTestCase {
-    private var directory: FilePath = "/"
-    private let settle = Duration.milliseconds(50)
+    var directory: FilePath = "/"
+    let settle = Duration.milliseconds(50)
 
     override func setUpWithError() throws {
         let path = FileManager.default.temporaryDirectory
@@ -160,16 +160,34 @@ final class FileWatcherTests: XCTestCase {
     // MARK: helpers
 
     /// Writes `text` to `path` in one go: open (create/truncate), write, close.
-    private func write(_ text: String, to path: FilePath) throws {
+    func write(_ text: String, to path: FilePath) throws {
         let file = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate],
                                            permissions: [.ownerReadWrite])
         try file.closeAfter { _ = try file.writeAll(Array(text.utf8)) }
     }
 
     /// How many inotify watches the loop's inotify fd holds (from /proc/self/fdinfo).
-    private func inotifyWatchCount(_ loop: EventLoop) throws -> Int {
+    func inotifyWatchCount(_ loop: EventLoop) throws -> Int {
         guard let fd = loop.fileWatcher?.fd else { return 0 }
         let info = try String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)
         return info.split(separator: "\n").filter { $0.hasPrefix("inotify wd:") }.count
+    }
+}
+
+extension FileWatcherTests {
+    func testRemovingTheDirectoryReportsItsFilesGone() throws {
+        let subdirectory = directory.appending("sub")
+        try FileManager.default.createDirectory(atPath: subdirectory.string, withIntermediateDirectories: false)
+        let target = subdirectory.appending("config.lua")
+        try write("x", to: target)
+        let loop = try EventLoop()
+        var changes: [FileChange] = []
+        try loop.watchFile(target, settle: settle) { changes.append($0) }
+        loop.schedule(after: .milliseconds(5)) {
+            try? FileManager.default.removeItem(atPath: subdirectory.string)
+        }
+        try runLoop(loop, for: .milliseconds(300))
+        XCTAssertEqual(changes, [.gone])
+        XCTAssertEqual(try inotifyWatchCount(loop), 0)
     }
 }
