@@ -29,7 +29,8 @@ public final class EventLoop: TimerScheduler {
     private var nextGeneration: UInt32 = 1
     private let eventCapacity: Int32 = 256
     private let events: UnsafeMutablePointer<epoll_event>
-    private var timerReadBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
+    /// Where 8-byte counters (timerfd, eventfd) are read to, and dropped.
+    let scratchBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
     private var stopRequested = false
     private var isClosed = false
 
@@ -39,6 +40,7 @@ public final class EventLoop: TimerScheduler {
     // Owned by their extensions; created on first use.
     var signalDispatcher: SignalDispatcher?
     var fileWatcher: FileWatcher?
+    var wakeupChannel: WakeupChannel?
 
     public init() throws {
         owner = pthread_self()
@@ -56,7 +58,7 @@ public final class EventLoop: TimerScheduler {
     deinit {
         close()
         events.deallocate()
-        timerReadBuffer.deallocate()
+        scratchBuffer.deallocate()
     }
 
     /// True on the thread that created the loop.
@@ -143,6 +145,7 @@ public final class EventLoop: TimerScheduler {
         fileWatcher = nil
         signalDispatcher?.closeDescriptor()
         signalDispatcher = nil
+        wakeupChannel = nil  // its fd closes with the last stopper
         registrations.removeAll()
         timers.cancelAll()  // their callbacks may hold the loop
         if timerFD >= 0 { Syscalls.close(timerFD) }
@@ -200,7 +203,7 @@ public final class EventLoop: TimerScheduler {
     private func timerFired() {
         // Drain the expiry count so the fd stops being readable; the timerfd is now
         // disarmed until armTimer points it at the next deadline.
-        _ = try? Syscalls.readNonBlocking(timerFD, into: timerReadBuffer)
+        _ = try? Syscalls.readNonBlocking(timerFD, into: scratchBuffer)
         armedDeadline = nil
         timers.fireDue()
     }

@@ -162,7 +162,7 @@ enum Syscalls {
 
     // MARK: helpers
 
-    private static func check(_ operation: @autoclosure () -> String, _ call: () -> Int32) throws -> Int32 {
+    fileprivate static func check(_ operation: @autoclosure () -> String, _ call: () -> Int32) throws -> Int32 {
         while true {
             let result = call()
             if result >= 0 { return result }
@@ -199,5 +199,18 @@ extension Syscalls {
     /// Whether something exists at `path` (used only to re-check files after lost events).
     static func fileExists(_ path: String) -> Bool {
         access(path, F_OK) == 0
+    }
+}
+
+extension Syscalls {
+    static func eventCreate() throws -> Int32 {
+        try check("eventfd") { eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC)) }
+    }
+
+    /// Adds one to an eventfd's counter. Cannot block (the counter would have to reach
+    /// 2^64 - 1) and cannot fail on a valid eventfd, so nothing is reported.
+    static func eventSignal(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { Glibc.write(fd, $0.baseAddress, 8) }
     }
 }
