@@ -12,7 +12,8 @@ import SystemPackage
 /// `stop()`. The loop never spins: between events it sleeps in `epoll_wait`.
 ///
 /// Fds registered with `register` stay the caller's: the loop never closes them.
-/// `close()` (or deinit) closes the loop's own fds and drops every callback.
+/// `close()` (or deinit) closes the loop's own fds and drops every callback. Callbacks
+/// usually capture the loop, which keeps it alive: call `close()` when done with it.
 public final class EventLoop: TimerScheduler {
     private struct Registration {
         var generation: UInt32

@@ -5,6 +5,7 @@ import Reactor
 final class EventLoopStopperTests: XCTestCase {
     func testAnotherThreadCanStopAWaitingLoop() throws {
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         let stopper = try loop.makeStopper()
         var late = false
         loop.schedule(after: .seconds(5)) { late = true; loop.stop() }  // guard

@@ -23,6 +23,7 @@ final class FileWatcherTests: XCTestCase {
         let target = directory.appending("config.lua")
         try write("old", to: target)
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var changes: [FileChange] = []
         try loop.watchFile(target, settle: settle) { changes.append($0) }
         loop.schedule(after: .milliseconds(5)) {
@@ -39,6 +40,7 @@ final class FileWatcherTests: XCTestCase {
         let target = directory.appending("config.lua")
         try write("old", to: target)
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var changes: [FileChange] = []
         try loop.watchFile(target, settle: settle) { changes.append($0) }
         loop.schedule(after: .milliseconds(5)) { try? self.write("new", to: target) }
@@ -50,6 +52,7 @@ final class FileWatcherTests: XCTestCase {
         let target = directory.appending("config.lua")
         try write("old", to: target)
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var changes: [FileChange] = []
         var contentsWhenReported: [String] = []
         try loop.watchFile(target, settle: settle) { change in
@@ -79,6 +82,7 @@ final class FileWatcherTests: XCTestCase {
         let target = directory.appending("config.lua")
         try write("old", to: target)
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var changes: [FileChange] = []
         try loop.watchFile(target, settle: settle) { changes.append($0) }
         loop.schedule(after: .milliseconds(5)) { unlink(target.string) }
@@ -90,6 +94,7 @@ final class FileWatcherTests: XCTestCase {
         let target = directory.appending("config.lua")
         try write("old", to: target)
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var changes: [FileChange] = []
         try loop.watchFile(target, settle: settle) { changes.append($0) }
         // An editor that keeps a backup: move the file away, then write a new one.
@@ -107,6 +112,7 @@ final class FileWatcherTests: XCTestCase {
     func testAFileCreatedAfterTheWatchStartedIsReported() throws {
         let target = directory.appending("later.lua")
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var changes: [FileChange] = []
         try loop.watchFile(target, settle: settle) { changes.append($0) }
         loop.schedule(after: .milliseconds(5)) { try? self.write("hello", to: target) }
@@ -120,6 +126,7 @@ final class FileWatcherTests: XCTestCase {
         try write("a", to: first)
         try write("b", to: second)
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var reports: [String] = []
         try loop.watchFile(first, settle: settle) { reports.append("a \($0)") }
         let secondWatch = try loop.watchFile(second, settle: settle) { reports.append("b \($0)") }
@@ -138,6 +145,7 @@ final class FileWatcherTests: XCTestCase {
     func testUnwatchingDropsAPendingReport() throws {
         let target = directory.appending("config.lua")
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var changes: [FileChange] = []
         let watch = try loop.watchFile(target, settle: settle) { changes.append($0) }
         loop.schedule(after: .milliseconds(5)) { try? self.write("x", to: target) }
@@ -149,6 +157,7 @@ final class FileWatcherTests: XCTestCase {
 
     func testWatchingInAMissingDirectoryThrows() throws {
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         let path = directory.appending("missing").appending("config.lua")
         XCTAssertThrowsError(try loop.watchFile(path) { _ in }) { error in
             XCTAssertEqual(error as? ReactorError,
@@ -181,6 +190,7 @@ extension FileWatcherTests {
         let target = subdirectory.appending("config.lua")
         try write("x", to: target)
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var changes: [FileChange] = []
         try loop.watchFile(target, settle: settle) { changes.append($0) }
         loop.schedule(after: .milliseconds(5)) {

@@ -38,6 +38,7 @@ final class SignalTests: XCTestCase {
 
     func testRaisedSIGHUPReachesItsCallback() throws {
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var received: [String] = []
         try loop.onSignal(SIGHUP) { received.append("HUP"); loop.stop() }
         try loop.onSignal(SIGTERM) { received.append("TERM"); loop.stop() }
@@ -53,6 +54,7 @@ final class SignalTests: XCTestCase {
         try XCTSkipUnless(unblocking.isEmpty,
                           "threads \(unblocking) of the test process do not block SIGTERM")
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var received: [String] = []
         try loop.onSignal(SIGHUP) { received.append("HUP"); loop.stop() }
         try loop.onSignal(SIGTERM) { received.append("TERM"); loop.stop() }
@@ -63,6 +65,7 @@ final class SignalTests: XCTestCase {
 
     func testEachDeliveryCallsTheCallbackAndHandlersCanBeRemoved() throws {
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var hangups = 0
         var terms = 0
         try loop.onSignal(SIGHUP) {
@@ -83,6 +86,7 @@ final class SignalTests: XCTestCase {
 
     func testASignalThatIsNotBlockedIsRefused() throws {
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         XCTAssertThrowsError(try loop.onSignal(SIGUSR1) {}) { error in
             XCTAssertEqual(error as? ReactorError, .signalNotBlocked(signal: SIGUSR1))
             XCTAssertTrue("\(error)".contains("SignalMask.blockTerminationSignals()"))

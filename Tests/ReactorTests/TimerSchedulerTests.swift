@@ -21,6 +21,7 @@ final class TimerSchedulerTests: XCTestCase {
 
     func testEventLoopSchedulerRunsTheSameSequence() throws {
         let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var log: [String] = []
         scheduleHeartbeat(on: loop) { log.append($0) }
         loop.schedule(after: .milliseconds(40)) { loop.stop() }
