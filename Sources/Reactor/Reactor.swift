@@ -1,1 +1,0 @@
-// The Reactor layer (see DESIGN.md). Built up by its issue.

@@ -1,0 +1,31 @@
+import XCTest
+import Reactor
+
+/// Code written against `TimerScheduler` runs the same on the loop and on a manual clock.
+final class TimerSchedulerTests: XCTestCase {
+    /// Something like `tapir.after` / `tapir.every`, knowing only the protocol.
+    private func scheduleHeartbeat(on scheduler: TimerScheduler, log: @escaping (String) -> Void) {
+        scheduler.schedule(after: .milliseconds(10)) { log("after") }
+        let beat = scheduler.schedule(after: .milliseconds(4), repeating: .milliseconds(4)) { log("beat") }
+        scheduler.schedule(after: .milliseconds(13)) { scheduler.cancel(beat) }
+    }
+
+    func testManualClockSchedulerRunsTheSameSequence() {
+        let queue = TimerQueue(clock: ManualClock())
+        var log: [String] = []
+        scheduleHeartbeat(on: queue) { log.append($0) }
+        queue.advance(by: .seconds(1))
+        XCTAssertEqual(log, ["beat", "beat", "after", "beat"])
+        XCTAssertEqual(queue.count, 0)
+    }
+
+    func testEventLoopSchedulerRunsTheSameSequence() throws {
+        let loop = try EventLoop()
+        defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
+        var log: [String] = []
+        scheduleHeartbeat(on: loop) { log.append($0) }
+        loop.schedule(after: .milliseconds(40)) { loop.stop() }
+        try runLoop(loop)
+        XCTAssertEqual(log, ["beat", "beat", "after", "beat"])
+    }
+}
