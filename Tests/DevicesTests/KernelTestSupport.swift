@@ -8,6 +8,7 @@ import XCTest
 func serve(_ devices: [TunTapDevice], for limit: Duration, until done: () -> Bool,
            _ handle: (Int, UnsafeRawBufferPointer) -> Void) -> [Int: String] {
     let buffer = ReadBuffer()
+    defer { withExtendedLifetime(buffer) {} }  // `.bytes` does not keep it alive
     let drain = DeviceDrain()
     let deadline = ContinuousClock.now + limit
     var gone: [Int: String] = [:]

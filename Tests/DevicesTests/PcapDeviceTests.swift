@@ -5,6 +5,8 @@ import XCTest
 
 final class PcapDeviceTests: XCTestCase {
     var directory: String!
+    // A property, not a local: a local could be freed right after `.bytes` is read.
+    private let buffer = ReadBuffer()
 
     override func setUpWithError() throws {
         directory = NSTemporaryDirectory() + "tapir-pcapdevice-\(getpid())-\(UUID().uuidString)"
@@ -30,7 +32,6 @@ final class PcapDeviceTests: XCTestCase {
         let device = try PcapDevice(input: input, output: nil)
         XCTAssertEqual(device.mode, .tap)
         XCTAssertEqual(device.time, CaptureTime(seconds: 100))
-        let buffer = ReadBuffer()
         var read: [[UInt8]] = []
         while case .packet(let bytes) = device.read(into: buffer.bytes) { read.append(Array(bytes)) }
         XCTAssertEqual(read, [[1, 2, 3], [4, 5]])
@@ -44,7 +45,7 @@ final class PcapDeviceTests: XCTestCase {
         let output = directory + "/out.pcap"
         let device = try PcapDevice(input: input, output: output)
         XCTAssertEqual(device.mode, .tun)
-        guard case .packet = device.read(into: ReadBuffer().bytes) else { return XCTFail("no packet") }
+        guard case .packet = device.read(into: buffer.bytes) else { return XCTFail("no packet") }
         XCTAssertEqual(device.write([9, 9, 9]), .written)
         XCTAssertEqual(device.write([8]), .written)
         device.close()
@@ -60,7 +61,6 @@ final class PcapDeviceTests: XCTestCase {
         let whole = try Data(contentsOf: URL(fileURLWithPath: input))
         try whole.prefix(whole.count - 2).write(to: URL(fileURLWithPath: input))
         let device = try PcapDevice(input: input, output: nil)
-        let buffer = ReadBuffer()
         guard case .gone(let reason) = device.read(into: buffer.bytes) else {
             return XCTFail("the cut-off second record should end the device")
         }

@@ -108,6 +108,7 @@ final class TunTapDeviceKernelTests: XCTestCase {
         // packets the kernel sent when it came up (IPv6 solicitations). Once it is deleted,
         // poll reports POLLERR and a read fails with EBADFD.
         let buffer = ReadBuffer()
+        defer { withExtendedLifetime(buffer) {} }  // `.bytes` does not keep it alive
         var gone: [Int: String] = [:]
         var pollEvents: Int16 = 0
         let deadline = ContinuousClock.now + .seconds(10)
@@ -136,6 +137,7 @@ final class TunTapDeviceKernelTests: XCTestCase {
         XCTAssertEqual(gone.count, 1, file: file, line: line)
         XCTAssertTrue(gone[0]?.contains(device.name) == true, "\(gone)", file: file, line: line)
         let buffer = ReadBuffer()
+        defer { withExtendedLifetime(buffer) {} }  // `.bytes` does not keep it alive
         guard case .wouldBlock = device.read(into: buffer.bytes) else {
             return XCTFail("gone is said once", file: file, line: line)
         }
