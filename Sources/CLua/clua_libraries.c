@@ -54,12 +54,14 @@ static int text_only_lua_searcher(lua_State *L) {
 }
 
 static void replace_with_closure(lua_State *L, int table, const char *name, lua_CFunction f) {
+    table = lua_absindex(L, table);
     lua_getfield(L, table, name);
     lua_pushcclosure(L, f, 1);
     lua_setfield(L, table, name);
 }
 
 static void remove_field(lua_State *L, int table, const char *name) {
+    table = lua_absindex(L, table);
     lua_pushnil(L);
     lua_setfield(L, table, name);
 }
