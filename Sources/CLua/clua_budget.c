@@ -25,8 +25,12 @@ static void budget_hook(lua_State *L, lua_Debug *event) {
     host->budget_exceeded = 1;
     if (lua_gethookcount(L) != 1)
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "instruction budget exceeded (%I instructions)",
-               (LUAI_UACINT)host->instruction_budget);
+    /* Level 0: inside a hook that is the Lua function running, whose line we want. */
+    luaL_where(L, 0);
+    lua_pushfstring(L, "instruction budget exceeded (%I instructions)",
+                    (LUAI_UACINT)host->instruction_budget);
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 static int hook_step_for(int64_t budget) {

@@ -6,7 +6,7 @@ final class LogRecorder {
     private(set) var lines: [(level: LuaLogLevel, message: String)] = []
 
     var sink: LuaLogSink {
-        { [unowned self] level, message in self.lines.append((level, message)) }
+        { level, message in self.lines.append((level, message)) }
     }
 
     func messages(at level: LuaLogLevel) -> [String] {
