@@ -10,6 +10,8 @@ public final class Handler {
     public internal(set) var calls = 0
     public internal(set) var errors = 0
     public internal(set) var timeSpent: Duration = .zero
+    /// False once removed with off(); its function reference is released then.
+    public internal(set) var isRegistered = true
 
     var errorLog: ErrorLogLimiter
 

@@ -20,21 +20,10 @@ public enum LuaArgument {
 }
 
 extension LuaArgument {
-    /// Runs body with these arguments as C values; string bytes stay valid during body.
-    static func withCArguments<R>(_ arguments: [LuaArgument],
-                                  _ body: (UnsafeBufferPointer<clua_argument>) -> R) -> R {
-        var converted: [clua_argument] = []
-        converted.reserveCapacity(arguments.count)
-        return convert(arguments[...], into: &converted, body)
-    }
-
-    private static func convert<R>(_ remaining: ArraySlice<LuaArgument>, into converted: inout [clua_argument],
-                                   _ body: (UnsafeBufferPointer<clua_argument>) -> R) -> R {
-        guard let first = remaining.first else {
-            return converted.withUnsafeBufferPointer(body)
-        }
+    /// Runs body with this one argument as a C value, without allocating (the per-packet path).
+    func withCArgument<R>(_ body: (UnsafePointer<clua_argument>) -> R) -> R {
         var argument = clua_argument()
-        switch first {
+        switch self {
         case .nil:
             argument.kind = CLUA_ARGUMENT_NIL
         case .boolean(let value):
@@ -52,8 +41,7 @@ extension LuaArgument {
                 argument.kind = CLUA_ARGUMENT_STRING
                 argument.pointer = UnsafeRawPointer(buffer.baseAddress)
                 argument.length = buffer.count
-                converted.append(argument)
-                return convert(remaining.dropFirst(), into: &converted, body)
+                return withUnsafePointer(to: argument, body)
             }
         case .lightUserdata(let pointer):
             argument.kind = CLUA_ARGUMENT_LIGHT_USERDATA
@@ -66,7 +54,25 @@ extension LuaArgument {
             argument.pusher = pusher
             argument.pointer = pointer
         }
-        converted.append(argument)
-        return convert(remaining.dropFirst(), into: &converted, body)
+        return withUnsafePointer(to: argument, body)
+    }
+
+    /// Runs body with these arguments as C values; string bytes stay valid during body.
+    static func withCArguments<R>(_ arguments: [LuaArgument],
+                                  _ body: (UnsafeBufferPointer<clua_argument>) -> R) -> R {
+        var converted: [clua_argument] = []
+        converted.reserveCapacity(arguments.count)
+        return convert(arguments[...], into: &converted, body)
+    }
+
+    private static func convert<R>(_ remaining: ArraySlice<LuaArgument>, into converted: inout [clua_argument],
+                                   _ body: (UnsafeBufferPointer<clua_argument>) -> R) -> R {
+        guard let first = remaining.first else {
+            return converted.withUnsafeBufferPointer(body)
+        }
+        return first.withCArgument { argument in
+            converted.append(argument.pointee)
+            return convert(remaining.dropFirst(), into: &converted, body)
+        }
     }
 }

@@ -162,18 +162,27 @@ public final class LuaState {
 
     /// Calls a handler with one argument (the packet object, later). Counts the call and
     /// its time; a failure is counted and logged, at most once per errorLogInterval.
+    /// A handler removed with off() (perhaps by an earlier handler of the same dispatch)
+    /// is not called: `.declined`.
     public func call(_ handler: Handler, with argument: LuaArgument = .nil) -> HandlerOutcome {
-        call(handler, with: [argument])
+        argument.withCArgument { cArgument in
+            call(handler, cArguments: UnsafeBufferPointer(start: cArgument, count: 1))
+        }
     }
 
     public func call(_ handler: Handler, with arguments: [LuaArgument]) -> HandlerOutcome {
+        LuaArgument.withCArguments(arguments) { cArguments in
+            call(handler, cArguments: cArguments)
+        }
+    }
+
+    private func call(_ handler: Handler, cArguments: UnsafeBufferPointer<clua_argument>) -> HandlerOutcome {
+        guard handler.isRegistered else { return .declined }
         let clock = ContinuousClock()
         let start = clock.now
         var result = clua_result()
-        let status = LuaArgument.withCArguments(arguments) { cArguments in
-            clua_call_reference(host, handler.functionReference, cArguments.baseAddress,
-                                Int32(cArguments.count), &result)
-        }
+        let status = clua_call_reference(host, handler.functionReference, cArguments.baseAddress,
+                                         Int32(cArguments.count), &result)
         defer { clua_result_release(host, &result) }
         let end = clock.now
         handler.calls += 1
@@ -218,7 +227,9 @@ public final class LuaState {
     /// Called by handle:off(). Returns the function reference to release, if it was on.
     func removeHandler(id: Int64) -> Int32? {
         guard let index = handlers.firstIndex(where: { $0.id == id }) else { return nil }
-        return handlers.remove(at: index).functionReference
+        let handler = handlers.remove(at: index)
+        handler.isRegistered = false
+        return handler.functionReference
     }
 
     // MARK: tapir.state across reloads

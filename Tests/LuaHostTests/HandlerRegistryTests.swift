@@ -170,3 +170,21 @@ final class HandlerRegistryTests: XCTestCase {
         XCTAssertEqual(outcome, .claimed)
     }
 }
+
+extension HandlerRegistryTests {
+    func testHandlerRemovedDuringDispatchIsNotCalled() throws {
+        let state = try LuaState(log: { _, _ in })
+        try state.load(chunk: """
+            later_calls = 0
+            tapir.on("frame", function() later:off() end)
+            later = tapir.on("frame", function() later_calls = later_calls + 1 end)
+            """, name: "remove.lua")
+        let snapshot = state.handlers
+        XCTAssertNil(state.dispatch(to: snapshot))
+        XCTAssertFalse(snapshot[1].isRegistered)
+        XCTAssertEqual(snapshot[1].calls, 0)
+        XCTAssertEqual(snapshot[1].errors, 0)
+        XCTAssertTrue(try state.isTrue("later_calls == 0"))
+        XCTAssertEqual(state.handlers.count, 1)
+    }
+}
