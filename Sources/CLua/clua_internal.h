@@ -19,6 +19,12 @@ struct clua_host {
     int hook_step;                  /* count hook granularity while under budget */
     int budget_exceeded;            /* sticky until control is back in the host */
     int call_depth;                 /* nesting of host calls (callbacks may re-enter) */
+
+    /* A Lua warning being gathered from its pieces (clua_host.c). */
+    char warning[512];
+    size_t warning_length;
+    int warning_continues;
+    int warnings_off;
 };
 
 /* The host of a state: the allocator's userdata, shared by all its threads. */

@@ -1,6 +1,6 @@
 // Standard libraries for a state, and the sandbox around them: text chunks only (load,
 // loadfile, dofile, require), no C modules, io/debug and the unsafe part of os only for
-// trusted scripts.
+// trusted scripts, and no finalizers (__gc) in untrusted ones.
 #include "clua_internal.h"
 
 /* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t". The argument count
@@ -53,6 +53,23 @@ static int text_only_lua_searcher(lua_State *L) {
     return 2;  /* loader, filename */
 }
 
+/* setmetatable refusing a metatable with __gc. Finalizers run with debug hooks off
+   (lgc.c, GCTM), out of the instruction budget's reach: a looping finalizer would hang
+   the host. Upvalue 1: the original setmetatable. */
+static int setmetatable_without_finalizer(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_argerror(L, 2, "__gc is not allowed here (finalizers run outside "
+                                       "the instruction budget)");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static void replace_with_closure(lua_State *L, int table, const char *name, lua_CFunction f) {
     table = lua_absindex(L, table);
     lua_getfield(L, table, name);
@@ -66,9 +83,10 @@ static void remove_field(lua_State *L, int table, const char *name) {
     lua_setfield(L, table, name);
 }
 
-static void sandbox_base(lua_State *L) {
+static void sandbox_base(lua_State *L, int trusted) {
     lua_pushglobaltable(L);
     int globals = lua_gettop(L);
+    if (!trusted) replace_with_closure(L, globals, "setmetatable", setmetatable_without_finalizer);
     replace_with_closure(L, globals, "load", text_only_load);
     replace_with_closure(L, globals, "loadfile", text_only_loadfile);
     lua_pushcfunction(L, text_only_dofile);
@@ -135,6 +153,6 @@ void clua_open_libraries(lua_State *L, const clua_options *options) {
     } else {
         sandbox_os(L);
     }
-    sandbox_base(L);
+    sandbox_base(L, options->trusted);
     sandbox_package(L, options);
 }

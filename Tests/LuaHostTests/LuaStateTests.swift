@@ -141,3 +141,32 @@ final class LuaStateTests: XCTestCase {
         return path
     }
 }
+
+extension LuaStateTests {
+    func testWarningsAndFinalizerErrorsReachTheLog() throws {
+        let recorder = LogRecorder()
+        // Finalizers only in trusted states: they run with hooks off, beyond the budget.
+        let state = try LuaState(options: .init(trusted: true), log: recorder.sink)
+        try state.load(chunk: """
+            warn("low ", "disk")
+            warn("@off"); warn("hidden"); warn("@on")
+            setmetatable({}, {__gc = function() error("broken finalizer") end})
+            collectgarbage()
+            """, name: "warn.lua")
+        let warnings = recorder.messages(at: .warn)
+        XCTAssertEqual(warnings.count, 2, "\(warnings)")
+        XCTAssertEqual(warnings.first, "low disk")
+        XCTAssertTrue(warnings.last?.contains("warn.lua:3: broken finalizer") ?? false, "\(warnings)")
+    }
+
+    func testUntrustedStateMayNotSetFinalizers() throws {
+        let state = try LuaState(log: { _, _ in })
+        let error = try XCTUnwrap(state.loadError("""
+            setmetatable({}, {__gc = function() while true do end end})
+            """, name: "gc.lua"))
+        XCTAssertEqual(error.message, "gc.lua:1: bad argument #2 to 'setmetatable' "
+                       + "(__gc is not allowed here (finalizers run outside the instruction budget))")
+        XCTAssertTrue(try state.isTrue("getmetatable(setmetatable({}, {__index = {x = 1}})).__index.x == 1"))
+        XCTAssertTrue(try state.isTrue("setmetatable({}, nil) ~= nil"))
+    }
+}
