@@ -71,11 +71,14 @@ final class InstructionBudgetTests: XCTestCase {
             tapir.on("frame", function()
               local co = coroutine.create(function() while true do end end)
               local ok, message = coroutine.resume(co)
-              -- resume caught the error; looping on must still be stopped
+              -- the coroutine inherited the hook (else resume never returns) and resume
+              -- caught the error; looping on must still be stopped
+              inner = tostring(ok) .. ": " .. message
               while true do coroutine.resume(coroutine.create(function() while true do end end)) end
             end)
             """, name: "coroutine.lua")
         try assertStoppedByBudget(state)
+        XCTAssertTrue(try state.isTrue("inner == 'false: coroutine.lua:2: instruction budget exceeded (100000 instructions)'"))
     }
 
     func testLoopInsideWrappedCoroutineIsStopped() throws {
@@ -105,6 +108,17 @@ final class InstructionBudgetTests: XCTestCase {
         // Run it into the loop: the coroutine dies with the budget error, resume returns false.
         for _ in 0..<12 { _ = state.call(kept) }
         XCTAssertEqual(state.call(state.handlers[0]), .claimed)
+    }
+
+    func testLoopInCloseMethodIsStopped() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              local guard <close> = setmetatable({}, {__close = function() while true do end end})
+              while true do end
+            end)
+            """, name: "close.lua")
+        try assertStoppedByBudget(state)
     }
 
     func testTopLevelOfChunkRunsUnderBudget() throws {
