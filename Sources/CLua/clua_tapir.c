@@ -1,6 +1,7 @@
 // The tapir table's C functions. Each checks its arguments the Lua way (luaL_check*, so
 // errors read "bad argument #2 to 'on' (table expected, got string)"), hands plain values
 // to Swift through the callbacks, and raises whatever Swift refuses.
+#include <stdio.h>
 #include <string.h>
 #include "clua_internal.h"
 
@@ -68,10 +69,18 @@ static int tapir_on(lua_State *L) {
     lua_pushvalue(L, function_index);
     int function_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
+    /* Where the function was written, for log lines about it. */
+    lua_Debug info;
+    lua_pushvalue(L, function_index);
+    lua_getinfo(L, ">S", &info);
+    char defined_at[LUA_IDSIZE + 24];
+    snprintf(defined_at, sizeof defined_at, "%s:%d", info.short_src, info.linedefined);
+
     char error[CLUA_ERROR_CAPACITY];
     error[0] = '\0';
     int64_t id = host->callbacks.on_register(host->callbacks.context, selector, selector_length,
-                                             keys, key_count, has_keys, function_ref, error);
+                                             keys, key_count, has_keys, function_ref,
+                                             defined_at, error);
     if (id < 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, function_ref);
         int argument = id == -2 ? 2 : 1;

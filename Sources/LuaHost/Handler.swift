@@ -3,6 +3,8 @@
 public final class Handler {
     public let id: Int64
     public let selector: HandlerSelector
+    /// Where the function was written, "file:line".
+    public let definedAt: String
     /// The function's registry reference in its state.
     let functionReference: Int32
 
@@ -15,9 +17,11 @@ public final class Handler {
 
     var errorLog: ErrorLogLimiter
 
-    init(id: Int64, selector: HandlerSelector, functionReference: Int32, errorLogInterval: Duration) {
+    init(id: Int64, selector: HandlerSelector, definedAt: String, functionReference: Int32,
+         errorLogInterval: Duration) {
         self.id = id
         self.selector = selector
+        self.definedAt = definedAt
         self.functionReference = functionReference
         self.errorLog = ErrorLogLimiter(interval: errorLogInterval)
     }

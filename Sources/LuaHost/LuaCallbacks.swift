@@ -11,7 +11,7 @@ private func state(_ context: UnsafeMutableRawPointer?) -> LuaState? {
 func luaHostRegisterHandler(
     context: UnsafeMutableRawPointer?, selector: UnsafePointer<CChar>?, selectorLength: Int,
     keys: UnsafePointer<clua_key>?, keyCount: Int32, hasKeys: Int32, functionReference: Int32,
-    error: UnsafeMutablePointer<CChar>?
+    definedAt: UnsafePointer<CChar>?, error: UnsafeMutablePointer<CChar>?
 ) -> Int64 {
     guard let state = state(context) else { return -1 }
     let selectorText = String(cString: selector, length: selectorLength) ?? ""
@@ -26,8 +26,9 @@ func luaHostRegisterHandler(
             return HandlerKey(field: name, value: value)
         }
     }
+    let location = definedAt.map { String(cString: $0) } ?? "?"
     switch state.registerHandler(selector: selectorText, keys: parsedKeys,
-                                 functionReference: functionReference) {
+                                 functionReference: functionReference, definedAt: location) {
     case .success(let id):
         return id
     case .failure(let refusal):

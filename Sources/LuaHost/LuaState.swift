@@ -194,7 +194,7 @@ public final class LuaState {
         handler.errors += 1
         let admission = handler.errorLog.admit(at: end)
         if admission.log {
-            var line = "handler \(handler.id) for \(handler.selector) failed: \(error.description)"
+            var line = "handler for \(handler.selector) (\(handler.definedAt)) failed: \(error.description)"
             if admission.suppressedBefore > 0 {
                 line += "\n(\(admission.suppressedBefore) more errors of this handler were not logged)"
             }
@@ -213,11 +213,11 @@ public final class LuaState {
     }
 
     /// Called by tapir.on (through CLua). Returns the new handler's id.
-    func registerHandler(selector: String, keys: [HandlerKey]?, functionReference: Int32)
-        -> Result<Int64, SelectorRefusal> {
+    func registerHandler(selector: String, keys: [HandlerKey]?, functionReference: Int32,
+                         definedAt: String) -> Result<Int64, SelectorRefusal> {
         HandlerSelector.parse(selector, keys: keys).map { parsed in
             nextHandlerID += 1
-            handlers.append(Handler(id: nextHandlerID, selector: parsed,
+            handlers.append(Handler(id: nextHandlerID, selector: parsed, definedAt: definedAt,
                                     functionReference: functionReference,
                                     errorLogInterval: options.errorLogInterval))
             return nextHandlerID

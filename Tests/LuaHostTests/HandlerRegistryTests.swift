@@ -128,8 +128,10 @@ final class HandlerRegistryTests: XCTestCase {
         XCTAssertTrue(error.message.contains("attempt to index a nil value"), error.message)
         XCTAssertEqual(state.handlers[0].errors, 1)
         XCTAssertEqual(state.handlers[0].calls, 1)
+        XCTAssertEqual(state.handlers[0].definedAt, "faulty.lua:1")
         XCTAssertEqual(recorder.messages(at: .error).count, 1)
-        XCTAssertTrue(recorder.messages(at: .error)[0].contains("faulty.lua:3:"))
+        XCTAssertTrue(recorder.messages(at: .error)[0].hasPrefix("handler for udp (faulty.lua:1) failed: faulty.lua:3:"),
+                      recorder.messages(at: .error)[0])
         XCTAssertTrue(recorder.messages(at: .error)[0].contains("stack traceback:"))
         // The loop goes on.
         XCTAssertEqual(state.dispatch(to: state.handlers)?.id, state.handlers[1].id)

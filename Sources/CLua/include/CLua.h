@@ -53,11 +53,11 @@ typedef struct clua_key {
 typedef struct clua_callbacks {
     void *context;
     /* tapir.on(selector, [keys], fn): the function is already in the registry as
-       function_ref. Returns a handler id >= 0, or -1 after writing a message into error
+       function_ref; defined_at is where it was written ("file:line"). Returns a handler id >= 0, or -1 after writing a message into error
        (C then raises it, with the caller's file:line, and releases the reference). */
     int64_t (*on_register)(void *context, const char *selector, size_t selector_length,
                            const clua_key *keys, int key_count, int has_keys,
-                           int function_ref, char *error);
+                           int function_ref, const char *defined_at, char *error);
     /* (A refusal returns -N, N being the argument at fault: 1 the selector, 2 the keys;
        C raises "bad argument #N to 'on' (<error>)".) */
     /* handle:off(): returns the function_ref to release, or LUA_NOREF if already off. */
@@ -143,7 +143,7 @@ int clua_unreference(clua_host *host, int reference);
 
 /* Copies tapir.state of `from` into tapir.state of `to` (plain data: booleans, numbers,
    strings, tables of them; shared tables and cycles are kept as they are; functions,
-   userdata and threads are skipped, each reported through from's log callback as a warning).
+   userdata and threads are skipped, each reported through to's log callback as a warning).
    An error (too deep, out of memory in `to`) comes back in result, with nothing replaced. */
 int clua_copy_state(clua_host *from, clua_host *to, clua_result *result);
 
