@@ -123,6 +123,23 @@ final class MemoryCapTests: XCTestCase {
         XCTAssertTrue(recorder.lines.isEmpty)
     }
 
+    func testRunawayRecursionIsStopped() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              local function deeper(n) return 1 + deeper(n + 1) end
+              return deeper(1)
+            end)
+            """, name: "recursion.lua")
+        guard case .failed(let error) = state.call(state.handlers[1]) else {
+            return XCTFail("expected the recursion to be stopped")
+        }
+        // Whichever limit comes first: Lua's stack limit or the memory cap.
+        XCTAssertTrue(error.kind == .memory || error.message.contains("stack overflow"), error.message)
+        XCTAssertEqual(state.call(state.handlers[0]), .claimed)
+        XCTAssertEqual(state.stackDepth, 0)
+    }
+
     func testUsageIsTrackedAndFreedMemoryReturns() throws {
         let state = try LuaState(options: .init(memoryCap: 0), log: { _, _ in })
         let before = state.memoryUsed
