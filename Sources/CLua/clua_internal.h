@@ -1,0 +1,54 @@
+#ifndef TAPIR_CLUA_INTERNAL_H
+#define TAPIR_CLUA_INTERNAL_H
+
+#include "CLua.h"
+
+struct clua_host {
+    lua_State *L;
+    clua_callbacks callbacks;
+    int trusted;
+
+    /* Memory, kept by the allocator (clua_memory.c). */
+    size_t memory_used;
+    size_t memory_peak;
+    size_t memory_cap;
+
+    /* Instruction budget (clua_budget.c). */
+    int64_t instruction_budget;
+    int64_t instructions_executed;  /* during the current outermost host call */
+    int hook_step;                  /* count hook granularity while under budget */
+    int budget_exceeded;            /* sticky until control is back in the host */
+    int call_depth;                 /* nesting of host calls (callbacks may re-enter) */
+
+    /* A Lua warning being gathered from its pieces (clua_host.c). */
+    char warning[512];
+    size_t warning_length;
+    int warning_continues;
+    int warnings_off;
+};
+
+/* The host of a state: the allocator's userdata, shared by all its threads. */
+static inline clua_host *clua_host_of(lua_State *L) {
+    void *host = NULL;
+    lua_getallocf(L, &host);
+    return (clua_host *)host;
+}
+
+void *clua_allocate(void *host, void *block, size_t old_size, size_t new_size);
+
+void clua_budget_install(clua_host *host);
+void clua_budget_begin_call(clua_host *host);
+void clua_budget_end_call(clua_host *host);
+
+/* Runs body(L) with a traceback message handler; fills result. nresults as lua_pcall. */
+int clua_protected(clua_host *host, lua_CFunction body, void *userdata, int nresults,
+                   clua_result *result);
+/* The userdata given to clua_protected, from inside the body. */
+void *clua_protected_userdata(lua_State *L);
+
+/* Inside a protected call: open the libraries the options allow, sandboxed. */
+void clua_open_libraries(lua_State *L, const clua_options *options);
+/* Inside a protected call: make the tapir table (global and package.loaded.tapir). */
+void clua_open_tapir(lua_State *L);
+
+#endif

@@ -1,1 +1,0 @@
-// The LuaHost layer (see DESIGN.md). Built up by its issue.

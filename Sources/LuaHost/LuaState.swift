@@ -1,0 +1,245 @@
+import CLua
+
+/// One Lua state: a pack's or a script's own (DESIGN.md, Isolation), with its memory cap,
+/// instruction budget, libraries, handlers and log sink.
+///
+/// Used on the loop thread only. Every call into Lua goes through CLua's protected entry
+/// points, so no Lua error ever unwinds through a Swift frame.
+public final class LuaState {
+    public struct Options: Sendable {
+        /// Bytes the state may hold (0: no cap).
+        public var memoryCap: Int
+        /// VM instructions per call from the host: a handler, a chunk's top level (0: none).
+        public var instructionBudget: Int
+        /// Trusted scripts also get io, debug, all of os, and package.loadlib.
+        public var trusted: Bool
+        /// Directories `require` searches, as dir/?.lua and dir/?/init.lua.
+        public var moduleDirectories: [String]
+        /// A failing handler is logged at most once per this interval.
+        public var errorLogInterval: Duration
+
+        public init(memoryCap: Int = 64 << 20, instructionBudget: Int = 10_000_000,
+                    trusted: Bool = false, moduleDirectories: [String] = [],
+                    errorLogInterval: Duration = .seconds(10)) {
+            self.memoryCap = memoryCap
+            self.instructionBudget = instructionBudget
+            self.trusted = trusted
+            self.moduleDirectories = moduleDirectories
+            self.errorLogInterval = errorLogInterval
+        }
+
+        var packagePath: String {
+            moduleDirectories.flatMap { directory in
+                let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+                return ["\(base)/?.lua", "\(base)/?/init.lua"]
+            }.joined(separator: ";")
+        }
+    }
+
+    /// The version of the tapir Lua API this host offers (tapir.api).
+    public static let apiVersion = 1
+
+    public let options: Options
+    let log: LuaLogSink
+    /// Handlers in registration order.
+    public private(set) var handlers: [Handler] = []
+    private var nextHandlerID: Int64 = 0
+    private var host: OpaquePointer?
+
+    public init(options: Options = Options(), log: @escaping LuaLogSink) throws(LuaError) {
+        self.options = options
+        self.log = log
+        self.memoryCap = options.memoryCap
+        var callbacks = clua_callbacks()
+        callbacks.context = Unmanaged.passUnretained(self).toOpaque()
+        callbacks.on_register = luaHostRegisterHandler
+        callbacks.on_off = luaHostRemoveHandler
+        callbacks.log = luaHostLog
+        var cOptions = clua_options()
+        cOptions.memory_cap = options.memoryCap
+        cOptions.instruction_budget = Int64(options.instructionBudget)
+        cOptions.trusted = options.trusted ? 1 : 0
+        host = options.packagePath.withCString { path in
+            cOptions.package_path = path
+            return clua_host_new(&cOptions, &callbacks)
+        }
+        if host == nil {
+            throw LuaError(kind: .memory,
+                message: "cannot create a Lua state within a memory cap of \(options.memoryCap) bytes")
+        }
+    }
+
+    deinit {
+        clua_host_close(host)
+    }
+
+    // MARK: Loading
+
+    /// Loads a Lua source file and runs its top level under the budget.
+    public func load(path: String) throws(LuaError) {
+        var result = clua_result()
+        let status = clua_load_file(host, path, &result)
+        try finish(status, &result)
+    }
+
+    /// Loads a chunk of Lua source; errors name it as `name:line`.
+    public func load(chunk: String, name: String) throws(LuaError) {
+        var result = clua_result()
+        var source = chunk
+        let status = source.withUTF8 { bytes in
+            ("=" + name).withCString { chunkName in
+                clua_load_string(host, bytes.baseAddress, bytes.count, chunkName, &result)
+            }
+        }
+        try finish(status, &result)
+    }
+
+    /// Runs a chunk and keeps its first result in the registry (nil gives a nil reference).
+    public func evaluate(_ chunk: String, name: String = "evaluate") throws(LuaError) -> LuaReference {
+        var result = clua_result()
+        var reference: Int32 = LUA_NOREF
+        var source = chunk
+        let status = source.withUTF8 { bytes in
+            ("=" + name).withCString { chunkName in
+                clua_evaluate_to_reference(host, bytes.baseAddress, bytes.count, chunkName,
+                                           &reference, &result)
+            }
+        }
+        try finish(status, &result)
+        return LuaReference(rawValue: reference)
+    }
+
+    /// Releases a value kept with `evaluate`.
+    public func release(_ reference: LuaReference) {
+        _ = clua_unreference(host, reference.rawValue)
+    }
+
+    /// Calls a function kept in the registry; true if it returned true.
+    @discardableResult
+    public func call(_ function: LuaReference, with arguments: [LuaArgument] = []) throws(LuaError) -> Bool {
+        var result = clua_result()
+        let status = LuaArgument.withCArguments(arguments) { cArguments in
+            clua_call_reference(host, function.rawValue, cArguments.baseAddress,
+                                Int32(cArguments.count), &result)
+        }
+        let returnedTrue = result.returned_true != 0
+        try finish(status, &result)
+        return returnedTrue
+    }
+
+    private func finish(_ status: Int32, _ result: inout clua_result) throws(LuaError) {
+        defer { clua_result_release(host, &result) }
+        if status != LUA_OK {
+            throw LuaError(result: result, memoryCap: memoryCap)
+        }
+    }
+
+    // MARK: Limits
+
+    public var memoryUsed: Int { clua_memory_used(host) }
+    public var memoryPeak: Int { clua_memory_peak(host) }
+
+    /// Bytes the state may hold (0: no cap). Lowering it below memoryUsed frees nothing;
+    /// it makes the next growth fail.
+    public var memoryCap: Int {
+        didSet { clua_set_memory_cap(host, memoryCap) }
+    }
+
+    public var instructionBudget: Int {
+        get { Int(clua_instruction_budget(host)) }
+        set { clua_set_instruction_budget(host, Int64(newValue)) }
+    }
+
+    /// A full garbage collection (finalizers run, under the budget).
+    public func collectGarbage() {
+        _ = clua_collect_garbage(host)
+    }
+
+    /// Values on the Lua stack between calls: always 0 unless something leaked.
+    var stackDepth: Int { Int(clua_stack_depth(host)) }
+
+    // MARK: Handlers
+
+    /// Calls a handler with one argument (the packet object, later). Counts the call and
+    /// its time; a failure is counted and logged, at most once per errorLogInterval.
+    /// A handler removed with off() (perhaps by an earlier handler of the same dispatch)
+    /// is not called: `.declined`.
+    public func call(_ handler: Handler, with argument: LuaArgument = .nil) -> HandlerOutcome {
+        argument.withCArgument { cArgument in
+            call(handler, cArguments: UnsafeBufferPointer(start: cArgument, count: 1))
+        }
+    }
+
+    public func call(_ handler: Handler, with arguments: [LuaArgument]) -> HandlerOutcome {
+        LuaArgument.withCArguments(arguments) { cArguments in
+            call(handler, cArguments: cArguments)
+        }
+    }
+
+    private func call(_ handler: Handler, cArguments: UnsafeBufferPointer<clua_argument>) -> HandlerOutcome {
+        guard handler.isRegistered else { return .declined }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var result = clua_result()
+        let status = clua_call_reference(host, handler.functionReference, cArguments.baseAddress,
+                                         Int32(cArguments.count), &result)
+        defer { clua_result_release(host, &result) }
+        let end = clock.now
+        handler.calls += 1
+        handler.timeSpent += end - start
+        if status == LUA_OK {
+            return result.returned_true != 0 ? .claimed : .declined
+        }
+        let error = LuaError(result: result, memoryCap: memoryCap)
+        handler.errors += 1
+        let admission = handler.errorLog.admit(at: end)
+        if admission.log {
+            var line = "handler for \(handler.selector) (\(handler.definedAt)) failed: \(error.description)"
+            if admission.suppressedBefore > 0 {
+                line += "\n(\(admission.suppressedBefore) more errors of this handler were not logged)"
+            }
+            log(.error, line)
+        }
+        return .failed(error)
+    }
+
+    /// Runs the given handlers in order until one claims; returns it, or nil.
+    @discardableResult
+    public func dispatch(to candidates: some Sequence<Handler>, with argument: LuaArgument = .nil) -> Handler? {
+        for handler in candidates where call(handler, with: argument) == .claimed {
+            return handler
+        }
+        return nil
+    }
+
+    /// Called by tapir.on (through CLua). Returns the new handler's id.
+    func registerHandler(selector: String, keys: [HandlerKey]?, functionReference: Int32,
+                         definedAt: String) -> Result<Int64, SelectorRefusal> {
+        HandlerSelector.parse(selector, keys: keys).map { parsed in
+            nextHandlerID += 1
+            handlers.append(Handler(id: nextHandlerID, selector: parsed, definedAt: definedAt,
+                                    functionReference: functionReference,
+                                    errorLogInterval: options.errorLogInterval))
+            return nextHandlerID
+        }
+    }
+
+    /// Called by handle:off(). Returns the function reference to release, if it was on.
+    func removeHandler(id: Int64) -> Int32? {
+        guard let index = handlers.firstIndex(where: { $0.id == id }) else { return nil }
+        let handler = handlers.remove(at: index)
+        handler.isRegistered = false
+        return handler.functionReference
+    }
+
+    // MARK: tapir.state across reloads
+
+    /// Copies `tapir.state` of `old` into this (fresh) state: plain data only, shared
+    /// tables and cycles kept; functions and userdata skipped with a warning to this
+    /// state's log. On error nothing is replaced.
+    public func copyPersistentState(from old: LuaState) throws(LuaError) {
+        var result = clua_result()
+        let status = clua_copy_state(old.host, host, &result)
+        try finish(status, &result)
+    }
+}

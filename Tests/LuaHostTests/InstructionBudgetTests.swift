@@ -1,0 +1,147 @@
+import XCTest
+@testable import LuaHost
+
+final class InstructionBudgetTests: XCTestCase {
+    private func makeState(_ recorder: LogRecorder = LogRecorder()) throws -> LuaState {
+        let state = try LuaState(options: .init(instructionBudget: 100_000), log: recorder.sink)
+        try state.load(chunk: """
+            good_calls = 0
+            tapir.on("frame", function() good_calls = good_calls + 1; return true end)
+            """, name: "good.lua")
+        return state
+    }
+
+    /// Calls the handler registered last, expects the budget to stop it, then checks the
+    /// good handler still runs.
+    private func assertStoppedByBudget(_ state: LuaState, file: StaticString = #filePath, line: UInt = #line) throws {
+        let bad = try XCTUnwrap(state.handlers.last, file: file, line: line)
+        let outcome = state.call(bad)
+        guard case .failed(let error) = outcome else {
+            return XCTFail("expected the budget to stop the handler, got \(outcome)", file: file, line: line)
+        }
+        XCTAssertEqual(error.kind, .budget, error.message, file: file, line: line)
+        XCTAssertTrue(error.message.contains("instruction budget exceeded (100000 instructions)"), error.message,
+                      file: file, line: line)
+        XCTAssertNotNil(error.location, error.message, file: file, line: line)
+        XCTAssertEqual(bad.errors, 1, file: file, line: line)
+        XCTAssertEqual(state.call(state.handlers[0]), .claimed, file: file, line: line)
+        XCTAssertTrue(try state.isTrue("good_calls == 1"), file: file, line: line)
+        XCTAssertEqual(state.stackDepth, 0, file: file, line: line)
+    }
+
+    func testInfiniteLoopIsStopped() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              while true do end
+            end)
+            """, name: "loop.lua")
+        try assertStoppedByBudget(state)
+    }
+
+    func testPcallCannotSwallowTheBudget() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            swallowed = 0
+            tapir.on("frame", function()
+              while true do
+                local ok = pcall(function() while true do end end)
+                swallowed = swallowed + 1
+              end
+            end)
+            """, name: "pcall.lua")
+        try assertStoppedByBudget(state)
+    }
+
+    func testErrorHandlerInXpcallCannotSwallowTheBudget() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              for i = 1, math.huge do
+                xpcall(function() while true do end end, function(m) return m end)
+              end
+            end)
+            """, name: "xpcall.lua")
+        try assertStoppedByBudget(state)
+    }
+
+    func testLoopInsideCoroutineIsStopped() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              local co = coroutine.create(function() while true do end end)
+              local ok, message = coroutine.resume(co)
+              -- the coroutine inherited the hook (else resume never returns) and resume
+              -- caught the error; looping on must still be stopped
+              inner = tostring(ok) .. ": " .. message
+              while true do coroutine.resume(coroutine.create(function() while true do end end)) end
+            end)
+            """, name: "coroutine.lua")
+        try assertStoppedByBudget(state)
+        XCTAssertTrue(try state.isTrue("inner == 'false: coroutine.lua:2: instruction budget exceeded (100000 instructions)'"))
+    }
+
+    func testLoopInsideWrappedCoroutineIsStopped() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              local step = coroutine.wrap(function() while true do coroutine.yield() end end)
+              while true do step() end
+            end)
+            """, name: "wrap.lua")
+        try assertStoppedByBudget(state)
+    }
+
+    func testCoroutineKeptAcrossCallsIsBudgetedAgain() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            runner = coroutine.create(function()
+              while true do
+                for i = 1, 10 do coroutine.yield(i) end
+                while true do end
+              end
+            end)
+            tapir.on("frame", function() return coroutine.resume(runner) end)
+            """, name: "kept.lua")
+        let kept = state.handlers[1]
+        XCTAssertEqual(state.call(kept), .claimed)  // the coroutine yields fine under budget
+        // Run it into the loop: the coroutine dies with the budget error, resume returns false.
+        for _ in 0..<12 { _ = state.call(kept) }
+        XCTAssertEqual(state.call(state.handlers[0]), .claimed)
+    }
+
+    func testLoopInCloseMethodIsStopped() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              local guard <close> = setmetatable({}, {__close = function() while true do end end})
+              while true do end
+            end)
+            """, name: "close.lua")
+        try assertStoppedByBudget(state)
+    }
+
+    func testTopLevelOfChunkRunsUnderBudget() throws {
+        let state = try makeState()
+        let error = try XCTUnwrap(state.loadError("while true do end", name: "top.lua"))
+        XCTAssertEqual(error.kind, .budget)
+        XCTAssertEqual(error.location, "top.lua:1")
+        XCTAssertEqual(state.call(state.handlers[0]), .claimed)
+    }
+
+    func testBudgetIsPerCall() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function() for i = 1, 5000 do end return true end)
+            """, name: "short.lua")
+        // Each call is far under 100,000 instructions; together they are far over.
+        for _ in 0..<200 {
+            XCTAssertEqual(state.call(state.handlers[1]), .claimed)
+        }
+    }
+
+    func testStateWithoutBudgetRunsLongLoops() throws {
+        let state = try LuaState(options: .init(instructionBudget: 0), log: { _, _ in })
+        try state.load(chunk: "for i = 1, 3000000 do end", name: "long.lua")
+    }
+}
