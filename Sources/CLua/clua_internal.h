@@ -6,6 +6,7 @@
 struct clua_host {
     lua_State *L;
     clua_callbacks callbacks;
+    clua_runtime_callbacks runtime;  /* set by clua_install_runtime; zero until then */
     int trusted;
 
     /* Memory, kept by the allocator (clua_memory.c). */

@@ -150,4 +150,6 @@ int clua_copy_state(clua_host *from, clua_host *to, clua_result *result);
 /* Number of values on the Lua stack; for tests that check nothing leaks. */
 int clua_stack_depth(const clua_host *host);
 
+#include "CLuaRuntime.h"
+
 #endif
