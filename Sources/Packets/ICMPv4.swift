@@ -74,6 +74,7 @@ public struct MutableICMPv4Packet {
     }
 
     public subscript<T>(dynamicMember keyPath: KeyPath<ICMPv4Packet, T>) -> T { view[keyPath: keyPath] }
+    public func verifyChecksum() -> Bool { view.verifyChecksum() }
 
     public func setType(_ type: UInt8) { buffer.setU8(ICMPv4Field.type, type) }
     public func setCode(_ code: UInt8) { buffer.setU8(ICMPv4Field.code, code) }

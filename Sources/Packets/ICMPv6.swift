@@ -141,6 +141,7 @@ public struct MutableICMPv6Packet {
     }
 
     public subscript<T>(dynamicMember keyPath: KeyPath<ICMPv6Packet, T>) -> T { view[keyPath: keyPath] }
+    public func verifyChecksum(_ pseudoHeader: IPPseudoHeader) -> Bool { view.verifyChecksum(pseudoHeader) }
 
     public func setType(_ type: UInt8) { buffer.setU8(ICMPv6Field.type, type) }
     public func setCode(_ code: UInt8) { buffer.setU8(ICMPv6Field.code, code) }

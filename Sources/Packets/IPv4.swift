@@ -122,6 +122,7 @@ public struct MutableIPv4Packet {
     }
 
     public subscript<T>(dynamicMember keyPath: KeyPath<IPv4Packet, T>) -> T { view[keyPath: keyPath] }
+    public func verifyChecksum() -> Bool { view.verifyChecksum() }
 
     public func setTOS(_ tos: UInt8) { buffer.setU8(IPv4Field.tos, tos) }
     public func setID(_ id: UInt16) { buffer.setU16(IPv4Field.identification, id) }

@@ -137,6 +137,7 @@ public struct MutableTCPPacket {
     }
 
     public subscript<T>(dynamicMember keyPath: KeyPath<TCPPacket, T>) -> T { view[keyPath: keyPath] }
+    public func verifyChecksum(_ pseudoHeader: IPPseudoHeader) -> Bool { view.verifyChecksum(pseudoHeader) }
 
     public func setSport(_ port: UInt16) { buffer.setU16(TCPField.sourcePort, port) }
     public func setDport(_ port: UInt16) { buffer.setU16(TCPField.destinationPort, port) }

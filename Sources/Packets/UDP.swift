@@ -55,6 +55,7 @@ public struct MutableUDPPacket {
     }
 
     public subscript<T>(dynamicMember keyPath: KeyPath<UDPPacket, T>) -> T { view[keyPath: keyPath] }
+    public func verifyChecksum(_ pseudoHeader: IPPseudoHeader) -> Bool { view.verifyChecksum(pseudoHeader) }
 
     public func setSport(_ port: UInt16) { buffer.setU16(UDPField.sourcePort, port) }
     public func setDport(_ port: UInt16) { buffer.setU16(UDPField.destinationPort, port) }

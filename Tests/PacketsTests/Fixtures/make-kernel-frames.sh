@@ -38,6 +38,19 @@ ip -n "$B" addr add 198.18.0.2/24 dev vethB
 ip -n "$A" addr add 2001:2::1/64 dev vethA nodad
 ip -n "$B" addr add 2001:2::2/64 dev vethB nodad
 ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=1
+# veth leaves TCP/UDP checksums to "hardware" (a partial sum on the wire); turn that off
+# (ETHTOOL_STXCSUM through SIOCETHTOOL, what `ethtool -K DEV tx off` does) so the capture
+# holds the full checksums.
+tx_checksum_off() {
+    ip netns exec "$1" /usr/bin/python3 - "$2" <<'PY'
+import ctypes, fcntl, socket, struct, sys
+value = ctypes.create_string_buffer(struct.pack('II', 0x17, 0), 8)
+request = struct.pack('16sP', sys.argv[1].encode(), ctypes.addressof(value)) + bytes(16)
+fcntl.ioctl(socket.socket(), 0x8946, request)
+PY
+}
+tx_checksum_off "$A" vethA
+tx_checksum_off "$B" vethB
 # A sends a router solicitation when its link comes up (B is not a router: no answer).
 ip netns exec "$A" sysctl -qw net.ipv6.conf.vethA.router_solicitations=1
 ip netns exec "$A" sysctl -qw net.ipv6.conf.vethA.router_solicitation_delay=0
