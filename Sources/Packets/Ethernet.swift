@@ -117,6 +117,14 @@ public struct MutableEthernetFrame {
 
     public func setDst(_ address: MACAddress) { address.store(into: buffer, at: EthernetField.destination) }
     public func setSrc(_ address: MACAddress) { address.store(into: buffer, at: EthernetField.source) }
+    /// Rewrites tag `index` (TPID and TCI); does nothing past `tagCount`.
+    public func setTag(_ index: Int, _ tag: VLANTag) {
+        guard index >= 0, index < view.tagCount else { return }
+        let at = EthernetField.etherType + index * EthernetField.tagLength
+        buffer.setU16(at, tag.tpid)
+        buffer.setU16(at + 2, tag.tci)
+    }
+
     /// Sets the EtherType of the payload (after any tags).
     public func setPayloadType(_ type: UInt16) {
         buffer.setU16(EthernetField.etherType + view.tagCount * EthernetField.tagLength, type)

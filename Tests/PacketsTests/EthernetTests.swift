@@ -90,6 +90,19 @@ final class EthernetTests: XCTestCase {
         }
     }
 
+    func testSetTag() throws {
+        var bytes = Self.qinq
+        try bytes.withUnsafeMutableBytes { raw in
+            let frame = try MutableEthernetFrame(raw)
+            frame.setTag(1, VLANTag(pcp: 5, dei: true, id: 4095))
+            frame.setTag(2, VLANTag(id: 1))  // no third tag: ignored
+            XCTAssertEqual(frame.tag(1), VLANTag(tpid: EtherType.vlan, pcp: 5, dei: true, id: 4095))
+            XCTAssertEqual(frame.tag(0)?.id, 200)
+        }
+        XCTAssertEqual(Array(bytes[16..<20]), [0x81, 0x00, 0xbf, 0xff])
+        XCTAssertEqual(Array(bytes[20...]), Array(Self.qinq[20...]))
+    }
+
     /// A third tag is not followed: its TPID is the payload type.
     func testThreeTagsStopAtTwo() throws {
         let bytes = [UInt8](hex: "ffffffffffff 02000000000a 88a8 00c8 8100 0064 8100 0001 0800")

@@ -77,7 +77,7 @@ final class ICMPv4Tests: XCTestCase {
         let needFrag = ICMPv4Repr.destinationUnreachable(code: 4, original: original, mtu: 1400)
         var bytes: [UInt8] = []
         needFrag.emit(appendingTo: &bytes)
-        try bytes.withUnsafeBytes { raw in XCTAssertEqual((try? ICMPv4Packet(raw))?.mtu, 1400) }
+        bytes.withUnsafeBytes { raw in XCTAssertEqual((try? ICMPv4Packet(raw))?.mtu, 1400) }
     }
 
     func testTruncated() throws {

@@ -160,7 +160,7 @@ final class IPv6Tests: XCTestCase {
         ten[5] = 88
         ten[40 + 72] = IPProtocol.ipv6NoNext
         ten += [UInt8](repeating: 0, count: 8)
-        try ten.withUnsafeBytes { raw in
+        ten.withUnsafeBytes { raw in
             XCTAssertEqual((try? IPv6Packet(raw))?.extensionHeaderCount, 10)
             XCTAssertEqual((try? IPv6Packet(raw))?.proto, IPProtocol.ipv6NoNext)
         }
