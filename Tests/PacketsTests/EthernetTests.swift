@@ -96,8 +96,8 @@ final class EthernetTests: XCTestCase {
             let frame = try MutableEthernetFrame(raw)
             frame.setTag(1, VLANTag(pcp: 5, dei: true, id: 4095))
             frame.setTag(2, VLANTag(id: 1))  // no third tag: ignored
-            XCTAssertEqual(frame.tag(1), VLANTag(tpid: EtherType.vlan, pcp: 5, dei: true, id: 4095))
-            XCTAssertEqual(frame.tag(0)?.id, 200)
+            XCTAssertEqual(frame.view.tag(1), VLANTag(tpid: EtherType.vlan, pcp: 5, dei: true, id: 4095))
+            XCTAssertEqual(frame.view.tag(0)?.id, 200)
         }
         XCTAssertEqual(Array(bytes[16..<20]), [0x81, 0x00, 0xbf, 0xff])
         XCTAssertEqual(Array(bytes[20...]), Array(Self.qinq[20...]))
