@@ -46,20 +46,7 @@ public struct HandlerKey: Sendable, Equatable, CustomStringConvertible {
 public enum PacketLayer: String, Sendable, CaseIterable {
     case frame, eth, vlan, arp, ip, ipv6, icmp, icmpv6, udp, tcp
 
-    public var keyFields: [String] {
-        switch self {
-        case .frame: []
-        case .eth: ["src", "dst", "type"]
-        case .vlan: ["vid", "pcp", "dei", "type"]
-        case .arp: ["htype", "ptype", "op", "sha", "spa", "tha", "tpa"]
-        case .ip: ["src", "dst", "proto", "ttl", "tos", "id", "flags", "ihl"]
-        case .ipv6: ["src", "dst", "nh", "hlim", "tc", "fl"]
-        case .icmp: ["type", "code", "id", "seq"]
-        case .icmpv6: ["type", "code"]
-        case .udp: ["sport", "dport"]
-        case .tcp: ["sport", "dport", "flags"]
-        }
-    }
+    public var keyFields: [String] { KeyField.names(of: self) }
 }
 
 /// Why tapir.on refused a selector: which argument (1 selector, 2 keys) and what to say.
@@ -93,6 +80,11 @@ extension HandlerSelector {
                 ? "it has none" : "known: " + layer.keyFields.joined(separator: ", ")
             return .failure(SelectorRefusal(argument: 2,
                 message: "unknown key '\(key.field)' for layer '\(layer.rawValue)' (\(known))"))
+        }
+        for key in given {
+            if case .failure(let refusal) = KeyMatch.resolve(layer: layer, key: key) {
+                return .failure(refusal)
+            }
         }
         return .success(.layer(layer, keys: given))
     }

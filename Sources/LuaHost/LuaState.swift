@@ -44,7 +44,13 @@ public final class LuaState {
     /// Handlers in registration order.
     public private(set) var handlers: [Handler] = []
     private var nextHandlerID: Int64 = 0
-    private var host: OpaquePointer?
+    /// The C side of this state (CLua's clua_host).
+    private(set) var host: OpaquePointer?
+    /// Bumped whenever a handler is added or removed, so dispatch tables know to rebuild.
+    public private(set) var handlerGeneration = 0
+    /// A last check of a new selector, by the host (a filter that does not compile for a
+    /// device's link type). Returns the refusal message, or nil to accept.
+    public var selectorCheck: ((HandlerSelector) -> String?)?
 
     public init(options: Options = Options(), log: @escaping LuaLogSink) throws(LuaError) {
         self.options = options
@@ -170,6 +176,19 @@ public final class LuaState {
         }
     }
 
+    /// Calls a handler with two arguments (the packet and its device) without allocating.
+    public func call(_ handler: Handler, with first: LuaArgument, _ second: LuaArgument) -> HandlerOutcome {
+        first.withCArgument { a in
+            second.withCArgument { b in
+                withUnsafeTemporaryAllocation(of: clua_argument.self, capacity: 2) { pair in
+                    pair.initialize(repeating: a.pointee)
+                    pair[1] = b.pointee
+                    return call(handler, cArguments: UnsafeBufferPointer(pair))
+                }
+            }
+        }
+    }
+
     public func call(_ handler: Handler, with arguments: [LuaArgument]) -> HandlerOutcome {
         LuaArgument.withCArguments(arguments) { cArguments in
             call(handler, cArguments: cArguments)
@@ -215,12 +234,16 @@ public final class LuaState {
     /// Called by tapir.on (through CLua). Returns the new handler's id.
     func registerHandler(selector: String, keys: [HandlerKey]?, functionReference: Int32,
                          definedAt: String) -> Result<Int64, SelectorRefusal> {
-        HandlerSelector.parse(selector, keys: keys).map { parsed in
+        HandlerSelector.parse(selector, keys: keys).flatMap { parsed in
+            if let refusal = selectorCheck?(parsed) {
+                return .failure(SelectorRefusal(argument: 1, message: refusal))
+            }
             nextHandlerID += 1
+            handlerGeneration += 1
             handlers.append(Handler(id: nextHandlerID, selector: parsed, definedAt: definedAt,
                                     functionReference: functionReference,
                                     errorLogInterval: options.errorLogInterval))
-            return nextHandlerID
+            return .success(nextHandlerID)
         }
     }
 
@@ -228,6 +251,7 @@ public final class LuaState {
     func removeHandler(id: Int64) -> Int32? {
         guard let index = handlers.firstIndex(where: { $0.id == id }) else { return nil }
         let handler = handlers.remove(at: index)
+        handlerGeneration += 1
         handler.isRegistered = false
         return handler.functionReference
     }
@@ -241,5 +265,16 @@ public final class LuaState {
         var result = clua_result()
         let status = clua_copy_state(old.host, host, &result)
         try finish(status, &result)
+    }
+}
+
+extension LuaState {
+    /// Adds the host's runtime functions (timers, devices, stats, on_stop, now) to tapir.
+    func installRuntime(_ callbacks: clua_runtime_callbacks) throws(LuaError) {
+        var callbacks = callbacks
+        var result = clua_result()
+        let status = clua_install_runtime(host, &callbacks, &result)
+        defer { clua_result_release(host, &result) }
+        if status != LUA_OK { throw LuaError(result: result, memoryCap: memoryCap) }
     }
 }

@@ -1,0 +1,59 @@
+import Capture
+import Devices
+import Packets
+
+/// A device as the host sees it: the device itself, its id in Lua, its link type, and
+/// what the host counts and records for it.
+public final class HostDevice {
+    public let id: Int64
+    public let device: any PacketDevice
+    public let linkType: LinkType
+    /// The device's MAC address (tap) and MTU, when known.
+    public let macAddress: MACAddress?
+    public let mtu: Int?
+    /// Frames written to it and read from it, when recording (`--record`).
+    public var recorder: PcapWriter?
+    /// Frames whose decoding found a truncated or inconsistent layer.
+    public internal(set) var malformedFrames = 0
+    /// Frames that no handler claimed.
+    public internal(set) var unclaimedFrames = 0
+    var goneReported = false
+
+    public var name: String { device.name }
+
+    init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?) {
+        self.id = id
+        self.device = device
+        self.linkType = device.mode == .tap ? .ethernet : .rawIP
+        self.macAddress = macAddress
+        self.mtu = mtu
+    }
+
+    var modeName: String { device.mode == .tap ? "tap" : "tun" }
+
+    /// What tapir.devices() and a device's fields show.
+    var encodedFields: EncodedValue {
+        var fields: [(EncodedValue, EncodedValue)] = [
+            (.string("id"), .integer(id)),
+            (.string("name"), .string(name)),
+            (.string("mode"), .string(modeName)),
+        ]
+        if let macAddress { fields.append((.string("mac"), .string(macAddress.description))) }
+        if let mtu { fields.append((.string("mtu"), .integer(Int64(mtu)))) }
+        return .table(fields)
+    }
+
+    var encodedCounters: EncodedValue {
+        let counters = device.counters
+        return .record([
+            "rx_packets": .integer(Int64(counters.rxPackets)),
+            "rx_bytes": .integer(Int64(counters.rxBytes)),
+            "tx_packets": .integer(Int64(counters.txPackets)),
+            "tx_bytes": .integer(Int64(counters.txBytes)),
+            "read_errors": .integer(Int64(counters.readErrors)),
+            "write_errors": .integer(Int64(counters.writeErrors)),
+            "malformed": .integer(Int64(malformedFrames)),
+            "unclaimed": .integer(Int64(unclaimedFrames)),
+        ])
+    }
+}

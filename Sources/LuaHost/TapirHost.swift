@@ -1,0 +1,307 @@
+import Capture
+import Glibc
+import CLua
+import Devices
+import Logging
+import Packets
+import Reactor
+
+/// The host: devices, the scripts loaded into it, and the path of every packet from a
+/// device through the native decoder and dispatch table to the Lua handlers that asked
+/// for it. One thread: the event loop's (or, in replay, the caller's).
+public final class TapirHost {
+    public struct Options {
+        /// Bytes each script's Lua state may hold.
+        public var memoryCap: Int = 64 << 20
+        /// VM instructions per handler call (and per timer, per top level).
+        public var instructionBudget: Int = 10_000_000
+        /// Where `require` looks, besides each script's own directory.
+        public var moduleDirectories: [String] = []
+        /// Scripts given by path are trusted (io, debug, all of os); packs are not.
+        public var trusted: Bool = true
+        /// A failing handler is logged at most once per this interval.
+        public var errorLogInterval: Duration = .seconds(10)
+        /// Bytes read from one device per wakeup before serving the others.
+        public var readBudget: Int = DeviceDrain.defaultByteBudget
+
+        public init() {}
+    }
+
+    /// What tapir.open asks for.
+    public struct DeviceRequest {
+        public var name: String
+        public var mode: DeviceMode
+        public var packetInfo: Bool
+    }
+
+    public let options: Options
+    public let logger: Logger
+    public let loop: EventLoop?
+    let timers: any TimerScheduler
+    private let clock: () -> TimerInstant
+    public private(set) var devices: [HostDevice] = []
+    public private(set) var scripts: [Script] = []
+    /// Opens a device for tapir.open: a real tun/tap in `tapir run`, none in replay.
+    public var deviceOpener: ((DeviceRequest) throws -> any PacketDevice)?
+    /// Called when the last device is gone (the run ends).
+    public var onAllDevicesGone: (() -> Void)?
+    /// Called once per device that went away, with the reason.
+    public var onDeviceGone: ((HostDevice, String) -> Void)?
+    /// The time stamped on recorded packets.
+    public var recordingClock: () -> CaptureTime = { CaptureTime.now }
+
+    let filters = FilterCache()
+    private let readBuffer = ReadBuffer()
+    private let drain: DeviceDrain
+    private var tables: [ObjectIdentifier: DispatchTable] = [:]
+    public private(set) var isStopped = false
+
+    /// A live host on an event loop.
+    public init(options: Options = Options(), loop: EventLoop, logger: Logger) {
+        self.options = options
+        self.logger = logger
+        self.loop = loop
+        self.timers = loop
+        self.clock = { loop.now }
+        self.drain = DeviceDrain(byteBudget: options.readBudget)
+    }
+
+    /// A host driven by the caller on a manual clock (replay, tests).
+    public init(options: Options = Options(), timers: TimerQueue<ManualClock>, logger: Logger) {
+        self.options = options
+        self.logger = logger
+        self.loop = nil
+        self.timers = timers
+        self.clock = { timers.clock.now }
+        self.drain = DeviceDrain(byteBudget: options.readBudget)
+    }
+
+    /// Nanoseconds on the host's clock (tapir.now).
+    var now: TimerInstant { clock() }
+
+    // MARK: devices
+
+    /// Adds a device: its packets are dispatched to the handlers, and scripts see it in
+    /// tapir.devices() and as the second argument of their handlers.
+    @discardableResult
+    public func add(_ device: any PacketDevice) throws -> HostDevice {
+        var mac: MACAddress?
+        var mtu: Int?
+        if let tunTap = device as? TunTapDevice {
+            mac = tunTap.macAddress.flatMap { MACAddress(bytes: $0) }
+            mtu = tunTap.mtu
+        }
+        let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu)
+        devices.append(hostDevice)
+        if let loop, let descriptor = device.fileDescriptor {
+            try loop.register(descriptor) { [unowned self, unowned hostDevice] events in
+                self.readable(hostDevice, events)
+            }
+        }
+        return hostDevice
+    }
+
+    public func device(named name: String) -> HostDevice? {
+        devices.first { $0.name == name }
+    }
+
+    func device(id: Int64) -> HostDevice? {
+        guard id >= 1, id <= devices.count else { return nil }
+        return devices[Int(id - 1)]
+    }
+
+    private func readable(_ device: HostDevice, _ events: EventSet) {
+        let report = drain.drain(device.device, into: readBuffer.bytes) { bytes in
+            self.handle(bytes, from: device)
+        }
+        if case .gone(let reason) = report.stop {
+            deviceGone(device, reason: reason)
+        } else if report.packets == 0, !events.isDisjoint(with: [.error, .hangup]) {
+            deviceGone(device, reason: "\(device.name): the device reported an error (it was deleted?)")
+        }
+    }
+
+    func deviceGone(_ device: HostDevice, reason: String) {
+        guard !device.goneReported else { return }
+        device.goneReported = true
+        logger.warning("\(reason); no longer serving \(device.name)")
+        if let loop, let descriptor = device.device.fileDescriptor {
+            loop.deregister(descriptor)
+        }
+        device.device.close()
+        onDeviceGone?(device, reason)
+        if devices.allSatisfy(\.goneReported) { onAllDevicesGone?() }
+    }
+
+    /// Reads what is waiting on every device without a descriptor (memory and pcap
+    /// devices), dispatching each packet. Returns the number of packets handled.
+    @discardableResult
+    public func pump(_ device: HostDevice) -> Int {
+        let report = drain.drain(device.device, into: readBuffer.bytes) { bytes in
+            self.handle(bytes, from: device)
+        }
+        if case .gone(let reason) = report.stop { deviceGone(device, reason: reason) }
+        return report.packets
+    }
+
+    // MARK: scripts
+
+    /// Loads a script into a fresh Lua state of its own and runs its top level.
+    @discardableResult
+    public func load(path: String, name: String? = nil) throws(LuaError) -> Script {
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+            .joined(separator: "/")
+        var stateOptions = LuaState.Options(
+            memoryCap: options.memoryCap, instructionBudget: options.instructionBudget,
+            trusted: options.trusted,
+            moduleDirectories: [directory.isEmpty ? "." : directory] + options.moduleDirectories,
+            errorLogInterval: options.errorLogInterval)
+        stateOptions.trusted = options.trusted
+        let scriptName = name ?? path
+        let logger = self.logger
+        let state = try LuaState(options: stateOptions) { level, message in
+            logger.log(level: level.loggerLevel, "\(message)", metadata: ["script": "\(scriptName)"])
+        }
+        let script = Script(name: scriptName, path: path, state: state, host: self)
+        state.selectorCheck = { [unowned self] selector in self.check(selector) }
+        try script.installRuntime()
+        scripts.append(script)
+        do {
+            try state.load(path: path)
+        } catch {
+            scripts.removeLast()
+            script.cancelAllTimers()
+            throw error
+        }
+        return script
+    }
+
+    /// A filter must compile for the link type of every device there is (both when
+    /// there is none yet).
+    private func check(_ selector: HandlerSelector) -> String? {
+        guard case .filter(let expression) = selector else { return nil }
+        var linkTypes = Set(devices.map(\.linkType))
+        if linkTypes.isEmpty { linkTypes = [.ethernet] }
+        for linkType in linkTypes.sorted(by: { $0 == .ethernet && $1 != .ethernet }) {
+            do {
+                _ = try filters.filter(expression, linkType)
+            } catch {
+                return "\(error)"
+            }
+        }
+        return nil
+    }
+
+    // MARK: the packet path
+
+    /// Decodes one packet and hands it to the handlers that asked for it, in order,
+    /// until one claims it; then, if none did, to the `unclaimed` handlers.
+    public func handle(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
+        if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
+        let frame = FrameDecoder.decode(bytes, linkType: device.linkType)
+        if frame.isMalformed { device.malformedFrames += 1 }
+        let deviceArgument = LuaArgument.pushed(by: clua_push_device,
+                                                with: UnsafeRawPointer(bitPattern: Int(device.id)))
+        var claimed = false
+        for script in scripts where !claimed {
+            let table = dispatchTable(for: script)
+            var bound = false
+            for entry in table.entries where entry.matches(bytes, frame) {
+                if !bound {
+                    script.bind(bytes, frame, device)
+                    bound = true
+                }
+                if script.state.call(entry.handler, with: script.packetArgument, deviceArgument) == .claimed {
+                    claimed = true
+                    break
+                }
+            }
+            if bound { script.unbind() }
+        }
+        if claimed { return }
+        device.unclaimedFrames += 1
+        for script in scripts {
+            let table = dispatchTable(for: script)
+            guard !table.unclaimed.isEmpty else { continue }
+            script.bind(bytes, frame, device)
+            defer { script.unbind() }
+            for handler in table.unclaimed where script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
+                return
+            }
+        }
+    }
+
+    private func dispatchTable(for script: Script) -> DispatchTable {
+        let key = ObjectIdentifier(script)
+        if tables[key]?.generation == script.state.handlerGeneration, let table = tables[key] {
+            return table
+        }
+        var table = tables[key] ?? DispatchTable()
+        table.refresh(from: script.state, filters: filters)
+        tables[key] = table
+        return table
+    }
+
+    /// Writes one packet to a device (dev:write). False when it was not written (counted
+    /// on the device; a gone device is reported once).
+    func write(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
+        guard !device.goneReported else { return false }
+        if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
+        switch device.device.write(bytes) {
+        case .written:
+            return true
+        case .failed:
+            return false
+        case .gone(let reason):
+            deviceGone(device, reason: reason)
+            return false
+        }
+    }
+
+    private func record(_ bytes: UnsafeRawBufferPointer, with recorder: PcapWriter, on device: HostDevice) {
+        do {
+            try recorder.write(bytes, time: recordingClock())
+        } catch {
+            logger.error("\(error); recording of \(device.name) stopped")
+            device.recorder = nil
+        }
+    }
+
+    // MARK: stopping
+
+    /// Runs every script's tapir.on_stop functions, cancels timers, and flushes
+    /// recordings. Idempotent.
+    public func stop() {
+        guard !isStopped else { return }
+        isStopped = true
+        for script in scripts {
+            script.runStopFunctions()
+            script.cancelAllTimers()
+        }
+        for device in devices {
+            guard let recorder = device.recorder else { continue }
+            do { try recorder.close() } catch { logger.error("\(error)") }
+            device.recorder = nil
+        }
+    }
+}
+
+extension CaptureTime {
+    /// The wall clock now.
+    public static var now: CaptureTime {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
+}
+
+extension LuaLogLevel {
+    var loggerLevel: Logger.Level {
+        switch self {
+        case .debug: .debug
+        case .info: .info
+        case .warn: .warning
+        case .error: .error
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Capture
+import Devices
+import Foundation
+import LuaHost
+import Reactor
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run handler scripts over a capture, offline: no device, no root.",
+        discussion: "Timers run on the capture's clock. What the handlers write goes to --out.")
+
+    @Argument(help: "The capture to read (pcap or pcapng; Ethernet or raw IP).")
+    var input: String
+
+    @Argument(help: "Lua scripts to load, each in a state of its own.")
+    var scripts: [String]
+
+    @Option(name: .long, help: "Where to write what the handlers write (pcap).")
+    var out: String?
+
+    @OptionGroup var host: HostOptions
+
+    func validate() throws {
+        guard !scripts.isEmpty else { throw ValidationError("give at least one script") }
+    }
+
+    func run() throws {
+        let logger = host.makeLogger()
+        let device: PcapDevice
+        do {
+            device = try PcapDevice(name: "replay0", input: input, output: out)
+        } catch {
+            throw CleanExit.message("tapir: \(error)", code: 1)
+        }
+        let start = TimerInstant(nanoseconds: UInt64(max(0, device.time.nanoseconds)))
+        let timers = TimerQueue(clock: ManualClock(now: start))
+        let tapirHost = TapirHost(options: host.hostOptions(), timers: timers, logger: logger)
+        tapirHost.recordingClock = { [unowned device] in device.time }
+        let hostDevice = try tapirHost.add(device)
+        for script in scripts {
+            do {
+                try tapirHost.load(path: script)
+            } catch {
+                throw CleanExit.message("tapir: \(error)", code: 1)
+            }
+        }
+
+        let buffer = ReadBuffer()
+        var packets = 0
+        while let next = device.nextPacketTime, !hostDevice.isGone {
+            timers.advance(to: TimerInstant(nanoseconds: UInt64(max(0, next.nanoseconds))))
+            switch device.read(into: buffer.bytes) {
+            case .packet(let bytes):
+                packets += 1
+                tapirHost.handle(bytes, from: hostDevice)
+            case .gone(let reason):
+                logger.error("\(reason)")
+            case .wouldBlock:
+                break
+            }
+        }
+        withExtendedLifetime(buffer) {}
+        tapirHost.stop()
+        device.close()
+        if let failure = device.lastWriteError {
+            throw CleanExit.message("tapir: \(failure)", code: 1)
+        }
+        logger.info("replayed \(packets) packets; handlers wrote \(device.counters.txPackets)")
+    }
+}
+
+extension HostDevice {
+    var isGone: Bool { device.isGone }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Capture
+import Devices
+import Foundation
+import Logging
+import LuaHost
+import Reactor
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run handler scripts on a tun/tap device (a sandbox when no --dev is given).",
+        discussion: """
+            Without --dev, a fresh network namespace is made holding the device, with the \
+            kernel side at 198.18.0.1/24 and 2001:2::1/64; it is removed on exit.
+            """)
+
+    @Argument(help: "Lua scripts to load, each in a state of its own.")
+    var scripts: [String]
+
+    @Option(name: .long, help: "The tun/tap device to use (created if missing).")
+    var dev: String?
+
+    @Flag(name: .long, help: "A tun device: IP datagrams, no Ethernet layer.")
+    var tun = false
+
+    @Flag(name: .long, help: "A tap device: Ethernet frames (the default).")
+    var tap = false
+
+    @Flag(name: .long, help: "Keep the 4-byte packet-information header on the device (stripped for handlers).")
+    var pi = false
+
+    @Option(name: .long, help: "Record every frame in and out to this pcap file ('-': standard output, flushed per packet).")
+    var record: String?
+
+    @Option(name: .long, help: "Bytes read from one device per wakeup before serving the others.")
+    var readBudget: Int = DeviceDrain.defaultByteBudget
+
+    @OptionGroup var host: HostOptions
+
+    func validate() throws {
+        guard !(tun && tap) else { throw ValidationError("--tun and --tap exclude each other") }
+        guard !scripts.isEmpty else { throw ValidationError("give at least one script") }
+        guard readBudget > 0 else { throw ValidationError("--read-budget must be positive") }
+    }
+
+    func run() throws {
+        let logger = host.makeLogger()
+        let mode: DeviceMode = tun ? .tun : .tap
+        let loop = try EventLoop()
+        defer { loop.close() }
+        var options = host.hostOptions()
+        options.readBudget = readBudget
+        let tapirHost = TapirHost(options: options, loop: loop, logger: logger)
+        tapirHost.deviceOpener = { (request: TapirHost.DeviceRequest) throws -> any PacketDevice in
+            try TunTapDevice.open(.init(name: request.name, mode: request.mode,
+                                        packetInfo: request.packetInfo, bringUp: true))
+        }
+
+        var sandbox: Sandbox?
+        defer { sandbox?.remove() }
+        let device: TunTapDevice
+        do {
+            if let dev {
+                device = try TunTapDevice.open(.init(name: dev, mode: mode, packetInfo: pi, bringUp: true))
+            } else {
+                device = try TunTapDevice.open(.init(name: mode == .tap ? "tapir%d" : "tapirtun%d",
+                                                     mode: mode, packetInfo: pi))
+                let made = try Sandbox()
+                sandbox = made
+                try made.adopt(device)
+                printReachability(made, device)
+            }
+        } catch {
+            throw CleanExit.message("tapir: \(error)", code: 1)
+        }
+        let hostDevice = try tapirHost.add(device)
+        if let record {
+            do {
+                hostDevice.recorder = try PcapWriter(path: record, linkType: mode == .tap ? .ethernet : .rawIP,
+                                                     flushEachPacket: true)
+            } catch {
+                throw CleanExit.message("tapir: \(error)", code: 1)
+            }
+        }
+
+        for script in scripts {
+            do {
+                try tapirHost.load(path: script)
+            } catch {
+                throw CleanExit.message("tapir: \(error)", code: 1)
+            }
+        }
+
+        for signal in [SIGINT, SIGTERM] {
+            try loop.onSignal(signal) { [unowned loop] in
+                logger.info("stopping (signal \(signal))")
+                loop.stop()
+            }
+        }
+        try loop.onSignal(SIGHUP) {
+            logger.warning("SIGHUP: reloading is not built yet; the scripts keep running")
+        }
+        tapirHost.onAllDevicesGone = { [unowned loop] in
+            logger.warning("no device left to serve: stopping")
+            loop.stop()
+        }
+        try loop.run()
+        tapirHost.stop()
+    }
+
+    private func printReachability(_ sandbox: Sandbox, _ device: TunTapDevice) {
+        let namespace = sandbox.namespace
+        let text = """
+            tapir: sandbox namespace \(namespace), device \(device.name) (kernel side \
+            \(Sandbox.kernelIPv4Address), \(Sandbox.kernelIPv6Address)); the host's scripts answer as they choose, e.g. 198.18.0.2
+              ip netns exec \(namespace) ping 198.18.0.2
+              ip netns exec \(namespace) ping -6 2001:2::2
+
+            """
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// Ends a command with a message and an exit status, without a stack of errors.
+enum CleanExit {
+    static func message(_ text: String, code: Int32) -> ExitCode {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+        return ExitCode(code)
+    }
+}

@@ -1,0 +1,7 @@
+import ArgumentParser
+
+struct Tapir: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A tun/tap packet host that runs protocol handlers written in Lua.",
+        subcommands: [Run.self, Replay.self])
+}
