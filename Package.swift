@@ -59,5 +59,7 @@ let package = Package(
             "LuaHost", "CLua", "Packets", "Devices", "Reactor", "Capture",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The tapir command against the real kernel and tshark (root for the kernel tests).
+        .testTarget(name: "TapirTests", dependencies: ["tapir", "Devices", "Capture", "Packets"]),
     ]
 )

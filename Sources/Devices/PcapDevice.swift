@@ -16,6 +16,9 @@ public final class PcapDevice: PacketDevice {
     /// True once every packet of the input file has been read.
     public private(set) var isExhausted = false
     public private(set) var time: CaptureTime
+    /// When set, what writes are stamped with instead of `time` (a replay's timer clock,
+    /// which moves between packets too).
+    public var clock: (() -> CaptureTime)?
     /// The last write error, said in full (a full disk names its file).
     public private(set) var lastWriteError: CaptureError?
 
@@ -69,7 +72,7 @@ public final class PcapDevice: PacketDevice {
             return .written
         }
         do {
-            try writer.write(packet, time: time)
+            try writer.write(packet, time: clock?() ?? time)
         } catch {
             lastWriteError = error
             counters.recordWriteFailure(.io)

@@ -36,7 +36,9 @@ struct Replay: ParsableCommand {
         let start = TimerInstant(nanoseconds: UInt64(max(0, device.time.nanoseconds)))
         let timers = TimerQueue(clock: ManualClock(now: start))
         let tapirHost = TapirHost(options: host.hostOptions(), timers: timers, logger: logger)
-        tapirHost.recordingClock = { [unowned device] in device.time }
+        let captureClock = { CaptureTime(nanoseconds: Int64(timers.clock.now.nanoseconds)) }
+        device.clock = captureClock
+        tapirHost.recordingClock = captureClock
         let hostDevice = try tapirHost.add(device)
         for script in scripts {
             do {

@@ -1,0 +1,265 @@
+import Devices
+import Foundation
+import Logging
+@testable import LuaHost
+import Packets
+import Reactor
+import XCTest
+
+/// The host on memory devices and a manual clock: dispatch, timers, devices, stats.
+final class TapirHostTests: XCTestCase {
+    var timers: TimerQueue<ManualClock>!
+    var host: TapirHost!
+    var device: MemoryDevice!
+    var hostDevice: HostDevice!
+    var logged: LogLines!
+    var directory: String!
+
+    override func setUpWithError() throws {
+        timers = TimerQueue(clock: ManualClock(now: TimerInstant(nanoseconds: 1_000_000_000)))
+        logged = LogLines()
+        let lines = logged!
+        host = TapirHost(timers: timers, logger: Logger(label: "test") { _ in CollectingLogHandler(lines: lines) })
+        device = MemoryDevice(name: "mem0", mode: .tap)
+        hostDevice = try host.add(device)
+        directory = NSTemporaryDirectory() + "tapir-host-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        host.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    @discardableResult
+    func load(_ source: String, name: String = "script.lua") throws -> Script {
+        let path = directory + "/" + name
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        return try host.load(path: path)
+    }
+
+    func inject(_ frame: [UInt8]) {
+        device.inject(frame)
+        host.pump(hostDevice)
+    }
+
+    func testHandlersSeeOnlyTheLayersTheyAskedFor() throws {
+        try load("""
+            seen = {}
+            tapir.on("arp", function() seen[#seen + 1] = "arp" end)
+            tapir.on("udp", function() seen[#seen + 1] = "udp" end)
+            tapir.on("frame", function() seen[#seen + 1] = "frame" end)
+            tapir.on("tcp", function() seen[#seen + 1] = "tcp" end)
+            tapir.on("unclaimed", function(pkt, dev) dev:write("unclaimed:" .. table.concat(seen, ",")) end)
+            """)
+        inject(TestFrames.arpRequest())
+        inject(TestFrames.udp(dport: 7))
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) },
+                       ["unclaimed:arp,frame", "unclaimed:arp,frame,udp,frame"])
+    }
+
+    func testKeysAreMatchedNativelyAndAClaimStopsLaterHandlers() throws {
+        try load("""
+            tapir.on("udp", {dport = 53}, function(pkt, dev) dev:write("dns") return true end)
+            tapir.on("udp", {dport = 7, sport = 40000}, function(pkt, dev) dev:write("echo") return true end)
+            tapir.on("arp", {op = 1, tpa = "198.18.0.2"}, function(pkt, dev) dev:write("who-has") return true end)
+            tapir.on("frame", function(pkt, dev) dev:write("other") end)
+            tapir.on("unclaimed", function(pkt, dev) dev:write("unclaimed") end)
+            """)
+        inject(TestFrames.udp(dport: 53))
+        inject(TestFrames.udp(dport: 7))
+        inject(TestFrames.udp(dport: 7, sport: 1))
+        inject(TestFrames.arpRequest())
+        inject(TestFrames.arpRequest(for: IPv4Address("198.18.0.9")!))
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) },
+                       ["dns", "echo", "other", "unclaimed", "who-has", "other", "unclaimed"])
+        XCTAssertEqual(hostDevice.unclaimedFrames, 2)
+    }
+
+    func testFilterExpressionsRunNativelyPerLinkType() throws {
+        try load("""
+            tapir.on("udp dst port 7 and src host 198.18.0.1", function(pkt, dev) dev:write("bpf") return true end)
+            """)
+        inject(TestFrames.udp(dport: 7))
+        inject(TestFrames.udp(dport: 8))
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) }, ["bpf"])
+    }
+
+    func testAFilterThatCannotApplyToADevicesLinkTypeIsAnErrorAtOn() throws {
+        try host.add(MemoryDevice(name: "tun0", mode: .tun))
+        XCTAssertThrowsError(try load("""
+            tapir.on("ether host 02:00:00:00:00:01", function() end)
+            """)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("script.lua:1"), message)
+            XCTAssertTrue(message.contains("bad argument #1 to 'on'"), message)
+            XCTAssertTrue(message.contains("raw IP"), message)
+        }
+    }
+
+    func testKeysOfTheWrongTypeAreRefusedAtOn() throws {
+        XCTAssertThrowsError(try load(#"tapir.on("udp", {dport = "53"}, function() end)"#)) { error in
+            XCTAssertTrue("\(error)".contains("key 'dport': an integer expected"), "\(error)")
+        }
+        XCTAssertThrowsError(try load(#"tapir.on("ip", {src = "300.1.1.1"}, function() end)"#)) { error in
+            XCTAssertTrue("\(error)".contains("an IPv4 address expected"), "\(error)")
+        }
+    }
+
+    func testScriptsRunInLoadOrderAndAClaimInOneHidesThePacketFromTheNext() throws {
+        try load(#"tapir.on("udp", {dport = 7}, function(pkt, dev) dev:write("first") return true end)"#,
+                 name: "first.lua")
+        try load(#"tapir.on("udp", function(pkt, dev) dev:write("second") end)"#, name: "second.lua")
+        inject(TestFrames.udp(dport: 7))
+        inject(TestFrames.udp(dport: 8))
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) }, ["first", "second"])
+    }
+
+    func testAFailingHandlerIsCountedAndTheNextOneStillRuns() throws {
+        try load("""
+            tapir.on("udp", function() error("boom") end)
+            tapir.on("udp", function(pkt, dev) dev:write("still here") end)
+            """)
+        for _ in 0..<3 { inject(TestFrames.udp(dport: 7)) }
+        XCTAssertEqual(device.takeWritten().count, 3)
+        XCTAssertEqual(host.scripts[0].state.handlers[0].errors, 3)
+        XCTAssertEqual(logged.lines.filter { $0.contains("boom") }.count, 1, "\(logged.lines)")
+        XCTAssertTrue(logged.lines.first { $0.contains("boom") }?.contains("script.lua:1") == true)
+    }
+
+    func testTimersRunOnTheHostClockInOrderAndCanBeCancelled() throws {
+        try load("""
+            local dev = tapir.devices()[1]
+            tapir.after(30, function() dev:write("after 30") end)
+            tapir.after(10, function() dev:write("after 10") end)
+            local ticks = 0
+            local every
+            every = tapir.every(20, function()
+              ticks = ticks + 1
+              dev:write("tick " .. ticks)
+              if ticks == 3 then every:cancel() end
+            end)
+            local never = tapir.after(15, function() dev:write("never") end)
+            assert(never:cancel() == true)
+            assert(never:cancel() == false)
+            """)
+        timers.advance(by: .milliseconds(100))
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) },
+                       ["after 10", "tick 1", "after 30", "tick 2", "tick 3"])
+        XCTAssertEqual(host.scripts[0].timers.count, 0)
+    }
+
+    func testTimerArgumentsAreChecked() throws {
+        XCTAssertThrowsError(try load(#"tapir.after("soon", function() end)"#)) { error in
+            XCTAssertTrue("\(error)".contains("bad argument #1 to 'after' (number expected, got string)"), "\(error)")
+        }
+        XCTAssertThrowsError(try load("tapir.every(0, function() end)")) { error in
+            XCTAssertTrue("\(error)".contains("at least 1 ms"), "\(error)")
+        }
+        XCTAssertThrowsError(try load("tapir.after(5)")) { error in
+            XCTAssertTrue("\(error)".contains("bad argument #2 to 'after' (function expected"), "\(error)")
+        }
+    }
+
+    func testDevicesStatsAndTheDeviceArgument() throws {
+        try load("""
+            local devices = tapir.devices()
+            assert(#devices == 1, #devices)
+            local dev = devices[1]
+            assert(dev.name == "mem0" and dev.mode == "tap", tostring(dev))
+            assert(tostring(dev) == "tapir.device(mem0)")
+            tapir.on("udp", function(pkt, d)
+              assert(d == dev, "the handler's device is the same value as tapir.devices()'s")
+              local stats = tapir.stats()
+              d:write(string.format("%d %d %s", stats.devices.mem0.rx_packets,
+                                    stats.handlers[1].calls, stats.handlers[1].selector))
+            end)
+            """)
+        inject(TestFrames.udp(dport: 7))
+        inject(TestFrames.udp(dport: 7))
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) }, ["1 0 udp", "2 1 udp"])
+    }
+
+    func testWriteAcceptsStringsOnlyAndNamesTheArgument() throws {
+        XCTAssertThrowsError(try load("tapir.devices()[1]:write(42)")) { error in
+            XCTAssertTrue("\(error)".contains("bad argument #2 to 'write' (string or packet expected, got number)")
+                          || "\(error)".contains("string or packet expected"), "\(error)")
+        }
+    }
+
+    func testOpenReturnsTheDeviceTheHostHasAndExplainsWhenItCannotOpen() throws {
+        try load("""
+            local again = tapir.open{name = "mem0", mode = "tap"}
+            assert(again == tapir.devices()[1])
+            local ok, message = pcall(tapir.open, {name = "other0"})
+            assert(not ok)
+            opened_error = message
+            local ok2, message2 = pcall(tapir.open, {name = "mem0", mode = "bogus"})
+            assert(not ok2 and message2:find("unknown or ill%-typed option 'mode'"), message2)
+            local ok3, message3 = pcall(tapir.open, {mode = "tap"})
+            assert(not ok3 and message3:find("'name'"), message3)
+            """)
+    }
+
+    func testOpenUsesTheDeviceOpener() throws {
+        let opened = MemoryDevice(name: "tap7", mode: .tap)
+        host.deviceOpener = { request in
+            XCTAssertEqual(request.name, "tap7")
+            return opened
+        }
+        try load("""
+            local dev = tapir.open{name = "tap7", mode = "tap"}
+            dev:write("hi")
+            assert(#tapir.devices() == 2)
+            """)
+        XCTAssertEqual(opened.takeWritten(), [Array("hi".utf8)])
+    }
+
+    func testOnStopFunctionsRunAtStopAndTimersEnd() throws {
+        try load("""
+            local dev = tapir.devices()[1]
+            tapir.every(10, function() dev:write("tick") end)
+            tapir.on_stop(function() dev:write("bye") end)
+            """)
+        timers.advance(by: .milliseconds(25))
+        host.stop()
+        timers.advance(by: .milliseconds(100))
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) }, ["tick", "tick", "bye"])
+    }
+
+    func testNowFollowsTheHostClock() throws {
+        let script = try load("start = tapir.now()")
+        timers.advance(by: .milliseconds(250))
+        try script.state.load(chunk: "assert(tapir.now() - start == 250, tapir.now() - start)", name: "check")
+    }
+
+    func testMalformedFramesAreCountedAndStillReachFrameHandlers() throws {
+        try load(#"tapir.on("frame", function(pkt, dev) dev:write("frame") end)"#)
+        let truncated = Array(TestFrames.udp(dport: 7).prefix(30))
+        inject(truncated)
+        XCTAssertEqual(device.takeWritten().count, 1)
+        XCTAssertEqual(hostDevice.malformedFrames, 1)
+    }
+
+    func testALoadErrorLeavesNoScriptBehind() throws {
+        XCTAssertThrowsError(try load("tapir.after(10, function() end)\nerror('broken at load')"))
+        XCTAssertTrue(host.scripts.isEmpty)
+    }
+}
+
+final class LogLines: @unchecked Sendable {
+    var lines: [String] = []
+}
+
+struct CollectingLogHandler: LogHandler {
+    let lines: LogLines
+    var logLevel: Logger.Level = .debug
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        lines.lines.append("\(event.level): \(event.message)")
+    }
+}

@@ -1,0 +1,78 @@
+import Devices
+import Foundation
+import Glibc
+import XCTest
+
+/// The built `tapir` binary and the repository it came from, for tests that run it.
+enum TapirCommand {
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
+    /// `.build/<config>/tapir`, beside the test bundle.
+    static var path: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = bundle.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("tapir").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return repository.appendingPathComponent(".build/debug/tapir").path
+    }
+
+    static func lua(_ relative: String) -> String {
+        repository.appendingPathComponent("lua").appendingPathComponent(relative).path
+    }
+
+    static func requireRoot() throws {
+        guard getuid() == 0 else {
+            throw XCTSkip("needs root (CAP_NET_ADMIN) to make a network namespace and a tap/tun device")
+        }
+    }
+
+    /// Waits until `ip -n NS link show DEV` finds the device, at most `timeout`.
+    static func waitForDevice(_ name: String, in sandbox: Sandbox, process: ChildProcess,
+                              timeout: Duration = .seconds(20)) throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? sandbox.ip(["link", "show", name])) != nil { return }
+            if process.hasExited {
+                let output = process.wait(timeout: .seconds(1))
+                XCTFail("tapir exited early (\(output.status)): \(output.stderr)\(output.stdout)")
+                throw XCTSkip("tapir did not start")
+            }
+            usleep(50_000)
+        }
+        XCTFail("device \(name) did not appear in \(sandbox.namespace)")
+        throw XCTSkip("no device")
+    }
+
+    /// The namespace's checksum and header error counters (/proc/net/snmp, snmp6) that
+    /// must stay 0 after an exchange; a non-zero one names itself.
+    static func errorCounters(in sandbox: Sandbox) throws -> [String: Int] {
+        var counters: [String: Int] = [:]
+        let snmp = try sandbox.run(["cat", "/proc/net/snmp"]).stdout.split(separator: "\n")
+        var index = 0
+        while index + 1 < snmp.count {
+            let names = snmp[index].split(separator: " ")
+            let values = snmp[index + 1].split(separator: " ")
+            for (name, value) in zip(names.dropFirst(), values.dropFirst()) {
+                let key = "\(names[0].dropLast()).\(name)"
+                if name.contains("CsumErrors") || name == "InHdrErrors" || name == "InErrors" {
+                    counters[key] = Int(value) ?? -1
+                }
+            }
+            index += 2
+        }
+        for line in try sandbox.run(["cat", "/proc/net/snmp6"]).stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 2 else { continue }
+            if parts[0].contains("CsumErrors") || parts[0].hasSuffix("InHdrErrors") || parts[0] == "Icmp6InErrors" {
+                counters[String(parts[0])] = Int(parts[1]) ?? -1
+            }
+        }
+        return counters
+    }
+}
