@@ -115,6 +115,17 @@ public final class LuaState {
         return LuaReference(rawValue: reference)
     }
 
+    /// A value kept with `evaluate`, as Lua's tostring shows it.
+    public func string(_ reference: LuaReference) throws(LuaError) -> String {
+        var result = clua_result()
+        var text: UnsafePointer<CChar>?
+        var length = 0
+        let status = clua_reference_text(host, reference.rawValue, &text, &length, &result)
+        let value = status == LUA_OK ? String(cString: text, length: length) ?? "" : ""
+        try finish(status, &result)
+        return value
+    }
+
     /// Releases a value kept with `evaluate`.
     public func release(_ reference: LuaReference) {
         _ = clua_unreference(host, reference.rawValue)

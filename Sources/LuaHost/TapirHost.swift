@@ -53,7 +53,7 @@ public final class TapirHost {
     let filters = FilterCache()
     private let readBuffer = ReadBuffer()
     private let drain: DeviceDrain
-    private var tables: [ObjectIdentifier: DispatchTable] = [:]
+    var tables: [ObjectIdentifier: DispatchTable] = [:]
     public private(set) var isStopped = false
 
     /// A live host on an event loop.
@@ -149,31 +149,45 @@ public final class TapirHost {
     /// Loads a script into a fresh Lua state of its own and runs its top level.
     @discardableResult
     public func load(path: String, name: String? = nil) throws(LuaError) -> Script {
+        let script = try makeScript(path: path, name: name ?? path) { _ in }
+        scripts.append(script)
+        return script
+    }
+
+    /// A script in a new state, its top level run; `prepare` runs first (a reload copies
+    /// tapir.state there). Nothing of it is left behind when it fails.
+    func makeScript(path: String, name: String, prepare: (Script) throws(LuaError) -> Void) throws(LuaError) -> Script {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
             .joined(separator: "/")
-        var stateOptions = LuaState.Options(
+        let stateOptions = LuaState.Options(
             memoryCap: options.memoryCap, instructionBudget: options.instructionBudget,
             trusted: options.trusted,
             moduleDirectories: [directory.isEmpty ? "." : directory] + options.moduleDirectories,
             errorLogInterval: options.errorLogInterval)
-        stateOptions.trusted = options.trusted
-        let scriptName = name ?? path
         let logger = self.logger
         let state = try LuaState(options: stateOptions) { level, message in
-            logger.log(level: level.loggerLevel, "\(message)", metadata: ["script": "\(scriptName)"])
+            logger.log(level: level.loggerLevel, "\(message)", metadata: ["script": "\(name)"])
         }
-        let script = Script(name: scriptName, path: path, state: state, host: self)
+        let script = Script(name: name, path: path, state: state, host: self)
         state.selectorCheck = { [unowned self] selector in self.check(selector) }
-        try script.installRuntime()
-        scripts.append(script)
         do {
+            try script.installRuntime()
+            try prepare(script)
             try state.load(path: path)
         } catch {
-            scripts.removeLast()
             script.cancelAllTimers()
             throw error
         }
         return script
+    }
+
+    /// Puts `replacement` where `old` was, between two packets: `old`'s timers end, its
+    /// dispatch table goes.
+    func replace(_ old: Script, with replacement: Script) {
+        guard let index = scripts.firstIndex(where: { $0 === old }) else { return }
+        old.cancelAllTimers()
+        tables[ObjectIdentifier(old)] = nil
+        scripts[index] = replacement
     }
 
     /// A filter must compile for the link type of every device there is (both when

@@ -35,6 +35,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Bytes read from one device per wakeup before serving the others.")
     var readBudget: Int = DeviceDrain.defaultByteBudget
 
+    @Flag(inversion: .prefixedNo, help: "Reload a script when its file (or a module it required from beside it) is saved.")
+    var watch = true
+
     @OptionGroup var host: HostOptions
 
     func validate() throws {
@@ -97,8 +100,12 @@ struct Run: ParsableCommand {
                 loop.stop()
             }
         }
-        try loop.onSignal(SIGHUP) {
-            logger.warning("SIGHUP: reloading is not built yet; the scripts keep running")
+        try loop.onSignal(SIGHUP) { [unowned tapirHost] in
+            logger.info("SIGHUP: reloading")
+            tapirHost.reloadAll()
+        }
+        if watch {
+            try tapirHost.watchScripts()
         }
         tapirHost.onAllDevicesGone = { [unowned loop] in
             logger.warning("no device left to serve: stopping")

@@ -136,6 +136,10 @@ int clua_evaluate_to_reference(clua_host *host, const char *chunk, size_t length
 /* Calls the function kept as a registry reference, under the budget. */
 int clua_call_reference(clua_host *host, int function_reference, const clua_argument *arguments,
                         int argument_count, clua_result *result);
+/* The value kept as `reference`, as tostring shows it, in *text (valid until
+   clua_result_release). */
+int clua_reference_text(clua_host *host, int reference, const char **text, size_t *length,
+                        clua_result *result);
 /* Releases what a result left on the stack. Call once after each call that filled a result. */
 void clua_result_release(clua_host *host, clua_result *result);
 /* Releases a registry reference. Protected; returns a status. */

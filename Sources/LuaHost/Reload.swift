@@ -1,0 +1,120 @@
+import Reactor
+import SystemPackage
+
+/// What a reload did, for the log line every reload gets.
+public struct ReloadReport: CustomStringConvertible {
+    public let script: String
+    public let added: [String]
+    public let removed: [String]
+    public let handlerCount: Int
+
+    public var description: String {
+        var parts = ["reloaded \(script)"]
+        if !added.isEmpty { parts.append("handlers added: " + added.joined(separator: ", ")) }
+        if !removed.isEmpty { parts.append("handlers removed: " + removed.joined(separator: ", ")) }
+        if added.isEmpty && removed.isEmpty { parts.append("same handlers") }
+        return parts.joined(separator: "; ")
+    }
+}
+
+extension TapirHost {
+    /// Builds a new version of `script` in a fresh state beside the old one: tapir.state
+    /// is copied over first, then the new top level runs, then `tapir.on_reload(state)` if
+    /// the new version defines it. Only when all of that succeeds is the handler set
+    /// swapped (between two packets) and the old version's timers cancelled. On failure
+    /// the old version keeps running and the error (file:line) is thrown.
+    @discardableResult
+    public func reload(_ script: Script) throws(LuaError) -> ReloadReport {
+        let replacement = try makeScript(path: script.path, name: script.name) { (fresh) throws(LuaError) in
+            try fresh.state.copyPersistentState(from: script.state)
+        }
+        do {
+            try replacement.state.load(chunk: """
+                if type(tapir.on_reload) == "function" then tapir.on_reload(tapir.state) end
+                """, name: "\(script.name) (on_reload)")
+        } catch {
+            replacement.cancelAllTimers()
+            throw error
+        }
+        let before = script.state.handlers.map(\.selector.description)
+        let after = replacement.state.handlers.map(\.selector.description)
+        replace(script, with: replacement)
+        let report = ReloadReport(script: script.name, added: after.subtracting(before),
+                                  removed: before.subtracting(after), handlerCount: after.count)
+        logger.info("\(report)")
+        if after.isEmpty {
+            logger.warning("\(script.name) now registers no handlers: it will see no packets")
+        }
+        return report
+    }
+
+    /// Reloads every script (SIGHUP); a script that fails keeps its old version.
+    public func reloadAll() {
+        for script in scripts {
+            do {
+                try reload(script)
+            } catch {
+                logger.error("reload of \(script.name) failed, the old version keeps running: \(error)")
+            }
+        }
+    }
+
+    /// Watches each script's file (and the modules it required from beside it) and
+    /// reloads the script when one of them is saved. Needs the event loop.
+    public func watchScripts() throws {
+        guard let loop else { return }
+        for script in scripts {
+            for file in script.sourceFiles() {
+                try loop.watchFile(FilePath(file)) { [unowned self] change in
+                    guard change == .changed,
+                          let current = self.scripts.first(where: { $0.path == script.path }) else { return }
+                    do {
+                        try self.reload(current)
+                    } catch {
+                        self.logger.error("reload of \(current.name) failed, the old version keeps running: \(error)")
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Array where Element == String {
+    /// The elements of self not matched one for one in `other` (a multiset difference).
+    func subtracting(_ other: [String]) -> [String] {
+        var remaining = other
+        return filter { element in
+            if let index = remaining.firstIndex(of: element) {
+                remaining.remove(at: index)
+                return false
+            }
+            return true
+        }
+    }
+}
+
+extension Script {
+    /// The script's own file and the files of the modules it required that live beside
+    /// it (not the prelude).
+    func sourceFiles() -> [String] {
+        var files = [path]
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+            .joined(separator: "/")
+        let prefix = directory.isEmpty ? "./" : directory + "/"
+        guard let reference = try? state.evaluate("""
+            local files = {}
+            for name in pairs(package.loaded) do
+              local file = package.searchpath(name, package.path)
+              if file then files[#files + 1] = file end
+            end
+            return table.concat(files, "\\n")
+            """, name: "watch") else { return files }
+        defer { state.release(reference) }
+        if let text = try? state.string(reference) {
+            for file in text.split(separator: "\n").map(String.init) where file.hasPrefix(prefix) && file != path {
+                files.append(file)
+            }
+        }
+        return files
+    }
+}
