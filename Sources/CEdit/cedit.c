@@ -286,7 +286,7 @@ void tapir_editor_cancel_line(tapir_editor *editor) {
     fputs(editor->prompt, editor->out);
     if (typed != NULL) fputs(typed, editor->out);
     free(typed);
-    fputs("^C\r\n", editor->out);
+    fputs(tapir_editor_output_translates_newlines(editor) ? "^C\n" : "^C\r\n", editor->out);
     fflush(editor->out);
     tapir_editor_end_line(editor);
     tapir_editor_begin_line(editor);
