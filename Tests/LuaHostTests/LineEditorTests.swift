@@ -180,6 +180,32 @@ final class LineEditorTests: XCTestCase {
         XCTAssertEqual(lines, ["print(\"héllo \")"])
     }
 
+    func testALoneEscapeDoesNotHoldTheLoop() throws {
+        let terminal = try PseudoTerminal(loop: loop)
+        let editor = try attachedEditor(on: terminal)
+        defer { editor.detach() }
+
+        terminal.type("ab\u{1B}")
+        var timerFired = false
+        loop.schedule(after: .milliseconds(20)) { timerFired = true }
+        XCTAssertTrue(run(for: .seconds(1)) { timerFired })
+        terminal.type("c\n")
+        XCTAssertTrue(run { self.lines.count == 1 })
+        XCTAssertEqual(lines, ["abc"], "the cut-short escape sequence is dropped")
+    }
+
+    func testTheTerminalGoingAwayGivesNil() throws {
+        let terminal = try PseudoTerminal(loop: loop)
+        let editor = try attachedEditor(on: terminal)
+        defer { editor.detach() }
+
+        terminal.type("half")
+        XCTAssertTrue(run { terminal.output.contains("half") })
+        terminal.hangUp()
+        XCTAssertTrue(run { self.lines.count == 1 })
+        XCTAssertEqual(lines, [nil])
+    }
+
     func testCancelLineDropsTheTypedTextAndStartsAFreshLine() throws {
         let terminal = try PseudoTerminal(loop: loop)
         let editor = try attachedEditor(on: terminal)
@@ -256,7 +282,8 @@ final class LineEditorTests: XCTestCase {
         XCTAssertEqual(lines, ["first", "second", "third", nil])
 
         editor.print("out\n")
-        XCTAssertEqual(try contents(of: directory + "/out"), "out\n")  // no escape sequences
+        editor.print("more")
+        XCTAssertEqual(try contents(of: directory + "/out"), "out\nmore\n")  // no escape sequences
         XCTAssertEqual(access(historyPath, F_OK), -1, "piped lines are not history")
     }
 
@@ -362,10 +389,18 @@ private final class PseudoTerminal {
         try loop.register(master) { [unowned self] _ in self.drain() }
     }
 
+    private var isHungUp = false
+
     deinit {
-        loop.deregister(master)
+        if !isHungUp { hangUp() }
         try? slave.close()
+    }
+
+    /// Closes the master: the slave reads EIO from then on.
+    func hangUp() {
+        loop.deregister(master)
         try? master.close()
+        isHungUp = true
     }
 
     func type(_ text: String) {

@@ -84,8 +84,10 @@ public final class LineEditor {
         source.setPrompt(prompt)
     }
 
-    /// Writes `text` (a newline is added if it lacks one, on a terminal) above the line
-    /// being typed, which is then drawn again as it was.
+    /// Writes `text`, and a newline if it lacks one. On a terminal, while a line is being
+    /// typed, the text goes above it and the prompt and line are drawn again as they
+    /// were. All console output should go through here while attached: anything
+    /// written to the terminal another way lands in the middle of the line.
     public func print(_ text: String) {
         source.print(text)
     }

@@ -55,6 +55,7 @@ final class PlainLineInput: LineSource {
 
     func print(_ text: String) {
         _ = try? output.writeAll(text.utf8)
+        if !text.hasSuffix("\n") { _ = try? output.writeAll("\n".utf8) }
     }
 
     func cancelLine() {
