@@ -237,6 +237,8 @@ static tapir_edit_status read_one_key(tapir_editor *editor, const char **line, s
     }
     if (count == 1 && buffer[0] == CONTROL_D) {
         tapir_editor_end_line(editor);
+        fputs("\n", editor->out);  // leave the "^D" libedit echoed, as lua -i does
+        fflush(editor->out);
         return TAPIR_EDIT_EOF;
     }
     return TAPIR_EDIT_PENDING;

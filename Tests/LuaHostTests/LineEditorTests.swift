@@ -127,6 +127,7 @@ final class LineEditorTests: XCTestCase {
         terminal.type("x\u{7F}\u{4}")  // type, erase, then Ctrl-D on the empty line
         XCTAssertTrue(run { self.lines.count == 1 })
         XCTAssertEqual(lines, [nil])
+        XCTAssertTrue(run { terminal.output.hasSuffix("\r\n") }, "the cursor is left on a fresh line")
     }
 
     func testPrintKeepsTheHalfTypedLine() throws {

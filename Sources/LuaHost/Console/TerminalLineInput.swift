@@ -104,8 +104,9 @@ final class TerminalLineInput: LineSource {
                 String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self)
             } ?? ""
             deliver?(text)
-            // The callback may have stopped us, or restarted us with a new editor.
-            if self.editor == editor { tapir_editor_begin_line(editor) }
+            // Unless the callback stopped us, the next line starts (restarting began one
+            // already, and beginning twice does nothing).
+            if let current = self.editor { tapir_editor_begin_line(current) }
         case TAPIR_EDIT_PENDING:
             break
         default:
