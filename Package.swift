@@ -41,7 +41,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .target(name: "LuaHost", dependencies: [
-            "CLua", "Packets", "Capture", "Devices", "Reactor",
+            "CLua", "CEdit", "Packets", "Capture", "Devices", "Reactor",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tapir", dependencies: [
