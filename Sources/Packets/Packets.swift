@@ -1,1 +1,0 @@
-// The Packets layer (see DESIGN.md). Built up by its issue.
