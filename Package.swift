@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Packets"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "Packets", "Capture", "Reactor"]),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "Capture"]),
     ]
 )

@@ -151,3 +151,5 @@ int clua_copy_state(clua_host *from, clua_host *to, clua_result *result);
 int clua_stack_depth(const clua_host *host);
 
 #endif
+
+#include "CLuaPacket.h"
