@@ -1,3 +1,4 @@
+import CLua
 import Capture
 import Packets
 import XCTest
@@ -191,7 +192,7 @@ final class PacketFieldsTests: XCTestCase {
         XCTAssertEqual(try harness.fields("icmp", of: tagged)["id"], "4660")
         let qinq = try KernelFrames.frame(28)  // 802.1ad 200, then 802.1Q 100, ARP
         XCTAssertEqual(try harness.fields("vlan", of: qinq),
-                       ["id": "200", "pcp": "0", "dei": "false", "tpid": "\(0x88a8)", "inner_id": "100",
+                       ["id": "200", "pcp": "1", "dei": "false", "tpid": "\(0x88a8)", "inner_id": "100",
                         "type": "\(0x0806)"])
         XCTAssertEqual(try harness.fields("arp", of: qinq)["tpa"], "198.18.200.2")
         XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(pkt.layers) end", on: qinq), ["eth:vlan:arp"])
@@ -260,10 +261,14 @@ final class PacketFieldsTests: XCTestCase {
 
     func testMalformedReason() throws {
         let harness = try PacketHarness()
-        let truncated = Array(try KernelFrames.frame(19).prefix(14 + 20 + 4))  // UDP header cut
+        var badLength = try KernelFrames.frame(19)
+        badLength[14 + 20 + 4] = 0xff  // UDP length past the datagram
         XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(pkt.malformed, pkt.udp, pkt.ip.src) end",
-                                       on: truncated),
-                       ["udp: truncated\tnil\t198.18.0.1"])
+                                       on: badLength),
+                       ["udp: length field beyond buffer or below header\tnil\t198.18.0.1"])
+        let cut = Array(try KernelFrames.frame(19).prefix(14 + 20 + 4))
+        XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(pkt.malformed, pkt.ip, pkt.layers) end", on: cut),
+                       ["ip: length field beyond buffer or below header\tnil\teth"])
     }
 
     func testUnknownFieldNamesRaise() throws {
