@@ -178,31 +178,16 @@ static device_handle *check_device(lua_State *L, int index) {
     return luaL_checkudata(L, index, DEVICE_METATABLE);
 }
 
-/* The bytes of a string argument, or of a packet (any value whose __tapir_bytes
-   metamethod returns a string: the packet object has one). */
-static const char *bytes_argument(lua_State *L, int index, size_t *length) {
-    if (lua_type(L, index) == LUA_TSTRING) return lua_tolstring(L, index, length);
-    if (luaL_getmetafield(L, index, "__tapir_bytes") != LUA_TNIL) {  /* stack: ..., fn */
-        lua_pushvalue(L, index);
-        lua_call(L, 1, 1);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            lua_replace(L, index);
-            return lua_tolstring(L, index, length);
-        }
-    }
-    luaL_typeerror(L, index, "string or packet");
-    return NULL;
-}
-
 /* dev:write(bytes | packet) -> true if written, false if dropped (counted) */
 static int device_write(lua_State *L) {
     clua_runtime_callbacks *runtime = runtime_of(L);
     device_handle *handle = check_device(L, 1);
     size_t length = 0;
-    const char *bytes = bytes_argument(L, 2, &length);
+    const uint8_t *bytes = NULL;
+    if (!clua_to_bytes(L, 2, &bytes, &length)) luaL_typeerror(L, 2, "string or packet");
     char error[CLUA_ERROR_CAPACITY];
     error[0] = '\0';
-    int written = runtime->write(runtime->context, handle->device_id, (const uint8_t *)bytes,
+    int written = runtime->write(runtime->context, handle->device_id, bytes,
                                  length, error);
     if (written < 0) {
         error[CLUA_ERROR_CAPACITY - 1] = '\0';

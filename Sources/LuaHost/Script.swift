@@ -9,6 +9,8 @@ public final class Script {
     public let name: String
     public let path: String
     public let state: LuaState
+    /// The state's packet object (reused for every packet), tapir.build and pkt:reply.
+    let packetObject: PacketObject
     unowned let host: TapirHost
 
     struct Timer {
@@ -24,10 +26,11 @@ public final class Script {
     var queryBuffer: [UInt8] = []
     var timerErrorLog = ErrorLogLimiter(interval: .seconds(10))
 
-    init(name: String, path: String, state: LuaState, host: TapirHost) {
+    init(name: String, path: String, state: LuaState, host: TapirHost) throws(LuaError) {
         self.name = name
         self.path = path
         self.state = state
+        self.packetObject = try PacketObject(state: state)
         self.host = host
     }
 
@@ -94,8 +97,13 @@ public final class Script {
 }
 
 extension Script {
-    // The packet object arrives with the Lua packet API; until then handlers get nil.
-    var packetArgument: LuaArgument { .nil }
-    func bind(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, _ device: HostDevice) {}
-    func unbind() {}
+    var packetArgument: LuaArgument { packetObject.argument }
+
+    @inline(__always)
+    func bind(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, _ device: HostDevice) {
+        packetObject.bind(bytes, frame: frame, device: device.id)
+    }
+
+    @inline(__always)
+    func unbind() { packetObject.unbind() }
 }

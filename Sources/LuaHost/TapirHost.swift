@@ -168,7 +168,7 @@ public final class TapirHost {
         let state = try LuaState(options: stateOptions) { level, message in
             logger.log(level: level.loggerLevel, "\(message)", metadata: ["script": "\(name)"])
         }
-        let script = Script(name: name, path: path, state: state, host: self)
+        let script = try Script(name: name, path: path, state: state, host: self)
         state.selectorCheck = { [unowned self] selector in self.check(selector) }
         do {
             try script.installRuntime()

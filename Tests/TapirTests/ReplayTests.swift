@@ -57,6 +57,51 @@ final class ReplayTests: XCTestCase {
         return path
     }
 
+    func testReplayWritesTheHandlersAnswersAndTsharkFindsNothingWrong() throws {
+        let input = try writeInput()
+        let output = directory + "/out.pcap"
+        let result = try ChildProcess.run([TapirCommand.path, "replay", input,
+                                           TapirCommand.lua("examples/responder.lua"), "--out", output])
+        XCTAssertEqual(result.status, 0, result.stderr)
+
+        let written = try PcapReader(path: output).readAll()
+        XCTAssertEqual(written.count, 3, "\(written)")
+        guard written.count == 3 else { return }
+        let decoded = written.map { packet in
+            packet.bytes.withUnsafeBytes { FrameDecoder.decode($0, linkType: .ethernet) }
+        }
+        written[0].bytes.withUnsafeBytes { bytes in
+            let arp = decoded[0].arp(bytes)
+            XCTAssertEqual(arp?.op, 2)
+            XCTAssertEqual(arp?.spa, hostIP)
+            XCTAssertEqual(arp?.tpa, kernelIP)
+            XCTAssertEqual(arp?.tha, kernelMAC)
+        }
+        written[1].bytes.withUnsafeBytes { bytes in
+            let icmp = decoded[1].icmp(bytes)
+            XCTAssertEqual(icmp?.type, 0)
+            XCTAssertEqual(icmp?.id, 0x1234)
+            XCTAssertEqual(icmp?.seq, 1)
+            XCTAssertEqual(decoded[1].ipv4(bytes)?.dst, kernelIP)
+            XCTAssertEqual(icmp?.verifyChecksum(), true)
+        }
+        written[2].bytes.withUnsafeBytes { bytes in
+            XCTAssertEqual(decoded[2].udp(bytes)?.dport, 40000)
+            XCTAssertEqual(Array(decoded[2].payload(bytes)), Array("echo me".utf8))
+        }
+        // Each answer carries the time of the packet it answered.
+        XCTAssertEqual(written.map(\.time.seconds), [1_700_000_000, 1_700_000_001, 1_700_000_002])
+
+        guard let tshark = ChildProcess.locate("tshark") else { throw XCTSkip("tshark is not installed") }
+        let marks = try ChildProcess.run([tshark, "-r", output, "-o", "ip.check_checksum:TRUE",
+                                          "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+                                          "-Y", "_ws.malformed || _ws.expert.severity >= warning"])
+        XCTAssertEqual(marks.status, 0, marks.stderr)
+        XCTAssertEqual(marks.stdout, "", "tshark marks what we wrote")
+        let all = try ChildProcess.run([tshark, "-r", output])
+        XCTAssertEqual(all.stdout.split(separator: "\n").count, 3, all.stdout)
+    }
+
     func testTimersRunOnTheCapturesClock() throws {
         let input = try writeInput()
         let script = directory + "/timers.lua"

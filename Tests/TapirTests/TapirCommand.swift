@@ -67,7 +67,7 @@ enum TapirCommand {
             index += 2
         }
         for line in try sandbox.run(["cat", "/proc/net/snmp6"]).stdout.split(separator: "\n") {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count == 2 else { continue }
             if parts[0].contains("CsumErrors") || parts[0].hasSuffix("InHdrErrors") || parts[0] == "Icmp6InErrors" {
                 counters[String(parts[0])] = Int(parts[1]) ?? -1

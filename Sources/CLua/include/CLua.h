@@ -157,3 +157,5 @@ int clua_stack_depth(const clua_host *host);
 #include "CLuaRuntime.h"
 
 #endif
+
+#include "CLuaPacket.h"

@@ -1,0 +1,333 @@
+// The packet object: one userdata per state, bound by Swift to each frame before its
+// handlers run and unbound after, so a packet costs no allocation. `pkt.ip` is a layer
+// proxy made once per packet object and kept in its uservalues; the proxy's __index maps
+// the key to a field id (a table of interned names) and asks Swift for the value through
+// one callback that fills a plain struct, which C pushes.
+#include <string.h>
+#include "clua_internal.h"
+
+#define PACKET_METATABLE "tapir.packet"
+#define LAYER_METATABLE "tapir.layer"
+#define STALE_MESSAGE "packet used after its handler returned (use pkt:copy())"
+
+/* Packet-level keys that are not layers (values in the packet keys table). */
+enum { KEY_PAYLOAD = -1, KEY_LAYERS = -2, KEY_MALFORMED = -3 };
+
+const char *const clua_layer_names[CLUA_LAYER_COUNT] = {
+    "frame", "eth", "vlan", "arp", "ip", "ipv6", "icmp", "icmpv6", "udp", "tcp",
+};
+
+/* A layer proxy: which packet, which layer. Uservalue 1 keeps the packet alive. */
+typedef struct layer_proxy {
+    clua_packet *packet;
+    int layer;
+} layer_proxy;
+
+clua_packet *clua_packet_check_bound(lua_State *L, int index) {
+    clua_packet *packet = luaL_checkudata(L, index, PACKET_METATABLE);
+    if (!packet->bound) luaL_error(L, STALE_MESSAGE);
+    return packet;
+}
+
+static void push_bytes(lua_State *L, const clua_packet *packet, size_t offset, size_t length) {
+    if (offset > packet->length || length > packet->length - offset) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_pushlstring(L, (const char *)packet->bytes + offset, length);
+}
+
+static void push_value(lua_State *L, const clua_packet *packet, const clua_field_value *value) {
+    switch (value->kind) {
+    case CLUA_VALUE_INTEGER: lua_pushinteger(L, value->integer); break;
+    case CLUA_VALUE_BOOLEAN: lua_pushboolean(L, value->integer != 0); break;
+    case CLUA_VALUE_TEXT:
+        lua_pushlstring(L, value->text,
+                        value->length < CLUA_TEXT_CAPACITY ? value->length : CLUA_TEXT_CAPACITY);
+        break;
+    case CLUA_VALUE_BYTES: push_bytes(L, packet, value->offset, value->length); break;
+    default: lua_pushnil(L); break;
+    }
+}
+
+/* Reads one field through Swift and pushes it. */
+static void push_field(lua_State *L, clua_packet *packet, int field) {
+    clua_packet_api *api = packet->api;
+    if (api->callbacks.read_field == NULL || api->callbacks.context == NULL)
+        luaL_error(L, "the packet API of this state is gone");
+    clua_field_value value;
+    value.kind = CLUA_VALUE_NIL;
+    value.length = 0;
+    api->callbacks.read_field(api->callbacks.context, packet, field, &value);
+    push_value(L, packet, &value);
+}
+
+/* "eth:vlan:ip:udp": the layers present, without "frame". */
+static void push_layers(lua_State *L, const clua_packet *packet) {
+    char text[CLUA_TEXT_CAPACITY];
+    size_t length = 0;
+    for (int layer = CLUA_LAYER_ETH; layer < CLUA_LAYER_COUNT; layer++) {
+        if (!(packet->layers & (1u << layer))) continue;
+        size_t name_length = strlen(clua_layer_names[layer]);
+        if (length + name_length + 1 >= sizeof text) break;
+        if (length > 0) text[length++] = ':';
+        memcpy(text + length, clua_layer_names[layer], name_length);
+        length += name_length;
+    }
+    lua_pushlstring(L, text, length);
+}
+
+/* The cached proxy of `layer` for the packet at index 1, made on first use. */
+static void push_layer_proxy(lua_State *L, clua_packet *packet, int layer) {
+    if (lua_getiuservalue(L, 1, layer) == LUA_TUSERDATA) return;
+    lua_pop(L, 1);
+    layer_proxy *proxy = lua_newuserdatauv(L, sizeof *proxy, 1);
+    proxy->packet = packet;
+    proxy->layer = layer;
+    luaL_setmetatable(L, LAYER_METATABLE);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, layer);
+}
+
+/* pkt.<key> */
+static int packet_index(lua_State *L) {
+    clua_packet *packet = clua_packet_check_bound(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->packet_keys);
+    lua_pushvalue(L, 2);
+    int type = lua_rawget(L, -2);
+    if (type == LUA_TFUNCTION) return 1;  /* a method */
+    if (type != LUA_TNUMBER) {
+        if (lua_type(L, 2) == LUA_TSTRING)
+            return luaL_error(L, "packet has no field '%s'", lua_tostring(L, 2));
+        return luaL_error(L, "packet fields are named by strings, got %s", luaL_typename(L, 2));
+    }
+    int key = (int)lua_tointeger(L, -1);
+    switch (key) {
+    case KEY_PAYLOAD: push_field(L, packet, packet->api->payload_field); return 1;
+    case KEY_MALFORMED: push_field(L, packet, packet->api->malformed_field); return 1;
+    case KEY_LAYERS: push_layers(L, packet); return 1;
+    default: break;
+    }
+    if (key <= CLUA_LAYER_FRAME || key >= CLUA_LAYER_COUNT || !(packet->layers & (1u << key))) {
+        lua_pushnil(L);
+        return 1;
+    }
+    push_layer_proxy(L, packet, key);
+    return 1;
+}
+
+static int packet_len(lua_State *L) {
+    clua_packet *packet = clua_packet_check_bound(L, 1);
+    lua_pushinteger(L, (lua_Integer)packet->length);
+    return 1;
+}
+
+static int packet_tostring(lua_State *L) {
+    clua_packet *packet = clua_packet_check_bound(L, 1);
+    clua_packet_api *api = packet->api;
+    if (api->callbacks.summary == NULL || api->callbacks.context == NULL)
+        return luaL_error(L, "the packet API of this state is gone");
+    char text[CLUA_SUMMARY_CAPACITY];
+    size_t length = api->callbacks.summary(api->callbacks.context, packet, text, sizeof text);
+    lua_pushlstring(L, text, length < sizeof text ? length : sizeof text);
+    return 1;
+}
+
+static int read_only(lua_State *L) {
+    return luaL_error(L, "packets are read-only (build a new one with tapir.build or pkt:reply)");
+}
+
+/* pkt:bytes() */
+static int packet_bytes(lua_State *L) {
+    clua_packet *packet = clua_packet_check_bound(L, 1);
+    lua_pushlstring(L, (const char *)packet->bytes, packet->length);
+    return 1;
+}
+
+/* pkt:copy(): a packet that owns its bytes and stays valid. */
+static int packet_copy(lua_State *L) {
+    clua_packet *packet = clua_packet_check_bound(L, 1);
+    clua_packet *copy = lua_newuserdatauv(L, sizeof *copy + packet->length, CLUA_LAYER_COUNT);
+    memcpy(copy, packet, sizeof *copy);
+    uint8_t *bytes = (uint8_t *)(copy + 1);
+    if (packet->length > 0) memcpy(bytes, packet->bytes, packet->length);
+    copy->bytes = bytes;
+    copy->bound = 1;
+    copy->is_copy = 1;
+    copy->reference = LUA_NOREF;
+    luaL_setmetatable(L, PACKET_METATABLE);
+    return 1;
+}
+
+/* proxy.<field> */
+static int layer_index(lua_State *L) {
+    layer_proxy *proxy = lua_touserdata(L, 1);
+    clua_packet *packet = proxy->packet;
+    if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->name_tables);
+    lua_rawgeti(L, -1, proxy->layer);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNUMBER) {
+        if (lua_type(L, 2) == LUA_TSTRING)
+            return luaL_error(L, "%s has no field '%s'", clua_layer_names[proxy->layer],
+                              lua_tostring(L, 2));
+        return luaL_error(L, "%s fields are named by strings, got %s",
+                          clua_layer_names[proxy->layer], luaL_typename(L, 2));
+    }
+    int field = (int)lua_tointeger(L, -1);
+    /* A proxy kept past its packet may meet a frame without its layer. */
+    if (!(packet->layers & (1u << proxy->layer)) || field < 0 || field >= CLUA_MAX_FIELDS
+        || !packet->api->readable[field]) {
+        lua_pushnil(L);
+        return 1;
+    }
+    push_field(L, packet, field);
+    return 1;
+}
+
+static int layer_tostring(lua_State *L) {
+    layer_proxy *proxy = lua_touserdata(L, 1);
+    lua_pushfstring(L, "%s layer", clua_layer_names[proxy->layer]);
+    return 1;
+}
+
+/* --- Install ----------------------------------------------------------------------- */
+
+static void make_metatables(lua_State *L) {
+    luaL_newmetatable(L, PACKET_METATABLE);
+    lua_pushcfunction(L, packet_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, read_only);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, packet_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, packet_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "packet");
+    lua_setfield(L, -2, "__metatable");  /* scripts cannot change or read it */
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, LAYER_METATABLE);
+    lua_pushcfunction(L, layer_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, read_only);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, layer_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "packet layer");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+}
+
+static void make_name_tables(lua_State *L, clua_packet_api *api,
+                             const clua_packet_install_request *request) {
+    lua_createtable(L, CLUA_LAYER_COUNT, 0);  /* stack: tables */
+    for (int layer = 0; layer < CLUA_LAYER_COUNT; layer++) {
+        lua_newtable(L);
+        lua_rawseti(L, -2, layer);
+    }
+    for (int i = 0; i < request->name_count; i++) {
+        const clua_field_name *name = &request->names[i];
+        if (name->field < 0 || name->field >= CLUA_MAX_FIELDS || name->layer < 0
+            || name->layer >= CLUA_LAYER_COUNT)
+            luaL_error(L, "packet field '%s' out of range", name->name);
+        api->kinds[name->field] = (unsigned char)name->kind;
+        api->readable[name->field] = (unsigned char)(name->readable != 0);
+        api->settable[name->field] = (unsigned char)(name->settable != 0);
+        api->field_names[name->field] = name->name;
+        lua_rawgeti(L, -1, name->layer);
+        lua_pushinteger(L, name->field);
+        lua_setfield(L, -2, name->name);
+        lua_pop(L, 1);
+    }
+    api->name_tables = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    lua_newtable(L);
+    for (int layer = CLUA_LAYER_ETH; layer < CLUA_LAYER_COUNT; layer++) {
+        lua_pushinteger(L, layer);
+        lua_setfield(L, -2, clua_layer_names[layer]);
+    }
+    lua_pushinteger(L, KEY_PAYLOAD);
+    lua_setfield(L, -2, "payload");
+    lua_pushinteger(L, KEY_LAYERS);
+    lua_setfield(L, -2, "layers");
+    lua_pushinteger(L, KEY_MALFORMED);
+    lua_setfield(L, -2, "malformed");
+    lua_pushcfunction(L, packet_bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushcfunction(L, packet_copy);
+    lua_setfield(L, -2, "copy");
+    lua_pushcfunction(L, clua_packet_reply_method);
+    lua_setfield(L, -2, "reply");
+    api->packet_keys = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void clua_packet_install_pusher(lua_State *L, const void *pointer) {
+    clua_packet_install_request *request = (clua_packet_install_request *)pointer;
+    make_metatables(L);
+
+    clua_packet_api *api = lua_newuserdatauv(L, sizeof *api, 0);
+    memset(api, 0, sizeof *api);
+    api->callbacks = request->callbacks;
+    api->payload_field = request->payload_field;
+    api->malformed_field = request->malformed_field;
+    api->name_tables = LUA_NOREF;
+    api->packet_keys = LUA_NOREF;
+    api->self_reference = luaL_ref(L, LUA_REGISTRYINDEX);
+    make_name_tables(L, api, request);
+
+    clua_packet *packet = lua_newuserdatauv(L, sizeof *packet, CLUA_LAYER_COUNT);
+    memset(packet, 0, sizeof *packet);
+    packet->api = api;
+    luaL_setmetatable(L, PACKET_METATABLE);
+    packet->reference = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    clua_build_install(L, api);
+
+    request->packet = packet;
+    request->api = api;
+    lua_pushnil(L);
+}
+
+/* --- Host entry points ------------------------------------------------------------- */
+
+void clua_packet_bind(clua_packet *packet, const uint8_t *bytes, size_t length, uint16_t layers,
+                      const void *frame, size_t frame_size, int64_t device) {
+    packet->bytes = bytes;
+    packet->length = length;
+    packet->layers = layers;
+    packet->device = device;
+    if (frame_size > CLUA_FRAME_STORAGE) frame_size = CLUA_FRAME_STORAGE;
+    memcpy(packet->frame, frame, frame_size);
+    packet->bound = 1;
+}
+
+void clua_packet_unbind(clua_packet *packet) {
+    packet->bound = 0;
+    packet->bytes = NULL;
+    packet->length = 0;
+}
+
+void clua_packet_push(lua_State *L, const void *pointer) {
+    const clua_packet *packet = pointer;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->reference);
+}
+
+void clua_packet_api_detach(clua_packet_api *api) {
+    api->callbacks.context = NULL;
+}
+
+int clua_to_bytes(lua_State *L, int index, const uint8_t **bytes, size_t *length) {
+    if (lua_type(L, index) == LUA_TSTRING) {
+        *bytes = (const uint8_t *)lua_tolstring(L, index, length);
+        return 1;
+    }
+    clua_packet *packet = luaL_testudata(L, index, PACKET_METATABLE);
+    if (packet == NULL) return 0;
+    if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
+    *bytes = packet->bytes;
+    *length = packet->length;
+    return 1;
+}

@@ -1,0 +1,177 @@
+#ifndef TAPIR_CLUA_PACKET_H
+#define TAPIR_CLUA_PACKET_H
+
+/*
+ * The packet object, tapir.build and pkt:reply on the C side (clua_packet.c, clua_build.c).
+ *
+ * One packet userdata per state is made once and bound to each frame before its handlers
+ * run, then unbound: no allocation per packet. Field values come from ONE Swift callback
+ * (read_field) that fills a plain struct; C pushes it. Builders and reply read their Lua
+ * tables into plain structs here (raising Lua errors for wrong types), Swift writes the
+ * bytes into a buffer it reuses, and C pushes them as a string.
+ */
+
+#include "CLua.h"
+
+/* Layer numbers: the bit index of the layer in Packets' `Layers`. */
+enum {
+    CLUA_LAYER_FRAME = 0,
+    CLUA_LAYER_ETH = 1,
+    CLUA_LAYER_VLAN = 2,
+    CLUA_LAYER_ARP = 3,
+    CLUA_LAYER_IP = 4,
+    CLUA_LAYER_IPV6 = 5,
+    CLUA_LAYER_ICMP = 6,
+    CLUA_LAYER_ICMPV6 = 7,
+    CLUA_LAYER_UDP = 8,
+    CLUA_LAYER_TCP = 9,
+    CLUA_LAYER_COUNT = 10
+};
+
+/* Most field ids (PacketField raw values are below this). */
+#define CLUA_MAX_FIELDS 128
+/* Room for a text value: an address, "eth:vlan:ip:udp", a malformed reason, tcp flags. */
+#define CLUA_TEXT_CAPACITY 96
+/* Bytes of a Swift DecodedFrame kept inside a packet (Swift checks that it fits). */
+#define CLUA_FRAME_STORAGE 192
+/* Room for tostring(pkt). */
+#define CLUA_SUMMARY_CAPACITY 512
+
+/* What a field read gives. */
+typedef enum clua_value_kind {
+    CLUA_VALUE_NIL = 0,
+    CLUA_VALUE_INTEGER,     /* integer */
+    CLUA_VALUE_BOOLEAN,     /* integer != 0 */
+    CLUA_VALUE_TEXT,        /* text[0..<length] */
+    CLUA_VALUE_BYTES,       /* the frame's bytes [offset, offset + length) */
+} clua_value_kind;
+
+typedef struct clua_field_value {
+    clua_value_kind kind;
+    lua_Integer integer;
+    size_t offset;
+    size_t length;
+    char text[CLUA_TEXT_CAPACITY];
+} clua_field_value;
+
+/* What a settable field takes (builders, reply overrides). */
+typedef enum clua_field_kind {
+    CLUA_FIELD_INTEGER = 0, /* a Lua integer */
+    CLUA_FIELD_BOOLEAN,     /* true / false */
+    CLUA_FIELD_MAC,         /* "02:00:00:00:00:01" (or 6 raw bytes) */
+    CLUA_FIELD_IPV4,        /* "198.18.0.1" (or 4 raw bytes) */
+    CLUA_FIELD_IPV6,        /* "2001:2::1" (or 16 raw bytes) */
+    CLUA_FIELD_BYTES,       /* any string */
+    CLUA_FIELD_TCP_FLAGS,   /* an integer or tcpdump letters: "S", "SA", "R.", "FA" */
+} clua_field_kind;
+
+/* One Lua-visible field name, from Swift's table (PacketFields.swift). */
+typedef struct clua_field_name {
+    int layer;              /* CLUA_LAYER_* */
+    int field;              /* id < CLUA_MAX_FIELDS */
+    const char *name;       /* NUL-terminated, static */
+    clua_field_kind kind;
+    int readable;           /* pkt.<layer>.<name> */
+    int settable;           /* tapir.build.<layer>{<name> = ...}, pkt:reply{<layer> = {<name> = ...}} */
+} clua_field_name;
+
+/* A value given for a settable field, indexed by field id in an array of CLUA_MAX_FIELDS. */
+typedef struct clua_set_value {
+    int present;
+    lua_Integer integer;    /* INTEGER, BOOLEAN (0/1), TCP_FLAGS */
+    uint8_t address[16];    /* MAC (6), IPV4 (4), IPV6 (16), network order */
+    const char *bytes;      /* BYTES: valid during the callback */
+    size_t length;
+} clua_set_value;
+
+/* A packet: the userdata block. Swift binds and unbinds it with plain writes. */
+typedef struct clua_packet {
+    const uint8_t *bytes;
+    size_t length;
+    int64_t device;
+    uint16_t layers;        /* Layers.rawValue */
+    int bound;              /* 0: used after its handler returned */
+    int is_copy;            /* owns its bytes (they follow this struct) */
+    int reference;          /* registry reference of the reused packet (LUA_NOREF for copies) */
+    struct clua_packet_api *api;
+    _Alignas(16) unsigned char frame[CLUA_FRAME_STORAGE];  /* a Swift DecodedFrame */
+} clua_packet;
+
+/* Callbacks into Swift: plain values in and out, no Lua. Errors are written into
+   `error` (CLUA_ERROR_CAPACITY, NUL-terminated) and C raises them. */
+typedef struct clua_packet_callbacks {
+    void *context;
+    /* Reads one field of a bound packet (field's layer present or not: NIL if absent). */
+    void (*read_field)(void *context, const clua_packet *packet, int field, clua_field_value *out);
+    /* Writes a one-line summary; returns its length (<= capacity). */
+    size_t (*summary)(void *context, const clua_packet *packet, char *buffer, size_t capacity);
+    /* tapir.build.<layer>{...}: 0 and the bytes (valid until the next call), or -1 and error. */
+    int (*build)(void *context, int layer, const clua_set_value *values,
+                 const uint8_t **bytes, size_t *length, char *error);
+    /* pkt:reply{...}: values hold every layer's overrides (field ids are unique); the
+       payload is values[payload_field]. Same return as build. */
+    int (*reply)(void *context, const clua_packet *packet, const clua_set_value *values,
+                 const uint8_t **bytes, size_t *length, char *error);
+} clua_packet_callbacks;
+
+/* What clua_packet_install_pusher needs and gives back. */
+typedef struct clua_packet_install_request {
+    clua_packet_callbacks callbacks;
+    const clua_field_name *names;
+    int name_count;
+    int payload_field;      /* the field id of `payload` (frame layer) */
+    int malformed_field;    /* the field id of `malformed` (frame layer) */
+    /* Out: the reused packet (its block lives as long as the state). */
+    clua_packet *packet;
+    struct clua_packet_api *api;
+} clua_packet_install_request;
+
+/*
+ * Installs the packet metatables, the field-name tables and tapir.build, and makes the
+ * reused packet. A clua_argument PUSHER (pointer: a clua_packet_install_request) so it
+ * runs inside a protected call on the state; it pushes nil.
+ */
+void clua_packet_install_pusher(lua_State *L, const void *request);
+
+/* Binding the reused packet (plain writes, no Lua; safe between calls). */
+void clua_packet_bind(clua_packet *packet, const uint8_t *bytes, size_t length, uint16_t layers,
+                      const void *frame, size_t frame_size, int64_t device);
+void clua_packet_unbind(clua_packet *packet);
+
+/* A clua_argument PUSHER: pushes the reused packet (pointer: its clua_packet). */
+void clua_packet_push(lua_State *L, const void *packet);
+
+/* Clears the Swift context (the Swift side is gone): later calls raise instead. */
+void clua_packet_api_detach(struct clua_packet_api *api);
+
+/*
+ * For C functions of the host (dev:write): the bytes of a string or a packet at index.
+ * Returns 1 and sets bytes/length (valid while the value is on the stack), or 0 for other
+ * types. Raises the use-after-handler error for an unbound packet.
+ */
+int clua_to_bytes(lua_State *L, int index, const uint8_t **bytes, size_t *length);
+
+/* Private to CLua (clua_packet.c, clua_build.c): the per-state packet API, a userdata. */
+typedef struct clua_packet_api {
+    clua_packet_callbacks callbacks;
+    int payload_field;
+    int malformed_field;
+    int self_reference;         /* keeps this block alive */
+    int name_tables;            /* registry ref: {[layer] = {name = field id}} */
+    int packet_keys;            /* registry ref: {eth = 1, ..., payload = -1, copy = fn, ...} */
+    unsigned char kinds[CLUA_MAX_FIELDS];
+    unsigned char readable[CLUA_MAX_FIELDS];
+    unsigned char settable[CLUA_MAX_FIELDS];
+    const char *field_names[CLUA_MAX_FIELDS];
+    /* Scratch for builders and reply: values by field id, and which ids to clear. */
+    clua_set_value values[CLUA_MAX_FIELDS];
+    int touched[CLUA_MAX_FIELDS];
+    int touched_count;
+} clua_packet_api;
+
+void clua_build_install(lua_State *L, clua_packet_api *api);
+int clua_packet_reply_method(lua_State *L);
+clua_packet *clua_packet_check_bound(lua_State *L, int index);
+extern const char *const clua_layer_names[CLUA_LAYER_COUNT];
+
+#endif

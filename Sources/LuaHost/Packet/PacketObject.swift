@@ -1,0 +1,238 @@
+import CLua
+import Packets
+
+/// The packet object of one Lua state, and the state's `tapir.build` and `pkt:reply`.
+///
+/// One packet userdata is made at install and reused for every packet: `bind` points it at
+/// a frame before the handlers run, `unbind` after (a packet used later raises "packet used
+/// after its handler returned (use pkt:copy())"). Neither allocates. Pass `argument` as a
+/// handler's argument while bound. Keep this object as long as the state is used: it holds
+/// the state, and the state's C side calls back into it.
+///
+/// Loop thread only, like its LuaState.
+public final class PacketObject {
+    public let state: LuaState
+    private var packet: UnsafeMutablePointer<clua_packet>?
+    private var api: UnsafeMutablePointer<clua_packet_api>?
+    /// The buffer builders and replies are written into, reused.
+    let output = PacketOutput()
+    /// IPv4 identification of the next reply.
+    var nextReplyID: UInt16 = 1
+
+    /// Installs the packet API into `state` (packet metatables, field names, tapir.build).
+    public init(state: LuaState) throws(LuaError) {
+        // The frame is copied into the packet's C block as plain bytes.
+        precondition(_isPOD(DecodedFrame.self) && MemoryLayout<DecodedFrame>.size <= Int(CLUA_FRAME_STORAGE)
+                     && MemoryLayout<DecodedFrame>.alignment <= 16, "DecodedFrame no longer fits a clua_packet")
+        self.state = state
+
+        let names: [clua_field_name] = PacketField.allCases.map { field in
+            var name = clua_field_name()
+            name.layer = field.layer.number
+            name.field = field.rawValue
+            name.name = UnsafeRawPointer(field.info.name.utf8Start).assumingMemoryBound(to: CChar.self)
+            name.kind = field.info.kind.cKind
+            name.readable = 1
+            name.settable = field.info.settable ? 1 : 0
+            return name
+        }
+        var request = clua_packet_install_request()
+        request.callbacks.context = Unmanaged.passUnretained(self).toOpaque()
+        request.callbacks.read_field = packetReadField
+        request.callbacks.summary = packetSummary
+        request.callbacks.build = packetBuild
+        request.callbacks.reply = packetReply
+        request.payload_field = PacketField.payload.rawValue
+        request.malformed_field = PacketField.malformed.rawValue
+
+        // The install runs as an argument pusher, so that it happens inside a protected call.
+        let installer = try state.evaluate("return function() end", name: "packet API")
+        defer { state.release(installer) }
+        var failure: LuaError?
+        names.withUnsafeBufferPointer { buffer in
+            request.names = buffer.baseAddress
+            request.name_count = Int32(buffer.count)
+            withUnsafeMutablePointer(to: &request) { pointer in
+                do throws(LuaError) {
+                    try state.call(installer, with: [.pushed(by: clua_packet_install_pusher,
+                                                             with: UnsafeRawPointer(pointer))])
+                } catch {
+                    failure = error
+                }
+            }
+        }
+        if let failure { throw failure }
+        packet = request.packet
+        api = request.api
+    }
+
+    deinit {
+        if let packet { clua_packet_unbind(packet) }
+        if let api { clua_packet_api_detach(api) }
+    }
+
+    /// Points the packet at `bytes`, decoded as `frame`, read from `device`. The bytes
+    /// must stay valid until `unbind`.
+    public func bind(_ bytes: UnsafeRawBufferPointer, frame: DecodedFrame, device: Int64 = 0) {
+        guard let packet else { return }
+        var frame = frame
+        let layers = frame.layers.rawValue
+        withUnsafeBytes(of: &frame) { raw in
+            clua_packet_bind(packet, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count,
+                             layers, raw.baseAddress, raw.count, device)
+        }
+    }
+
+    /// Ends the packet's validity: Lua code still holding it gets an error.
+    public func unbind() {
+        guard let packet else { return }
+        clua_packet_unbind(packet)
+    }
+
+    /// The packet as a handler argument (pushed in C, inside the protected call).
+    public var argument: LuaArgument {
+        .pushed(by: clua_packet_push, with: UnsafeRawPointer(packet))
+    }
+
+    /// Binds, runs body with the packet argument, unbinds.
+    public func withPacket<R, E: Error>(_ bytes: UnsafeRawBufferPointer, frame: DecodedFrame, device: Int64 = 0,
+                                        _ body: (LuaArgument) throws(E) -> R) throws(E) -> R {
+        bind(bytes, frame: frame, device: device)
+        defer { unbind() }
+        return try body(argument)
+    }
+}
+
+extension PacketFieldKind {
+    var cKind: clua_field_kind {
+        switch self {
+        case .integer, .text: CLUA_FIELD_INTEGER
+        case .boolean: CLUA_FIELD_BOOLEAN
+        case .mac: CLUA_FIELD_MAC
+        case .ipv4: CLUA_FIELD_IPV4
+        case .ipv6: CLUA_FIELD_IPV6
+        case .bytes: CLUA_FIELD_BYTES
+        case .tcpFlags: CLUA_FIELD_TCP_FLAGS
+        }
+    }
+}
+
+// MARK: The C callbacks: plain values in and out, never the Lua state.
+
+private func object(_ context: UnsafeMutableRawPointer?) -> PacketObject? {
+    guard let context else { return nil }
+    return Unmanaged<PacketObject>.fromOpaque(context).takeUnretainedValue()
+}
+
+/// The frame and bytes a packet block holds.
+func contents(of packet: UnsafePointer<clua_packet>) -> (bytes: UnsafeRawBufferPointer, frame: DecodedFrame) {
+    let offset = MemoryLayout<clua_packet>.offset(of: \clua_packet.frame) ?? 0
+    let frame = (UnsafeRawPointer(packet) + offset).load(as: DecodedFrame.self)
+    let bytes = UnsafeRawBufferPointer(start: packet.pointee.bytes, count: packet.pointee.length)
+    return (bytes, frame)
+}
+
+private func packetReadField(context: UnsafeMutableRawPointer?, packet: UnsafePointer<clua_packet>?,
+                             field: Int32, out: UnsafeMutablePointer<clua_field_value>?) {
+    guard let out else { return }
+    out.pointee.kind = CLUA_VALUE_NIL
+    guard let packet, let field = PacketField(rawValue: field) else { return }
+    let (bytes, frame) = contents(of: packet)
+    out.fill(with: field.read(bytes: bytes, frame: frame))
+}
+
+private func packetSummary(context: UnsafeMutableRawPointer?, packet: UnsafePointer<clua_packet>?,
+                           buffer: UnsafeMutablePointer<CChar>?, capacity: Int) -> Int {
+    guard let packet, let buffer else { return 0 }
+    let (bytes, frame) = contents(of: packet)
+    return copyText(frame.summary(bytes), into: buffer, capacity: capacity)
+}
+
+private func packetBuild(context: UnsafeMutableRawPointer?, layer: Int32, values: UnsafePointer<clua_set_value>?,
+                         bytes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, length: UnsafeMutablePointer<Int>?,
+                         error: UnsafeMutablePointer<CChar>?) -> Int32 {
+    guard let object = object(context), let values, let packetLayer = PacketLayer(number: layer) else { return -1 }
+    let result = object.output.build(packetLayer, SetValues(values, inReply: false))
+    return finish(result, bytes, length, error)
+}
+
+private func packetReply(context: UnsafeMutableRawPointer?, packet: UnsafePointer<clua_packet>?,
+                         values: UnsafePointer<clua_set_value>?, bytes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                         length: UnsafeMutablePointer<Int>?, error: UnsafeMutablePointer<CChar>?) -> Int32 {
+    guard let object = object(context), let packet, let values else { return -1 }
+    let (frameBytes, frame) = contents(of: packet)
+    let id = object.nextReplyID
+    object.nextReplyID &+= 1
+    let result = object.output.reply(to: frameBytes, frame: frame, SetValues(values, inReply: true), ipv4ID: id)
+    return finish(result, bytes, length, error)
+}
+
+private func finish(_ result: Result<UnsafeRawBufferPointer, PacketBuildError>,
+                    _ bytes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ length: UnsafeMutablePointer<Int>?,
+                    _ error: UnsafeMutablePointer<CChar>?) -> Int32 {
+    switch result {
+    case .success(let output):
+        bytes?.pointee = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        length?.pointee = output.count
+        return 0
+    case .failure(let failure):
+        if let error { _ = copyText(failure.message, into: error, capacity: Int(CLUA_ERROR_CAPACITY) - 1, terminate: true) }
+        return -1
+    }
+}
+
+/// Copies UTF-8 text into a C buffer; returns the bytes copied (not counting a terminator).
+@discardableResult
+func copyText(_ text: String, into buffer: UnsafeMutablePointer<CChar>, capacity: Int, terminate: Bool = false) -> Int {
+    var count = 0
+    for byte in text.utf8 where count < capacity {
+        buffer[count] = CChar(bitPattern: byte)
+        count += 1
+    }
+    if terminate { buffer[count] = 0 }
+    return count
+}
+
+extension UnsafeMutablePointer where Pointee == clua_field_value {
+    /// Stores a field value for C to push.
+    func fill(with value: PacketFieldValue) {
+        switch value {
+        case .none:
+            pointee.kind = CLUA_VALUE_NIL
+        case .integer(let integer):
+            pointee.kind = CLUA_VALUE_INTEGER
+            pointee.integer = lua_Integer(integer)
+        case .boolean(let flag):
+            pointee.kind = CLUA_VALUE_BOOLEAN
+            pointee.integer = flag ? 1 : 0
+        case .mac(let address):
+            writeText { address.formatted(into: $0) }
+        case .ipv4(let address):
+            writeText { address.formatted(into: $0) }
+        case .ipv6(let address):
+            writeText { address.formatted(into: $0) }
+        case .tcpFlagText(let flags):
+            writeText { TCPFlagLetters.write(flags, into: $0) }
+        case .bytes(let range):
+            pointee.kind = CLUA_VALUE_BYTES
+            pointee.offset = range.lowerBound
+            pointee.length = range.count
+        case .malformed(let layer, let reason):
+            // Rare (a malformed frame's reason was asked for): a String is fine here.
+            let text = "\(layer): \(reason)"
+            writeText { out in
+                out.withMemoryRebound(to: CChar.self, capacity: Int(CLUA_TEXT_CAPACITY)) {
+                    copyText(text, into: $0, capacity: Int(CLUA_TEXT_CAPACITY))
+                }
+            }
+        }
+    }
+
+    private func writeText(_ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+        let length = withUnsafeMutableBytes(of: &pointee.text) { raw in
+            body(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        pointee.kind = CLUA_VALUE_TEXT
+        pointee.length = length
+    }
+}

@@ -1,0 +1,127 @@
+import Packets
+import XCTest
+@testable import LuaHost
+
+extension PacketHarness {
+    /// The bytes of a Lua string expression evaluated in a handler given the packet.
+    func bytes(_ expression: String, on frame: [UInt8], linkType: LinkType = .ethernet) throws -> [UInt8] {
+        let lines = try run("""
+            function(pkt)
+              local value = (\(expression))
+              tapir.log.info((value:gsub(".", function(c) return string.format("%02x", c:byte()) end)))
+            end
+            """, on: frame, linkType: linkType)
+        return try XCTUnwrap(lines.last.flatMap(hexBytes))
+    }
+}
+
+func hexBytes(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    var bytes: [UInt8] = []
+    for index in stride(from: 0, to: digits.count, by: 2) {
+        guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+        bytes.append(byte)
+    }
+    return bytes
+}
+
+final class PacketObjectTests: XCTestCase {
+    func testPacketReuseKeepsLuaMemoryFlat() throws {
+        let harness = try PacketHarness()
+        let handler = try harness.state.function("""
+            function(pkt)
+              local ip, udp = pkt.ip, pkt.udp
+              if ip and udp and ip.src == "198.18.0.1" and udp.dport == 53 and #pkt.payload == 53 then
+                return true
+              end
+            end
+            """)
+        let query = try KernelFrames.frame(19)
+        func cycle(_ count: Int, _ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame) throws {
+            for _ in 0..<count {
+                let claimed = try harness.packets.withPacket(bytes, frame: frame) { argument throws(LuaError) in
+                    try harness.state.call(handler, with: [argument])
+                }
+                guard claimed else { return XCTFail("handler did not read the fields") }
+            }
+        }
+        try query.withUnsafeBytes { bytes in
+            let frame = DecodedFrame(decoding: bytes, linkType: .ethernet)
+            try cycle(1000, bytes, frame)
+            harness.state.collectGarbage()
+            let luaBefore = harness.state.memoryUsed
+            try cycle(100_000, bytes, frame)
+            harness.state.collectGarbage()
+            let luaAfter = harness.state.memoryUsed
+            XCTAssertLessThanOrEqual(luaAfter, luaBefore + 1024, "Lua memory grew from \(luaBefore) to \(luaAfter)")
+        }
+        XCTAssertEqual(harness.state.stackDepth, 0)
+    }
+
+    func testUseAfterTheHandlerReturnedRaises() throws {
+        let harness = try PacketHarness()
+        let echo = try KernelFrames.frame(17)
+        _ = try harness.run("function(pkt) saved = pkt; savedIP = pkt.ip end", on: echo)
+        for use in ["saved.ip", "savedIP.src", "#saved", "tostring(saved)", "saved:bytes()", "saved:copy()",
+                    "saved:reply{}"] {
+            let error = harness.state.loadError("local _ = \(use)")
+            XCTAssertEqual(error?.message.hasSuffix("packet used after its handler returned (use pkt:copy())"), true,
+                           "\(use): \(String(describing: error))")
+        }
+        // The state goes on working.
+        XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(pkt.ip.ttl) end", on: echo), ["64"])
+    }
+
+    func testCopySurvivesItsHandler() throws {
+        let harness = try PacketHarness()
+        let echo = try KernelFrames.frame(17)
+        _ = try harness.run("function(pkt) kept = pkt:copy() end", on: echo)
+        // The reused packet now shows another frame; the copy still shows the first.
+        let arp = try KernelFrames.frame(13)
+        XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(pkt.layers, kept.layers, kept.ip.src, #kept, kept.icmp.seq) end",
+                                       on: arp), ["eth:arp\teth:ip:icmp\t198.18.0.1\t98\t1"])
+        harness.state.collectGarbage()
+        XCTAssertEqual(try harness.bytes("kept:bytes()", on: arp), echo)
+        XCTAssertEqual(try harness.bytes("kept:copy():bytes()", on: arp), echo)
+        XCTAssertTrue(try harness.state.isTrue("kept.icmp.type == 8 and kept.arp == nil"))
+    }
+
+    func testLayerProxyKeptPastItsPacketReadsNilForAnAbsentLayer() throws {
+        let harness = try PacketHarness()
+        _ = try harness.run("function(pkt) proxy = pkt.ip end", on: try KernelFrames.frame(17))
+        XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(tostring(proxy.src), tostring(pkt.ip)) end",
+                                       on: try KernelFrames.frame(13)), ["nil\tnil"])
+        XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(proxy.src, rawequal(proxy, pkt.ip)) end",
+                                       on: try KernelFrames.frame(19)), ["198.18.0.1\ttrue"])
+    }
+
+    func testToStringIsTheFrameSummary() throws {
+        let harness = try PacketHarness()
+        for number in [13, 17, 19, 21, 23, 27, 30] {
+            let frame = try KernelFrames.frame(number)
+            let expected = frame.withUnsafeBytes { bytes in
+                DecodedFrame(decoding: bytes, linkType: .ethernet).summary(bytes)
+            }
+            XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(tostring(pkt)) end", on: frame), [expected])
+        }
+        XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(tostring(pkt.udp)) end",
+                                       on: try KernelFrames.frame(19)), ["udp layer"])
+    }
+
+    func testBytesAndPayload() throws {
+        let harness = try PacketHarness()
+        let query = try KernelFrames.frame(19)
+        XCTAssertEqual(try harness.bytes("pkt:bytes()", on: query), query)
+        XCTAssertEqual(try harness.bytes("pkt.payload", on: query), Array(query[(14 + 20 + 8)...]))
+        let empty: [UInt8] = []
+        XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(#pkt, pkt.layers, pkt.eth, pkt.malformed) end",
+                                       on: empty), ["0\t\tnil\teth: truncated"])
+    }
+
+    func testMetatableIsHidden() throws {
+        let harness = try PacketHarness()
+        XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(getmetatable(pkt), getmetatable(pkt.eth)) end",
+                                       on: try KernelFrames.frame(13)), ["packet\tpacket layer"])
+    }
+}
