@@ -200,7 +200,7 @@ public struct IPv4Repr: Hashable, Sendable, CustomStringConvertible {
 
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        guard buffer.count >= bufferLength else { return false }
+        guard buffer.count >= bufferLength, payloadLength >= 0, headerLength + payloadLength <= 0xffff else { return false }
         buffer.setU8(IPv4Field.versionAndHeaderLength, 0x40 | UInt8(headerLength / 4))
         buffer.setU8(IPv4Field.tos, tos)
         buffer.setU16(IPv4Field.totalLength, UInt16(truncatingIfNeeded: headerLength + payloadLength))

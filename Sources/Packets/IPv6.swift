@@ -242,7 +242,9 @@ public struct IPv6Repr: Hashable, Sendable, CustomStringConvertible {
 
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        guard buffer.count >= bufferLength else { return false }
+        guard buffer.count >= bufferLength, payloadLength >= 0,
+              headerLength - IPv6Field.headerLength + payloadLength <= 0xffff,
+              extensionHeaders.allSatisfy({ $0.length % 8 == 0 }) else { return false }
         buffer.setU32(IPv6Field.versionTrafficClassFlow, 6 << 28 | UInt32(tc) << 20 | flow & 0xf_ffff)
         buffer.setU16(IPv6Field.payloadLength,
                       UInt16(truncatingIfNeeded: headerLength - IPv6Field.headerLength + payloadLength))

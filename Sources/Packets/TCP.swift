@@ -197,7 +197,7 @@ public struct TCPRepr: Hashable, Sendable, CustomStringConvertible {
     /// Writes header, options and payload, and the checksum over `pseudoHeader`.
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, pseudoHeader: IPPseudoHeader) -> Bool {
-        guard buffer.count >= bufferLength else { return false }
+        guard buffer.count >= bufferLength, bufferLength <= 0xffff else { return false }
         let segment = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bufferLength])
         segment.setU16(TCPField.sourcePort, sport)
         segment.setU16(TCPField.destinationPort, dport)

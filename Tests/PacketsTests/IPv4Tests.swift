@@ -68,6 +68,11 @@ final class IPv4Tests: XCTestCase {
         var bytes: [UInt8] = []
         Self.repr.emit(appendingTo: &bytes)
         XCTAssertEqual(bytes, Self.header)
+        var tooLong = Self.repr
+        tooLong.payloadLength = 65_516  // total length 65536 does not fit
+        var room = [UInt8](repeating: 0, count: 20)
+        XCTAssertFalse(room.withUnsafeMutableBytes { tooLong.emit(into: $0) })
+        XCTAssertFalse(room.withUnsafeMutableBytes { Self.repr.emit(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<19])) })
     }
 
     /// Options (here Router Alert), and a non-first fragment with more to follow.

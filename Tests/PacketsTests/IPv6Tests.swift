@@ -72,6 +72,10 @@ final class IPv6Tests: XCTestCase {
         var bytes: [UInt8] = []
         Self.mldRepr.emit(appendingTo: &bytes)
         XCTAssertEqual(bytes, Array(Self.mld.prefix(48)))
+        var odd = Self.mldRepr
+        odd.extensionHeaders = [IPv6ExtensionHeader(type: IPProtocol.ipv6DestinationOptions, data: [0, 1, 2])]
+        var room = [UInt8](repeating: 0, count: 64)
+        XCTAssertFalse(room.withUnsafeMutableBytes { odd.emit(into: $0) }, "a header that is not a multiple of 8 bytes")
     }
 
     /// Hop-by-Hop, Routing, Destination Options and Fragment headers, walked to UDP.
