@@ -163,7 +163,7 @@ static int packet_copy(lua_State *L) {
 
 /* proxy.<field> */
 static int layer_index(lua_State *L) {
-    layer_proxy *proxy = lua_touserdata(L, 1);
+    layer_proxy *proxy = luaL_checkudata(L, 1, LAYER_METATABLE);
     clua_packet *packet = proxy->packet;
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->name_tables);
@@ -188,7 +188,7 @@ static int layer_index(lua_State *L) {
 }
 
 static int layer_tostring(lua_State *L) {
-    layer_proxy *proxy = lua_touserdata(L, 1);
+    layer_proxy *proxy = luaL_checkudata(L, 1, LAYER_METATABLE);
     lua_pushfstring(L, "%s layer", clua_layer_names[proxy->layer]);
     return 1;
 }

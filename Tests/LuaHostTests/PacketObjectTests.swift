@@ -1,3 +1,4 @@
+import CLua
 import Packets
 import XCTest
 @testable import LuaHost
@@ -117,6 +118,30 @@ final class PacketObjectTests: XCTestCase {
         let empty: [UInt8] = []
         XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(#pkt, pkt.layers, pkt.eth, pkt.malformed) end",
                                        on: empty), ["0\t\tnil\teth: truncated"])
+    }
+
+    /// What clua_to_bytes saw, from inside a pusher (a protected call, as dev:write runs).
+    nonisolated(unsafe) private static var seenBytes: [UInt8]?
+
+    func testToBytesAcceptsABoundPacket() throws {
+        let harness = try PacketHarness()
+        guard case .pushed(_, let packet) = harness.packets.argument else { return XCTFail("not a pusher") }
+        let pusher: @convention(c) (OpaquePointer?, UnsafeRawPointer?) -> Void = { state, packet in
+            clua_packet_push(state, packet)  // a registry read: cannot raise
+            var bytes: UnsafePointer<UInt8>?
+            var length = 0
+            PacketObjectTests.seenBytes = clua_to_bytes(state, -1, &bytes, &length) == 1
+                ? Array(UnsafeBufferPointer(start: bytes, count: length)) : nil
+        }
+        let query = try KernelFrames.frame(19)
+        let function = try harness.state.function("function(pkt) return #pkt == 95 end")
+        let returned = try query.withUnsafeBytes { raw in
+            try harness.packets.withPacket(raw, frame: DecodedFrame(decoding: raw, linkType: .ethernet)) { _ throws(LuaError) in
+                try harness.state.call(function, with: [.pushed(by: pusher, with: packet)])
+            }
+        }
+        XCTAssertTrue(returned)
+        XCTAssertEqual(PacketObjectTests.seenBytes, query)
     }
 
     func testMetatableIsHidden() throws {

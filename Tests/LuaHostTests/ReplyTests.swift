@@ -37,6 +37,20 @@ final class ReplyTests: XCTestCase {
                        kernelReply.enumerated().filter { ![18, 19, 24, 25].contains($0.offset) }.map(\.element))
     }
 
+    func testRawIPReply() throws {
+        let harness = try PacketHarness()
+        let request = Array(try KernelFrames.frame(17).dropFirst(14))  // as a tun device reads it
+        let reply = try harness.bytes("pkt:reply{icmp = {type = 0}}", on: request, linkType: .rawIP)
+        try reply.withUnsafeBytes { raw in
+            let frame = DecodedFrame(decoding: raw, linkType: .rawIP)
+            XCTAssertEqual(frame.layers, [.frame, .ip, .icmp])
+            XCTAssertEqual(frame.ipv4(raw)?.dst.description, "198.18.0.1")
+            XCTAssertEqual(frame.ipv4(raw)?.verifyChecksum(), true)
+            XCTAssertEqual(frame.icmp(raw)?.verifyChecksum(), true)
+            XCTAssertEqual(frame.icmp(raw)?.type, 0)
+        }
+    }
+
     func testICMPv6EchoReply() throws {
         let harness = try PacketHarness()
         let request = try KernelFrames.frame(25)

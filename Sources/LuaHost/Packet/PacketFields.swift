@@ -145,6 +145,11 @@ public enum PacketField: Int32, CaseIterable, Sendable {
     public var layer: PacketLayer { info.layer }
     public var name: String { info.name.description }
 
+    /// The fields of a layer, in table order.
+    public static func fields(of layer: PacketLayer) -> [PacketField] {
+        allCases.filter { $0.layer == layer }
+    }
+
     /// The field `name` of `layer` ("udp", "dport"); nil when there is none.
     public init?(layer: String, name: String) {
         guard let packetLayer = PacketLayer(rawValue: layer) else { return nil }
