@@ -46,7 +46,8 @@ public struct HandlerKey: Sendable, Equatable, CustomStringConvertible {
 public enum PacketLayer: String, Sendable, CaseIterable {
     case frame, eth, vlan, arp, ip, ipv6, icmp, icmpv6, udp, tcp
 
-    public var keyFields: [String] { KeyField.names(of: self) }
+    /// The fields a selector may key on: the layer's fields of the packet table.
+    public var keyFields: [String] { PacketField.fields(of: self).map(\.name) }
 }
 
 /// Why tapir.on refused a selector: which argument (1 selector, 2 keys) and what to say.
@@ -75,12 +76,6 @@ extension HandlerSelector {
             return .success(.filter(selector))
         }
         let given = (keys ?? []).sorted { $0.field < $1.field }
-        for key in given where !layer.keyFields.contains(key.field) {
-            let known = layer.keyFields.isEmpty
-                ? "it has none" : "known: " + layer.keyFields.joined(separator: ", ")
-            return .failure(SelectorRefusal(argument: 2,
-                message: "unknown key '\(key.field)' for layer '\(layer.rawValue)' (\(known))"))
-        }
         for key in given {
             if case .failure(let refusal) = KeyMatch.resolve(layer: layer, key: key) {
                 return .failure(refusal)
