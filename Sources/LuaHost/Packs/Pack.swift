@@ -41,9 +41,10 @@ public struct Pack: Sendable {
                 local chunk, problem = loadfile(\(PackValue.quoted(file)), "t")
                 if not chunk then error(problem, 0) end
                 __manifest = chunk()
-                """, name: file)
+                """, name: "pack.lua")
         } catch {
-            throw PackError("\(error)")
+            // Lua shortens long file names in its messages: name the file in full first.
+            throw PackError("\(file): \(error.message)")
         }
         let text: String
         do {
