@@ -2,11 +2,12 @@
 -- The port is matched natively (dispatch keys); pkt:reply keeps the payload.
 local config = tapir.config
 local IP = config.ip
+local KEEP_EVERYTHING = {}  -- reused: no table per datagram
 
 local function echo(pkt, dev)
   local ip = pkt.ip
   if not ip or ip.dst ~= IP then return end
-  dev:write(pkt:reply{})
+  dev:write(pkt:reply(KEEP_EVERYTHING))
   return true
 end
 
