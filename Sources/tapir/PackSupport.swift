@@ -47,6 +47,8 @@ struct LoadPlan {
             let exists = FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory)
             if exists, !isDirectory.boolValue {
                 order.append(.script(argument))
+            } else if !exists, argument.hasSuffix(".lua") {
+                throw PackError("\(argument): no such script")
             } else {
                 packs.append(try searchPath.find(argument))
                 order.append(.pack(packs.count - 1))

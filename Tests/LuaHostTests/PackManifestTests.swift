@@ -98,6 +98,14 @@ final class PackManifestTests: XCTestCase {
         }
     }
 
+    func testStringsCrossIntactWhateverTheyHold() throws {
+        let directory = try packs.write("p", handler: "", manifest: """
+            return {name = "p", version = "1.0.0-rc.1+build.5", api = 1, handlers = {"main.lua"},
+                    description = "tab\\there, back\\\\slash, new\\nline, caf\\u{e9}"}
+            """)
+        XCTAssertEqual(try Pack(directory: directory).manifest.description, "tab\there, back\\slash, new\nline, caf\u{e9}")
+    }
+
     func testListValuesParseCommaSeparated() {
         XCTAssertEqual(PackValueType.list(.port).parse("7, 9,11"), .list([.integer(7), .integer(9), .integer(11)]))
         XCTAssertNil(PackValueType.list(.ipv4).parse("198.18.0.1,nope"))
