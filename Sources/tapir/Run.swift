@@ -122,6 +122,7 @@ struct Run: ParsableCommand {
         }
         if watch {
             try tapirHost.watchScripts()
+            try tapirHost.watchPackHandlers()
         }
         tapirHost.onAllDevicesGone = { [unowned loop] in
             logger.warning("no device left to serve: stopping")

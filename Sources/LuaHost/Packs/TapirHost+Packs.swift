@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// How a pack is loaded: its settings and the permissions granted to it.
 struct PackLoad {
     var pack: Pack
@@ -20,6 +22,29 @@ extension TapirHost {
         } catch {
             packLoads[path] = nil
             throw error
+        }
+    }
+}
+
+extension TapirHost {
+    /// Watches the handler files of every pack loaded and reloads the pack when one is
+    /// saved (watchScripts covers pack.lua and the modules a pack required). Needs the
+    /// event loop.
+    public func watchPackHandlers() throws {
+        guard let loop else { return }
+        for script in scripts {
+            guard let load = packLoads[script.path] else { continue }
+            for file in load.pack.handlerPaths {
+                try loop.watchFile(FilePath(file)) { [unowned self] change in
+                    guard change == .changed,
+                          let current = self.scripts.first(where: { $0.path == script.path }) else { return }
+                    do {
+                        try self.reload(current)
+                    } catch {
+                        self.logger.error("reload of \(current.name) failed, the old version keeps running: \(error)")
+                    }
+                }
+            }
         }
     }
 }
