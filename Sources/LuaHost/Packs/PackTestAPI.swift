@@ -52,6 +52,14 @@ enum PackTestAPI {
           return coroutine.yield("decode", hex(bytes))
         end
 
+        -- The frames of a pcap file (a path relative to the test file), as byte strings.
+        function test.pcap(path)
+          if type(path) ~= "string" then error("test.pcap: a file name expected", 2) end
+          local frames = {}
+          for i, text in ipairs(coroutine.yield("pcap", path)) do frames[i] = unhex(text) end
+          return frames
+        end
+
         function test.expect(condition, message)
           T.asserts = T.asserts + 1
           if not condition then error(message or "expectation failed", 2) end
@@ -103,6 +111,11 @@ enum PackTestAPI {
 
         function T.answer(frames)
           T.reply = frames
+        end
+
+        function T.fail(message)
+          T.reply = nil
+          T.co = coroutine.create(function() error(message, 0) end)
         end
         """
     }

@@ -1,3 +1,4 @@
+import Capture
 import Devices
 import Glibc
 import Logging
@@ -103,6 +104,8 @@ public struct PackTestRunner {
                     try state.load(chunk: "__T.answer({\(frames)})", name: "test")
                 case "advance":
                     timers.advance(by: .milliseconds(Int64(argument) ?? 0))
+                case "pcap":
+                    try answerPcap(argument, beside: script.path, state: state)
                 case "decode":
                     decoder.0.inject(Self.bytes(hex: argument))
                     decoder.2.pump(decoder.1)
@@ -114,6 +117,22 @@ public struct PackTestRunner {
         } catch {
             return "\(error)"
         }
+    }
+
+    /// Hands the frames of a pcap file to the test, or fails the test saying why not.
+    private func answerPcap(_ name: String, beside testFile: String, state: LuaState) throws(LuaError) {
+        let directory = testFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let path = name.hasPrefix("/") ? name : (directory.isEmpty ? name : directory + "/" + name)
+        let frames: String
+        do {
+            let reader = try PcapReader(path: path)
+            defer { reader.close() }
+            frames = try reader.readAll().map { "\"" + Self.hex($0.bytes) + "\"" }.joined(separator: ", ")
+        } catch {
+            try state.load(chunk: "__T.fail(\(PackValue.quoted("test.pcap: \(error)")))", name: "test")
+            return
+        }
+        try state.load(chunk: "__T.answer({\(frames)})", name: "test")
     }
 
     private func text(_ state: LuaState, _ chunk: String) throws(LuaError) -> String {

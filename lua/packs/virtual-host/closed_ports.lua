@@ -4,27 +4,9 @@
 -- such an address, or a later fragment (RFC 1122 3.2.2).
 local config = tapir.config
 
-local function is_group_mac(mac)
-  return mac ~= nil and tonumber(mac:sub(1, 2), 16) % 2 == 1
-end
-
-local function is_group_ipv4(address)
-  local first = tonumber(address:match("^(%d+)"))
-  return address == "255.255.255.255" or address == "0.0.0.0" or (first >= 224 and first <= 239)
-         or address:match("%.255$") ~= nil
-end
-
-local function is_group_ipv6(address)
-  return address:sub(1, 2) == "ff" or address == "::"
-end
-
--- Where the network layer starts in the frame: after Ethernet and its VLAN tags.
-local function network_offset(pkt, bytes)
-  if not pkt.eth then return 0 end
-  local offset = 14
-  while bytes:byte(offset - 1) == 0x81 and bytes:byte(offset) == 0x00 do offset = offset + 4 end
-  return offset
-end
+local frames = require "frames"
+local is_group_mac, is_group_ipv4, is_group_ipv6 = frames.is_group_mac, frames.is_group_ipv4, frames.is_group_ipv6
+local network_offset = frames.network_offset
 
 local function link_header(pkt, type)
   if not pkt.eth then return "" end

@@ -107,3 +107,23 @@ function test_tcp_ack_gets_rst_with_their_ack_and_a_reset_gets_nothing()
   test.inject(tcp4(0x04, 5000, 0, ""))
   test.equal(#test.written(), 0)
 end
+
+-- What the Linux kernel sent in a recorded session (tests/kernel-frames.pcap): ARP, ping,
+-- a DNS query and a TCP SYN to closed ports, NDP, ping -6, multicast chatter, fragments,
+-- pings to other hosts. The host answers exactly what a host would.
+function test_a_recorded_kernel_session_gets_a_hosts_answers()
+  local kinds = {}
+  for _, frame in ipairs(test.pcap("kernel-frames.pcap")) do
+    if test.decode(frame).eth.src == "02:00:00:00:00:0a" then
+      test.inject(frame)
+      for _, written in ipairs(test.written()) do
+        local reply = test.decode(written)
+        local kind = reply.arp and "arp" or reply.tcp and "tcp-reset"
+                     or reply.icmp and ("icmp-" .. reply.icmp.type .. "/" .. reply.icmp.code)
+                     or reply.icmpv6 and ("icmpv6-" .. reply.icmpv6.type) or "other"
+        kinds[#kinds + 1] = kind
+      end
+    end
+  end
+  test.equal(table.concat(kinds, " "), "arp arp icmp-0/0 icmp-3/3 tcp-reset icmpv6-136 icmpv6-129")
+end
