@@ -7,13 +7,25 @@ public struct ReloadReport: CustomStringConvertible {
     public let added: [String]
     public let removed: [String]
     public let handlerCount: Int
+    /// Building the new version: a fresh state, its top level and on_reload.
+    public let buildTime: Duration
+    /// Swapping the handler set and cancelling the old version's timers.
+    public let swapTime: Duration
 
     public var description: String {
-        var parts = ["reloaded \(script)"]
+        var parts = ["reloaded \(script) in \(Self.milliseconds(buildTime + swapTime)) ms "
+                     + "(build \(Self.milliseconds(buildTime)) ms, swap \(Self.milliseconds(swapTime)) ms)"]
         if !added.isEmpty { parts.append("handlers added: " + added.joined(separator: ", ")) }
         if !removed.isEmpty { parts.append("handlers removed: " + removed.joined(separator: ", ")) }
         if added.isEmpty && removed.isEmpty { parts.append("same handlers") }
         return parts.joined(separator: "; ")
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        let fraction = String(microseconds % 1000)
+        return "\(microseconds / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 }
 
@@ -25,6 +37,8 @@ extension TapirHost {
     /// the old version keeps running and the error (file:line) is thrown.
     @discardableResult
     public func reload(_ script: Script) throws(LuaError) -> ReloadReport {
+        let clock = ContinuousClock()
+        let start = clock.now
         let replacement = try makeScript(path: script.path, name: script.name) { (fresh) throws(LuaError) in
             try fresh.state.copyPersistentState(from: script.state)
         }
@@ -38,9 +52,11 @@ extension TapirHost {
         }
         let before = script.state.handlers.map(\.selector.description)
         let after = replacement.state.handlers.map(\.selector.description)
+        let built = clock.now
         replace(script, with: replacement)
         let report = ReloadReport(script: script.name, added: after.subtracting(before),
-                                  removed: before.subtracting(after), handlerCount: after.count)
+                                  removed: before.subtracting(after), handlerCount: after.count,
+                                  buildTime: built - start, swapTime: clock.now - built)
         logger.info("\(report)")
         if after.isEmpty {
             logger.warning("\(script.name) now registers no handlers: it will see no packets")

@@ -47,6 +47,9 @@ public final class TapirHost {
     public var onAllDevicesGone: (() -> Void)?
     /// Called once per device that went away, with the reason.
     public var onDeviceGone: ((HostDevice, String) -> Void)?
+    /// Where `--record` writes: every device gets a recorder, the first at this path, the
+    /// others (opened later with tapir.open) beside it as NAME-DEVICE.pcap.
+    public var recordPath: String?
     /// The time stamped on recorded packets.
     public var recordingClock: () -> CaptureTime = { CaptureTime.now }
 
@@ -95,12 +98,25 @@ public final class TapirHost {
         }
         let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu)
         devices.append(hostDevice)
+        if let recordPath { try startRecording(hostDevice, base: recordPath) }
         if let loop, let descriptor = device.fileDescriptor {
             try loop.register(descriptor) { [unowned self, unowned hostDevice] events in
                 self.readable(hostDevice, events)
             }
         }
         return hostDevice
+    }
+
+    /// The first device records to `base`; later ones to `base` with `-DEVICE` before
+    /// its extension ("-" stays standard output only for the first).
+    private func startRecording(_ device: HostDevice, base: String) throws {
+        var path = base
+        if devices.count > 1 {
+            let stem = base == "-" ? "tapir-record" : (base.hasSuffix(".pcap") ? String(base.dropLast(5)) : base)
+            path = "\(stem)-\(device.name).pcap"
+        }
+        device.recorder = try PcapWriter(path: path, linkType: device.linkType == .ethernet ? .ethernet : .rawIP,
+                                         flushEachPacket: true)
     }
 
     public func device(named name: String) -> HostDevice? {

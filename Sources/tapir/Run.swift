@@ -89,14 +89,11 @@ struct Run: ParsableCommand {
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
-        let hostDevice = try tapirHost.add(device)
-        if let record {
-            do {
-                hostDevice.recorder = try PcapWriter(path: record, linkType: mode == .tap ? .ethernet : .rawIP,
-                                                     flushEachPacket: true)
-            } catch {
-                throw CleanExit.message("tapir: \(error)", code: 1)
-            }
+        tapirHost.recordPath = record
+        do {
+            try tapirHost.add(device)
+        } catch {
+            throw CleanExit.message("tapir: \(error)", code: 1)
         }
 
         for item in plan.items {

@@ -14,4 +14,4 @@ p_ip:addProto(17, p_udp)
 local p_eth = pair.EthernetProtocol()
 p_eth:addProto(0x800, p_ip)
 
-pair.TuntapPort(tapir.config.dev or "tap0", p_eth):startListening()
+pair.TuntapPort("tap0", p_eth):startListening()

@@ -149,7 +149,7 @@ function pair.RawUDPProtocol:datagramReceived(data, partial, source, dest, proto
   for _, proto in ipairs(self.udpProtos[dport] or {}) do
     -- Twisted offers no way to answer; this one answers the packet being handled.
     local reply = function(payload)
-      local port = proto.transport
+      local port = pair.currentPort
       return port:write(port.currentPacket:reply{payload = payload})
     end
     proto:datagramReceived(data:sub(9), {source, sport}, reply)
@@ -172,12 +172,9 @@ function pair.TuntapPort:startListening()
   self.device = tapir.open{name = self.interface, mode = self.mode}
   self.interface = self.device.name
   self.protocol.transport = self
-  for _, protos in pairs(self.protocol.ipProtos or self.protocol.etherProtos or {}) do
-    for _, p in ipairs(protos) do p.transport = self end
-  end
   self.handler = tapir.on("frame", function(pkt, dev)
     if dev ~= self.device then return end
-    self.currentPacket = pkt
+    pair.currentPort, self.currentPacket = self, pkt
     local data = pkt:bytes()
     if #data > self.maxPacketSize then data = data:sub(1, self.maxPacketSize) end
     self.protocol:datagramReceived(data, 0)

@@ -1,0 +1,27 @@
+import Devices
+import Foundation
+import Glibc
+import XCTest
+
+/// Twisted's pairudp.py, ported to lua/examples/pairudp.lua, prints what a kernel-side
+/// sender sent to UDP port 42.
+final class PairUDPKernelTests: XCTestCase {
+    func testThePortedExamplePrintsWhatTheKernelSent() throws {
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: "tapir-test")
+        defer { sandbox.remove() }
+        let tapir = try sandbox.start([TapirCommand.path, "run", TapirCommand.lua("examples/pairudp.lua"),
+                                       "--dev", "tap0"])
+        try TapirCommand.waitForDevice("tap0", in: sandbox, process: tapir)
+        try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", "tap0"])
+        try sandbox.ip(["link", "set", "tap0", "up"])
+        // Twisted Pair answers no ARP, so the kernel is told the neighbour's address.
+        try sandbox.ip(["neigh", "add", "198.18.0.2", "lladdr", "02:00:00:00:00:02", "dev", "tap0"])
+        _ = try sandbox.run(["sh", "-c", "printf 'hello twisted' | nc -u -w0 -p 4242 198.18.0.2 42"])
+        usleep(300_000)
+        tapir.signal(SIGTERM)
+        let output = tapir.wait(timeout: .seconds(10))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stdout.contains("\"hello twisted\" from 198.18.0.1:4242"), output.stdout + output.stderr)
+    }
+}
