@@ -12,6 +12,11 @@ struct Run: ParsableCommand {
         discussion: """
             Without --dev, a fresh network namespace is made holding the device, with the \
             kernel side at 198.18.0.1/24 and 2001:2::1/64; it is removed on exit.
+
+            A .lua file is a script (trusted: io, debug, all of os). Anything else is a pack: \
+            a folder with a pack.lua, or a name found in $TAPIR_PACK_PATH, \
+            $XDG_DATA_HOME/tapir/packs or the packs shipped with tapir. A pack runs sandboxed \
+            with its settings (--set) and the permissions its manifest asks for and --allow grants.
             """)
 
     @Argument(help: "Lua scripts (trusted) or packs (sandboxed; a folder, or a name on the pack path) to load, each in a state of its own.")

@@ -20,6 +20,12 @@ struct TestCommand: ParsableCommand {
 
     @OptionGroup var host: HostOptions
 
+    func validate() throws {
+        guard settings.isEmpty || packs.count == 1 else {
+            throw ValidationError("--set is for one pack: name exactly one pack to test with settings")
+        }
+    }
+
     func run() throws {
         var options = host.hostOptions()
         if host.logLevel == "info" { options.errorLogInterval = .seconds(0) }
