@@ -1,6 +1,9 @@
 // Standard libraries for a state, and the sandbox around them: text chunks only (load,
 // loadfile, dofile, require), no C modules, io/debug and the unsafe part of os only for
-// trusted scripts, and no finalizers (__gc) in untrusted ones.
+// trusted scripts, and no finalizers (__gc) in untrusted ones. A pack's state (untrusted,
+// options->pack) gets what its granted permissions allow, and everything else withheld
+// raises a message naming the permission that would allow it.
+#include <stdio.h>
 #include "clua_internal.h"
 
 /* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t". The argument count
@@ -124,6 +127,84 @@ static void sandbox_os(lua_State *L) {
     lua_pop(L, 1);
 }
 
+/* A withheld function: raises its message (upvalue 1) at the caller's line. */
+static int refuse(lua_State *L) {
+    return luaL_error(L, "%s", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static void push_refusal(lua_State *L, const char *what, const char *permission) {
+    if (permission != NULL)
+        lua_pushfstring(L, "%s needs permission '%s': list it in pack.lua's permissions and "
+                           "run with --allow %s", what, permission, permission);
+    else
+        lua_pushfstring(L, "%s is not available to packs", what);
+    lua_pushcclosure(L, refuse, 1);
+}
+
+/* __index of a withheld library: upvalue 1 its name, 2 the permission. */
+static int refuse_library_field(lua_State *L) {
+    const char *library = lua_tostring(L, lua_upvalueindex(1));
+    const char *permission = lua_tostring(L, lua_upvalueindex(2));
+    const char *field = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+    return luaL_error(L, "%s.%s needs permission '%s': list it in pack.lua's permissions and "
+                         "run with --allow %s", library, field, permission, permission);
+}
+
+/* The global `library` as an empty table whose every field raises. */
+static void withhold_library(lua_State *L, const char *library, const char *permission) {
+    lua_newtable(L);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, library);
+    lua_pushstring(L, permission);
+    lua_pushcclosure(L, refuse_library_field, 2);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_setglobal(L, library);
+}
+
+static void replace_with_refusal(lua_State *L, int table, const char *name, const char *what,
+                                 const char *permission) {
+    table = lua_absindex(L, table);
+    push_refusal(L, what, permission);
+    lua_setfield(L, table, name);
+}
+
+static void sandbox_pack(lua_State *L, unsigned permissions) {
+    static const struct { const char *name; unsigned permission; const char *permission_name; } os_functions[] = {
+        {"execute", CLUA_PERMISSION_EXEC, "exec"},
+        {"getenv", CLUA_PERMISSION_ENV, "env"},
+        {"remove", CLUA_PERMISSION_IO, "io"},
+        {"rename", CLUA_PERMISSION_IO, "io"},
+        {"tmpname", CLUA_PERMISSION_IO, "io"},
+        {"exit", 0, NULL},       /* a pack never ends the host */
+        {"setlocale", 0, NULL},  /* the locale is the whole process's */
+        {NULL, 0, NULL}
+    };
+    if (permissions & CLUA_PERMISSION_IO) {
+        luaL_requiref(L, LUA_IOLIBNAME, luaopen_io, 1);
+        lua_pop(L, 1);
+    } else {
+        withhold_library(L, "io", "io");
+    }
+    if (permissions & CLUA_PERMISSION_DEBUG) {
+        luaL_requiref(L, LUA_DBLIBNAME, luaopen_debug, 1);
+        replace_with_refusal(L, -1, "sethook", "debug.sethook (it would switch the instruction budget off)", NULL);
+        lua_pop(L, 1);
+    } else {
+        withhold_library(L, "debug", "debug");
+    }
+    lua_getglobal(L, "os");
+    for (int i = 0; os_functions[i].name != NULL; i++) {
+        if (os_functions[i].permission != 0 && (permissions & os_functions[i].permission)) continue;
+        char what[32];
+        snprintf(what, sizeof what, "os.%s", os_functions[i].name);
+        replace_with_refusal(L, -1, os_functions[i].name, what, os_functions[i].permission_name);
+    }
+    lua_pop(L, 1);
+}
+
 void clua_open_libraries(lua_State *L, const clua_options *options) {
     static const luaL_Reg always[] = {
         {LUA_GNAME, luaopen_base},
@@ -150,9 +231,17 @@ void clua_open_libraries(lua_State *L, const clua_options *options) {
             luaL_requiref(L, library->name, library->func, 1);
             lua_pop(L, 1);
         }
+    } else if (options->pack) {
+        sandbox_pack(L, options->permissions);
     } else {
         sandbox_os(L);
     }
     sandbox_base(L, options->trusted);
     sandbox_package(L, options);
+    if (!options->trusted && options->pack) {
+        lua_getglobal(L, "package");
+        replace_with_refusal(L, -1, "loadlib", "package.loadlib (C code runs outside the sandbox; "
+                                               "no permission allows it)", NULL);
+        lua_pop(L, 1);
+    }
 }

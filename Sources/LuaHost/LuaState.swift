@@ -17,15 +17,19 @@ public final class LuaState {
         public var moduleDirectories: [String]
         /// A failing handler is logged at most once per this interval.
         public var errorLogInterval: Duration
+        /// A pack's state (untrusted): what these permissions grant is there, everything
+        /// else withheld raises a message naming the permission. Nil: not a pack.
+        public var packPermissions: Set<PackPermission>?
 
         public init(memoryCap: Int = 64 << 20, instructionBudget: Int = 10_000_000,
                     trusted: Bool = false, moduleDirectories: [String] = [],
-                    errorLogInterval: Duration = .seconds(10)) {
+                    errorLogInterval: Duration = .seconds(10), packPermissions: Set<PackPermission>? = nil) {
             self.memoryCap = memoryCap
             self.instructionBudget = instructionBudget
             self.trusted = trusted
             self.moduleDirectories = moduleDirectories
             self.errorLogInterval = errorLogInterval
+            self.packPermissions = packPermissions
         }
 
         var packagePath: String {
@@ -65,6 +69,10 @@ public final class LuaState {
         cOptions.memory_cap = options.memoryCap
         cOptions.instruction_budget = Int64(options.instructionBudget)
         cOptions.trusted = options.trusted ? 1 : 0
+        if let permissions = options.packPermissions, !options.trusted {
+            cOptions.pack = 1
+            cOptions.permissions = permissions.reduce(0) { $0 | $1.bit }
+        }
         host = options.packagePath.withCString { path in
             cOptions.package_path = path
             return clua_host_new(&cOptions, &callbacks)

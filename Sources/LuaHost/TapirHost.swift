@@ -40,7 +40,7 @@ public final class TapirHost {
     let timers: any TimerScheduler
     private let clock: () -> TimerInstant
     public private(set) var devices: [HostDevice] = []
-    public private(set) var scripts: [Script] = []
+    public internal(set) var scripts: [Script] = []
     /// Opens a device for tapir.open: a real tun/tap in `tapir run`, none in replay.
     public var deviceOpener: ((DeviceRequest) throws -> any PacketDevice)?
     /// Called when the last device is gone (the run ends).
@@ -57,6 +57,8 @@ public final class TapirHost {
     private let readBuffer = ReadBuffer()
     private let drain: DeviceDrain
     var tables: [ObjectIdentifier: DispatchTable] = [:]
+    /// The packs loaded, by their manifest path (a pack script's path), for reloads.
+    var packLoads: [String: PackLoad] = [:]
     public private(set) var isStopped = false
 
     /// A live host on an event loop.
@@ -171,15 +173,19 @@ public final class TapirHost {
     }
 
     /// A script in a new state, its top level run; `prepare` runs first (a reload copies
-    /// tapir.state there). Nothing of it is left behind when it fails.
+    /// tapir.state there). A pack (see load(pack:)) gets an untrusted state with the
+    /// permissions granted to it, tapir.config, and its handler files run in order.
+    /// Nothing of it is left behind when it fails.
     func makeScript(path: String, name: String, prepare: (Script) throws(LuaError) -> Void) throws(LuaError) -> Script {
-        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        let pack = packLoads[path]
+        let directory = pack?.pack.directory ?? path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
             .joined(separator: "/")
-        let stateOptions = LuaState.Options(
+        var stateOptions = LuaState.Options(
             memoryCap: options.memoryCap, instructionBudget: options.instructionBudget,
-            trusted: options.trusted,
+            trusted: pack == nil && options.trusted,
             moduleDirectories: [directory.isEmpty ? "." : directory] + options.moduleDirectories,
             errorLogInterval: options.errorLogInterval)
+        stateOptions.packPermissions = pack?.granted
         let logger = self.logger
         let state = try LuaState(options: stateOptions) { level, message in
             logger.log(level: level.loggerLevel, "\(message)", metadata: ["script": "\(name)"])
@@ -188,8 +194,13 @@ public final class TapirHost {
         state.selectorCheck = { [unowned self] selector in self.check(selector) }
         do {
             try script.installRuntime()
+            if let pack {
+                try state.load(chunk: "tapir.config = " + PackValue.luaTable(pack.config), name: "\(name) (config)")
+            }
             try prepare(script)
-            try state.load(path: path)
+            for file in pack?.pack.handlerPaths ?? [path] {
+                try state.load(path: file)
+            }
         } catch {
             script.cancelAllTimers()
             throw error

@@ -12,10 +12,21 @@ struct Run: ParsableCommand {
         discussion: """
             Without --dev, a fresh network namespace is made holding the device, with the \
             kernel side at 198.18.0.1/24 and 2001:2::1/64; it is removed on exit.
+
+            A .lua file is a script (trusted: io, debug, all of os). Anything else is a pack: \
+            a folder with a pack.lua, or a name found in $TAPIR_PACK_PATH, \
+            $XDG_DATA_HOME/tapir/packs or the packs shipped with tapir. A pack runs sandboxed \
+            with its settings (--set) and the permissions its manifest asks for and --allow grants.
             """)
 
-    @Argument(help: "Lua scripts to load, each in a state of its own.")
+    @Argument(help: "Lua scripts (trusted) or packs (sandboxed; a folder, or a name on the pack path) to load, each in a state of its own.")
     var scripts: [String]
+
+    @Option(name: .customLong("set"), help: "A pack setting, key=value (PACK.key=value when several packs run).")
+    var settings: [String] = []
+
+    @Option(name: .customLong("allow"), help: "Grant a permission a pack's manifest asks for (io, exec, env, debug).")
+    var allow: [String] = []
 
     @Option(name: .long, help: "The tun/tap device to use (created if missing).")
     var dev: String?
@@ -48,6 +59,13 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let logger = host.makeLogger()
+        let plan: LoadPlan
+        do {
+            plan = try LoadPlan(arguments: scripts, settings: settings, allow: allow, searchPath: PackPaths.searchPath)
+        } catch {
+            throw CleanExit.message("tapir: \(error)", code: 1)
+        }
+        for warning in plan.warnings { logger.warning("\(warning)") }
         let mode: DeviceMode = tun ? .tun : .tap
         let loop = try EventLoop()
         defer { loop.close() }
@@ -83,9 +101,12 @@ struct Run: ParsableCommand {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
 
-        for script in scripts {
+        for item in plan.items {
             do {
-                try tapirHost.load(path: script)
+                switch item {
+                case .script(let path): try tapirHost.load(path: path)
+                case .pack(let pack, let config): try tapirHost.load(pack: pack, config: config, allowed: plan.allowed)
+                }
             } catch {
                 throw CleanExit.message("tapir: \(error)", code: 1)
             }
@@ -103,6 +124,7 @@ struct Run: ParsableCommand {
         }
         if watch {
             try tapirHost.watchScripts()
+            try tapirHost.watchPackHandlers()
         }
         tapirHost.onAllDevicesGone = { [unowned loop] in
             logger.warning("no device left to serve: stopping")

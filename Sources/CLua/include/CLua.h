@@ -72,7 +72,15 @@ typedef struct clua_options {
     int64_t instruction_budget; /* VM instructions per host call; 0 = no budget */
     int trusted;                /* 1: also io, debug, full os, package.loadlib */
     const char *package_path;   /* package.path, e.g. "dir/?.lua;dir/?/init.lua"; NULL = "" */
+    int pack;                   /* 1 (untrusted only): what is withheld raises, naming the permission */
+    unsigned permissions;       /* a pack's granted permissions, CLUA_PERMISSION_* bits */
 } clua_options;
+
+/* Permissions a pack may ask for in its manifest and a user grant with --allow. */
+#define CLUA_PERMISSION_IO 1u     /* the io library, os.remove, os.rename, os.tmpname */
+#define CLUA_PERMISSION_EXEC 2u   /* os.execute */
+#define CLUA_PERMISSION_ENV 4u    /* os.getenv */
+#define CLUA_PERMISSION_DEBUG 8u  /* the debug library, but never debug.sethook */
 
 /* The outcome of a protected call. After a call that left an error or results on the
    stack, Swift copies what it needs, then calls clua_result_release. */

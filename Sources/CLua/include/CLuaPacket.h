@@ -94,7 +94,9 @@ typedef struct clua_packet {
     int is_copy;            /* owns its bytes (they follow this struct) */
     int reference;          /* registry reference of the reused packet (LUA_NOREF for copies) */
     struct clua_packet_api *api;
-    _Alignas(16) unsigned char frame[CLUA_FRAME_STORAGE];  /* a Swift DecodedFrame */
+    /* A Swift DecodedFrame. 8-byte aligned, no more: Lua userdata blocks are only 8-byte
+       aligned, and a 16-aligned struct lets the optimizer use aligned SSE stores (a crash). */
+    _Alignas(8) unsigned char frame[CLUA_FRAME_STORAGE];
 } clua_packet;
 
 /* Callbacks into Swift: plain values in and out, no Lua. Errors are written into

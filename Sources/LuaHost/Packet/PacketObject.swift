@@ -23,7 +23,7 @@ public final class PacketObject {
     public init(state: LuaState) throws(LuaError) {
         // The frame is copied into the packet's C block as plain bytes.
         precondition(_isPOD(DecodedFrame.self) && MemoryLayout<DecodedFrame>.size <= Int(CLUA_FRAME_STORAGE)
-                     && MemoryLayout<DecodedFrame>.alignment <= 16, "DecodedFrame no longer fits a clua_packet")
+                     && MemoryLayout<DecodedFrame>.alignment <= 8, "DecodedFrame no longer fits a clua_packet")
         self.state = state
 
         let names: [clua_field_name] = PacketField.allCases.map { field in

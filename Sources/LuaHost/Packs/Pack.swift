@@ -1,0 +1,126 @@
+import Glibc
+
+/// A pack on disk: a folder with `pack.lua` (the manifest) and the Lua files it names.
+public struct Pack: Sendable {
+    /// The folder, without a trailing slash.
+    public let directory: String
+    public let manifest: PackManifest
+
+    public var name: String { manifest.name }
+    public var manifestPath: String { directory + "/pack.lua" }
+    /// The handler files, in load order.
+    public var handlerPaths: [String] { manifest.handlers.map { directory + "/" + $0 } }
+
+    /// True when `path` is a folder holding a pack.lua.
+    public static func isPack(_ path: String) -> Bool {
+        access(path.withoutTrailingSlash + "/pack.lua", R_OK) == 0
+    }
+
+    /// Reads and checks the manifest of the pack in `directory`, and that its handler
+    /// files are there. The manifest runs in a sandboxed state of its own (no permissions).
+    public init(directory: String) throws(PackError) {
+        self.directory = directory.withoutTrailingSlash
+        let file = self.directory + "/pack.lua"
+        guard access(file, R_OK) == 0 else {
+            throw PackError("\(self.directory): not a pack (no readable pack.lua)")
+        }
+        manifest = try PackManifest(Self.snapshot(of: file), file: file)
+        for (index, handler) in manifest.handlers.enumerated() where access(self.directory + "/" + handler, R_OK) != 0 {
+            throw PackError("\(file): field 'handlers[\(index + 1)]': '\(handler)' is not a readable file in \(self.directory)")
+        }
+    }
+
+    /// The table pack.lua returns, run under a small budget and memory cap.
+    private static func snapshot(of file: String) throws(PackError) -> LuaTableSnapshot {
+        let state: LuaState
+        do {
+            state = try LuaState(options: .init(memoryCap: 16 << 20, instructionBudget: 1_000_000,
+                                                trusted: false, packPermissions: []),
+                                 log: { _, _ in })
+            try state.load(chunk: """
+                local chunk, problem = loadfile(\(PackValue.quoted(file)), "t")
+                if not chunk then error(problem, 0) end
+                __manifest = chunk()
+                """, name: "pack.lua")
+        } catch {
+            // Lua shortens long file names in its messages: name the file in full first.
+            throw PackError("\(file): \(error.message)")
+        }
+        let text: String
+        do {
+            let reference = try state.evaluate(LuaTableSnapshot.chunk(flattening: "__manifest"), name: "manifest")
+            defer { state.release(reference) }
+            text = try state.string(reference)
+        } catch {
+            throw PackError("\(file): \(error)")
+        }
+        guard let table = LuaTableSnapshot(text: text) else {
+            let got = text.split(separator: "\t").last.map(String.init) ?? "?"
+            throw PackError("\(file): must return a table (the manifest), not \(got)")
+        }
+        return table
+    }
+}
+
+/// Where packs are found by name: each directory holds packs as sub-folders.
+public struct PackSearchPath: Sendable {
+    public var directories: [String]
+
+    public init(directories: [String]) {
+        self.directories = directories
+    }
+
+    /// The pack at `nameOrPath`: a folder with a pack.lua, else a pack of that name in the
+    /// first directory that has one.
+    public func find(_ nameOrPath: String) throws(PackError) -> Pack {
+        if Pack.isPack(nameOrPath) { return try Pack(directory: nameOrPath) }
+        if !nameOrPath.contains("/") {
+            for directory in directories where Pack.isPack(directory + "/" + nameOrPath) {
+                return try Pack(directory: directory + "/" + nameOrPath)
+            }
+        }
+        let searched = directories.isEmpty ? "no pack directories" : directories.joined(separator: ", ")
+        throw PackError("no pack '\(nameOrPath)' (not a folder with a pack.lua, nor a pack in \(searched))")
+    }
+
+    /// Every pack on the path (a name found twice: the first one), sorted by name, and
+    /// the problems of those that could not be read.
+    public func all() -> (packs: [Pack], problems: [PackError]) {
+        var packs: [Pack] = []
+        var problems: [PackError] = []
+        var seen = Set<String>()
+        for directory in directories {
+            for entry in Self.entries(of: directory).sorted() where Pack.isPack(directory + "/" + entry) {
+                do {
+                    let pack = try Pack(directory: directory + "/" + entry)
+                    if seen.insert(pack.name).inserted { packs.append(pack) }
+                } catch {
+                    problems.append(error)
+                }
+            }
+        }
+        return (packs.sorted { $0.name < $1.name }, problems)
+    }
+
+    /// The names in a folder, without dot files.
+    public static func entries(of directory: String) -> [String] {
+        guard let handle = opendir(directory) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if !name.hasPrefix(".") { names.append(name) }
+        }
+        return names
+    }
+}
+
+extension String {
+    var withoutTrailingSlash: String {
+        var text = self
+        while text.count > 1, text.hasSuffix("/") { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,122 @@
+/// The `test` table of a pack test's Lua state, and the driver the runner steps.
+///
+/// A test function runs in a coroutine; `test.inject`, `test.written`, `test.advance` and
+/// `test.decode` yield a request to the runner (in Swift), which carries it out on the
+/// pack's host and resumes the coroutine with the answer. Frames cross as hex text.
+enum PackTestAPI {
+    /// The Lua chunk that defines `test` and `__T`; `config` is the pack's settings.
+    static func prelude(config: [String: PackValue]) -> String {
+        let fields = PacketLayer.allCases.filter { $0 != .frame }.map { layer in
+            "\(layer.rawValue) = {" + PacketField.fields(of: layer).map { "\"\($0.name)\"" }.joined(separator: ", ") + "}"
+        }.joined(separator: ", ")
+        return """
+        local T = {asserts = 0}
+        __T = T
+        local FIELDS = {\(fields)}
+
+        local function hex(bytes)
+          return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+        end
+        local function unhex(text)
+          return (text:gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
+        end
+        local function show(value)
+          if type(value) == "string" then return string.format("%q", value) end
+          return tostring(value)
+        end
+
+        test = {config = \(PackValue.luaTable(config))}
+
+        -- Hands a frame (a byte string) to the pack's handlers, as if read from its device.
+        function test.inject(bytes)
+          if type(bytes) ~= "string" then error("test.inject: a byte string expected", 2) end
+          coroutine.yield("inject", hex(bytes))
+        end
+
+        -- The frames the pack wrote since the last call (a list of byte strings).
+        function test.written()
+          local frames = {}
+          for i, text in ipairs(coroutine.yield("written", "")) do frames[i] = unhex(text) end
+          return frames
+        end
+
+        -- Moves the pack's clock forward, firing its timers on the way.
+        function test.advance(ms)
+          if math.type(ms) ~= "integer" or ms < 0 then error("test.advance: milliseconds (an integer >= 0) expected", 2) end
+          coroutine.yield("advance", tostring(ms))
+        end
+
+        -- A frame's fields as plain tables: t.eth.src, t.ip.ttl, t.payload, t.layers.
+        function test.decode(bytes)
+          if type(bytes) ~= "string" then error("test.decode: a byte string expected", 2) end
+          return coroutine.yield("decode", hex(bytes))
+        end
+
+        -- The frames of a pcap file (a path relative to the test file), as byte strings.
+        function test.pcap(path)
+          if type(path) ~= "string" then error("test.pcap: a file name expected", 2) end
+          local frames = {}
+          for i, text in ipairs(coroutine.yield("pcap", path)) do frames[i] = unhex(text) end
+          return frames
+        end
+
+        function test.expect(condition, message)
+          T.asserts = T.asserts + 1
+          if not condition then error(message or "expectation failed", 2) end
+        end
+
+        function test.equal(actual, expected, message)
+          T.asserts = T.asserts + 1
+          if actual ~= expected then
+            error((message and message .. ": " or "") .. "expected " .. show(expected) .. ", got " .. show(actual), 2)
+          end
+        end
+
+        tapir.on("frame", function(pkt)
+          local t = {layers = pkt.layers, payload = pkt.payload}
+          for layer in pkt.layers:gmatch("[^:]+") do
+            local proxy, copy = pkt[layer], {}
+            for _, name in ipairs(FIELDS[layer] or {}) do copy[name] = proxy[name] end
+            t[layer] = copy
+          end
+          T.reply = t
+          return true
+        end)
+
+        function T.names()
+          local names = {}
+          for name, value in pairs(_G) do
+            if type(name) == "string" and name:match("^test_") and type(value) == "function" then
+              names[#names + 1] = name
+            end
+          end
+          table.sort(names)
+          return table.concat(names, "\\n")
+        end
+
+        function T.begin(name)
+          T.asserts = 0
+          T.reply = nil
+          T.co = coroutine.create(_G[name])
+        end
+
+        function T.step()
+          local reply = T.reply
+          T.reply = nil
+          local ok, kind, argument = coroutine.resume(T.co, reply)
+          if not ok then return "fail\\t" .. tostring(kind) end
+          if coroutine.status(T.co) == "dead" then return "pass\\t" .. T.asserts end
+          return tostring(kind) .. "\\t" .. tostring(argument)
+        end
+
+        function T.answer(frames)
+          T.reply = frames
+        end
+
+        function T.fail(message)
+          T.reply = nil
+          T.co = coroutine.create(function() error(message, 0) end)
+        end
+        """
+    }
+}

@@ -1,0 +1,50 @@
+import SystemPackage
+
+/// How a pack is loaded: its settings and the permissions granted to it.
+struct PackLoad {
+    var pack: Pack
+    var config: [String: PackValue]
+    var granted: Set<PackPermission>
+}
+
+extension TapirHost {
+    /// Loads a pack into one fresh, untrusted Lua state of its own: `tapir.config` holds
+    /// `config` (see PackManifest.resolve), then its handler files run in order. Of the
+    /// permissions `allowed`, only those the manifest lists are granted.
+    @discardableResult
+    public func load(pack: Pack, config: [String: PackValue], allowed: Set<PackPermission> = []) throws(LuaError) -> Script {
+        let path = pack.manifestPath
+        packLoads[path] = PackLoad(pack: pack, config: config, granted: allowed.intersection(pack.manifest.permissions))
+        do {
+            let script = try makeScript(path: path, name: pack.name) { _ in }
+            scripts.append(script)
+            return script
+        } catch {
+            packLoads[path] = nil
+            throw error
+        }
+    }
+}
+
+extension TapirHost {
+    /// Watches the handler files of every pack loaded and reloads the pack when one is
+    /// saved (watchScripts covers pack.lua and the modules a pack required). Needs the
+    /// event loop.
+    public func watchPackHandlers() throws {
+        guard let loop else { return }
+        for script in scripts {
+            guard let load = packLoads[script.path] else { continue }
+            for file in load.pack.handlerPaths {
+                try loop.watchFile(FilePath(file)) { [unowned self] change in
+                    guard change == .changed,
+                          let current = self.scripts.first(where: { $0.path == script.path }) else { return }
+                    do {
+                        try self.reload(current)
+                    } catch {
+                        self.logger.error("reload of \(current.name) failed, the old version keeps running: \(error)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import LuaHost
+
+/// Puts a pack (a folder, or a .tar.gz holding one) into a pack directory, after checking
+/// it: archive entries must be plain files and folders inside the archive, and the pack
+/// must read as one (manifest, types, files).
+struct PackInstaller {
+    var destination: String
+    var replace: Bool
+
+    func install(_ source: String) throws(PackError) -> Pack {
+        if source.hasSuffix(".tar.gz") || source.hasSuffix(".tgz") {
+            return try installArchive(source)
+        }
+        return try installFolder(try Pack(directory: source))
+    }
+
+    private func installFolder(_ pack: Pack) throws(PackError) -> Pack {
+        try refuseLinks(in: pack.directory)
+        let target = destination + "/" + pack.name
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(atPath: destination, withIntermediateDirectories: true)
+            if manager.fileExists(atPath: target) {
+                guard replace else {
+                    throw PackError("\(target) exists already (use --force to replace it)")
+                }
+                try manager.removeItem(atPath: target)
+            }
+            try manager.copyItem(atPath: pack.directory, toPath: target)
+        } catch let error as PackError {
+            throw error
+        } catch {
+            throw PackError("cannot install into \(target): \(error.localizedDescription)")
+        }
+        return try Pack(directory: target)
+    }
+
+    private func refuseLinks(in directory: String) throws(PackError) {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return }
+        while let entry = walker.nextObject() as? String {
+            let type = (walker.fileAttributes?[.type] as? FileAttributeType)
+            if type == .typeSymbolicLink {
+                throw PackError("\(directory)/\(entry): a link; a pack holds plain files only")
+            }
+        }
+    }
+
+    private func installArchive(_ archive: String) throws(PackError) -> Pack {
+        let listing = try tar(["-tvzf", archive])
+        for line in listing.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, let mode = fields.first else { continue }
+            let name = fields[5...].joined(separator: " ")
+            if mode.hasPrefix("l") || mode.hasPrefix("h") || name.contains(" -> ") || name.contains(" link to ") {
+                throw PackError("\(archive): entry '\(name)' is a link; refused")
+            }
+            guard mode.hasPrefix("-") || mode.hasPrefix("d") else {
+                throw PackError("\(archive): entry '\(name)' is not a plain file or folder; refused")
+            }
+        }
+        for name in try tar(["-tzf", archive]).split(separator: "\n").map(String.init) {
+            if name.hasPrefix("/") || name.split(separator: "/").contains("..") {
+                throw PackError("\(archive): entry '\(name)' points outside the archive; refused")
+            }
+        }
+        let staging = NSTemporaryDirectory() + "tapir-install-\(getpid())-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        do {
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        } catch {
+            throw PackError("cannot make \(staging): \(error.localizedDescription)")
+        }
+        _ = try tar(["-xzf", archive, "-C", staging, "--no-same-owner", "--no-same-permissions"])
+        var root = staging
+        if !Pack.isPack(root) {
+            let entries = PackSearchPath.entries(of: staging)
+            guard entries.count == 1, Pack.isPack(staging + "/" + entries[0]) else {
+                throw PackError("\(archive): holds no pack (a pack.lua at its top, or in its one folder)")
+            }
+            root = staging + "/" + entries[0]
+        }
+        return try installFolder(try Pack(directory: root))
+    }
+
+    /// Runs tar; its standard output, or an error with its standard error.
+    private func tar(_ arguments: [String]) throws(PackError) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tar"] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw PackError("cannot run tar: \(error.localizedDescription)")
+        }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let problem = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PackError("tar \(arguments.joined(separator: " ")) failed: \(problem.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return text
+    }
+}

@@ -1,0 +1,114 @@
+@testable import LuaHost
+import XCTest
+
+/// Manifests: errors name the file and the field; settings are checked against their type.
+final class PackManifestTests: XCTestCase {
+    var packs: PackFixture!
+
+    override func setUpWithError() throws {
+        packs = try PackFixture()
+    }
+
+    override func tearDown() {
+        packs = nil
+    }
+
+    func manifestError(_ manifest: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let directory = try packs.write("p", handler: "", manifest: manifest)
+        do {
+            _ = try Pack(directory: directory)
+            XCTFail("the manifest was accepted", file: file, line: line)
+            return ""
+        } catch {
+            XCTAssertTrue(error.message.contains(directory + "/pack.lua"), error.message, file: file, line: line)
+            return error.message
+        }
+    }
+
+    let valid = """
+        name = "p", version = "1.2.3", description = "d", api = 1, handlers = {"main.lua"},
+        """
+
+    func testAGoodManifestReadsEveryField() throws {
+        let directory = try packs.write("good", handler: "", config: """
+            ip = {type = "ipv4", default = "198.18.0.2", help = "the address"},
+            ports = {type = "list", of = "port", default = {7, 9}, help = "ports"},
+            """, permissions: ["io"])
+        let pack = try Pack(directory: directory)
+        XCTAssertEqual(pack.name, "good")
+        XCTAssertEqual(pack.manifest.version, "1.0.0")
+        XCTAssertEqual(pack.manifest.handlers, ["main.lua"])
+        XCTAssertEqual(pack.manifest.permissions, [.io])
+        XCTAssertEqual(pack.manifest.settings.map(\.name), ["ip", "ports"])
+        XCTAssertEqual(pack.manifest.setting("ports")?.type, .list(.port))
+        XCTAssertEqual(pack.manifest.setting("ports")?.defaultValue, .list([.integer(7), .integer(9)]))
+        XCTAssertEqual(pack.manifest.setting("ip")?.help, "the address")
+    }
+
+    func testMissingAndMistypedFieldsAreNamed() throws {
+        XCTAssertTrue(try manifestError("return {version = '1.0.0', description = 'd', api = 1, handlers = {'main.lua'}}")
+            .contains("field 'name': missing"))
+        XCTAssertTrue(try manifestError("return {\(valid) version = '1.0'}".replacingOccurrences(of: "version = \"1.2.3\",", with: ""))
+            .contains("field 'version': '1.0' is not a semantic version"))
+        XCTAssertTrue(try manifestError("return {\(valid) colour = 'red'}").contains("field 'colour': not a manifest field"))
+        XCTAssertTrue(try manifestError("return {\(valid) permissions = {'network'}}")
+            .contains("field 'permissions[1]': 'network' is not a permission"))
+        XCTAssertTrue(try manifestError("return 42").contains("must return a table"))
+        XCTAssertTrue(try manifestError("return {").contains("pack.lua"))
+    }
+
+    func testAnAPIMismatchIsAClearError() throws {
+        let message = try manifestError("return {name = 'p', version = '1.0.0', description = 'd', api = 99, handlers = {'main.lua'}}")
+        XCTAssertTrue(message.contains("field 'api': the pack needs host API 99; this tapir offers API 1"), message)
+    }
+
+    func testSettingsNeedAKnownTypeADefaultOfThatTypeAndHelp() throws {
+        XCTAssertTrue(try manifestError("return {\(valid) config = {x = {type = 'float', default = 1, help = 'h'}}}")
+            .contains("field 'config.x.type': 'float' is not a type"))
+        XCTAssertTrue(try manifestError("return {\(valid) config = {x = {type = 'ipv4', default = '300.1.1.1', help = 'h'}}}")
+            .contains("field 'config.x.default': expected an IPv4 address"))
+        XCTAssertTrue(try manifestError("return {\(valid) config = {x = {type = 'port', default = 7}}}")
+            .contains("field 'config.x.help': missing"))
+        XCTAssertTrue(try manifestError("return {\(valid) config = {x = {type = 'list', of = 'port', default = {7, 'a'}, help = 'h'}}}")
+            .contains("field 'config.x.default'"))
+    }
+
+    func testAMissingHandlerFileIsNamed() throws {
+        let directory = try packs.write("p", handler: "", manifest: "return {\(valid.replacingOccurrences(of: "main.lua", with: "gone.lua"))}")
+        XCTAssertThrowsError(try Pack(directory: directory)) { error in
+            XCTAssertTrue("\(error)".contains("field 'handlers[1]': 'gone.lua' is not a readable file"), "\(error)")
+        }
+    }
+
+    func testSettingValuesAreCheckedAgainstTheirType() throws {
+        let directory = try packs.write("typed", handler: "", config: """
+            ip = {type = "ipv4", default = "198.18.0.2", help = "h"},
+            port = {type = "port", default = 7, help = "h"},
+            """)
+        let manifest = try Pack(directory: directory).manifest
+        XCTAssertEqual(try manifest.resolve(["port": "53"])["port"], .integer(53))
+        XCTAssertThrowsError(try manifest.resolve(["port": "70000"])) { error in
+            XCTAssertEqual("\(error)", "pack 'typed': setting 'port' = '70000' is not a port (an integer from 0 to 65535)")
+        }
+        XCTAssertThrowsError(try manifest.resolve(["ip": "fe80::1"])) { error in
+            XCTAssertTrue("\(error)".contains("setting 'ip' = 'fe80::1' is not an IPv4 address"), "\(error)")
+        }
+        XCTAssertThrowsError(try manifest.resolve(["colour": "red"])) { error in
+            XCTAssertTrue("\(error)".contains("has no setting 'colour' (its settings: ip, port)"), "\(error)")
+        }
+    }
+
+    func testStringsCrossIntactWhateverTheyHold() throws {
+        let directory = try packs.write("p", handler: "", manifest: """
+            return {name = "p", version = "1.0.0-rc.1+build.5", api = 1, handlers = {"main.lua"},
+                    description = "tab\\there, back\\\\slash, new\\nline, caf\\u{e9}"}
+            """)
+        XCTAssertEqual(try Pack(directory: directory).manifest.description, "tab\there, back\\slash, new\nline, caf\u{e9}")
+    }
+
+    func testListValuesParseCommaSeparated() {
+        XCTAssertEqual(PackValueType.list(.port).parse("7, 9,11"), .list([.integer(7), .integer(9), .integer(11)]))
+        XCTAssertNil(PackValueType.list(.ipv4).parse("198.18.0.1,nope"))
+        XCTAssertEqual(PackValueType.boolean.parse("yes"), .boolean(true))
+    }
+}

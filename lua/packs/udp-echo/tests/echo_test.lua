@@ -1,0 +1,44 @@
+local config = test.config
+local PEER_MAC = "02:00:00:00:00:01"
+
+local function datagram(dport, data, dst)
+  return tapir.build.eth{src = PEER_MAC, dst = config.mac, type = 0x0800}
+      .. tapir.build.ip{src = "198.18.0.1", dst = dst or config.ip, proto = 17,
+                        payload = tapir.build.udp{sport = 40000, dport = dport, payload = data}}
+end
+
+function test_a_datagram_to_an_echo_port_comes_back_unchanged()
+  test.inject(datagram(config.ports[1], "hello, echo"))
+  local out = test.written()
+  test.equal(#out, 1)
+  local reply = test.decode(out[1])
+  test.equal(reply.payload, "hello, echo")
+  test.equal(reply.udp.sport, config.ports[1])
+  test.equal(reply.udp.dport, 40000)
+  test.equal(reply.ip.src, config.ip)
+  test.equal(reply.ip.dst, "198.18.0.1")
+  test.equal(reply.eth.dst, PEER_MAC)
+end
+
+function test_other_ports_and_addresses_are_not_echoed()
+  test.inject(datagram(9, "discard me"))
+  test.inject(datagram(config.ports[1], "not mine", "198.18.0.50"))
+  test.equal(#test.written(), 0)
+end
+
+function test_an_empty_datagram_is_echoed_empty()
+  test.inject(datagram(config.ports[1], ""))
+  local out = test.written()
+  test.equal(#out, 1)
+  test.equal(test.decode(out[1]).payload, "")
+end
+
+function test_arp_for_its_address_is_answered()
+  test.inject(tapir.build.eth{src = PEER_MAC, dst = "ff:ff:ff:ff:ff:ff", type = 0x0806}
+           .. tapir.build.arp{op = 1, sha = PEER_MAC, spa = "198.18.0.1", tha = "00:00:00:00:00:00", tpa = config.ip})
+  local out = test.written()
+  test.equal(#out, 1)
+  local reply = test.decode(out[1])
+  test.equal(reply.arp.op, 2)
+  test.equal(reply.arp.sha, config.mac)
+end

@@ -1,0 +1,129 @@
+local config = test.config
+local PEER_MAC, PEER_IP, PEER_IPV6 = "02:00:00:00:00:01", "198.18.0.1", "2001:2::1"
+
+local function eth(type, dst)
+  return tapir.build.eth{src = PEER_MAC, dst = dst or config.mac, type = type}
+end
+
+local function udp4(dport, data, dst, eth_dst)
+  return eth(0x0800, eth_dst)
+      .. tapir.build.ip{src = PEER_IP, dst = dst or config.ip, proto = 17,
+                        payload = tapir.build.udp{sport = 40000, dport = dport, payload = data}}
+end
+
+local function udp6(dport, data)
+  return eth(0x86dd)
+      .. tapir.build.ipv6{src = PEER_IPV6, dst = config.ipv6, nxt = 17,
+                          payload = tapir.build.udp{sport = 40000, dport = dport, payload = data}}
+end
+
+local function tcp4(flags, seq, ack, data)
+  return eth(0x0800)
+      .. tapir.build.ip{src = PEER_IP, dst = config.ip, proto = 6,
+                        payload = tapir.build.tcp{sport = 40001, dport = 80, flags = flags, seq = seq,
+                                                  ack = ack, payload = data}}
+end
+
+local function only_reply()
+  local out = test.written()
+  test.equal(#out, 1, "one frame written")
+  return test.decode(out[1]), out[1]
+end
+
+function test_arp_ndp_and_ping_on_both_addresses()
+  test.inject(eth(0x0806, "ff:ff:ff:ff:ff:ff")
+           .. tapir.build.arp{op = 1, sha = PEER_MAC, spa = PEER_IP, tha = "00:00:00:00:00:00", tpa = config.ip})
+  test.equal(only_reply().arp.sha, config.mac)
+
+  test.inject(eth(0x86dd, "33:33:ff:00:00:02")
+           .. tapir.build.ipv6{src = PEER_IPV6, dst = "ff02::1:ff00:2", nxt = 58, hlim = 255,
+                               payload = tapir.build.icmpv6{type = 135, target = config.ipv6, lladdr = PEER_MAC}})
+  local na = only_reply()
+  test.equal(na.icmpv6.type, 136)
+  test.equal(na.ipv6.hlim, 255)
+
+  test.inject(eth(0x0800) .. tapir.build.ip{src = PEER_IP, dst = config.ip, proto = 1,
+                                            payload = tapir.build.icmp{type = 8, id = 5, seq = 6, payload = "p4"}})
+  local pong = only_reply()
+  test.equal(pong.icmp.type, 0)
+  test.equal(pong.icmp.seq, 6)
+
+  test.inject(eth(0x86dd) .. tapir.build.ipv6{src = PEER_IPV6, dst = config.ipv6, nxt = 58,
+                                              payload = tapir.build.icmpv6{type = 128, id = 5, seq = 6, payload = "p6"}})
+  local pong6 = only_reply()
+  test.equal(pong6.icmpv6.type, 129)
+  test.equal(pong6.payload, "p6")
+end
+
+function test_udp_echo_over_ipv4_and_ipv6()
+  test.inject(udp4(config.udp_echo_ports[1], "four"))
+  test.equal(only_reply().payload, "four")
+  test.inject(udp6(config.udp_echo_ports[1], "six"))
+  test.equal(only_reply().payload, "six")
+end
+
+function test_a_closed_udp_port_gets_port_unreachable_quoting_the_datagram()
+  local sent = udp4(9999, "0123456789abcdef")
+  test.inject(sent)
+  local reply = only_reply()
+  test.equal(reply.icmp.type, 3)
+  test.equal(reply.icmp.code, 3)
+  test.equal(reply.ip.dst, PEER_IP)
+  test.equal(reply.ip.src, config.ip)
+  -- the IP header (20 bytes) and the first 8 bytes of the datagram: its UDP header
+  test.equal(reply.payload, sent:sub(15, 14 + 28))
+end
+
+function test_a_closed_udp_port_over_ipv6_gets_port_unreachable()
+  local sent = udp6(9999, "data")
+  test.inject(sent)
+  local reply = only_reply()
+  test.equal(reply.icmpv6.type, 1)
+  test.equal(reply.icmpv6.code, 4)
+  test.equal(reply.payload, sent:sub(15))
+end
+
+function test_no_icmp_error_about_broadcast_or_multicast()
+  test.inject(udp4(9999, "b", "255.255.255.255", "ff:ff:ff:ff:ff:ff"))
+  test.inject(udp4(9999, "m", config.ip, "01:00:5e:00:00:01"))
+  test.inject(udp4(9999, "other host", "198.18.0.77"))
+  test.equal(#test.written(), 0)
+end
+
+function test_tcp_syn_to_a_closed_port_gets_rst_ack()
+  test.inject(tcp4(0x02, 1000, 0, ""))
+  local rst = only_reply()
+  test.equal(rst.tcp.flags, 0x14)
+  test.equal(rst.tcp.ack, 1001)
+  test.equal(rst.tcp.seq, 0)
+  test.equal(rst.tcp.sport, 80)
+end
+
+function test_tcp_ack_gets_rst_with_their_ack_and_a_reset_gets_nothing()
+  test.inject(tcp4(0x10, 5000, 777, "data"))
+  local rst = only_reply()
+  test.equal(rst.tcp.flags, 0x04)
+  test.equal(rst.tcp.seq, 777)
+  test.inject(tcp4(0x04, 5000, 0, ""))
+  test.equal(#test.written(), 0)
+end
+
+-- What the Linux kernel sent in a recorded session (tests/kernel-frames.pcap): ARP, ping,
+-- a DNS query and a TCP SYN to closed ports, NDP, ping -6, multicast chatter, fragments,
+-- pings to other hosts. The host answers exactly what a host would.
+function test_a_recorded_kernel_session_gets_a_hosts_answers()
+  local kinds = {}
+  for _, frame in ipairs(test.pcap("kernel-frames.pcap")) do
+    if test.decode(frame).eth.src == "02:00:00:00:00:0a" then
+      test.inject(frame)
+      for _, written in ipairs(test.written()) do
+        local reply = test.decode(written)
+        local kind = reply.arp and "arp" or reply.tcp and "tcp-reset"
+                     or reply.icmp and ("icmp-" .. reply.icmp.type .. "/" .. reply.icmp.code)
+                     or reply.icmpv6 and ("icmpv6-" .. reply.icmpv6.type) or "other"
+        kinds[#kinds + 1] = kind
+      end
+    end
+  end
+  test.equal(table.concat(kinds, " "), "arp arp icmp-0/0 icmp-3/3 tcp-reset icmpv6-136 icmpv6-129")
+end
