@@ -75,7 +75,7 @@ final class ConsoleFormatTests: XCTestCase {
     func testExpressionsReturnTheirValues() throws {
         XCTAssertEqual(try text("console.compile('1 + 2')()"), "3")
         XCTAssertEqual(try text("console.compile('=2 * 5')()"), "10")
-        XCTAssertEqual(try text("tostring(console.compile('x = 7')())"), "nil")
+        XCTAssertEqual(try text("select('#', console.compile('x = 7')())"), "0")
     }
 
     func testHexdumpShowsOffsetHexAndText() throws {

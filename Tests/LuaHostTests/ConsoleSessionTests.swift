@@ -10,8 +10,8 @@ import XCTest
 final class ConsoleSessionTests: XCTestCase {
     private var loop: EventLoop!
     private var host: TapirHost!
-    private var input: (read: FileDescriptor, write: FileDescriptor)!
-    private var output: (read: FileDescriptor, write: FileDescriptor)!
+    private var input: (readEnd: FileDescriptor, writeEnd: FileDescriptor)!
+    private var output: (readEnd: FileDescriptor, writeEnd: FileDescriptor)!
     private var session: ConsoleSession!
     private var printed: [UInt8] = []
     private var ended = false
@@ -26,9 +26,9 @@ final class ConsoleSessionTests: XCTestCase {
         host = TapirHost(options: options, loop: loop, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         input = try FileDescriptor.pipe()
         output = try FileDescriptor.pipe()
-        _ = fcntl(output.read.rawValue, F_SETFL, O_NONBLOCK)
+        _ = fcntl(output.readEnd.rawValue, F_SETFL, O_NONBLOCK)
         let script = try host.load(path: "/dev/null", name: "console")
-        let editor = LineEditor(historyPath: nil, input: input.read, output: output.write)
+        let editor = LineEditor(historyPath: nil, input: input.readEnd, output: output.writeEnd)
         session = ConsoleSession(host: host, loop: loop, editor: editor, script: script)
         session.onEnd = { [unowned self] in self.ended = true }
         try session.start()
@@ -38,11 +38,11 @@ final class ConsoleSessionTests: XCTestCase {
         session.stop()
         host.stop()
         loop.close()
-        for fd in [input.read, input.write, output.read, output.write] { try? fd.close() }
+        for fd in [input.readEnd, input.writeEnd, output.readEnd, output.writeEnd] { try? fd.close() }
     }
 
     private func type(_ text: String) throws {
-        _ = try input.write.writeAll(text.utf8)
+        _ = try input.writeEnd.writeAll(text.utf8)
     }
 
     private var text: String { String(decoding: printed, as: UTF8.self) }
@@ -65,7 +65,7 @@ final class ConsoleSessionTests: XCTestCase {
     private func collect() {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(output.read.rawValue, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(output.readEnd.rawValue, $0.baseAddress, $0.count) }
             guard count > 0 else { return }
             printed.append(contentsOf: chunk[0..<count])
         }
@@ -93,7 +93,7 @@ final class ConsoleSessionTests: XCTestCase {
     func testHandlersDefinedAtThePromptAreListed() throws {
         try type("tapir.on('udp', {dport = 53}, function() end)\n#handlers()\nhandlers()[1].selector:sub(1, 3)\n")
         XCTAssertTrue(run { self.text.contains("udp") }, text)
-        XCTAssertEqual(text, "1\nudp\n")
+        XCTAssertEqual(text, "tapir.handle(1)\n1\nudp\n")
     }
 
     func testChunksRunWithoutTheHandlerBudget() throws {
@@ -103,8 +103,8 @@ final class ConsoleSessionTests: XCTestCase {
     }
 
     func testEndOfInputEndsTheSession() throws {
-        try input.write.close()
-        input = (input.read, try FileDescriptor.open("/dev/null", .writeOnly))
+        try input.writeEnd.close()
+        input = (input.readEnd, try FileDescriptor.open("/dev/null", .writeOnly))
         XCTAssertTrue(run { self.ended })
     }
 

@@ -141,13 +141,11 @@ final class ConsoleTests: XCTestCase {
 
 /// A terminal made by tmux on a private server, running one command.
 final class TmuxTerminal {
-    private static var count = 0
     let socket: String
     private var closed = false
 
     init(command: String) throws {
-        Self.count += 1
-        socket = "tapir-test-\(getpid())-\(Self.count)"
+        socket = "tapir-test-\(getpid())-\(UUID().uuidString.prefix(8))"
         let started = try ChildProcess.run(["tmux", "-L", socket, "new-session", "-d", "-x", "200", "-y", "80",
                                             "-s", "console", command])
         guard started.succeeded else {
