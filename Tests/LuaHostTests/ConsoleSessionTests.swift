@@ -133,4 +133,22 @@ final class ConsoleSessionTests: XCTestCase {
         pthread_sigmask(SIG_BLOCK, nil, &current)
         XCTAssertEqual(sigismember(&current, SIGINT), 1)
     }
+
+    func testReloadGivesThePromptTheScriptsFreshState() throws {
+        let path = NSTemporaryDirectory() + "tapir-console-reload-\(getpid()).lua"
+        try "x = 1\ntapir.on('udp', function() end)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        session.stop()
+        let script = try host.load(path: path)
+        let editor = LineEditor(historyPath: nil, input: input.readEnd, output: output.writeEnd)
+        session = ConsoleSession(host: host, loop: loop, editor: editor, script: script)
+        try session.start()
+
+        try type("x = 5\nx\nreload()\n")
+        XCTAssertTrue(run { self.text.contains("reloaded") }, text)
+        try type("x\nhexdump('hi')\n")
+        XCTAssertTrue(run { self.text.contains("|hi|") }, text)
+        XCTAssertEqual(text.split(separator: "\n").map(String.init).filter { $0.count == 1 }, ["5", "1"], text)
+        XCTAssertFalse(host.scripts.contains { $0 === script })
+    }
 }
