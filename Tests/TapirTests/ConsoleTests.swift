@@ -110,7 +110,9 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(console.waitFor("\n42"), console.screen())
         // At the prompt, Ctrl-C drops the line being typed.
         console.type("this is dropped")
+        XCTAssertTrue(console.waitFor("> this is dropped"), console.screen())
         console.key("C-c")
+        XCTAssertTrue(console.waitFor("this is dropped^C"), console.screen())
         console.typeLine("'still here'")
         XCTAssertTrue(console.waitFor("\nstill here"), console.screen())
         console.key("C-d")
