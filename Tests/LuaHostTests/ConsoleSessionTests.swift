@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import Devices
 import Reactor
 import SystemPackage
 import XCTest
@@ -150,5 +151,28 @@ final class ConsoleSessionTests: XCTestCase {
         XCTAssertTrue(run { self.text.contains("|hi|") }, text)
         XCTAssertEqual(text.split(separator: "\n").map(String.init).filter { $0.count == 1 }, ["5", "1"], text)
         XCTAssertFalse(host.scripts.contains { $0 === script })
+    }
+
+    /// An ARP request for 198.18.0.2 from 198.18.0.1, and a UDP datagram.
+    private static let arpRequest: [UInt8] = [UInt8](repeating: 0xff, count: 6) + [2, 0, 0, 0, 0, 1, 0x08, 0x06]
+        + [0, 1, 0x08, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 198, 18, 0, 2]
+    private static let udpDatagram: [UInt8] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]
+        + [0x45, 0, 0, 29, 0, 1, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2]
+        + [0x30, 0x39, 0, 7, 0, 9, 0, 0, 0x78]
+
+    func testSniffPrintsMatchingPacketsUntilItsCountAndSendWrites() throws {
+        let device = MemoryDevice(name: "mem0", mode: .tap)
+        let hostDevice = try host.add(device)
+        try type("sniff{count = 2, filter = 'arp'}\nsend(tapir.build.eth{src = '02:00:00:00:00:09', dst = 'ff:ff:ff:ff:ff:ff', type = 0x0806} .. tapir.build.arp{op = 1, sha = '02:00:00:00:00:09', spa = '198.18.0.9', tpa = '198.18.0.1'})\n'sent'\n")
+        XCTAssertTrue(run { self.text.contains("sent") }, text)
+        for frame in [Self.udpDatagram, Self.arpRequest, Self.arpRequest] { device.inject(frame) }
+        host.pump(hostDevice)
+        collect()
+        let lines = text.split(separator: "\n").map(String.init)
+        let sniffed = lines.filter { $0.contains(" mem0 ") }
+        guard sniffed.count == 2 else { return XCTFail("expected 2 sniffed lines: \(text)") }
+        XCTAssertTrue(sniffed[0].contains(" mem0 Out ") && sniffed[0].contains("ARP, Request who-has 198.18.0.1 tell 198.18.0.9"), text)
+        XCTAssertTrue(sniffed[1].contains(" mem0 In ") && sniffed[1].contains("who-has 198.18.0.2 tell 198.18.0.1"), text)
+        XCTAssertEqual(device.takeWritten().count, 1)
     }
 }
