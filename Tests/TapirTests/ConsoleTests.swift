@@ -159,6 +159,9 @@ final class TmuxTerminal {
         guard !closed else { return }
         closed = true
         _ = try? ChildProcess.run(["tmux", "-L", socket, "kill-server"])
+        // A killed server leaves its socket file behind.
+        let directory = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+        unlink("\(directory)/tmux-\(getuid())/\(socket)")
     }
 
     func type(_ text: String) {
