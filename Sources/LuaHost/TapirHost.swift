@@ -52,6 +52,9 @@ public final class TapirHost {
     public var recordPath: String?
     /// The time stamped on recorded packets.
     public var recordingClock: () -> CaptureTime = { CaptureTime.now }
+    /// Sees every packet read from (false) or written to (true) a device, before
+    /// dispatch: the console's sniff.
+    public var packetObserver: ((UnsafeRawBufferPointer, HostDevice, _ outgoing: Bool) -> Void)?
 
     let filters = FilterCache()
     private let readBuffer = ReadBuffer()
@@ -239,6 +242,7 @@ public final class TapirHost {
     /// until one claims it; then, if none did, to the `unclaimed` handlers.
     public func handle(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
         if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
+        packetObserver?(bytes, device, false)
         let frame = FrameDecoder.decode(bytes, linkType: device.linkType)
         if frame.isMalformed { device.malformedFrames += 1 }
         let deviceArgument = LuaArgument.pushed(by: clua_push_device,
@@ -288,6 +292,7 @@ public final class TapirHost {
     func write(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         guard !device.goneReported else { return false }
         if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
+        packetObserver?(bytes, device, true)
         switch device.device.write(bytes) {
         case .written:
             return true

@@ -167,3 +167,4 @@ int clua_stack_depth(const clua_host *host);
 #endif
 
 #include "CLuaPacket.h"
+#include "CLuaConsole.h"

@@ -1,0 +1,92 @@
+// The console's native function and its Ctrl-C interrupt (see CLuaConsole.h).
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include "clua_internal.h"
+
+typedef struct console_binding {
+    clua_console_handler handler;
+    void *context;
+} console_binding;
+
+/* __tapir_console_native(operation, [text], [integer], [number]) -> string or nothing */
+static int console_native(lua_State *L) {
+    console_binding *binding = lua_touserdata(L, lua_upvalueindex(1));
+    clua_console_request request;
+    memset(&request, 0, sizeof request);
+    request.operation = luaL_checklstring(L, 1, &request.operation_length);
+    if (lua_type(L, 2) == LUA_TSTRING) request.text = lua_tolstring(L, 2, &request.text_length);
+    if (lua_isinteger(L, 3)) {
+        request.integer = (int64_t)lua_tointeger(L, 3);
+        request.has_integer = 1;
+    }
+    if (lua_type(L, 4) == LUA_TNUMBER) {
+        request.number = (double)lua_tonumber(L, 4);
+        request.has_number = 1;
+    }
+    const char *reply = NULL;
+    size_t reply_length = 0;
+    char error[CLUA_ERROR_CAPACITY];
+    error[0] = '\0';
+    if (binding->handler(binding->context, &request, &reply, &reply_length, error) != 0)
+        return luaL_error(L, "%s", error[0] ? error : "console request failed");
+    if (reply == NULL) return 0;
+    lua_pushlstring(L, reply, reply_length);
+    return 1;
+}
+
+static int install(lua_State *L) {
+    console_binding *given = clua_protected_userdata(L);
+    console_binding *binding = lua_newuserdatauv(L, sizeof *binding, 0);
+    *binding = *given;
+    lua_pushcclosure(L, console_native, 1);
+    lua_setglobal(L, "__tapir_console_native");
+    return 0;
+}
+
+int clua_console_install(clua_host *host, clua_console_handler handler, void *context,
+                         clua_result *result) {
+    console_binding binding = { handler, context };
+    return clua_protected(host, install, &binding, 0, result);
+}
+
+/* ---- Ctrl-C while a chunk runs (lua.c's lstop/laction) ---- */
+
+static lua_State *volatile interrupted_state;
+static struct sigaction previous_action;
+
+static void interrupt_hook(lua_State *L, lua_Debug *event) {
+    (void)event;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+/* lua_sethook is the one Lua call that is safe in a signal handler (lua.c relies on it). */
+static void on_interrupt(int signal_number) {
+    (void)signal_number;
+    lua_State *L = interrupted_state;
+    if (L != NULL)
+        lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
+void clua_console_arm_interrupt(clua_host *host) {
+    interrupted_state = host->L;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous_action);
+    sigset_t interrupt;
+    sigemptyset(&interrupt);
+    sigaddset(&interrupt, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &interrupt, NULL);
+}
+
+void clua_console_disarm_interrupt(void) {
+    sigset_t interrupt;
+    sigemptyset(&interrupt);
+    sigaddset(&interrupt, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &interrupt, NULL);
+    sigaction(SIGINT, &previous_action, NULL);
+    interrupted_state = NULL;
+}

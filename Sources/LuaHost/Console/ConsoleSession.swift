@@ -1,0 +1,248 @@
+import CLua
+import Glibc
+import Packets
+import Reactor
+
+/// The Lua prompt of `tapir console`: lines from the `LineEditor` (one more fd in the
+/// event loop, so packets keep flowing while the user types) are evaluated in one
+/// script's Lua state, where `lua/tapir/console.lua` defines the helpers (sniff, show,
+/// hexdump, send, handlers, stats, reload, peer, next). A chunk the compiler finds
+/// incomplete switches to the `>> ` prompt and gathers lines, as `lua -i` does.
+///
+/// While a chunk runs the loop does not turn; Ctrl-C then reaches a signal handler that
+/// stops the chunk ("interrupted!", as lua.c does). At the prompt SIGINT comes through the
+/// loop: call `interruptAtPrompt()` from the loop's SIGINT handler.
+///
+/// Used on the loop thread only.
+public final class ConsoleSession {
+    public static let prompt = "> "
+    public static let continuationPrompt = ">> "
+
+    public let host: TapirHost
+    public let editor: LineEditor
+    let loop: EventLoop
+    /// The script whose state the prompt evaluates in, found again by path after a reload.
+    private let scriptPath: String
+    private var script: Script?
+    private var evalFunction: LuaReference?
+    private var keepFunction: LuaReference?
+    /// The lines of a chunk not complete yet.
+    private var pendingLines: [String] = []
+    /// The namespace `peer` runs commands in (the sandbox), if any.
+    public var sandboxNamespace: String?
+    /// The capture `next()` steps through (tapir console --replay), if any.
+    public var replay: ConsoleReplay?
+    /// Called once at end of input (Ctrl-D).
+    public var onEnd: (() -> Void)?
+    private(set) lazy var sniffer = ConsoleSniffer(host: host, loop: loop, editor: editor)
+    private var peers: [PeerCommand] = []
+    /// What the last native request answered, kept for C to copy.
+    private var replyBuffer: [CChar] = []
+
+    /// - Parameter script: the script the prompt evaluates in (the first one given, or an
+    ///   empty one of the console's own).
+    public init(host: TapirHost, loop: EventLoop, editor: LineEditor, script: Script) {
+        self.host = host
+        self.loop = loop
+        self.editor = editor
+        self.scriptPath = script.path
+    }
+
+    /// Loads the console prelude into the script's state and starts reading lines.
+    public func start() throws {
+        try currentScript()
+        try editor.attach(to: loop) { [unowned self] line in
+            guard let line else {
+                self.onEnd?()
+                return
+            }
+            self.enter(line)
+        }
+    }
+
+    /// Stops reading, stops sniffing, ends the peers still running.
+    public func stop() {
+        editor.detach()
+        sniffer.stop(report: false)
+        for peer in peers { peer.terminate() }
+        peers.removeAll()
+    }
+
+    /// SIGINT at the prompt: the line being typed and any gathered lines are dropped.
+    public func interruptAtPrompt() {
+        pendingLines.removeAll()
+        editor.setPrompt(Self.prompt)
+        editor.cancelLine()
+    }
+
+    /// One line typed at the prompt.
+    public func enter(_ line: String) {
+        pendingLines.append(line)
+        let incomplete = evaluate(pendingLines.joined(separator: "\n"))
+        if incomplete {
+            editor.setPrompt(Self.continuationPrompt)
+        } else {
+            pendingLines.removeAll()
+            editor.setPrompt(Self.prompt)
+        }
+    }
+
+    /// Runs a chunk at the prompt; true when it is incomplete. Console chunks have no
+    /// instruction budget (Ctrl-C stops them instead).
+    @discardableResult
+    public func evaluate(_ source: String) -> Bool {
+        let script: Script
+        do {
+            script = try currentScript()
+        } catch {
+            editor.print("console: \(error)")
+            return false
+        }
+        guard let evalFunction else { return false }
+        let state = script.state
+        let budget = state.instructionBudget
+        state.instructionBudget = 0
+        clua_console_arm_interrupt(state.host)
+        defer {
+            clua_console_disarm_interrupt()
+            state.instructionBudget = budget
+        }
+        do {
+            return try state.call(evalFunction, with: [.string(source)])
+        } catch {
+            editor.print("\(error)")
+            return false
+        }
+    }
+
+    /// The script evaluated in; after a reload (a fresh state) the prelude is loaded
+    /// into the new state first.
+    @discardableResult
+    private func currentScript() throws(LuaError) -> Script {
+        guard let current = host.scripts.first(where: { $0.path == scriptPath }) else {
+            throw LuaError(kind: .runtime, message: "the console's script \(scriptPath) is gone")
+        }
+        if current !== script {
+            try install(into: current)
+            script = current
+        }
+        return current
+    }
+
+    private func install(into script: Script) throws(LuaError) {
+        let state = script.state
+        var result = clua_result()
+        let status = clua_console_install(state.host, consoleRequest,
+                                          Unmanaged.passUnretained(self).toOpaque(), &result)
+        defer { clua_result_release(state.host, &result) }
+        if status != LUA_OK { throw LuaError(result: result, memoryCap: state.memoryCap) }
+        evalFunction = try state.evaluate("""
+            local console = require("tapir.console")
+            console.install(__tapir_console_native, \(Self.layerFieldsLiteral))
+            __tapir_console_native = nil
+            return console.eval
+            """, name: "console")
+        keepFunction = try state.evaluate("return require('tapir.console').keep", name: "console")
+    }
+
+    /// `{ order = {"eth", ...}, eth = {"src", ...}, ... }`: the layers and fields of the
+    /// packet table, for show().
+    static let layerFieldsLiteral: String = {
+        let layers = PacketLayer.allCases.filter { $0 != .frame }
+        var parts = ["order = {" + layers.map { "\"\($0)\"" }.joined(separator: ", ") + "}"]
+        for layer in layers {
+            let names = PacketField.allCases.filter { $0.info.layer == layer }.map { "\"\($0.info.name)\"" }
+            parts.append("[\"\(layer)\"] = {" + names.joined(separator: ", ") + "}")
+        }
+        return "{" + parts.joined(separator: ", ") + "}"
+    }()
+
+    // MARK: what console.lua asks the host
+
+    /// A request refused, with the message raised in Lua.
+    struct RequestError: Error {
+        let message: String
+        static func refused(_ message: String) -> RequestError { RequestError(message: message) }
+    }
+
+    /// Answers console.lua's native(operation, text, integer, number); a reply string or nil.
+    func answer(_ operation: String, text: String?, integer: Int64?, number: Double?) throws(RequestError) -> String? {
+        switch operation {
+        case "write":
+            editor.print(text ?? "")
+            return nil
+        case "sniff":
+            do {
+                try sniffer.start(filter: text, count: Int(integer ?? 0), seconds: number ?? 0)
+            } catch {
+                throw .refused("sniff: \(error)")
+            }
+            return nil
+        case "reload":
+            // After the chunk has returned: the state running it is the one replaced.
+            loop.schedule(after: .zero) { [weak self] in
+                guard let self else { return }
+                self.host.reloadAll()
+                self.editor.print("reloaded \(self.host.scripts.count) script(s)")
+            }
+            return nil
+        case "peer":
+            guard let sandboxNamespace else {
+                throw .refused("peer runs commands in the sandbox: start tapir console without --dev or --replay")
+            }
+            do {
+                let peer = try PeerCommand(text ?? "", namespace: sandboxNamespace, loop: loop,
+                                           editor: editor) { [weak self] finished in
+                    self?.peers.removeAll { $0 === finished }
+                }
+                peers.append(peer)
+            } catch {
+                throw .refused("peer: \(error)")
+            }
+            return nil
+        case "next":
+            guard let replay else {
+                throw .refused("next() steps through a capture: start tapir console --replay FILE.pcap")
+            }
+            guard let script, let keepFunction else { return nil }
+            let stepped = replay.step(host: host) { bytes, frame, device in
+                script.bind(bytes, frame, device)
+                defer { script.unbind() }
+                _ = try? script.state.call(keepFunction, with: [script.packetArgument])
+            }
+            return stepped ? "1" : nil
+        default:
+            throw .refused("unknown console request \(operation)")
+        }
+    }
+
+    fileprivate func reply(_ text: String?, into reply: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                           length: UnsafeMutablePointer<Int>?) {
+        guard let text else { return }
+        replyBuffer = Array(text.utf8CString)
+        replyBuffer.withUnsafeBufferPointer { buffer in
+            reply?.pointee = buffer.baseAddress
+            length?.pointee = buffer.count - 1
+        }
+    }
+}
+
+private func consoleRequest(context: UnsafeMutableRawPointer?, request: UnsafePointer<clua_console_request>?,
+                            reply: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                            replyLength: UnsafeMutablePointer<Int>?,
+                            error: UnsafeMutablePointer<CChar>?) -> Int32 {
+    guard let context, let request = request?.pointee else { return -1 }
+    let session = Unmanaged<ConsoleSession>.fromOpaque(context).takeUnretainedValue()
+    let operation = String(cString: request.operation, length: request.operation_length) ?? ""
+    let text = request.text.flatMap { String(cString: $0, length: request.text_length) }
+    do {
+        let answer = try session.answer(operation, text: text,
+                                        integer: request.has_integer != 0 ? request.integer : nil,
+                                        number: request.has_number != 0 ? request.number : nil)
+        session.reply(answer, into: reply, length: replyLength)
+        return 0
+    } catch let refusal {
+        writeError(refusal.message, into: error)
+        return -1
+    }
+}

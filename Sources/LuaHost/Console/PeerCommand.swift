@@ -1,0 +1,169 @@
+import Devices
+import Glibc
+import Reactor
+import SystemPackage
+
+/// The console's `peer("ping -c1 198.18.0.2")`: a shell command run inside the sandbox's
+/// namespace (`ip netns exec NS sh -c COMMAND`), its output (stdout and stderr) printed
+/// through the line editor line by line as it comes. The read end of its pipe is one more
+/// fd in the event loop, so the loop keeps answering the command's packets meanwhile.
+/// The child starts with an empty signal mask and default dispositions (the host blocks
+/// SIGINT/SIGTERM/SIGHUP), stdin /dev/null; it is reaped when its output ends.
+final class PeerCommand {
+    let pid: pid_t
+    let command: String
+    private let output: FileDescriptor
+    private unowned let loop: EventLoop
+    private unowned let editor: LineEditor
+    private let onFinish: (PeerCommand) -> Void
+    private var partialLine: [UInt8] = []
+    private var isReading = true
+    private var exitStatus: Int32?
+    private var reapTimer: TimerID?
+
+    init(_ command: String, namespace: String, loop: EventLoop, editor: LineEditor,
+         onFinish: @escaping (PeerCommand) -> Void) throws(DeviceError) {
+        guard let ip = ChildProcess.locate("ip") else {
+            throw .programNotFound(program: "ip", hint: "install iproute2")
+        }
+        self.command = command
+        self.loop = loop
+        self.editor = editor
+        self.onFinish = onFinish
+        var fds: [CInt] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw .system(operation: "pipe", errno: errno) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        // Its own process group: a Ctrl-C at the terminal is the console's, not the peer's.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes,
+                                 Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        let arguments = [ip, "netns", "exec", namespace, "/bin/sh", "-c", command]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var childPID: pid_t = 0
+        let result = posix_spawn(&childPID, ip, &actions, &attributes, argv, environ)
+        Glibc.close(fds[1])
+        guard result == 0 else {
+            Glibc.close(fds[0])
+            throw .spawnFailed(program: ip, errno: result)
+        }
+        pid = childPID
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        output = FileDescriptor(rawValue: fds[0])
+        do {
+            try loop.register(output) { [weak self] _ in self?.readAvailable() }
+        } catch {
+            kill(childPID, SIGKILL)
+            try? output.close()
+            isReading = false
+            reap(blocking: true)
+            throw .system(operation: "epoll_ctl", errno: EINVAL)
+        }
+    }
+
+    deinit {
+        terminate()
+    }
+
+    /// Ends the command (at the console's end) and reaps it.
+    func terminate() {
+        if exitStatus == nil {
+            kill(pid, SIGTERM)
+            stopReading()
+            reap(blocking: true)
+        }
+        if let reapTimer { loop.cancel(reapTimer) }
+        reapTimer = nil
+    }
+
+    private func readAvailable() {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while isReading {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(output.rawValue, $0.baseAddress, $0.count) }
+            if count > 0 {
+                printLines(chunk[0..<count])
+            } else if count == 0 {
+                return finish()
+            } else if errno == EINTR {
+                continue
+            } else if errno == EAGAIN {
+                return
+            } else {
+                return finish()
+            }
+        }
+    }
+
+    private func printLines(_ bytes: ArraySlice<UInt8>) {
+        var start = bytes.startIndex
+        for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {
+            partialLine.append(contentsOf: bytes[start..<index])
+            editor.print(String(decoding: partialLine, as: UTF8.self))
+            partialLine.removeAll(keepingCapacity: true)
+            start = index + 1
+        }
+        partialLine.append(contentsOf: bytes[start..<bytes.endIndex])
+    }
+
+    /// Output ended: print what is left, then reap (the child may take a moment to exit).
+    private func finish() {
+        if !partialLine.isEmpty {
+            editor.print(String(decoding: partialLine, as: UTF8.self))
+            partialLine.removeAll()
+        }
+        stopReading()
+        reapWhenExited(attempt: 0)
+    }
+
+    private func reapWhenExited(attempt: Int) {
+        reap(blocking: attempt >= 100)
+        guard exitStatus == nil else {
+            if let status = exitStatus, status != 0 { editor.print("[peer: \(command): exit \(status)]") }
+            onFinish(self)
+            return
+        }
+        reapTimer = loop.schedule(after: .milliseconds(20)) { [weak self] in
+            self?.reapTimer = nil
+            self?.reapWhenExited(attempt: attempt + 1)
+        }
+    }
+
+    private func stopReading() {
+        guard isReading else { return }
+        isReading = false
+        _ = loop.deregister(output)
+        try? output.close()
+    }
+
+    private func reap(blocking: Bool) {
+        guard exitStatus == nil else { return }
+        var status: CInt = 0
+        while true {
+            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+            if result == pid { break }
+            if result < 0 && errno == EINTR { continue }
+            if result < 0 { exitStatus = -1 }
+            return
+        }
+        let signal = status & 0x7f
+        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}

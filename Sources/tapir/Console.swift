@@ -1,0 +1,175 @@
+import ArgumentParser
+import Capture
+import Devices
+import Foundation
+import Glibc
+import Logging
+import LuaHost
+import Reactor
+
+struct Console: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A Lua prompt on a live device (a sandbox when no --dev is given), or on a capture.",
+        discussion: """
+            The prompt evaluates in the first script's Lua state (or an empty one of its own); \
+            handlers defined there take effect at once. Helpers: sniff(3), sniff{count=, seconds=, \
+            filter=}, show(pkt), hexdump(bytes), send(bytes or pkt, [dev]), handlers(), stats(), \
+            reload(), peer("ping -c1 198.18.0.2") (in the sandbox), next() (with --replay). \
+            Ctrl-C stops a running chunk, Ctrl-D leaves. History: $TAPIR_HISTORY or ~/.tapir_history.
+            """)
+
+    @Argument(help: "Lua scripts to load, each in a state of its own; the prompt uses the first.")
+    var scripts: [String] = []
+
+    @Option(name: .long, help: "The tun/tap device to use (created if missing).")
+    var dev: String?
+
+    @Flag(name: .long, help: "A tun device: IP datagrams, no Ethernet layer.")
+    var tun = false
+
+    @Option(name: .long, help: "Step through this capture with next() instead of using a device.")
+    var replay: String?
+
+    @OptionGroup var host: HostOptions
+
+    func validate() throws {
+        guard replay == nil || (dev == nil && !tun) else {
+            throw ValidationError("--replay uses no device: drop --dev and --tun")
+        }
+    }
+
+    func run() throws {
+        let logger = ConsoleLogHandler.makeLogger(level: host.level)
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let tapirHost: TapirHost
+        var sandbox: Sandbox?
+        defer { sandbox?.remove() }
+        var consoleReplay: ConsoleReplay?
+
+        if let replay {
+            let device: PcapDevice
+            do {
+                device = try PcapDevice(name: "replay0", input: replay, output: nil)
+            } catch {
+                throw CleanExit.message("tapir: \(error)", code: 1)
+            }
+            let start = TimerInstant(nanoseconds: UInt64(max(0, device.time.nanoseconds)))
+            let timers = TimerQueue(clock: ManualClock(now: start))
+            tapirHost = TapirHost(options: host.hostOptions(), timers: timers, logger: logger)
+            let captureClock = { CaptureTime(nanoseconds: Int64(timers.clock.now.nanoseconds)) }
+            device.clock = captureClock
+            tapirHost.recordingClock = captureClock
+            consoleReplay = ConsoleReplay(device: device, hostDevice: try tapirHost.add(device), timers: timers)
+        } else {
+            tapirHost = TapirHost(options: host.hostOptions(), loop: loop, logger: logger)
+            tapirHost.deviceOpener = { request in
+                try TunTapDevice.open(.init(name: request.name, mode: request.mode,
+                                            packetInfo: request.packetInfo, bringUp: true))
+            }
+            let mode: DeviceMode = tun ? .tun : .tap
+            let device: TunTapDevice
+            do {
+                if let dev {
+                    device = try TunTapDevice.open(.init(name: dev, mode: mode, packetInfo: false, bringUp: true))
+                } else {
+                    device = try TunTapDevice.open(.init(name: mode == .tap ? "tapir%d" : "tapirtun%d", mode: mode))
+                    let made = try Sandbox()
+                    sandbox = made
+                    try made.adopt(device)
+                }
+            } catch {
+                throw CleanExit.message("tapir: \(error)", code: 1)
+            }
+            try tapirHost.add(device)
+            if let sandbox {
+                print("tapir: sandbox namespace \(sandbox.namespace), device \(device.name), kernel side "
+                      + "\(Sandbox.kernelIPv4Address); peer(\"ping -c1 198.18.0.2\") runs a command there")
+            }
+        }
+
+        var loaded: [Script] = []
+        for script in scripts {
+            do {
+                loaded.append(try tapirHost.load(path: script))
+            } catch {
+                throw CleanExit.message("tapir: \(error)", code: 1)
+            }
+        }
+        // No script given: the prompt gets an empty state of its own (an empty chunk).
+        let promptScript: Script
+        if let first = loaded.first {
+            promptScript = first
+        } else {
+            promptScript = try tapirHost.load(path: "/dev/null", name: "console")
+        }
+
+        let historyPath = ProcessInfo.processInfo.environment["TAPIR_HISTORY"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? LineEditor.defaultHistoryPath
+        let editor = LineEditor(prompt: ConsoleSession.prompt, historyPath: historyPath)
+        if let failure = editor.historyError { logger.warning("\(failure)") }
+        let session = ConsoleSession(host: tapirHost, loop: loop, editor: editor, script: promptScript)
+        session.sandboxNamespace = sandbox?.namespace
+        session.replay = consoleReplay
+        session.onEnd = { [unowned loop] in loop.stop() }
+        ConsoleLogHandler.editor = editor
+        defer { ConsoleLogHandler.editor = nil }
+
+        try loop.onSignal(SIGINT) { [unowned session] in session.interruptAtPrompt() }
+        try loop.onSignal(SIGTERM) { [unowned loop] in loop.stop() }
+        try loop.onSignal(SIGHUP) { [unowned tapirHost] in tapirHost.reloadAll() }
+        var resize = sigset_t()
+        sigemptyset(&resize)
+        sigaddset(&resize, SIGWINCH)
+        pthread_sigmask(SIG_BLOCK, &resize, nil)  // so it comes through the loop
+        try loop.onSignal(SIGWINCH) { [unowned editor] in editor.terminalResized() }
+        tapirHost.onAllDevicesGone = { [unowned loop, unowned editor] in
+            editor.print("tapir: no device left to serve: stopping")
+            loop.stop()
+        }
+        do {
+            try session.start()
+        } catch {
+            throw CleanExit.message("tapir: \(error)", code: 1)
+        }
+        try loop.run()
+        session.stop()
+        tapirHost.stop()
+    }
+}
+
+/// Log lines of a console session go through the line editor, above the line being
+/// typed; before and after the session, to standard error as everywhere else.
+struct ConsoleLogHandler: LogHandler {
+    /// Set while the prompt is attached (a terminal only: piped, logs stay on standard
+    /// error); used on the loop thread only, where the host logs.
+    nonisolated(unsafe) static var editor: LineEditor?
+
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    static func makeLogger(level: Logger.Level) -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = ConsoleLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "tapir")
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let script = event.metadata?["script"].map { "[\($0)] " } ?? ""
+        let line = "\(label): \(event.level): \(script)\(event.message)"
+        if let editor = Self.editor, editor.isInteractive {
+            editor.print(line)
+        } else {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+}

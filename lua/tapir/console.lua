@@ -1,0 +1,283 @@
+-- tapir.console: the prompt of `tapir console`, loaded into the Lua state it evaluates in.
+--
+-- The host calls eval(source) with each line (or the lines gathered so far); what is
+-- printed goes through the host's line editor, above the line being typed. The helpers
+-- (sniff, show, hexdump, send, handlers, stats, reload, peer, next) are set as globals
+-- by install(). Everything here is plain Lua but for `native`, the host's one entry
+-- point (see CLua's CLuaConsole.h).
+local M = {}
+
+local native        -- __tapir_console_native, set by install
+local layerFields   -- { order = {"eth", ...}, eth = {"src", "dst", "type"}, ... }
+
+M.maxDepth = 4      -- tables nested deeper are shown as {...}
+M.lineWidth = 72    -- a table that fits on one line of this width is shown on one
+
+local function write(text)
+  native("write", text)
+end
+
+-- Values, readably -----------------------------------------------------------------
+
+local function isIdentifier(key)
+  return type(key) == "string" and key:match("^[%a_][%w_]*$") ~= nil
+end
+
+local typeOrder = { number = 1, string = 2, boolean = 3 }
+
+local function keyLess(a, b)
+  local ta, tb = typeOrder[type(a)] or 4, typeOrder[type(b)] or 4
+  if ta ~= tb then return ta < tb end
+  if ta <= 2 then return a < b end
+  return tostring(a) < tostring(b)
+end
+
+local function quote(text)
+  return (string.format("%q", text):gsub("\\\n", "\\n"))
+end
+
+local format
+
+local function formatTable(value, depth, indent, seen)
+  if seen[value] then return "<cycle: " .. tostring(value) .. ">" end
+  if depth >= M.maxDepth then return "{...}" end
+  local mt = getmetatable(value)
+  if type(mt) == "table" and mt.__tostring then return tostring(value) end
+  seen[value] = true
+  local length = #value
+  local keys = {}
+  for key in pairs(value) do
+    if not (math.type(key) == "integer" and key >= 1 and key <= length) then
+      keys[#keys + 1] = key
+    end
+  end
+  table.sort(keys, keyLess)
+  local items = {}
+  for index = 1, length do
+    items[#items + 1] = format(value[index], depth + 1, indent .. "  ", seen)
+  end
+  for _, key in ipairs(keys) do
+    local shownKey = isIdentifier(key) and key or "[" .. format(key, depth + 1, indent, seen) .. "]"
+    items[#items + 1] = shownKey .. " = " .. format(value[key], depth + 1, indent .. "  ", seen)
+  end
+  seen[value] = nil
+  if #items == 0 then return "{}" end
+  local oneLine = "{ " .. table.concat(items, ", ") .. " }"
+  if #oneLine + #indent <= M.lineWidth and not oneLine:find("\n", 1, true) then
+    return oneLine
+  end
+  return "{\n" .. indent .. "  " .. table.concat(items, ",\n" .. indent .. "  ") .. ",\n" .. indent .. "}"
+end
+
+-- One value as Lua source would write it (strings quoted); tables nested, keys sorted,
+-- at most M.maxDepth levels.
+function format(value, depth, indent, seen)
+  depth, indent, seen = depth or 0, indent or "", seen or {}
+  local kind = type(value)
+  if kind == "string" then return quote(value) end
+  if kind == "table" then return formatTable(value, depth, indent, seen) end
+  if math.type(value) == "float" and value == math.floor(value) and value == value
+     and value ~= math.huge and value ~= -math.huge then
+    return string.format("%.1f", value)
+  end
+  return tostring(value)
+end
+M.format = format
+
+-- What the prompt prints for a result: strings as they are (like lua -i), the rest formatted.
+function M.show(value)
+  if type(value) == "string" then return value end
+  return format(value)
+end
+
+-- Evaluating lines ------------------------------------------------------------------
+
+-- A chunk the compiler stopped in at its end: more lines may complete it.
+function M.isIncomplete(message)
+  return type(message) == "string" and message:sub(-5) == "<eof>"
+end
+
+-- The function for a line: `=expr` and bare expressions return their values (tried as
+-- `return <source>` first, as lua 5.4's REPL does). Returns fn, or nil and
+-- "incomplete", or nil and the compiler's message.
+function M.compile(source)
+  if source:sub(1, 1) == "=" then source = "return " .. source:sub(2) end
+  local fn = load("return " .. source, "=stdin", "t")
+  if fn then return fn end
+  local message
+  fn, message = load(source, "=stdin", "t")
+  if fn then return fn end
+  if M.isIncomplete(message) then return nil, "incomplete" end
+  return nil, message
+end
+
+local function traceback(message)
+  if type(message) ~= "string" then
+    local mt = getmetatable(message)
+    if mt and mt.__tostring then return tostring(message) end
+    return "(error object is a " .. type(message) .. " value)"
+  end
+  local text = debug and debug.traceback and debug.traceback(message, 2) or message
+  -- The frames of the console itself say nothing to the user.
+  return (text:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
+end
+
+-- Runs one chunk typed at the prompt and prints its results or error. Returns true when
+-- the chunk is incomplete (the host then asks for more lines and calls again with all).
+function M.eval(source)
+  local fn, message = M.compile(source)
+  if not fn then
+    if message == "incomplete" then return true end
+    write(message)
+    return false
+  end
+  M.printed = nil
+  local results = table.pack(xpcall(fn, traceback))
+  if not results[1] then
+    write(tostring(results[2]))
+  elseif results.n == 2 and results[2] ~= nil and results[2] == M.printed then
+    -- next() printed this packet already
+  elseif results.n > 1 then
+    local shown = {}
+    for index = 2, results.n do shown[#shown + 1] = M.show(results[index]) end
+    write(table.concat(shown, "\t"))
+  end
+  return false
+end
+
+-- Helpers -----------------------------------------------------------------------------
+
+local function isPacket(value)
+  if type(value) ~= "userdata" then return false end
+  local ok, layers = pcall(function() return value.layers end)
+  return ok and type(layers) == "string"
+end
+
+local function packetBytes(value)
+  if type(value) == "string" then return value end
+  if isPacket(value) then return value:bytes() end
+  error("expected a byte string or a packet, got " .. type(value), 3)
+end
+
+-- hexdump(bytes or pkt): offset, 16 bytes in hex, and the printable ones as text.
+function M.hexdump(value)
+  local bytes = packetBytes(value)
+  local lines = {}
+  for offset = 0, #bytes - 1, 16 do
+    local chunk = bytes:sub(offset + 1, offset + 16)
+    local hex = chunk:gsub(".", function(c) return string.format("%02x ", c:byte()) end)
+    if #chunk > 8 then hex = hex:sub(1, 24) .. " " .. hex:sub(25) end
+    local text = chunk:gsub("[^\32-\126]", ".")
+    lines[#lines + 1] = string.format("%04x  %-49s |%s|", offset, hex, text)
+  end
+  return table.concat(lines, "\n")
+end
+
+local function fieldText(value)
+  if type(value) == "string" and value:find("[^\32-\126]") then
+    if #value == 0 then return "''" end
+    local shown = value:sub(1, 32):gsub(".", function(c) return string.format("%02x", c:byte()) end)
+    return shown .. (#value > 32 and "... (" .. #value .. " bytes)" or "")
+  end
+  return format(value)
+end
+
+-- show(pkt): every layer present and every field of it, like Scapy's show().
+function M.showPacket(pkt)
+  if not isPacket(pkt) then error("show expects a packet, got " .. type(pkt), 2) end
+  local lines = { tostring(pkt) }
+  local present = {}
+  for layer in pkt.layers:gmatch("[^:]+") do present[layer] = true end
+  for _, layer in ipairs(layerFields.order) do
+    if present[layer] then
+      lines[#lines + 1] = "###[ " .. layer .. " ]###"
+      local proxy = pkt[layer]
+      for _, field in ipairs(layerFields[layer]) do
+        local ok, value = pcall(function() return proxy[field] end)
+        lines[#lines + 1] = string.format("  %-10s = %s", field, ok and fieldText(value) or "?")
+      end
+    end
+  end
+  local payload = pkt.payload
+  if payload and #payload > 0 then
+    lines[#lines + 1] = "###[ payload ]###  " .. #payload .. " bytes"
+    lines[#lines + 1] = M.hexdump(payload)
+  end
+  if pkt.malformed then lines[#lines + 1] = "malformed: " .. tostring(pkt.malformed) end
+  return table.concat(lines, "\n")
+end
+
+local function findDevice(name)
+  for _, device in ipairs(tapir.devices()) do
+    if name == nil or device.name == name then return device end
+  end
+  if name then error("no device named " .. tostring(name), 3) end
+  error("no device to send on", 3)
+end
+
+function M.install(nativeFunction, fields)
+  native = nativeFunction
+  layerFields = fields
+
+  print = function(...)
+    local parts = table.pack(...)
+    for index = 1, parts.n do parts[index] = tostring(parts[index]) end
+    write(table.concat(parts, "\t", 1, parts.n))
+  end
+
+  -- sniff(3), sniff{count=, seconds=, filter=}: one tcpdump-style line per packet in or
+  -- out of any device, printed as they pass; the loop keeps turning.
+  sniff = function(options)
+    if math.type(options) == "integer" then options = { count = options } end
+    options = options or {}
+    if type(options) ~= "table" then error("sniff expects a count or a table {count=, seconds=, filter=}", 2) end
+    local count = options.count
+    if count ~= nil and math.type(count) ~= "integer" then error("sniff: count must be an integer", 2) end
+    local seconds = options.seconds
+    if seconds ~= nil and type(seconds) ~= "number" then error("sniff: seconds must be a number", 2) end
+    if count == nil and seconds == nil then count = 10 end
+    native("sniff", options.filter, count or 0, seconds or 0)
+  end
+
+  show = function(pkt) write(M.showPacket(pkt)) end
+  hexdump = function(value) write(M.hexdump(value)) end
+
+  -- send(bytes or pkt, [device name]): one frame on the first device, or the one named.
+  send = function(value, name)
+    local device = findDevice(name)
+    return device:write(isPacket(value) and value or packetBytes(value))
+  end
+
+  handlers = function() return tapir.stats().handlers end
+  stats = function() return tapir.stats() end
+  reload = function() native("reload") end
+
+  -- peer("ping -c1 198.18.0.2"): a command in the sandbox, its output printed as it comes.
+  peer = function(command)
+    if type(command) ~= "string" then error("peer expects a command line (a string)", 2) end
+    native("peer", command)
+  end
+
+  -- next(): the next packet of the capture (tapir console --replay), dispatched to the
+  -- handlers; returns a copy of it, or nil at the end. next(t, k) is still Lua's.
+  local luaNext = next
+  next = function(...)
+    if select("#", ...) > 0 then return luaNext(...) end
+    if native("next") == nil then
+      write("(end of the capture)")
+      return nil
+    end
+    local pkt = M.last
+    M.last = nil
+    write(tostring(pkt))
+    M.printed = pkt
+    return pkt
+  end
+end
+
+-- The host binds each packet next() reads and calls this to keep a copy of it.
+function M.keep(pkt)
+  M.last = pkt:copy()
+end
+
+return M
