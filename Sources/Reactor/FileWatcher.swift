@@ -144,21 +144,17 @@ final class FileWatcher {
         } else {
             return
         }
-        // A rename puts a complete file in place at once: no need to wait for it to settle
-        // (events read in the same batch still coalesce into one report).
-        let renamedInPlace = mask & UInt32(IN_MOVED_TO) != 0
         for id in watched.watches where watches[id]?.name == name {
-            note(change, for: id, settle: renamedInPlace ? .zero : nil)
+            note(change, for: id)
         }
     }
 
-    /// Records `change` and (re)starts the watch's settle timer (`settle` overrides the
-    /// watch's own delay).
-    private func note(_ change: FileChange, for id: UInt64, settle: Duration? = nil) {
+    /// Records `change` and (re)starts the watch's settle timer.
+    private func note(_ change: FileChange, for id: UInt64) {
         guard var watch = watches[id] else { return }
         if let timer = watch.settleTimer { loop.cancel(timer) }
         watch.pending = change
-        watch.settleTimer = loop.schedule(after: settle ?? watch.settle) { [unowned self] in
+        watch.settleTimer = loop.schedule(after: watch.settle) { [unowned self] in
             self.settled(id)
         }
         watches[id] = watch
@@ -176,8 +172,7 @@ final class FileWatcher {
 extension EventLoop {
     /// Calls `callback` on the loop thread when the file at `path` has been saved
     /// (`.changed`) or removed (`.gone`), once per burst of activity: the report comes
-    /// `settle` after the last event for the file (at once when a file was renamed onto it,
-    /// as editors save: a rename is complete). The file need not exist yet; its
+    /// `settle` after the last event for the file. The file need not exist yet; its
     /// directory must. Watching a path does not follow symlinks. When the directory
     /// itself is removed or renamed, its files are reported `.gone` and their watches
     /// end: watch again once it is back. Throws `ReactorError.cannotWatch`.
