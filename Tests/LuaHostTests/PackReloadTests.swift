@@ -27,11 +27,14 @@ final class PackReloadTests: XCTestCase {
         let pack = try Pack(directory: directory)
         try live.load(pack: pack, config: pack.manifest.resolve(["greeting": "hello"]))
         try live.watchPackHandlers()
+        var answered: [String] = []
+        memory.inject(TestFrames.udp(dport: 7))
+        live.pump(liveDevice)
+        answered += memory.takeWritten().map { String(decoding: $0, as: UTF8.self) }
         let path = directory + "/main.lua"
         let temporary = path + ".tmp"
         try version("two").write(toFile: temporary, atomically: false, encoding: .utf8)
         rename(temporary, path)
-        var answered: [String] = []
         loop.schedule(after: .milliseconds(20), repeating: .milliseconds(20)) {
             memory.inject(TestFrames.udp(dport: 7))
             live.pump(liveDevice)

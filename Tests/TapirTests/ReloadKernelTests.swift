@@ -44,6 +44,7 @@ final class ReloadKernelTests: XCTestCase {
         XCTAssertEqual(output.status, 0, output.stderr)
         let report = StreamReport(result.stdout)
 
+
         // Every datagram got exactly one reply.
         XCTAssertEqual(report.summary["sent"], 30_000, result.stdout)
         XCTAssertEqual(report.summary["replied_once"], 30_000, result.stdout)

@@ -10,8 +10,13 @@ enum TapirCommand {
             .deletingLastPathComponent()
     }
 
-    /// `.build/<config>/tapir`, beside the test bundle.
+    /// $TAPIR_BINARY (scripts/test points it at the release build, the one users run and
+    /// the one fast enough for the timing of the kernel tests), or the `tapir` beside the
+    /// test bundle.
     static var path: String {
+        if let binary = ProcessInfo.processInfo.environment["TAPIR_BINARY"], !binary.isEmpty {
+            return binary
+        }
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = bundle.deletingLastPathComponent()
         for _ in 0..<4 {
