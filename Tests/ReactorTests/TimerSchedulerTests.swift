@@ -5,9 +5,10 @@ import Reactor
 final class TimerSchedulerTests: XCTestCase {
     /// Something like `tapir.after` / `tapir.every`, knowing only the protocol.
     private func scheduleHeartbeat(on scheduler: TimerScheduler, log: @escaping (String) -> Void) {
-        scheduler.schedule(after: .milliseconds(10)) { log("after") }
-        let beat = scheduler.schedule(after: .milliseconds(4), repeating: .milliseconds(4)) { log("beat") }
-        scheduler.schedule(after: .milliseconds(13)) { scheduler.cancel(beat) }
+        // Far enough apart that a busy machine keeps the order on the real loop.
+        scheduler.schedule(after: .milliseconds(100)) { log("after") }
+        let beat = scheduler.schedule(after: .milliseconds(40), repeating: .milliseconds(40)) { log("beat") }
+        scheduler.schedule(after: .milliseconds(130)) { scheduler.cancel(beat) }
     }
 
     func testManualClockSchedulerRunsTheSameSequence() {
@@ -24,7 +25,7 @@ final class TimerSchedulerTests: XCTestCase {
         defer { loop.close() }  // callbacks capture the loop: close() breaks the cycle
         var log: [String] = []
         scheduleHeartbeat(on: loop) { log.append($0) }
-        loop.schedule(after: .milliseconds(40)) { loop.stop() }
+        loop.schedule(after: .milliseconds(300)) { loop.stop() }
         try runLoop(loop)
         XCTAssertEqual(log, ["beat", "beat", "after", "beat"])
     }
