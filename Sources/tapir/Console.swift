@@ -48,39 +48,16 @@ struct Console: ParsableCommand {
         var consoleReplay: ConsoleReplay?
 
         if let replay {
-            let device: PcapDevice
-            do {
-                device = try PcapDevice(name: "replay0", input: replay, output: nil)
-            } catch {
-                throw CleanExit.message("tapir: \(error)", code: 1)
-            }
-            let start = TimerInstant(nanoseconds: UInt64(max(0, device.time.nanoseconds)))
-            let timers = TimerQueue(clock: ManualClock(now: start))
-            tapirHost = TapirHost(options: host.hostOptions(), timers: timers, logger: logger)
-            let captureClock = { CaptureTime(nanoseconds: Int64(timers.clock.now.nanoseconds)) }
-            device.clock = captureClock
-            tapirHost.recordingClock = captureClock
-            consoleReplay = ConsoleReplay(device: device, hostDevice: try tapirHost.add(device), timers: timers)
+            let replaying = try ReplayHost.open(input: replay, output: nil, options: host.hostOptions(), logger: logger)
+            tapirHost = replaying.host
+            consoleReplay = ConsoleReplay(device: replaying.device, hostDevice: replaying.hostDevice,
+                                          timers: replaying.timers)
         } else {
             tapirHost = TapirHost(options: host.hostOptions(), loop: loop, logger: logger)
-            tapirHost.deviceOpener = { request in
-                try TunTapDevice.open(.init(name: request.name, mode: request.mode,
-                                            packetInfo: request.packetInfo, bringUp: true))
-            }
-            let mode: DeviceMode = tun ? .tun : .tap
-            let device: TunTapDevice
-            do {
-                if let dev {
-                    device = try TunTapDevice.open(.init(name: dev, mode: mode, packetInfo: false, bringUp: true))
-                } else {
-                    device = try TunTapDevice.open(.init(name: mode == .tap ? "tapir%d" : "tapirtun%d", mode: mode))
-                    let made = try Sandbox()
-                    sandbox = made
-                    try made.adopt(device)
-                }
-            } catch {
-                throw CleanExit.message("tapir: \(error)", code: 1)
-            }
+            tapirHost.deviceOpener = LiveDevice.opener
+            let live = try LiveDevice.open(name: dev, mode: tun ? .tun : .tap, packetInfo: false)
+            sandbox = live.sandbox
+            let device = live.device
             try tapirHost.add(device)
             if let sandbox {
                 print("tapir: sandbox namespace \(sandbox.namespace), device \(device.name), kernel side "

@@ -27,19 +27,9 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let logger = host.makeLogger()
-        let device: PcapDevice
-        do {
-            device = try PcapDevice(name: "replay0", input: input, output: out)
-        } catch {
-            throw CleanExit.message("tapir: \(error)", code: 1)
-        }
-        let start = TimerInstant(nanoseconds: UInt64(max(0, device.time.nanoseconds)))
-        let timers = TimerQueue(clock: ManualClock(now: start))
-        let tapirHost = TapirHost(options: host.hostOptions(), timers: timers, logger: logger)
-        let captureClock = { CaptureTime(nanoseconds: Int64(timers.clock.now.nanoseconds)) }
-        device.clock = captureClock
-        tapirHost.recordingClock = captureClock
-        let hostDevice = try tapirHost.add(device)
+        let replaying = try ReplayHost.open(input: input, output: out, options: host.hostOptions(), logger: logger)
+        let (tapirHost, device, hostDevice, timers) = (replaying.host, replaying.device, replaying.hostDevice,
+                                                        replaying.timers)
         for script in scripts {
             do {
                 try tapirHost.load(path: script)

@@ -72,28 +72,12 @@ struct Run: ParsableCommand {
         var options = host.hostOptions()
         options.readBudget = readBudget
         let tapirHost = TapirHost(options: options, loop: loop, logger: logger)
-        tapirHost.deviceOpener = { (request: TapirHost.DeviceRequest) throws -> any PacketDevice in
-            try TunTapDevice.open(.init(name: request.name, mode: request.mode,
-                                        packetInfo: request.packetInfo, bringUp: true))
-        }
+        tapirHost.deviceOpener = LiveDevice.opener
 
-        var sandbox: Sandbox?
-        defer { sandbox?.remove() }
-        let device: TunTapDevice
-        do {
-            if let dev {
-                device = try TunTapDevice.open(.init(name: dev, mode: mode, packetInfo: pi, bringUp: true))
-            } else {
-                device = try TunTapDevice.open(.init(name: mode == .tap ? "tapir%d" : "tapirtun%d",
-                                                     mode: mode, packetInfo: pi))
-                let made = try Sandbox()
-                sandbox = made
-                try made.adopt(device)
-                printReachability(made, device)
-            }
-        } catch {
-            throw CleanExit.message("tapir: \(error)", code: 1)
-        }
+        let live = try LiveDevice.open(name: dev, mode: mode, packetInfo: pi)
+        defer { live.sandbox?.remove() }
+        let device = live.device
+        if let sandbox = live.sandbox { printReachability(sandbox, device) }
         tapirHost.recordPath = record
         do {
             try tapirHost.add(device)
