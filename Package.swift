@@ -50,6 +50,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The in-memory benchmark (scripts/bench): no dependency beyond the project's own.
+        .executableTarget(name: "tapir-bench-memory", dependencies: [
+            "LuaHost", "Devices", "Reactor", "Packets",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/InMemory"),
+
         .testTarget(name: "PacketsTests", dependencies: ["Packets"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Packets"]),

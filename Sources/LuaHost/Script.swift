@@ -22,6 +22,8 @@ public final class Script {
     private(set) var timers: [Int64: Timer] = [:]
     private var nextTimerID: Int64 = 0
     private(set) var stopFunctions: [Int32] = []
+    /// This script's handlers arranged for native dispatch (TapirHost keeps it current).
+    var dispatchTable = DispatchTable()
     /// The reply and query buffers handed to C; valid until the next query.
     var queryBuffer: [UInt8] = []
     var timerErrorLog = ErrorLogLimiter(interval: .seconds(10))

@@ -59,7 +59,6 @@ public final class TapirHost {
     let filters = FilterCache()
     private let readBuffer = ReadBuffer()
     private let drain: DeviceDrain
-    var tables: [ObjectIdentifier: DispatchTable] = [:]
     /// The packs loaded, by their manifest path (a pack script's path), for reloads.
     var packLoads: [String: PackLoad] = [:]
     public private(set) var isStopped = false
@@ -216,7 +215,6 @@ public final class TapirHost {
     func replace(_ old: Script, with replacement: Script) {
         guard let index = scripts.firstIndex(where: { $0 === old }) else { return }
         old.cancelAllTimers()
-        tables[ObjectIdentifier(old)] = nil
         scripts[index] = replacement
     }
 
@@ -276,15 +274,13 @@ public final class TapirHost {
         }
     }
 
+    /// The script's dispatch table, rebuilt first if its handlers changed.
+    @inline(__always)
     private func dispatchTable(for script: Script) -> DispatchTable {
-        let key = ObjectIdentifier(script)
-        if tables[key]?.generation == script.state.handlerGeneration, let table = tables[key] {
-            return table
+        if script.dispatchTable.generation != script.state.handlerGeneration {
+            script.dispatchTable.refresh(from: script.state, filters: filters)
         }
-        var table = tables[key] ?? DispatchTable()
-        table.refresh(from: script.state, filters: filters)
-        tables[key] = table
-        return table
+        return script.dispatchTable
     }
 
     /// Writes one packet to a device (dev:write). False when it was not written (counted

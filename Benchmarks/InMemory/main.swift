@@ -1,0 +1,126 @@
+// Packets per second of one core through the host, in memory: no device reads, no
+// syscalls. Each case hands the same frame to TapirHost.handle() in a loop; the figure is
+// the median of several rounds. Prints one Markdown table row per case.
+import Devices
+import Foundation
+import Logging
+import LuaHost
+import Packets
+import Reactor
+import SystemPackage
+
+/// A device that only counts what is written to it (the reply path without a syscall).
+final class CountingDevice: PacketDevice {
+    let name = "bench0"
+    let mode = DeviceMode.tap
+    let hasPacketInfo = false
+    var fileDescriptor: FileDescriptor? { nil }
+    var counters = DeviceCounters()
+    var isGone: Bool { false }
+    var written = 0
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult { .wouldBlock }
+    func write(_ packet: UnsafeRawBufferPointer) -> WriteResult {
+        written += 1
+        return .written
+    }
+    func close() {}
+}
+
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+let packetsPerRound = quick ? 200_000 : 1_000_000
+let rounds = quick ? 3 : 5
+let repository = URL(fileURLWithPath: arguments.first { $0.hasPrefix("--repo=") }?.dropFirst(7).description ?? ".")
+
+// A UDP datagram 198.18.0.1:40000 -> 198.18.0.2:7, 16 bytes of payload, in an Ethernet frame.
+let frame: [UInt8] = {
+    let udp = UDPRepr(sport: 40000, dport: 7, payload: Array("tapir benchmark!".utf8))
+    let ip = IPv4Repr(src: IPv4Address("198.18.0.1")!, dst: IPv4Address("198.18.0.2")!,
+                      proto: IPProtocol.udp, payloadLength: udp.bufferLength)
+    var bytes: [UInt8] = []
+    EthernetRepr(src: MACAddress("02:00:00:00:00:01")!, dst: MACAddress("02:54:41:50:49:52")!,
+                 type: EtherType.ipv4).emit(appendingTo: &bytes)
+    ip.emit(appendingTo: &bytes)
+    udp.emit(appendingTo: &bytes, pseudoHeader: ip.pseudoHeader)
+    return bytes
+}()
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+/// Runs `body` for packetsPerRound packets, `rounds` times; packets per second, median.
+func measure(_ body: (UnsafeRawBufferPointer) -> Void) -> Double {
+    frame.withUnsafeBytes { bytes in
+        for _ in 0..<packetsPerRound / 10 { body(bytes) }  // warm-up
+        var rates: [Double] = []
+        for _ in 0..<rounds {
+            let start = ContinuousClock.now
+            for _ in 0..<packetsPerRound { body(bytes) }
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            rates.append(Double(packetsPerRound) / seconds)
+        }
+        return median(rates)
+    }
+}
+
+/// A host on a counting device with one script of `source` (or the pack at `pack`).
+func host(script source: String? = nil, pack: String? = nil) throws -> (TapirHost, HostDevice, CountingDevice) {
+    let host = TapirHost(timers: TimerQueue(clock: ManualClock()),
+                         logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
+    let device = CountingDevice()
+    let hostDevice = try host.add(device)
+    if let source {
+        let path = NSTemporaryDirectory() + "tapir-bench-\(getpid()).lua"
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try host.load(path: path)
+    }
+    if let pack {
+        let loaded = try Pack(directory: pack)
+        try host.load(pack: loaded, config: loaded.manifest.resolve([:]))
+    }
+    return (host, hostDevice, device)
+}
+
+func row(_ name: String, _ rate: Double, _ note: String = "") {
+    print("| \(name) | \(String(format: "%.2f", rate / 1e6)) | \(String(format: "%.0f", 1e9 / rate)) | \(note) |")
+}
+
+print("| case | million packets/s | ns/packet | note |")
+print("|---|---:|---:|---|")
+
+row("decode only (FrameDecoder)", measure { bytes in
+    _ = FrameDecoder.decode(bytes, linkType: .ethernet)
+})
+
+do {
+    let (host, device, _) = try host(script: #"tapir.on("tcp", function() end)"#)
+    row("native dispatch, no handler wants the frame", measure { host.handle($0, from: device) })
+    host.stop()
+}
+do {
+    let (host, device, _) = try host(script: #"tapir.on("udp", function() end)"#)
+    row("trivial Lua handler on udp", measure { host.handle($0, from: device) })
+    host.stop()
+}
+do {
+    let (host, device, _) = try host(script: """
+        tapir.on("udp", function(pkt)
+          local a, b, c, d, e = pkt.ip.src, pkt.ip.dst, pkt.udp.sport, pkt.udp.dport, pkt.ip.ttl
+        end)
+        """)
+    row("Lua handler reading five fields", measure { host.handle($0, from: device) },
+        "two address strings among them")
+    host.stop()
+}
+do {
+    let (host, device, _) = try host(script: #"tapir.on("udp dst port 7", function() end)"#)
+    row("pcap-filter selector (BPF) + trivial handler", measure { host.handle($0, from: device) })
+    host.stop()
+}
+do {
+    let (host, device, counting) = try host(pack: repository.appendingPathComponent("lua/packs/udp-echo").path)
+    let rate = measure { host.handle($0, from: device) }
+    row("udp-echo pack's reply path (pkt:reply + write)", rate, "\(counting.written) replies written")
+    host.stop()
+}
