@@ -57,49 +57,28 @@ public final class ChildProcess {
 
     private init(path: String, arguments: [String]) throws(DeviceError) {
         command = arguments.joined(separator: " ")
-        var outFDs: [CInt] = [-1, -1]
-        var errFDs: [CInt] = [-1, -1]
-        let outResult = tapir_pipe_cloexec(&outFDs)
-        guard outResult == 0 else { throw .system(operation: "pipe2", errno: -outResult) }
-        let errResult = tapir_pipe_cloexec(&errFDs)
-        guard errResult == 0 else {
-            Glibc.close(outFDs[0]); Glibc.close(outFDs[1])
-            throw .system(operation: "pipe2", errno: -errResult)
+        let output = try Spawn.pipe()
+        let errors: (read: CInt, write: CInt)
+        do {
+            errors = try Spawn.pipe()
+        } catch {
+            Glibc.close(output.read); Glibc.close(output.write)
+            throw error
         }
         defer {
-            Glibc.close(outFDs[1])
-            Glibc.close(errFDs[1])
+            Glibc.close(output.write)
+            Glibc.close(errors.write)
         }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outFDs[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errFDs[1], 2)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var childPID: pid_t = 0
-        let result = posix_spawn(&childPID, path, &actions, &attributes, argv, environ)
-        guard result == 0 else {
-            Glibc.close(outFDs[0]); Glibc.close(errFDs[0])
-            throw .spawnFailed(program: path, errno: result)
+        let childPID: pid_t
+        do {
+            childPID = try Spawn.start(path: path, arguments: arguments, stdout: output.write, stderr: errors.write)
+        } catch {
+            Glibc.close(output.read); Glibc.close(errors.read)
+            throw error
         }
         pid = childPID
-        outputPipe = outFDs[0]
-        errorPipe = errFDs[0]
+        outputPipe = output.read
+        errorPipe = errors.read
         _ = fcntl(outputPipe, F_SETFL, O_NONBLOCK)
         _ = fcntl(errorPipe, F_SETFL, O_NONBLOCK)
     }

@@ -30,44 +30,20 @@ final class PeerCommand {
         self.loop = loop
         self.editor = editor
         self.onFinish = onFinish
-        var fds: [CInt] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw .system(operation: "pipe", errno: errno) }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        // Its own process group: a Ctrl-C at the terminal is the console's, not the peer's.
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes,
-                                 Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
+        let pipe = try Spawn.pipe()
         let arguments = [ip, "netns", "exec", namespace, "/bin/sh", "-c", command]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var childPID: pid_t = 0
-        let result = posix_spawn(&childPID, ip, &actions, &attributes, argv, environ)
-        Glibc.close(fds[1])
-        guard result == 0 else {
-            Glibc.close(fds[0])
-            throw .spawnFailed(program: ip, errno: result)
+        let childPID: pid_t
+        do {
+            childPID = try Spawn.start(path: ip, arguments: arguments, stdout: pipe.write, stderr: pipe.write,
+                                       ownProcessGroup: true)
+        } catch {
+            Glibc.close(pipe.read); Glibc.close(pipe.write)
+            throw error
         }
+        Glibc.close(pipe.write)
         pid = childPID
-        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
-        output = FileDescriptor(rawValue: fds[0])
+        _ = fcntl(pipe.read, F_SETFL, O_NONBLOCK)
+        output = FileDescriptor(rawValue: pipe.read)
         do {
             try loop.register(output) { [weak self] _ in self?.readAvailable() }
         } catch {
