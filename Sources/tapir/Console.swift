@@ -39,7 +39,7 @@ struct Console: ParsableCommand {
     }
 
     func run() throws {
-        let logger = ConsoleLogHandler.makeLogger(level: host.level)
+        let logger = host.makeLogger()
         let loop = try EventLoop()
         defer { loop.close() }
         let tapirHost: TapirHost
@@ -89,8 +89,8 @@ struct Console: ParsableCommand {
         session.sandboxNamespace = sandbox?.namespace
         session.replay = consoleReplay
         session.onEnd = { [unowned loop] in loop.stop() }
-        ConsoleLogHandler.editor = editor
-        defer { ConsoleLogHandler.editor = nil }
+        TerseLogHandler.editor = editor
+        defer { TerseLogHandler.editor = nil }
 
         try loop.onSignal(SIGINT) { [unowned session] in session.interruptAtPrompt() }
         try loop.onSignal(SIGTERM) { [unowned loop] in loop.stop() }
@@ -112,41 +112,5 @@ struct Console: ParsableCommand {
         try loop.run()
         session.stop()
         tapirHost.stop()
-    }
-}
-
-/// Log lines of a console session go through the line editor, above the line being
-/// typed; before and after the session, to standard error as everywhere else.
-struct ConsoleLogHandler: LogHandler {
-    /// Set while the prompt is attached (a terminal only: piped, logs stay on standard
-    /// error); used on the loop thread only, where the host logs.
-    nonisolated(unsafe) static var editor: LineEditor?
-
-    let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-
-    static func makeLogger(level: Logger.Level) -> Logger {
-        LoggingSystem.bootstrap { label in
-            var handler = ConsoleLogHandler(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        return Logger(label: "tapir")
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let script = event.metadata?["script"].map { "[\($0)] " } ?? ""
-        let line = "\(label): \(event.level): \(script)\(event.message)"
-        if let editor = Self.editor, editor.isInteractive {
-            editor.print(line)
-        } else {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-        }
     }
 }

@@ -68,7 +68,13 @@ enum LuaPaths {
 }
 
 /// One line per message on standard error: "tapir: warning: ..." with the script named.
+/// While a console prompt is attached to a terminal, the lines go through its line editor
+/// instead, above the line being typed.
 struct TerseLogHandler: LogHandler {
+    /// The console's editor while its prompt is attached; used on the loop thread only,
+    /// where the host logs.
+    nonisolated(unsafe) static var editor: LineEditor?
+
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
@@ -80,7 +86,11 @@ struct TerseLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let script = event.metadata?["script"].map { "[\($0)] " } ?? ""
-        let line = "\(label): \(event.level): \(script)\(event.message)\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        let line = "\(label): \(event.level): \(script)\(event.message)"
+        if let editor = Self.editor, editor.isInteractive {
+            editor.print(line)
+        } else {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
     }
 }
