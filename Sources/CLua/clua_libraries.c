@@ -6,28 +6,23 @@
 #include <stdio.h>
 #include "clua_internal.h"
 
-/* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t". The argument count
-   is kept: an explicit nil env differs from no env. */
-static int text_only_load(lua_State *L) {
-    if (lua_gettop(L) < 3) lua_settop(L, 3);
+/* Calls the original loader (upvalue 1) with its mode argument, at `mode_index`, forced
+   to "t". The argument count is kept: an explicit nil env differs from no env. */
+static int call_in_text_mode(lua_State *L, int mode_index) {
+    if (lua_gettop(L) < mode_index) lua_settop(L, mode_index);
     lua_pushliteral(L, "t");
-    lua_replace(L, 3);
+    lua_replace(L, mode_index);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     return lua_gettop(L);
 }
 
-/* loadfile([filename [, mode [, env]]]) with mode forced to "t". */
-static int text_only_loadfile(lua_State *L) {
-    if (lua_gettop(L) < 2) lua_settop(L, 2);
-    lua_pushliteral(L, "t");
-    lua_replace(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
+/* load(chunk [, chunkname [, mode [, env]]]) */
+static int text_only_load(lua_State *L) { return call_in_text_mode(L, 3); }
+
+/* loadfile([filename [, mode [, env]]]) */
+static int text_only_loadfile(lua_State *L) { return call_in_text_mode(L, 2); }
 
 static int text_only_dofile(lua_State *L) {
     const char *filename = luaL_optstring(L, 1, NULL);
