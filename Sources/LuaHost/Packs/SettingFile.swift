@@ -16,7 +16,7 @@ enum SettingFile {
         do {
             descriptor = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
         } catch {
-            throw fail(error.description)
+            throw fail(Self.describe(error))
         }
         defer { try? descriptor.close() }
         var bytes: [UInt8] = []
@@ -26,12 +26,16 @@ enum SettingFile {
             do {
                 count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
             } catch {
-                throw fail(error.description)
+                throw fail(Self.describe(error))
             }
             if count == 0 { break }
             bytes += chunk[..<count]
             if bytes.count > sizeLimit { throw fail("larger than \(sizeLimit >> 20) MiB") }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        (error as? Errno)?.description ?? "\(error)"
     }
 }
