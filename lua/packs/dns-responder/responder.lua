@@ -4,31 +4,35 @@
 local config = tapir.config
 local zone = require "zone"
 local answers = require "answers"
+local names = require "names"
 local query = require "query"
 
 local IP, IPV6 = config.ip, config.ipv6
 
+if config.ttl < 0 or config.ttl > 0x7fffffff then
+  error("setting 'ttl' = " .. config.ttl .. " is not a TTL (0 to 2^31 - 1 seconds)", 0)
+end
 local records = {}
 zone.from_setting(config.records, config.ttl, records)
 zone.from_file(config.zone, config.ttl, records)
 local by_name, name_count = answers.build(records, {synthesize_ptr = config.synthesize_ptr})
 
--- Counters, kept across reloads and readable with tapir.state.dns (the console's
--- `=tapir.state.dns` in a script's state).
+-- Counters, kept across reloads in tapir.state.dns, and answered to a CHAOS-class TXT
+-- query for counters.dns-responder (as BIND answers version.bind).
+local COUNTER_NAMES = {"queries", "noerror", "nxdomain", "refused", "notimp", "formerr", "truncated",
+                       "malformed", "ignored"}
 tapir.state.dns = tapir.state.dns or {}
 local counters = tapir.state.dns
-for _, name in ipairs{"queries", "noerror", "nxdomain", "refused", "notimp", "formerr", "truncated",
-                      "malformed", "ignored"} do
-  counters[name] = counters[name] or 0
-end
+for _, name in ipairs(COUNTER_NAMES) do counters[name] = counters[name] or 0 end
+local COUNTERS_QUERY = names.wire("counters.dns-responder")
 
 local OUR_UDP_SIZE = 4096
 local PLAIN_DNS_LIMIT = 512
 local QR, AA, TC, RD, CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0010
 local RCODE = {noerror = 0, formerr = 1, nxdomain = 3, notimp = 4, refused = 5}
 local EDNS_BADVERS = 16
-local CLASS_IN = 1
-local TYPE_OPT, TYPE_IXFR, TYPE_AXFR = 41, 251, 252
+local CLASS_IN, CLASS_CHAOS = 1, 3
+local TYPE_TXT, TYPE_OPT, TYPE_IXFR, TYPE_AXFR = 16, 41, 251, 252
 local NO_ANSWER = {count = 0, bytes = ""}
 local NXDOMAIN = {count = 0, bytes = "", rcode = RCODE.nxdomain}
 
@@ -69,6 +73,17 @@ local function respond(pkt, dev, q, flags, answer, opt)
   dev:write(pkt:reply{payload = reply})
 end
 
+-- One TXT RR, "name=value" a string, owned by the question's name.
+local function counters_answer()
+  local strings = {}
+  for i, name in ipairs(COUNTER_NAMES) do
+    local text = name .. "=" .. counters[name]
+    strings[i] = string.char(#text) .. text
+  end
+  local rdata = table.concat(strings)
+  return {count = 1, bytes = string.pack(">I2I2I2I4s2", 0xC00C, TYPE_TXT, CLASS_CHAOS, 0, rdata)}
+end
+
 local FORMERR = {count = 0, bytes = "", rcode = RCODE.formerr}
 local NOTIMP = {count = 0, bytes = "", rcode = RCODE.notimp}
 local REFUSED = {count = 0, bytes = "", rcode = RCODE.refused}
@@ -102,6 +117,8 @@ local function answer_query(pkt, dev)
   elseif q.edns_version and q.edns_version ~= 0 then
     counters.formerr = counters.formerr + 1   -- counted with FORMERR: a query we cannot read
     respond(pkt, dev, q, flags, NO_ANSWER, opt_record(EDNS_BADVERS >> 4, q.dnssec_ok))
+  elseif q.qclass == CLASS_CHAOS and q.qtype == TYPE_TXT and q.payload:sub(13, q.name_end):lower() == COUNTERS_QUERY then
+    respond(pkt, dev, q, flags | AA, counters_answer(), q.udp_size and (q.dnssec_ok and OPT_DO or OPT_PLAIN))
   elseif q.qclass ~= CLASS_IN or q.qtype == TYPE_AXFR or q.qtype == TYPE_IXFR then
     counters.refused = counters.refused + 1
     respond(pkt, dev, q, flags, REFUSED, q.udp_size and (q.dnssec_ok and OPT_DO or OPT_PLAIN))
@@ -135,5 +152,5 @@ if config.arp then
   end)
 end
 
-tapir.log.info(string.format("dns-responder: %d records for %d names on %s and %s, UDP port %d",
+tapir.log.debug(string.format("dns-responder: %d records for %d names on %s and %s, UDP port %d",
                              #records, name_count, IP, IPV6, config.port))

@@ -118,7 +118,7 @@ local function record(name, previous, type_name, ttl, value, origin)
   end
   if type_name == "PTR" then
     local address = names.ipv4(name) or names.ipv6(name)
-    if address then name = names.reverse(address) end
+    if address then name = names.reverse(address) .. "." end
   end
   local owner, problem = names.parse(name, origin)
   if not owner then return nil, problem end
