@@ -190,7 +190,10 @@ function zone.from_file(text, ttl, into)
         local origin, problem = names.parse(argument:sub(-1) == "." and argument or argument .. ".")
         if not origin then fail(problem) end
         defaults.origin = origin
-      elseif directive == "TTL" and argument:match("^%d+$") then
+      elseif directive == "TTL" then
+        if not argument:match("^%d+$") or tonumber(argument) > 0x7fffffff then
+          fail("$TTL needs seconds (0 to 2^31 - 1)")
+        end
         defaults.ttl = tonumber(argument)
       else
         fail("unknown directive (known: $ORIGIN name, $TTL seconds)")
