@@ -43,6 +43,12 @@ local function opt_record(extended_rcode, dnssec_ok)
 end
 local OPT_PLAIN, OPT_DO = opt_record(0, false), opt_record(0, true)
 
+-- The OPT a reply carries: one when the query had one (RFC 6891 6.1.1), DO echoed.
+local function our_opt(q)
+  if not q.udp_size then return nil end
+  return q.dnssec_ok and OPT_DO or OPT_PLAIN
+end
+
 local last_malformed_log = -math.huge
 local function malformed(pkt, why)
   counters.malformed = counters.malformed + 1
@@ -61,13 +67,14 @@ local function respond(pkt, dev, q, flags, answer, opt)
   local question = q.question_end and q.payload:sub(13, q.question_end) or ""
   local qdcount = q.question_end and 1 or 0
   local additional = opt and 1 or 0
-  local reply = string.pack(">I2I2I2I2I2I2", q.id, flags | (answer.rcode or 0), qdcount, answer.count, 0, additional)
+  local rcode = answer.rcode or RCODE.noerror
+  local reply = string.pack(">I2I2I2I2I2I2", q.id, flags | rcode, qdcount, answer.count, 0, additional)
       .. question .. answer.bytes .. (opt or "")
   local limit = PLAIN_DNS_LIMIT
   if q.udp_size then limit = math.max(q.udp_size, PLAIN_DNS_LIMIT) end
   if #reply > limit then
     counters.truncated = counters.truncated + 1
-    reply = string.pack(">I2I2I2I2I2I2", q.id, flags | TC | (answer.rcode or 0), qdcount, 0, 0, additional)
+    reply = string.pack(">I2I2I2I2I2I2", q.id, flags | TC | rcode, qdcount, 0, 0, additional)
         .. question .. (opt or "")
   end
   dev:write(pkt:reply{payload = reply})
@@ -117,11 +124,12 @@ local function answer_query(pkt, dev)
   elseif q.edns_version and q.edns_version ~= 0 then
     counters.formerr = counters.formerr + 1   -- counted with FORMERR: a query we cannot read
     respond(pkt, dev, q, flags, NO_ANSWER, opt_record(EDNS_BADVERS >> 4, q.dnssec_ok))
-  elseif q.qclass == CLASS_CHAOS and q.qtype == TYPE_TXT and q.payload:sub(13, q.name_end):lower() == COUNTERS_QUERY then
-    respond(pkt, dev, q, flags | AA, counters_answer(), q.udp_size and (q.dnssec_ok and OPT_DO or OPT_PLAIN))
+  elseif q.qclass == CLASS_CHAOS and q.qtype == TYPE_TXT
+         and q.payload:sub(13, q.name_end):lower() == COUNTERS_QUERY then
+    respond(pkt, dev, q, flags | AA, counters_answer(), our_opt(q))
   elseif q.qclass ~= CLASS_IN or q.qtype == TYPE_AXFR or q.qtype == TYPE_IXFR then
     counters.refused = counters.refused + 1
-    respond(pkt, dev, q, flags, REFUSED, q.udp_size and (q.dnssec_ok and OPT_DO or OPT_PLAIN))
+    respond(pkt, dev, q, flags, REFUSED, our_opt(q))
   else
     local entry = by_name[q.payload:sub(13, q.name_end):lower()]
     local answer = NXDOMAIN
@@ -131,7 +139,7 @@ local function answer_query(pkt, dev)
     else
       counters.noerror = counters.noerror + 1
     end
-    respond(pkt, dev, q, flags | AA, answer, q.udp_size and (q.dnssec_ok and OPT_DO or OPT_PLAIN))
+    respond(pkt, dev, q, flags | AA, answer, our_opt(q))
   end
   return true
 end
