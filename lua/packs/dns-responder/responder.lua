@@ -1,6 +1,7 @@
 -- An authoritative DNS responder over UDP (RFC 1035, EDNS0 per RFC 6891) for the records
 -- of the `records` setting and the `zone` file. Answers are encoded at load (answers.lua);
 -- a query costs a parse with string.byte/string.unpack and one concatenation.
+tapir.reassemble = true  -- a query in IPv4 fragments arrives whole
 local config = tapir.config
 local zone = require "zone"
 local answers = require "answers"
