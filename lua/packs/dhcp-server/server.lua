@@ -56,18 +56,22 @@ local function options_for(kind)
   return list
 end
 
--- Malformed requests are logged at most once per 10 s, with how many there were.
-local MALFORMED_LOG_INTERVAL_MS = 10 * 1000
-local last_malformed_log, malformed_unlogged = nil, 0
+-- Warnings that a client can repeat (malformed requests, an exhausted pool) are logged
+-- at most once per 10 s each, saying how many there were in between.
+local WARN_INTERVAL_MS = 10 * 1000
+local last_warned, unwarned = {}, {}
+
+local function warn_limited(kind, text)
+  unwarned[kind] = (unwarned[kind] or 0) + 1
+  local now = tapir.now()
+  if last_warned[kind] and now - last_warned[kind] < WARN_INTERVAL_MS then return end
+  tapir.log.warn(string.format("%s (%d since the last such warning, %d in all)", text, unwarned[kind], counters[kind]))
+  last_warned[kind], unwarned[kind] = now, 0
+end
 
 local function drop_malformed(pkt, why)
   counters.malformed = counters.malformed + 1
-  malformed_unlogged = malformed_unlogged + 1
-  local now = tapir.now()
-  if last_malformed_log and now - last_malformed_log < MALFORMED_LOG_INTERVAL_MS then return end
-  tapir.log.warn(string.format("dropped a malformed DHCP request from %s: %s (%d malformed since the last report, %d in all)",
-                               pkt.eth.src, why, malformed_unlogged, counters.malformed))
-  last_malformed_log, malformed_unlogged = now, 0
+  warn_limited("malformed", string.format("dropped a malformed DHCP request from %s: %s", pkt.eth.src, why))
 end
 
 -- Where a reply goes (RFC 2131 §4.1): to a relay agent; a NAK broadcast; to a client that
@@ -105,7 +109,7 @@ local function on_discover(dev, pkt, request, key, now)
   local ip = pool:choose(key, request.mac, request.requested, now)
   if not ip then
     counters.exhausted = counters.exhausted + 1
-    tapir.log.warn(string.format("no address to offer %s: the pool is exhausted", request.mac))
+    warn_limited("exhausted", string.format("no address to offer %s: the pool is exhausted", request.mac))
     return
   end
   pool:offer(key, request.mac, ip, now)
