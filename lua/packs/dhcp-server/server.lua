@@ -87,6 +87,9 @@ end
 
 local function send(dev, pkt, request, kind, fields)
   fields.type = kind
+  if request.client_id then  -- echoed, so the client knows the reply is its own (RFC 6842)
+    fields.options[#fields.options + 1] = message.option(message.CLIENT_ID, request.client_id)
+  end
   local ip_dst, port, mac_dst = destination(request, pkt, kind, fields.yiaddr)
   dev:write(tapir.build.eth{src = MAC, dst = mac_dst, type = 0x0800}
          .. tapir.build.ip{src = IP, dst = ip_dst, proto = 17,

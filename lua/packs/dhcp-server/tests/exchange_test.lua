@@ -119,7 +119,9 @@ function test_the_client_identifier_is_the_lease_key()
   local address = lease(A, {client_id = "\1\2\0\0\0\0\10"})
   -- the same client id from another MAC (a second network card) keeps the lease
   send{type = 1, mac = B, client_id = "\1\2\0\0\0\0\10"}
-  test.equal(only_reply().yiaddr, address)
+  local offer = only_reply()
+  test.equal(offer.yiaddr, address)
+  test.equal(offer.options[61], "\1\2\0\0\0\0\10", "the client identifier is echoed (RFC 6842)")
   -- the MAC without that client id is another client
   send{type = 1, mac = A}
   local other = only_reply().yiaddr
