@@ -249,3 +249,21 @@ function test_the_stats_port_counts_and_lists_leases()
   test.expect(text:find("discover=1 offer=1 request=1 ack=1 nak=0", 1, true), text)
   test.expect(text:find("lease " .. address .. " " .. A .. " bound 3600", 1, true), text)
 end
+
+-- Options 3, 6 and 15 are sent exactly when set (none by default; run with
+-- --set router=... --set dns=...,... --set domain=... to see them filled).
+function test_router_dns_and_domain_follow_the_settings()
+  local function list(addresses)
+    local parts = {}
+    for i, text in ipairs(addresses) do
+      local a, b, c, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+      parts[i] = string.char(tonumber(a), tonumber(b), tonumber(c), tonumber(d))
+    end
+    return #parts > 0 and table.concat(parts) or nil
+  end
+  send{type = 1, mac = A}
+  local offer = only_reply()
+  test.equal(offer.options[3], list(config.router), "option 3")
+  test.equal(offer.options[6], list(config.dns), "option 6")
+  test.equal(offer.options[15], config.domain ~= "" and config.domain or nil, "option 15")
+end
