@@ -56,6 +56,20 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/InMemory"),
 
+        // Fuzz targets (scripts/fuzz builds them with libFuzzer and ASan; a normal build
+        // makes programs that replay inputs through the same code: FuzzPackets FILE|DIR...).
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(name: "FuzzDriver", dependencies: ["CLibFuzzer"], path: "Fuzz/FuzzDriver"),
+        .executableTarget(name: "FuzzPackets", dependencies: ["FuzzDriver", "Packets"], path: "Fuzz/FuzzPackets"),
+        .executableTarget(name: "FuzzLuaPacket", dependencies: [
+            "FuzzDriver", "LuaHost", "Devices", "Reactor",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Fuzz/FuzzLuaPacket"),
+        .executableTarget(name: "FuzzPack", dependencies: [
+            "FuzzDriver", "LuaHost", "Devices", "Reactor", "Packets",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Fuzz/FuzzPack"),
+
         .testTarget(name: "PacketsTests", dependencies: ["Packets"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Packets"]),

@@ -1,6 +1,7 @@
 // Packets per second of one core through the host, in memory: no device reads, no
 // syscalls. Each case hands the same frame to TapirHost.handle() in a loop; the figure is
-// the median of several rounds. Prints one Markdown table row per case.
+// the median of several rounds. Prints one Markdown table row per case. With --leak-check
+// it runs the leak check instead (LeakCheck.swift).
 import Devices
 import Foundation
 import Logging
@@ -44,6 +45,16 @@ let frame: [UInt8] = {
     udp.emit(appendingTo: &bytes, pseudoHeader: ip.pseudoHeader)
     return bytes
 }()
+
+if arguments.contains("--leak-check") {
+    let packets = arguments.first { $0.hasPrefix("--packets=") }.flatMap { Int($0.dropFirst(10)) } ?? 5_000_000
+    do {
+        exit(try LeakCheck.run(frame: frame, packets: packets) ? 0 : 1)
+    } catch {
+        print("leak check: \(error)")
+        exit(1)
+    }
+}
 
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
