@@ -1,6 +1,9 @@
 // Fuzz target: the layered decoder, every field getter and every representation's round
 // trip (parse -> emit -> parse gives the same representation), on each input as a tap
-// frame (Ethernet) and as a tun datagram (raw IP). A trap or a memory error is a finding.
+// frame (Ethernet) and as a tun datagram (raw IP); then IPv4 fragmentation and reassembly:
+// the input fragmented at two MTUs and reassembled must give its data back, and the input
+// cut into length-prefixed pieces goes through a reassembler as fragments. A trap or a
+// memory error is a finding.
 import FuzzDriver
 import Packets
 
@@ -140,6 +143,49 @@ func exercise(_ bytes: UnsafeRawBufferPointer, _ linkType: LinkType) {
     if let tcp = frame.tcp(bytes) { readFields(tcp, pseudo) }
 }
 
+/// Where the fragmenter builds each fragment. One thread.
+nonisolated(unsafe) let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+
+/// Fragments the input (a raw IP datagram) at `mtu`; every fragment is decoded, and all
+/// of them reassembled must carry the datagram's data.
+func fragmentAndReassemble(_ datagram: UnsafeRawBufferPointer, mtu: Int) {
+    let reassembler = IPv4Reassembler()
+    var whole: [UInt8]?
+    var fragments = 0
+    let outcome = IPv4Fragmenter.fragment(datagram, networkOffset: 0, mtu: mtu, identification: 7,
+                                          scratch: scratch) { fragment in
+        fragments += 1
+        exercise(fragment, .rawIP)
+        if let done = reassembler.add(fragment, networkOffset: 0, now: 0) { whole = done }
+        return true
+    }
+    guard case .fragmented = outcome, let ip = try? IPv4Packet(datagram), !ip.isFragment else { return }
+    whole?.withUnsafeBytes { exercise($0, .rawIP) }
+    check(whole != nil, "\(fragments) fragments of a \(ip.len)-byte datagram were not reassembled")
+    guard let whole else { return }
+    let data = Array(ip.payload)
+    let headerLength = Int(whole[0] & 0x0f) * 4
+    check(Array(whole[headerLength...]) == data, "reassembly changed the data of a \(ip.len)-byte datagram")
+}
+
+/// The input as pieces (each a 2-byte length, then that many bytes), each handed to a
+/// reassembler as a raw IP fragment one second after the one before.
+func reassemblePieces(_ input: UnsafeRawBufferPointer) {
+    let reassembler = IPv4Reassembler()
+    var at = 0
+    var now: Int64 = 0
+    while at + 2 <= input.count {
+        let length = min(Int(input[at]) << 8 | Int(input[at + 1]), input.count - at - 2)
+        let piece = UnsafeRawBufferPointer(rebasing: input[(at + 2)..<(at + 2 + length)])
+        if let whole = reassembler.add(piece, networkOffset: 0, now: now) {
+            whole.withUnsafeBytes { exercise($0, .rawIP) }
+        }
+        at += 2 + length
+        now += 1_000_000_000
+    }
+    sink &+= reassembler.pendingCount &+ reassembler.counters.reassembled
+}
+
 FuzzDriver.run { input in
     // An exact-size copy: a read one byte past the end is an ASan report, not a quiet read.
     let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: input.count, alignment: 8)
@@ -147,4 +193,6 @@ FuzzDriver.run { input in
     bytes.copyMemory(from: input)
     exercise(UnsafeRawBufferPointer(bytes), .ethernet)
     exercise(UnsafeRawBufferPointer(bytes), .rawIP)
+    for mtu in [68, 576] { fragmentAndReassemble(UnsafeRawBufferPointer(bytes), mtu: mtu) }
+    reassemblePieces(UnsafeRawBufferPointer(bytes))
 }
