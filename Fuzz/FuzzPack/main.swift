@@ -32,9 +32,14 @@ func endpoint(_ variable: String, default fallback: String? = nil) -> (IPv4Addre
     return (address, port)
 }
 
+/// What the run saw, printed at exit. One thread.
+enum Tally {
+    nonisolated(unsafe) static var handlerErrors = 0
+    nonisolated(unsafe) static var framesWritten = 0
+}
+
 /// Counts handler errors, and stops the run on a budget or memory-cap stop.
 struct FindingLogHandler: LogHandler {
-    nonisolated(unsafe) static var handlerErrors = 0
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .info
 
@@ -49,7 +54,7 @@ struct FindingLogHandler: LogHandler {
         if text.contains("instruction budget exceeded") || text.contains("memory cap") {
             fatalError("the pack's handler was stopped: \(text)")
         }
-        FindingLogHandler.handlerErrors += 1
+        Tally.handlerErrors += 1
     }
 }
 
@@ -73,7 +78,8 @@ do {
     fail("could not load \(packPath): \(error)")
 }
 atexit {
-    print("fuzz-pack: \(FindingLogHandler.handlerErrors) handler errors (the pack refusing input; not findings)")
+    print("fuzz-pack: \(Tally.framesWritten) frames written, "
+        + "\(Tally.handlerErrors) handler errors (the pack refusing input; not findings)")
 }
 
 let client = MACAddress(0x02, 0, 0, 0, 0, 0x01)
@@ -89,6 +95,6 @@ FuzzDriver.run { input in
     ip.emit(appendingTo: &frame)
     udp.emit(appendingTo: &frame, pseudoHeader: ip.pseudoHeader)
     frame.withUnsafeBytes { host.handle($0, from: device) }
-    _ = memory.takeWritten()
+    Tally.framesWritten += memory.takeWritten().count
     _ = timers.advance(by: .seconds(1))
 }
