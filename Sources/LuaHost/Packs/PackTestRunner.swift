@@ -34,6 +34,14 @@ public struct PackTestRunner {
         self.options.trusted = false
     }
 
+    /// The pack's own log lines (a switch's counters at on_stop, say) would bury the
+    /// results: below warning they are shown only when the runner logs at debug.
+    private var packLogger: Logger {
+        var quieter = logger
+        if quieter.logLevel > .debug, quieter.logLevel < .warning { quieter.logLevel = .warning }
+        return quieter
+    }
+
     /// The pack's test files, sorted.
     public static func testFiles(of pack: Pack) -> [String] {
         let directory = pack.directory + "/tests"
@@ -81,7 +89,7 @@ public struct PackTestRunner {
     private func runTest(_ name: String, script: Script, decoder: (MemoryDevice, HostDevice, TapirHost),
                          pack: Pack, config: [String: PackValue], deviceCount: Int) -> String? {
         let timers = TimerQueue(clock: ManualClock(now: TimerInstant(nanoseconds: 1_000_000_000)))
-        let host = TapirHost(options: options, timers: timers, logger: logger)
+        let host = TapirHost(options: options, timers: timers, logger: packLogger)
         defer { host.stop() }
         let devices = (0..<max(deviceCount, 1)).map { MemoryDevice(name: "mem\($0)", mode: .tap) }
         let state = script.state
