@@ -149,6 +149,31 @@ final class PackTestRunnerTests: XCTestCase {
         XCTAssertTrue(message.contains("test.devices: a number of devices from 1 to 64 expected"), message)
     }
 
+    func testAFileSetsTheSettingsItsTestsNeed() throws {
+        let handler = """
+            tapir.every(tapir.config.period, function()
+              for _, dev in ipairs(tapir.devices()) do dev:write("tick") end
+            end)
+            """
+        let results = try run(handler: handler, tests: """
+            test.settings{period = 250}
+            function test_the_pack_runs_with_them()
+              test.equal(test.config.period, 250)
+              test.advance(249)
+              test.equal(#test.written(), 0)
+              test.advance(1)
+              test.equal(#test.written(), 1)
+            end
+            """)
+        XCTAssertEqual(results["test_the_pack_runs_with_them"], .some(nil))
+        let unknown = try run(handler: handler, tests: "test.settings{speed = 3}\nfunction test_x() test.expect(true) end\n")
+        let message = try XCTUnwrap(unknown["(file)"] ?? nil)
+        XCTAssertTrue(message.contains("test.settings: pack 'subject' has no setting 'speed' (its settings: period)"), message)
+        let wrong = try run(handler: handler, tests: "test.settings{period = 'soon'}\nfunction test_x() test.expect(true) end\n")
+        let refused = try XCTUnwrap(wrong["(file)"] ?? nil)
+        XCTAssertTrue(refused.contains("setting 'period' = 'soon' is not"), refused)
+    }
+
     func testAFileWithoutTestsFails() throws {
         let results = try run(handler: "", tests: "local x = 1\n")
         XCTAssertEqual(results["(file)"], "no test_ functions in the file")

@@ -13,7 +13,7 @@ enum PackTestAPI {
             "\(layer.rawValue) = {" + PacketField.fields(of: layer).map { "\"\($0.name)\"" }.joined(separator: ", ") + "}"
         }.joined(separator: ", ")
         return """
-        local T = {asserts = 0, devices = 1}
+        local T = {asserts = 0, devices = 1, settings = ""}
         __T = T
         local FIELDS = {\(fields)}
 
@@ -38,6 +38,33 @@ enum PackTestAPI {
             error("test.devices: a number of devices from 1 to \(maxDevices) expected", 2)
           end
           T.devices = count
+        end
+
+        -- Settings this file's tests need, over the command line's --set: a table of
+        -- strings, numbers, booleans or lists, checked against the manifest like --set.
+        function test.settings(values)
+          if T.co then error("test.settings: call it at the top of the test file, not in a test", 2) end
+          if type(values) ~= "table" then error("test.settings: a table of settings expected", 2) end
+          local lines = {}
+          for key, value in pairs(values) do
+            if type(key) ~= "string" then error("test.settings: setting names must be strings", 2) end
+            local text
+            if type(value) == "table" then
+              local items = {}
+              for i, item in ipairs(value) do items[i] = tostring(item) end
+              text = table.concat(items, ",")
+            elseif type(value) == "string" or type(value) == "number" or type(value) == "boolean" then
+              text = tostring(value)
+            else
+              error("test.settings: setting '" .. key .. "' must be a string, number, boolean or list", 2)
+            end
+            if text:find("\\n") or key:find("[=\\n]") then
+              error("test.settings: setting '" .. key .. "' holds a line break or '='", 2)
+            end
+            lines[#lines + 1] = key .. "=" .. text
+          end
+          table.sort(lines)
+          T.settings = table.concat(lines, "\\n")
         end
 
         local function device(name, port)

@@ -18,7 +18,8 @@ public struct PackTestResult: Sendable {
 /// Runs a pack's tests: each `test_*` function of each `tests/*.lua` gets a fresh host
 /// on memory devices with a manual clock, the pack loaded into it with its settings.
 /// One device (`mem0`) unless the file asks for more with `test.devices(N)`: then
-/// `mem0`...`mem<N-1>`, dev.id 1...N. The test file runs in a state of its own
+/// `mem0`...`mem<N-1>`, dev.id 1...N. `test.settings{...}` in the file puts settings
+/// over those given. The test file runs in a state of its own
 /// (untrusted) with `test` (see PackTestAPI) and `tapir.build`. A test that asserts
 /// nothing fails.
 public struct PackTestRunner {
@@ -76,9 +77,12 @@ public struct PackTestRunner {
             names = try text(script.state, "return __T.names()").split(separator: "\n").map(String.init)
             guard !names.isEmpty else { return [result("(file)", "no test_ functions in the file")] }
             let deviceCount = Int(try text(script.state, "return tostring(__T.devices)")) ?? 1
+            let fileConfig = try Self.config(config, overriddenBy: try text(script.state, "return __T.settings"),
+                                             of: pack)
+            try script.state.load(chunk: "test.config = " + PackValue.luaTable(fileConfig), name: "test")
             return names.map { name in
                 result(name, runTest(name, script: script, decoder: (decoder, decoderDevice, testHost),
-                                     pack: pack, config: config, deviceCount: deviceCount))
+                                     pack: pack, config: fileConfig, deviceCount: deviceCount))
             }
         } catch {
             return [result("(file)", "\(error)")]
@@ -148,6 +152,27 @@ public struct PackTestRunner {
             return
         }
         try state.load(chunk: "__T.answer({\(frames)})", name: "test")
+    }
+
+    /// `config` with the settings a test file asked for (test.settings: "key=value"
+    /// lines) put over it, each checked against the manifest as --set is.
+    static func config(_ config: [String: PackValue], overriddenBy lines: String,
+                       of pack: Pack) throws(PackError) -> [String: PackValue] {
+        var given: [String: String] = [:]
+        for line in lines.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            given[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        guard !given.isEmpty else { return config }
+        let resolved: [String: PackValue]
+        do {
+            resolved = try pack.manifest.resolve(given)
+        } catch {
+            throw PackError("test.settings: \(error)")
+        }
+        var merged = config
+        for key in given.keys { merged[key] = resolved[key] }
+        return merged
     }
 
     /// The index in the device list of a 1-based device number the test named (the
