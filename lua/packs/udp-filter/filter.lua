@@ -72,6 +72,7 @@ for index, rule in ipairs(rules) do
   state.rules[rule] = state.rules[rule] or 0
   local ok, problem = pcall(tapir.on, rule, function(pkt, dev)
     local port = counted[dev.id]
+    if not port then return end
     port.rx = port.rx + 1
     state.rules[rule] = state.rules[rule] + 1
     if config.mode == "allow" then
@@ -82,13 +83,15 @@ for index, rule in ipairs(rules) do
     return true
   end)
   if not ok then
-    error(string.format("udp-filter: rule %d '%s': %s", index, rule, tostring(problem):gsub("^bad argument #1 to 'on' %((.*)%)$", "%1")), 0)
+    local why = tostring(problem):gsub("^bad argument #1 to '[%w.]*on' %((.*)%)$", "%1")
+    error(string.format("udp-filter: rule %d '%s': %s", index, rule, why), 0)
   end
 end
 
 if config.mode == "allow" then
   tapir.on("udp", function(pkt, dev)
     local port = counted[dev.id]
+    if not port then return end
     port.rx = port.rx + 1
     port.not_allowed = port.not_allowed + 1
     return true
