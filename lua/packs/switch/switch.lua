@@ -2,8 +2,8 @@
 -- source MAC is learned on the port it came in on; a frame to a learned unicast address
 -- goes out of that one port; unknown unicast, broadcast and multicast are flooded to
 -- every port but the one the frame came in on. Nothing ever goes back out of its ingress
--- port. Counters per port are in tapir.state.ports and logged when the switch stops
--- (and every `report` seconds when set), one parseable line per port:
+-- port. Counters per port are in tapir.state.ports and logged when the switch stops, on
+-- a reload (SIGHUP) and every `report` seconds when set, one parseable line per port:
 --   port swa: rx=5 tx=4 flooded=1 forwarded=4 dropped=0 macs=1
 local MacTable = require "mac_table"
 
@@ -114,3 +114,4 @@ end
 
 if config.report > 0 then tapir.every(config.report * 1000, report) end
 tapir.on_stop(report)
+tapir.on_reload = report  -- SIGHUP: the counters (carried over in tapir.state) as they stand

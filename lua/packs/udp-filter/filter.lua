@@ -9,8 +9,8 @@
 --               matches is dropped; every other frame (ARP, ICMP, TCP...) is forwarded.
 -- With `rate` set, UDP datagrams forwarded are limited per IP source address (a token
 -- bucket: `burst` at once, then `rate` a second); the excess is dropped.
--- Counters are in tapir.state and logged when the filter stops, one line per rule and
--- per device:
+-- Counters are in tapir.state and logged when the filter stops and after a reload
+-- (SIGHUP), one line per rule and per device:
 --   rule 1 "udp port 9": matched=3
 --   port fa: rx=10 forwarded=7 denied=3 not_allowed=0 rate_limited=0
 local TokenBuckets = require "token_buckets"
@@ -108,7 +108,7 @@ end)
 
 if limiter then tapir.every(10000, function() limiter:sweep(tapir.now()) end) end
 
-tapir.on_stop(function()
+local function report()
   for index, rule in ipairs(rules) do
     tapir.log.info(string.format("rule %d %q: matched=%d", index, rule, state.rules[rule]))
   end
@@ -117,4 +117,7 @@ tapir.on_stop(function()
     tapir.log.info(string.format("port %s: rx=%d forwarded=%d denied=%d not_allowed=%d rate_limited=%d",
       dev.name, port.rx, port.forwarded, port.denied, port.not_allowed, port.rate_limited))
   end
-end)
+end
+
+tapir.on_stop(report)
+tapir.on_reload = report  -- SIGHUP: the counters (carried over in tapir.state) as they stand
