@@ -47,4 +47,25 @@ final class SwitchKernelTests: XCTestCase {
             XCTAssertEqual(after["rx"], (after["flooded"] ?? 0) + (after["forwarded"] ?? 0), "\(device): \(log)")
         }
     }
+
+    /// scripts/simulated-network, README's three-host example: every pair pings, and the
+    /// namespaces it made are gone afterwards.
+    func testTheSimulatedNetworkScriptRunsAndCleansUp() throws {
+        try TapirCommand.requireRoot()
+        let script = TapirCommand.repository.appendingPathComponent("scripts/simulated-network").path
+        let output = try ChildProcess.run(["env", "TAPIR=\(TapirCommand.path)", script], timeout: .seconds(90))
+        XCTAssertEqual(output.status, 0, output.stdout + output.stderr)
+        XCTAssertEqual(output.stdout.components(separatedBy: "2 received, 0% packet loss").count - 1, 6, output.stdout)
+        XCTAssertTrue(output.stdout.contains("the namespaces are gone"), output.stdout)
+        let namespaces = output.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard let range = line.range(of: "namespace ") else { return nil }
+            return line[range.upperBound...].split(separator: ",").first.map(String.init)
+        }
+        XCTAssertEqual(namespaces.count, 3, output.stdout)
+        let listed = try ChildProcess.run(["ip", "netns", "list"]).stdout
+        let after = Set(listed.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+        for namespace in namespaces {
+            XCTAssertFalse(after.contains(namespace), "\(namespace) is removed: \(listed)")
+        }
+    }
 }
