@@ -156,9 +156,11 @@ final class PackTestRunnerTests: XCTestCase {
             end)
             """
         let results = try run(handler: handler, tests: """
+            local config = test.config
             test.settings{period = 250}
             function test_the_pack_runs_with_them()
               test.equal(test.config.period, 250)
+              test.equal(config.period, 250, "the same table")
               test.advance(249)
               test.equal(#test.written(), 0)
               test.advance(1)

@@ -19,9 +19,8 @@ public struct PackTestResult: Sendable {
 /// on memory devices with a manual clock, the pack loaded into it with its settings.
 /// One device (`mem0`) unless the file asks for more with `test.devices(N)`: then
 /// `mem0`...`mem<N-1>`, dev.id 1...N. `test.settings{...}` in the file puts settings
-/// over those given. The test file runs in a state of its own
-/// (untrusted) with `test` (see PackTestAPI) and `tapir.build`. A test that asserts
-/// nothing fails.
+/// over those given. The test file runs in a state of its own (untrusted) with `test`
+/// (see PackTestAPI) and `tapir.build`. A test that asserts nothing fails.
 public struct PackTestRunner {
     public var logger: Logger
     /// Host options for the pack's host and the tests' (the limits).
@@ -79,7 +78,12 @@ public struct PackTestRunner {
             let deviceCount = Int(try text(script.state, "return tostring(__T.devices)")) ?? 1
             let fileConfig = try Self.config(config, overriddenBy: try text(script.state, "return __T.settings"),
                                              of: pack)
-            try script.state.load(chunk: "test.config = " + PackValue.luaTable(fileConfig), name: "test")
+            // In place: a file's top level may hold test.config in a local before this.
+            try script.state.load(chunk: """
+                local settings = \(PackValue.luaTable(fileConfig))
+                for key in pairs(test.config) do test.config[key] = nil end
+                for key, value in pairs(settings) do test.config[key] = value end
+                """, name: "test")
             return names.map { name in
                 result(name, runTest(name, script: script, decoder: (decoder, decoderDevice, testHost),
                                      pack: pack, config: fileConfig, deviceCount: deviceCount))
