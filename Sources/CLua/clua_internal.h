@@ -13,6 +13,8 @@ struct clua_host {
     size_t memory_used;
     size_t memory_peak;
     size_t memory_cap;
+    uint64_t allocations;      /* calls that allocated or resized a block, ever */
+    uint64_t bytes_allocated;  /* bytes those calls added, ever */
 
     /* Instruction budget (clua_budget.c). */
     int64_t instruction_budget;
