@@ -85,10 +85,14 @@ tapir.on("ip", function(pkt, dev)
     return true
   end
 
+  if not is_unicast(source) or broadcasts[source] then  -- no host sends from there (RFC 1812 5.3.7)
+    count("dropped")
+    return true
+  end
   if by_address[destination] then
     return for_the_router(pkt, dev, port, bytes, offset, header_length, protocol, fragment_field, link_source)
   end
-  if not is_unicast(destination) or broadcasts[destination] or not is_unicast(source) or broadcasts[source] then
+  if not is_unicast(destination) or broadcasts[destination] then  -- not forwarded (RFC 1812 5.3.5)
     count("dropped")
     return true
   end

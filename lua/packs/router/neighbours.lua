@@ -86,7 +86,7 @@ end
 -- the port's network and the router already knows it, waits for it, or was the target
 -- (RFC 826's merge); what waited for it is sent.
 function neighbours.learn(port, address, mac, was_target)
-  if not addresses.is_unicast(address) or address & port.mask ~= port.network then return end
+  if not addresses.is_unicast(address) or address & port.mask ~= port.network or address == port.address then return end
   if mac >> 40 & 1 == 1 or mac == 0 then return end  -- a group or zero MAC is no host's
   local known, queue = cache[port.number][address], waiting[port.number][address]
   if not (known or queue or was_target) then return end

@@ -81,6 +81,8 @@ function test_ping_to_the_port_address_is_answered()
   test.equal(reply.ip.src, PORT_ADDRESS)
   test.equal(reply.ip.dst, PEER_IP)
   test.equal(reply.eth.dst, PEER_MAC)
+  test.inject(ip_frame{src = "127.0.0.1", dst = PORT_ADDRESS, proto = 1, payload = tapir.build.icmp{type = 8}})
+  written(0, "no answer to a loopback source")
 end
 
 function test_no_route_gets_net_unreachable_quoting_the_header_and_8_bytes()
