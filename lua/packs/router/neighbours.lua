@@ -82,14 +82,14 @@ function neighbours.enqueue(port, address, datagram, from_port, link_source)
   queue.timer = tapir.after(RETRY_MS, function() retry(port, address, queue) end)
 end
 
--- What an ARP packet on `port` says: `address` is at `mac`. Kept when the address is on
--- the port's network and the router already knows it, waits for it, or was the target
--- (RFC 826's merge); what waited for it is sent.
+-- What an ARP packet on `port` says: `address` is at `mac`. Kept when the router
+-- already knows the address or waits for it on this port, or the router was the target
+-- and the address is on the port's network (RFC 826's merge); what waited is sent.
 function neighbours.learn(port, address, mac, was_target)
-  if not addresses.is_unicast(address) or address & port.mask ~= port.network or address == port.address then return end
+  if not addresses.is_unicast(address) or address == port.address then return end
   if mac >> 40 & 1 == 1 or mac == 0 then return end  -- a group or zero MAC is no host's
   local known, queue = cache[port.number][address], waiting[port.number][address]
-  if not (known or queue or was_target) then return end
+  if not (known or queue or (was_target and address & port.mask == port.network)) then return end
   local expires = tapir.now() + AGEING_MS
   if known and known.mac == mac then
     known.expires = expires
