@@ -40,7 +40,7 @@ for number, text in ipairs(config.ports) do
     local shorter = math.min(other.length, length)
     if other.network & addresses.mask(shorter) == port.network & addresses.mask(shorter) then
       error("setting 'ports': " .. text .. " overlaps port " .. other.number .. "'s network "
-            .. other.address_text .. "/" .. other.length, 0)
+            .. addresses.text(other.network) .. "/" .. other.length, 0)
     end
   end
   port.tap = port.dev ~= nil and port.dev.mode == "tap"
