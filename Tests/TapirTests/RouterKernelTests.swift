@@ -87,6 +87,10 @@ final class RouterKernelTests: XCTestCase {
         XCTAssertTrue(across.contains("ttl=63"), "one hop lowers the TTL by one: \(across)")
         let back = try ping(host2, ["-c", "3", "-i", "0.2", "-W", "2", "198.18.1.1"])
         XCTAssertTrue(back.contains("3 received"), back)
+        // the pack's default static route: 198.19.0.0/16 via host 2
+        try host2.ip(["addr", "add", "198.19.0.1/32", "dev", "lo"])
+        let behind = try ping(host1, ["-c", "1", "-W", "2", "198.19.0.1"])
+        XCTAssertTrue(behind.contains("1 received"), "through the static route: \(behind)")
         let farPort = try ping(host1, ["-c", "1", "-W", "2", "198.18.2.254"])
         XCTAssertTrue(farPort.contains("1 received"), "the router answers on its other port's address: \(farPort)")
 
@@ -105,7 +109,7 @@ final class RouterKernelTests: XCTestCase {
         let output = stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         let counted = counters(in: output.stderr)
-        XCTAssertEqual(counted["forwarded"], 12, "3 pings each way, requests and replies: \(output.stderr)")
+        XCTAssertEqual(counted["forwarded"], 14, "4 pings one way and 3 the other, requests and replies: \(output.stderr)")
         XCTAssertEqual(counted["echo_replies"], 1, output.stderr)
         XCTAssertEqual(counted["ttl_expired"], 1, output.stderr)
         XCTAssertEqual(counted["no_route"], 1, output.stderr)
