@@ -85,7 +85,7 @@ tapir.on("ip", function(pkt, dev)
     return true
   end
 
-  if not is_unicast(source) or broadcasts[source] then  -- no host sends from there (RFC 1812 5.3.7)
+  if not is_unicast(source) or broadcasts[source] or by_address[source] then  -- martians (RFC 1812 5.3.7)
     count("dropped")
     return true
   end

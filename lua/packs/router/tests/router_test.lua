@@ -183,6 +183,7 @@ function test_no_icmp_error_about_an_icmp_error_a_broadcast_or_a_later_fragment(
   test.inject(ip_frame{dst = "198.18.1.255", ttl = 1})
   test.inject(ip_frame{dst = "224.0.0.9", ttl = 1})
   test.inject(ip_frame{src = "0.0.0.0", dst = UNROUTED})
+  test.inject(ip_frame{src = PORT_ADDRESS, dst = UNROUTED})
   test.inject(ip_frame({dst = UNROUTED}, "ff:ff:ff:ff:ff:ff"))
   test.inject(ip_frame({dst = UNROUTED}, "02:00:00:00:99:99"))
   written(0, "no errors")
