@@ -17,10 +17,15 @@ public final class HostDevice {
     public internal(set) var malformedFrames = 0
     /// Frames that no handler claimed.
     public internal(set) var unclaimedFrames = 0
+    /// IPv4 datagrams over the MTU with Don't Fragment set, not written.
+    public internal(set) var tooBigWrites = 0
+    var tooBigLog = ErrorLogLimiter(interval: .seconds(10))
     var goneReported = false
 
     public var name: String { device.name }
 
+    /// `mtu` is the device's (a tun/tap's, read when it was opened); writes over it are
+    /// fragmented. Nil: no limit (memory devices, unless a test gives one).
     init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?) {
         self.id = id
         self.device = device
@@ -54,6 +59,7 @@ public final class HostDevice {
             "write_errors": .integer(Int64(counters.writeErrors)),
             "malformed": .integer(Int64(malformedFrames)),
             "unclaimed": .integer(Int64(unclaimedFrames)),
+            "too_big": .integer(Int64(tooBigWrites)),
         ])
     }
 }
