@@ -118,6 +118,36 @@ final class RouterKernelTests: XCTestCase {
         XCTAssertEqual(counted["bad_header"], 0, output.stderr)
     }
 
+    /// Host 1's link takes 9000 bytes, host 2's (as the router opened it) 1500.
+    func testDatagramsOverTheEgressMTUAreRefusedWithDFAndFragmentedWithout() throws {
+        try TapirCommand.requireRoot()
+        let router = try Sandbox(prefix: Self.prefix)
+        defer { router.remove() }
+        let host1 = try Sandbox(prefix: Self.prefix)
+        defer { host1.remove() }
+        let host2 = try Sandbox(prefix: Self.prefix)
+        defer { host2.remove() }
+        let tapir = try startRouter(in: router, devices: ["rta", "rtb"])
+        defer { _ = stop(tapir) }
+        try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
+        try attach("rtb", to: host2, from: router, address: "198.18.2.1/24", gateway: "198.18.2.254")
+        try host1.ip(["link", "set", "rta", "mtu", "9000"])
+
+        let refused = try ping(host1, ["-c", "1", "-W", "2", "-M", "do", "-s", "2000", "198.18.2.1"])
+        XCTAssertTrue(refused.contains("From 198.18.1.254") && refused.contains("Frag needed and DF set (mtu = 1500)"),
+                      refused)
+        let fragmented = try ping(host1, ["-c", "1", "-W", "2", "-M", "dont", "-s", "2000", "198.18.2.1"])
+        XCTAssertTrue(fragmented.contains("1 received"), fragmented)
+        // host 2 fragments itself; the router forwards each fragment
+        let fragments = try ping(host2, ["-c", "1", "-W", "2", "-s", "3000", "198.18.1.1"])
+        XCTAssertTrue(fragments.contains("1 received"), fragments)
+        try assertNoKernelErrors([host1, host2])
+
+        let output = stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertEqual(counters(in: output.stderr)["too_big"], 1, output.stderr)
+    }
+
     func testATunPortAndATapPortPingAcross() throws {
         try TapirCommand.requireRoot()
         let router = try Sandbox(prefix: Self.prefix)
