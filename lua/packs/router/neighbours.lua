@@ -7,6 +7,7 @@ local icmp_errors = require "icmp_errors"
 local ports = require "ports"
 
 local RETRY_MS, REQUESTS = 1000, 3
+local MAX_RESOLVING = 64   -- next hops awaited at once per port: a scan of a connected network stays bounded
 local BROADCAST_MAC = 0xffffffffffff
 local AGEING_MS = tapir.config.arp_ageing * 1000
 local QUEUE_LIMIT = tapir.config.arp_queue
@@ -16,8 +17,14 @@ if QUEUE_LIMIT < 1 then error("setting 'arp_queue' must be at least 1", 0) end
 local neighbours = {}
 local cache = {}     -- port number -> {[address] = {mac, header, expires}}
 local waiting = {}   -- port number -> {[address] = {datagrams = {{datagram, from_port, link_source}, ...}, requests, timer}}
+local resolving = {} -- port number -> how many addresses `waiting` holds
 for number in ipairs(ports.list) do
-  cache[number], waiting[number] = {}, {}
+  cache[number], waiting[number], resolving[number] = {}, {}, 0
+end
+
+local function stop_waiting(port, address)
+  waiting[port.number][address] = nil
+  resolving[port.number] = resolving[port.number] - 1
 end
 
 local function write(port, frame)
@@ -54,7 +61,7 @@ local function retry(port, address, queue)
     queue.timer = tapir.after(RETRY_MS, function() retry(port, address, queue) end)
     return
   end
-  waiting[port.number][address] = nil
+  stop_waiting(port, address)
   counters.arp_failed = counters.arp_failed + 1
   tapir.log.debug("no ARP answer from " .. addresses.text(address) .. " on port " .. port.number)
   for _, item in ipairs(queue.datagrams) do
@@ -76,8 +83,13 @@ function neighbours.enqueue(port, address, datagram, from_port, link_source)
     queue.datagrams[#queue.datagrams + 1] = {datagram, from_port, link_source}
     return
   end
+  if resolving[port.number] >= MAX_RESOLVING then
+    counters.arp_queue_dropped = counters.arp_queue_dropped + 1
+    return
+  end
   queue = {datagrams = {{datagram, from_port, link_source}}, requests = 1}
   waiting[port.number][address] = queue
+  resolving[port.number] = resolving[port.number] + 1
   request(port, address)
   queue.timer = tapir.after(RETRY_MS, function() retry(port, address, queue) end)
 end
@@ -98,7 +110,7 @@ function neighbours.learn(port, address, mac, was_target)
     cache[port.number][address] = known
   end
   if queue then
-    waiting[port.number][address] = nil
+    stop_waiting(port, address)
     queue.timer:cancel()
     for _, item in ipairs(queue.datagrams) do write(port, known.header .. item[1]) end
   end

@@ -263,3 +263,14 @@ function test_udp_to_the_router_gets_port_unreachable()
   test.equal(reply.icmp.type, 3)
   test.equal(reply.icmp.code, 3)
 end
+
+function test_at_most_64_next_hops_are_awaited_at_once()
+  for host = 1, 70 do test.inject(ip_frame{dst = "198.18.1." .. (100 + host)}) end
+  written(64, "ARP requests")
+  test.inject(arp_frame(2, "02:00:00:00:01:65", "198.18.1.101", PORT_ADDRESS, ROUTER_MAC))
+  written(1, "the datagram for the one that answered")
+  test.inject(ip_frame{dst = "198.18.1.200"})
+  test.equal(test.decode(written(1, "room for one more")[1]).arp.tpa, "198.18.1.200")
+  test.inject(ip_frame{dst = "198.18.1.201"})
+  written(0, "and no more")
+end
