@@ -12,7 +12,7 @@ local NAMES = {
   "arp_requests",     -- ARP requests sent for next hops
   "arp_replies",      -- ARP replies sent for the router's addresses
   "arp_failed",       -- next hops that did not answer ARP
-  "arp_queue_dropped",-- datagrams dropped from a full queue waiting for ARP
+  "arp_queue_dropped",-- datagrams dropped waiting for ARP: a full queue, or 64 next hops awaited already
   "bad_header",       -- datagrams dropped for a bad version, length or header checksum
   "dropped",          -- other datagrams not forwarded: broadcast/multicast/martian addresses, for the router but not a ping or UDP
   "write_failed",     -- writes the device refused
