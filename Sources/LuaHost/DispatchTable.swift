@@ -30,6 +30,9 @@ struct DispatchTable {
     private(set) var generation = -1
     private(set) var entries: [Entry] = []
     private(set) var unclaimed: [Handler] = []
+    /// Every layer some entry needs (a filter needs `.frame`): a frame with none of them
+    /// skips the script without a look at its entries.
+    private(set) var layerMask: Layers = []
 
     var isEmpty: Bool { entries.isEmpty && unclaimed.isEmpty }
 
@@ -39,6 +42,7 @@ struct DispatchTable {
         generation = state.handlerGeneration
         entries.removeAll(keepingCapacity: true)
         unclaimed.removeAll(keepingCapacity: true)
+        defer { layerMask = entries.reduce(into: []) { $0.formUnion($1.layer) } }
         for handler in state.handlers {
             switch handler.selector {
             case .unclaimed:
