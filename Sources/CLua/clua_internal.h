@@ -35,6 +35,8 @@ struct clua_host {
     int packet_metatable_ref;
     int layer_metatable_ref;
     int device_metatable_ref;
+    /* The packet object handlers get (clua_packet_install_pusher), or NULL. */
+    struct clua_packet *reused_packet;
 };
 
 /* The host of a state: the allocator's userdata, shared by all its threads. */

@@ -24,7 +24,11 @@ typedef struct layer_proxy {
 } layer_proxy;
 
 clua_packet *clua_packet_check_bound(lua_State *L, int index) {
-    clua_packet *packet = clua_check_udata(L, index, clua_host_of(L)->packet_metatable_ref, PACKET_METATABLE);
+    clua_host *host = clua_host_of(L);
+    clua_packet *packet = lua_touserdata(L, index);
+    /* The handlers' packet is one block per state: known by its address, no metatable look. */
+    if (packet == NULL || packet != host->reused_packet)
+        packet = clua_check_udata(L, index, host->packet_metatable_ref, PACKET_METATABLE);
     if (!packet->bound) luaL_error(L, STALE_MESSAGE);
     return packet;
 }
@@ -285,6 +289,7 @@ void clua_packet_install_pusher(lua_State *L, const void *pointer) {
     packet->api = api;
     luaL_setmetatable(L, PACKET_METATABLE);
     packet->reference = luaL_ref(L, LUA_REGISTRYINDEX);
+    clua_host_of(L)->reused_packet = packet;
 
     clua_build_install(L, api);
 

@@ -48,12 +48,10 @@ extension PacketOutput {
 
     private var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
-    /// The fields of a layer, checked per reply (made once: `allCases` builds an array).
-    private static let layerFields = PacketField.allCases.filter { $0.layer != .frame }
-
     /// Overrides must name layers the packet has.
     private func checkOverrides(_ values: SetValues, _ frame: DecodedFrame) throws(PacketBuildError) {
-        for field in Self.layerFields where values.has(field) {
+        if let given = values.given, given.isEmpty { return }  // the usual reply: nothing overridden
+        for field in values.givenFields where field.layer != .frame {
             guard frame.has(field.layer.layers) else {
                 throw PacketBuildError(message: "field '\(values.label(field))': the packet has no \(field.layer.rawValue) layer")
             }
