@@ -18,11 +18,15 @@ public final class HostDevice {
     /// Frames that no handler claimed.
     public internal(set) var unclaimedFrames = 0
     var goneReported = false
+    /// Writes failed since the last one that went out, and the limiter of their log lines.
+    var failedWritesInARow = 0
+    var writeErrorLog: ErrorLogLimiter
 
     public var name: String { device.name }
 
-    init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?) {
+    init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?, errorLogInterval: Duration) {
         self.id = id
+        self.writeErrorLog = ErrorLogLimiter(interval: errorLogInterval)
         self.device = device
         self.linkType = device.mode == .tap ? .ethernet : .rawIP
         self.macAddress = macAddress

@@ -98,7 +98,8 @@ public final class TapirHost {
             mac = tunTap.macAddress.flatMap { MACAddress(bytes: $0) }
             mtu = tunTap.mtu
         }
-        let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu)
+        let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu,
+                                    errorLogInterval: options.errorLogInterval)
         devices.append(hostDevice)
         if let recordPath { try startRecording(hostDevice, base: recordPath) }
         if let loop, let descriptor = device.fileDescriptor {
@@ -249,15 +250,13 @@ public final class TapirHost {
         for script in scripts where !claimed {
             let table = dispatchTable(for: script)
             var bound = false
-            for entry in table.entries where entry.matches(bytes, frame) {
+            table.forEachMatch(bytes, frame) { entry in
                 if !bound {
                     script.bind(bytes, frame, device)
                     bound = true
                 }
-                if script.state.call(entry.handler, with: script.packetArgument, deviceArgument) == .claimed {
-                    claimed = true
-                    break
-                }
+                claimed = script.state.call(entry.handler, with: script.packetArgument, deviceArgument) == .claimed
+                return claimed
             }
             if bound { script.unbind() }
         }
@@ -291,13 +290,32 @@ public final class TapirHost {
         packetObserver?(bytes, device, true)
         switch device.device.write(bytes) {
         case .written:
+            if device.failedWritesInARow > 0 { writesResumed(on: device) }
             return true
-        case .failed:
+        case .failed(let failure):
+            writeFailed(on: device, failure)
             return false
         case .gone(let reason):
             deviceGone(device, reason: reason)
             return false
         }
+    }
+
+    /// Says that writes fail (once per burst: the error log interval), and why.
+    private func writeFailed(on device: HostDevice, _ failure: WriteFailure) {
+        device.failedWritesInARow += 1
+        let (log, suppressed) = device.writeErrorLog.admit(at: .now)
+        guard log else { return }
+        let earlier = suppressed > 0 ? " (\(suppressed) more failed since the last report)" : ""
+        logger.warning("""
+            write to \(device.name) failed: \(failure.explanation); the packet is dropped and counted \
+            (tapir.stats write_errors), the host goes on\(earlier)
+            """)
+    }
+
+    private func writesResumed(on device: HostDevice) {
+        logger.info("writes to \(device.name) go out again, after \(device.failedWritesInARow) failed")
+        device.failedWritesInARow = 0
     }
 
     private func record(_ bytes: UnsafeRawBufferPointer, with recorder: PcapWriter, on device: HostDevice) {
@@ -334,6 +352,20 @@ extension CaptureTime {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
+}
+
+extension WriteFailure {
+    /// What the failure means, for the log.
+    var explanation: String {
+        switch self {
+        case .io: "Input/output error (EIO: the link is down)"
+        case .noBuffers: "no buffer space (ENOBUFS: the kernel's queue is full)"
+        case .wouldBlock: "the device would block (EAGAIN)"
+        case .rejected: "the kernel refused the packet (EINVAL or EMSGSIZE: malformed, or larger than the MTU)"
+        case .closed: "the device is closed"
+        case .other(let code): "\(String(cString: strerror(code))) (errno \(code))"
+        }
     }
 }
 

@@ -180,6 +180,22 @@ final class TapirHostTests: XCTestCase {
         XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) }, ["1 0 udp", "2 1 udp"])
     }
 
+    func testFailedWritesAreSaidOncePerBurstCountedAndTheirEndIsSaid() throws {
+        try load("""
+            tapir.on("udp", function(pkt, dev) dev:write("reply") end)
+            """)
+        device.failNextWrites(3, errno: EIO)
+        for _ in 0..<4 { inject(TestFrames.udp(dport: 7)) }
+        XCTAssertEqual(device.takeWritten().count, 1)
+        XCTAssertEqual(device.counters.writeErrors, 3)
+        let failures = logged.lines.filter { $0.contains("write to mem0 failed") }
+        XCTAssertEqual(failures.count, 1, "\(logged.lines)")
+        XCTAssertTrue(failures.first?.contains("EIO: the link is down") == true, "\(failures)")
+        XCTAssertTrue(failures.first?.contains("write_errors") == true, "\(failures)")
+        XCTAssertTrue(logged.lines.contains { $0.contains("writes to mem0 go out again, after 3 failed") },
+                      "\(logged.lines)")
+    }
+
     func testWriteAcceptsStringsOnlyAndNamesTheArgument() throws {
         XCTAssertThrowsError(try load("tapir.devices()[1]:write(42)")) { error in
             XCTAssertTrue("\(error)".contains("bad argument #2 to 'write' (string or packet expected, got number)")
