@@ -7,8 +7,8 @@ import Synchronization
 /// with it every device inside. Namespaces left by a process that died (its pid no longer
 /// alive) are removed when the next sandbox with the same prefix is made.
 public final class Sandbox {
-    public static let kernelIPv4Address = "198.18.0.1/24"
-    public static let kernelIPv6Address = "2001:2::1/64"
+    public static let kernelIPv4Address = kernelAddresses(host: 1).ipv4
+    public static let kernelIPv6Address = kernelAddresses(host: 1).ipv6
     public static let defaultPrefix = "tapir"
 
     /// The namespace name, for `ip netns exec NAME ...`.
@@ -49,23 +49,31 @@ public final class Sandbox {
         remove()
     }
 
+    /// The kernel side's addresses as host `number` of the sandbox network:
+    /// 198.18.0.N/24 and 2001:2::N/64 (N in hex there). Host 1 is the single sandbox's.
+    public static func kernelAddresses(host number: Int) -> (ipv4: String, ipv6: String) {
+        ("198.18.0.\(number)/24", "2001:2::\(String(number, radix: 16))/64")
+    }
+
     /// Moves a device of this process's namespace into the sandbox (its open descriptors
-    /// stay valid), brings it up and, when `addresses`, gives the kernel side
-    /// 198.18.0.1/24 and 2001:2::1/64 (nodad). Open every queue of a multi-queue device first.
-    public func adopt(_ device: String, addresses: Bool = true) throws(DeviceError) {
+    /// stay valid), brings it up and, when `addresses`, gives the kernel side the
+    /// addresses of host `host` (198.18.0.1/24 and 2001:2::1/64 by default; IPv6 nodad).
+    /// Open every queue of a multi-queue device first.
+    public func adopt(_ device: String, addresses: Bool = true, host: Int = 1) throws(DeviceError) {
         try Self.check(ChildProcess.run([ipPath, "link", "set", "dev", device, "netns", namespace], timeout: timeout),
                        "ip link set dev \(device) netns \(namespace)")
         devices.append(device)
         try ip(["link", "set", "dev", device, "up"])
         if addresses {
-            try ip(["addr", "add", Self.kernelIPv4Address, "dev", device])
-            try ip(["-6", "addr", "add", Self.kernelIPv6Address, "dev", device, "nodad"])
+            let kernel = Self.kernelAddresses(host: host)
+            try ip(["addr", "add", kernel.ipv4, "dev", device])
+            try ip(["-6", "addr", "add", kernel.ipv6, "dev", device, "nodad"])
         }
     }
 
     /// `adopt` for an open device.
-    public func adopt(_ device: some PacketDevice, addresses: Bool = true) throws(DeviceError) {
-        try adopt(device.name, addresses: addresses)
+    public func adopt(_ device: some PacketDevice, addresses: Bool = true, host: Int = 1) throws(DeviceError) {
+        try adopt(device.name, addresses: addresses, host: host)
     }
 
     /// Runs `ip -n NAMESPACE arguments...`; a non-zero exit throws with ip's message.

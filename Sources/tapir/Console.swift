@@ -54,10 +54,16 @@ struct Console: ParsableCommand {
                                           timers: replaying.timers)
         } else {
             tapirHost = TapirHost(options: host.hostOptions(), loop: loop, logger: logger)
-            tapirHost.deviceOpener = LiveDevice.opener
-            let live = try LiveDevice.open(name: dev, mode: tun ? .tun : .tap, packetInfo: false)
-            sandbox = live.sandbox
-            let device = live.device
+            tapirHost.deviceOpener = LiveDevices.opener
+            let arguments: [DeviceArgument]
+            do {
+                arguments = try dev.map { (name) throws(DeviceArgumentError) in try [DeviceArgument(parsing: name)] } ?? []
+            } catch {
+                throw CleanExit.message("tapir: \(error)", code: 1)
+            }
+            let live = try LiveDevices.open(arguments, sandboxHosts: 1, mode: tun ? .tun : .tap, packetInfo: false)
+            sandbox = live.sandboxes.first
+            let device = live.devices[0]
             try tapirHost.add(device)
             if let sandbox {
                 print("tapir: sandbox namespace \(sandbox.namespace), device \(device.name), kernel side "

@@ -11,7 +11,11 @@ struct Run: ParsableCommand {
         abstract: "Run handler scripts on a tun/tap device (a sandbox when no --dev is given).",
         discussion: """
             Without --dev, a fresh network namespace is made holding the device, with the \
-            kernel side at 198.18.0.1/24 and 2001:2::1/64; it is removed on exit.
+            kernel side at 198.18.0.1/24 and 2001:2::1/64; it is removed on exit. With \
+            --hosts N, N namespaces are made, each holding one of N devices, the kernel sides \
+            at 198.18.0.1..N/24 (a simulated network for a switch or a router pack).
+
+            --dev may be given several times; the devices get dev.id 1, 2, ... in that order.
 
             A .lua file is a script (trusted: io, debug, all of os). Anything else is a pack: \
             a folder with a pack.lua, or a name found in $TAPIR_PACK_PATH, \
@@ -28,13 +32,16 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("allow"), help: "Grant a permission a pack's manifest asks for (io, exec, env, debug).")
     var allow: [String] = []
 
-    @Option(name: .long, help: "The tun/tap device to use (created if missing).")
-    var dev: String?
+    @Option(name: .long, help: ArgumentHelp("A tun/tap device to use (created if missing); repeatable. NAME:tun or NAME:tap sets that device's mode.", valueName: "name[:tun|:tap]"))
+    var dev: [String] = []
 
-    @Flag(name: .long, help: "A tun device: IP datagrams, no Ethernet layer.")
+    @Option(name: .long, help: "Without --dev: make N sandbox namespaces, each holding one device (kernel sides 198.18.0.1..N/24).")
+    var hosts: Int = 1
+
+    @Flag(name: .long, help: "Tun devices: IP datagrams, no Ethernet layer.")
     var tun = false
 
-    @Flag(name: .long, help: "A tap device: Ethernet frames (the default).")
+    @Flag(name: .long, help: "Tap devices: Ethernet frames (the default).")
     var tap = false
 
     @Flag(name: .long, help: "Keep the 4-byte packet-information header on the device (stripped for handlers).")
@@ -55,6 +62,20 @@ struct Run: ParsableCommand {
         guard !(tun && tap) else { throw ValidationError("--tun and --tap exclude each other") }
         guard !scripts.isEmpty else { throw ValidationError("give at least one script") }
         guard readBudget > 0 else { throw ValidationError("--read-budget must be positive") }
+        guard (1...LiveDevices.maximumHosts).contains(hosts) else {
+            throw ValidationError("--hosts must be 1 to \(LiveDevices.maximumHosts)")
+        }
+        guard hosts == 1 || dev.isEmpty else { throw ValidationError("--hosts makes its own devices: drop --dev") }
+        let names = try deviceArguments().map(\.name)
+        guard Set(names).count == names.count else { throw ValidationError("a device is named twice in --dev") }
+    }
+
+    private func deviceArguments() throws -> [DeviceArgument] {
+        do {
+            return try dev.map { (text) throws(DeviceArgumentError) in try DeviceArgument(parsing: text) }
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() throws {
@@ -72,15 +93,14 @@ struct Run: ParsableCommand {
         var options = host.hostOptions()
         options.readBudget = readBudget
         let tapirHost = TapirHost(options: options, loop: loop, logger: logger)
-        tapirHost.deviceOpener = LiveDevice.opener
+        tapirHost.deviceOpener = LiveDevices.opener
 
-        let live = try LiveDevice.open(name: dev, mode: mode, packetInfo: pi)
-        defer { live.sandbox?.remove() }
-        let device = live.device
-        if let sandbox = live.sandbox { printReachability(sandbox, device) }
+        let live = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi)
+        defer { live.removeSandboxes() }
+        FileHandle.standardOutput.write(Data(live.reachability.utf8))
         tapirHost.recordPath = record
         do {
-            try tapirHost.add(device)
+            for device in live.devices { try tapirHost.add(device) }
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
@@ -116,18 +136,6 @@ struct Run: ParsableCommand {
         }
         try loop.run()
         tapirHost.stop()
-    }
-
-    private func printReachability(_ sandbox: Sandbox, _ device: TunTapDevice) {
-        let namespace = sandbox.namespace
-        let text = """
-            tapir: sandbox namespace \(namespace), device \(device.name) (kernel side \
-            \(Sandbox.kernelIPv4Address), \(Sandbox.kernelIPv6Address)); the host's scripts answer as they choose, e.g. 198.18.0.2
-              ip netns exec \(namespace) ping 198.18.0.2
-              ip netns exec \(namespace) ping -6 2001:2::2
-
-            """
-        FileHandle.standardOutput.write(Data(text.utf8))
     }
 }
 
