@@ -11,6 +11,10 @@ public final class HostDevice {
     /// The device's MAC address (tap) and MTU, when known.
     public let macAddress: MACAddress?
     public let mtu: Int?
+    /// The largest packet dev:write sends (nil: no limit).
+    public let maxPacketSize: Int?
+    /// Bytes a tap frame may carry beyond the MTU: an Ethernet header and two VLAN tags.
+    public static let linkHeaderAllowance = 14 + 2 * 4
     /// Frames written to it and read from it, when recording (`--record`).
     public var recorder: PcapWriter?
     /// Frames whose decoding found a truncated or inconsistent layer.
@@ -20,12 +24,16 @@ public final class HostDevice {
     var goneReported = false
     /// Writes failed since the last one that went out, and the limiter of their log lines.
     var failedWritesInARow = 0
+    /// dev:write calls refused for a packet larger than `maxPacketSize`.
+    public internal(set) var oversizedWrites = 0
     var writeErrorLog: ErrorLogLimiter
 
     public var name: String { device.name }
 
-    init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?, errorLogInterval: Duration) {
+    init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?, maxPacketSize: Int?,
+         errorLogInterval: Duration) {
         self.id = id
+        self.maxPacketSize = maxPacketSize
         self.writeErrorLog = ErrorLogLimiter(interval: errorLogInterval)
         self.device = device
         self.linkType = device.mode == .tap ? .ethernet : .rawIP
@@ -55,7 +63,7 @@ public final class HostDevice {
             "tx_packets": .integer(Int64(counters.txPackets)),
             "tx_bytes": .integer(Int64(counters.txBytes)),
             "read_errors": .integer(Int64(counters.readErrors)),
-            "write_errors": .integer(Int64(counters.writeErrors)),
+            "write_errors": .integer(Int64(counters.writeErrors + oversizedWrites)),
             "malformed": .integer(Int64(malformedFrames)),
             "unclaimed": .integer(Int64(unclaimedFrames)),
         ])

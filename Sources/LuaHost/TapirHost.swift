@@ -23,6 +23,9 @@ public final class TapirHost {
         public var errorLogInterval: Duration = .seconds(10)
         /// Bytes read from one device per wakeup before serving the others.
         public var readBudget: Int = DeviceDrain.defaultByteBudget
+        /// The largest packet dev:write sends; nil: each device's MTU plus its link
+        /// headers (`HostDevice.linkHeaderAllowance` on a tap), no limit where the MTU is unknown.
+        public var maxPacketSize: Int?
 
         public init() {}
     }
@@ -98,8 +101,10 @@ public final class TapirHost {
             mac = tunTap.macAddress.flatMap { MACAddress(bytes: $0) }
             mtu = tunTap.mtu
         }
+        let maxPacketSize = options.maxPacketSize
+            ?? mtu.map { $0 + (device.mode == .tap ? HostDevice.linkHeaderAllowance : 0) }
         let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu,
-                                    errorLogInterval: options.errorLogInterval)
+                                    maxPacketSize: maxPacketSize, errorLogInterval: options.errorLogInterval)
         devices.append(hostDevice)
         if let recordPath { try startRecording(hostDevice, base: recordPath) }
         if let loop, let descriptor = device.fileDescriptor {
@@ -286,6 +291,17 @@ public final class TapirHost {
     /// on the device; a gone device is reported once).
     func write(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         guard !device.goneReported else { return false }
+        if let limit = device.maxPacketSize, bytes.count > limit {
+            device.oversizedWrites += 1
+            device.failedWritesInARow += 1
+            if device.writeErrorLog.admit(at: .now).log {
+                logger.warning("""
+                    dev:write of \(bytes.count) bytes to \(device.name) refused: larger than its maximum packet size, \
+                    \(limit) bytes (MTU and link headers; --max-packet); counted (tapir.stats write_errors)
+                    """)
+            }
+            return false
+        }
         if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
         packetObserver?(bytes, device, true)
         switch device.device.write(bytes) {
