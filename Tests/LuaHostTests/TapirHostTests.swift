@@ -196,6 +196,35 @@ final class TapirHostTests: XCTestCase {
                       "\(logged.lines)")
     }
 
+    func testAPacketLargerThanTheMaximumIsRefusedSaidAndCounted() throws {
+        var options = TapirHost.Options()
+        options.maxPacketSize = 100
+        let lines = logged!
+        let limited = TapirHost(options: options, timers: timers,
+                                logger: Logger(label: "test") { _ in CollectingLogHandler(lines: lines) })
+        defer { limited.stop() }
+        let memory = MemoryDevice(name: "mem1", mode: .tap)
+        let limitedDevice = try limited.add(memory)
+        let path = directory + "/big.lua"
+        try """
+            tapir.on("udp", function(pkt, dev)
+              tapir.state.small = dev:write(string.rep("s", 100))
+              tapir.state.big = dev:write(string.rep("b", 101))
+              tapir.state.errors = tapir.stats().devices.mem1.write_errors
+            end)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let script = try limited.load(path: path)
+        memory.inject(TestFrames.udp(dport: 7))
+        limited.pump(limitedDevice)
+        XCTAssertEqual(memory.takeWritten().map(\.count), [100])
+        XCTAssertTrue(try script.state.isTrue("tapir.state.small == true and tapir.state.big == false"))
+        XCTAssertTrue(try script.state.isTrue("tapir.state.errors == 1"))
+        XCTAssertEqual(limitedDevice.oversizedWrites, 1)
+        XCTAssertTrue(logged.lines.contains { $0.contains("dev:write of 101 bytes to mem1 refused: larger than its maximum packet size, 100 bytes") },
+                      "\(logged.lines)")
+        XCTAssertNil(hostDevice.maxPacketSize, "no limit on a device of unknown MTU unless one is set")
+    }
+
     func testWriteAcceptsStringsOnlyAndNamesTheArgument() throws {
         XCTAssertThrowsError(try load("tapir.devices()[1]:write(42)")) { error in
             XCTAssertTrue("\(error)".contains("bad argument #2 to 'write' (string or packet expected, got number)")

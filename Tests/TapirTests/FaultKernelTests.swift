@@ -180,7 +180,7 @@ final class FaultKernelTests: XCTestCase {
         let recording = directory + "/flood.pcap"
         // tapir makes (and must remove) its own sandbox: no --dev.
         let tapir = try ChildProcess.spawn([TapirCommand.path, "run", responder, "--record", recording])
-        let namespace = try sandboxNamespace(of: tapir)
+        let namespace = try TapirCommand.sandboxNamespace(of: tapir)
         var floods: [ChildProcess] = []
         defer { for flood in floods { flood.signal(SIGKILL) } }
         var answered = false
@@ -202,8 +202,7 @@ final class FaultKernelTests: XCTestCase {
         XCTAssertEqual(output.status, 0, output.stderr)
         XCTAssertTrue(output.stderr.contains("stopping (signal \(SIGTERM))"), output.stderr)
 
-        let namespaces = try ChildProcess.run(["ip", "netns", "list"]).stdout
-        XCTAssertFalse(namespaces.contains(namespace), "the sandbox is gone: \(namespaces)")
+        XCTAssertFalse(try TapirCommand.namespaceExists(namespace), "the sandbox is gone")
         let frames = try PcapReader(path: recording).readAll()
         XCTAssertGreaterThan(frames.count, 1000, "the flood was recorded")
         guard let tshark = ChildProcess.locate("tshark") else { throw XCTSkip("tshark is not installed") }
@@ -211,24 +210,6 @@ final class FaultKernelTests: XCTestCase {
         XCTAssertEqual(read.status, 0, read.stderr)
         XCTAssertFalse(read.stderr.contains("cut short"), read.stderr)
         XCTAssertTrue(read.stdout.contains("\(frames.count)"), "tshark reads all \(frames.count) frames: \(read.stdout)")
-    }
-
-    /// The sandbox namespace `tapir-PID-N` a `tapir run` without --dev made (its stdout is
-    /// read only at exit, so it is found by the pid).
-    func sandboxNamespace(of tapir: ChildProcess) throws -> String {
-        let prefix = "tapir-\(tapir.pid)-"
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline, !tapir.hasExited {
-            let list = try ChildProcess.run(["ip", "netns", "list"]).stdout
-            if let namespace = list.split(separator: "\n").map({ String($0.split(separator: " ")[0]) })
-                .first(where: { $0.hasPrefix(prefix) }) {
-                return namespace
-            }
-            usleep(50_000)
-        }
-        let output = tapir.wait(timeout: .seconds(5))
-        XCTFail("no sandbox namespace: \(output.stderr)")
-        throw XCTSkip("tapir did not start")
     }
 
     // MARK: 10,000 timers
