@@ -199,9 +199,26 @@ final class PrivilegeKernelTests: XCTestCase {
         try sandbox.ip(["tuntap", "add", "dev", "tapn0", "mode", "tap", "user", "\(nobody.uid)"])
         try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", "tapn0"])
         try sandbox.ip(["link", "set", "tapn0", "up"])
-        let tapir = try sandbox.start([setpriv, "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--clear-groups",
-                                       "--inh-caps=-all", "--bounding-set=-all",
-                                       TapirCommand.path, "run", responder, "--dev", "tapn0"])
+        let asNobody = [setpriv, "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", TapirCommand.path, "run", responder, "--dev", "tapn0"]
+        let tapir: ChildProcess
+        var mountPoint: String?
+        defer { if let mountPoint { try? FileManager.default.removeItem(atPath: mountPoint) } }
+        var device = stat()
+        if stat("/dev/net/tun", &device) == 0, device.st_mode & 0o006 != 0o006 {
+            // /dev/net/tun is 0666 on a stock system, 0600 in some containers: give this run
+            // a private mount namespace where a node of it is 0666; the machine's stays as it is.
+            let directory = try temporaryDirectory("tun")
+            mountPoint = directory
+            let quoted = (["ip", "netns", "exec", sandbox.namespace] + asNobody).map { "'\($0)'" }.joined(separator: " ")
+            tapir = try ChildProcess.spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c", """
+                mount -t tmpfs -o size=4k,mode=755 tapir-test-ft '\(directory)' && \
+                mknod -m 666 '\(directory)/tun' c 10 200 && mount --bind '\(directory)/tun' /dev/net/tun && \
+                exec \(quoted)
+                """])
+        } else {
+            tapir = try sandbox.start(asNobody)
+        }
         var answered = false
         for _ in 0..<50 where !answered {
             answered = try sandbox.run(["ping", "-c", "1", "-W", "1", "198.18.0.2"]).stdout.contains("1 received")

@@ -6,8 +6,20 @@ final class RunHelpTests: XCTestCase {
     func testRunHelpListsEveryLimitWithItsDefault() throws {
         let output = try ChildProcess.run([TapirCommand.path, "run", "--help"])
         XCTAssertEqual(output.status, 0, output.stderr)
-        // Help lines wrap: compare with runs of white space made one space.
-        let help = output.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        // An option's entry is its line and the indented lines after it, up to the next
+        // option; lines wrap, so runs of white space are compared as one space.
+        var entries: [String: String] = [:]
+        var current: String?
+        for line in output.stdout.split(separator: "\n") {
+            let trimmed = line.drop { $0 == " " }
+            if line.hasPrefix("  -"), let option = trimmed.split(separator: " ").first {
+                current = option.split(separator: "/").first.map(String.init)
+                entries[current!] = ""
+            } else if !line.hasPrefix("      ") {
+                current = nil
+            }
+            if let current { entries[current, default: ""] += " " + trimmed }
+        }
         let expected = [
             ("--budget", "(default: 10000000)"),
             ("--memory", "(default: 64)"),
@@ -17,14 +29,12 @@ final class RunHelpTests: XCTestCase {
             ("--group", "(default: the user's own)"),
         ]
         for (option, text) in expected {
-            guard let start = help.range(of: " \(option) ") else {
+            guard let entry = entries[option] else {
                 XCTFail("\(option) is not in tapir run --help:\n\(output.stdout)")
                 continue
             }
-            // The option's entry runs to the next option.
-            let rest = help[start.upperBound...]
-            let entry = rest.range(of: " --").map { rest[..<$0.lowerBound] } ?? rest
-            XCTAssertTrue(entry.contains(text), "\(option): \(entry)")
+            let flat = entry.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            XCTAssertTrue(flat.contains(text), "\(option): \(flat)")
         }
     }
 }
