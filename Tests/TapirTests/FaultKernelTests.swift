@@ -273,12 +273,20 @@ final class FaultKernelTests: XCTestCase {
         let flooded = flood.wait(timeout: .seconds(20))
         let sent = Int(flooded.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         XCTAssertEqual(flooded.status, 0, flooded.stderr)
-        XCTAssertTrue(ping.stdout.contains("20 received"), "pings answered during the flood: \(ping.stdout)")
+        // The flood outruns any reader on two cores: the kernel's queue to the tap then
+        // drops frames (its TX dropped counter says so), now and then a ping among them.
+        // What tapir reads, it answers: at least 18 of 20.
+        let received = ping.stdout.split(separator: "\n").first { $0.contains("received") }
+            .flatMap { line in line.split(separator: ",").first { $0.contains("received") } }
+            .flatMap { Int($0.split(separator: " ")[0]) } ?? 0
+        XCTAssertGreaterThanOrEqual(received, 18, "pings answered during the flood: \(ping.stdout)")
+        let link = (try? sandbox.ip(["-s", "link", "show", "tapm0"]).stdout) ?? ""
 
         let output = stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         let malformed = counter("malformed", onLineWith: "stats tapm0", in: output.stderr) ?? 0
-        print("malformed flood: \(sent) frames sent, \(malformed) counted malformed by tapir")
+        print("malformed flood: \(sent) frames sent, \(malformed) counted malformed by tapir, "
+              + "\(received) of 20 pings answered; the kernel's side of the link:\n\(link)")
         XCTAssertGreaterThan(sent, 10_000, "a flood")
         XCTAssertGreaterThan(malformed, sent / 4, "tapir read and counted the flood: \(output.stderr)")
     }
