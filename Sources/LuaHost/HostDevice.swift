@@ -21,6 +21,9 @@ public final class HostDevice {
     public internal(set) var malformedFrames = 0
     /// Frames that no handler claimed.
     public internal(set) var unclaimedFrames = 0
+    /// IPv4 datagrams over the MTU with Don't Fragment set, not written.
+    public internal(set) var tooBigWrites = 0
+    var tooBigLog = ErrorLogLimiter(interval: .seconds(10))
     var goneReported = false
     /// Writes failed since the last one that went out, and the limiter of their log lines.
     var failedWritesInARow = 0
@@ -30,6 +33,9 @@ public final class HostDevice {
 
     public var name: String { device.name }
 
+    /// `mtu` is the device's (a tun/tap's, read when it was opened); IPv4 writes over it
+    /// are fragmented. `maxPacketSize` bounds every frame written. Nil: no limit (memory
+    /// devices, unless a test gives one).
     init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?, maxPacketSize: Int?,
          errorLogInterval: Duration) {
         self.id = id
@@ -66,6 +72,7 @@ public final class HostDevice {
             "write_errors": .integer(Int64(counters.writeErrors + oversizedWrites)),
             "malformed": .integer(Int64(malformedFrames)),
             "unclaimed": .integer(Int64(unclaimedFrames)),
+            "too_big": .integer(Int64(tooBigWrites)),
         ])
     }
 }

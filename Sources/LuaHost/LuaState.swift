@@ -134,6 +134,13 @@ public final class LuaState {
         return value
     }
 
+    /// Runs a chunk and tells whether its first result is `true`.
+    public func evaluateBoolean(_ chunk: String, name: String = "evaluate") throws(LuaError) -> Bool {
+        let reference = try evaluate(chunk, name: name)
+        defer { release(reference) }
+        return try string(reference) == "true"
+    }
+
     /// Releases a value kept with `evaluate`.
     public func release(_ reference: LuaReference) {
         _ = clua_unreference(host, reference.rawValue)

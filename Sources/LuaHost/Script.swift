@@ -24,6 +24,8 @@ public final class Script {
     private(set) var stopFunctions: [Int32] = []
     /// This script's handlers arranged for native dispatch (TapirHost keeps it current).
     var dispatchTable = DispatchTable()
+    /// The script set `tapir.reassemble = true`: it gets whole IPv4 datagrams, not fragments.
+    var wantsReassembly = false
     /// The reply and query buffers handed to C; valid until the next query.
     var queryBuffer: [UInt8] = []
     var timerErrorLog = ErrorLogLimiter(interval: .seconds(10))

@@ -37,7 +37,7 @@ extension Script {
 }
 
 extension TapirHost {
-    /// tapir.stats(): per device and per handler.
+    /// tapir.stats(): per device, per handler, and IPv4 reassembly's counters.
     var encodedStats: EncodedValue {
         let deviceStats = devices.map { (EncodedValue.string($0.name), $0.encodedCounters) }
         var handlerStats: [EncodedValue] = []
@@ -54,7 +54,17 @@ extension TapirHost {
                 ]))
             }
         }
-        return .record(["devices": .table(deviceStats), "handlers": .array(handlerStats)])
+        let fragments = reassembler.counters
+        let reassembly: EncodedValue = .record([
+            "fragments": .integer(Int64(fragments.fragments)),
+            "reassembled": .integer(Int64(fragments.reassembled)),
+            "timed_out": .integer(Int64(fragments.timedOut)),
+            "overlapping": .integer(Int64(fragments.overlapping)),
+            "too_big": .integer(Int64(fragments.tooBig)),
+            "inconsistent": .integer(Int64(fragments.inconsistent)),
+            "evicted": .integer(Int64(fragments.evicted)),
+        ])
+        return .record(["devices": .table(deviceStats), "handlers": .array(handlerStats), "reassembly": reassembly])
     }
 
     /// tapir.open: a device already in the host by that name, or a new one.

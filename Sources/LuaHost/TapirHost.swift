@@ -61,6 +61,12 @@ public final class TapirHost {
 
     let filters = FilterCache()
     private let readBuffer = ReadBuffer()
+    /// Where oversized IPv4 writes are cut into fragments, one at a time.
+    private let fragmentBuffer = ReadBuffer(size: ReadBuffer.size + 64)
+    /// Identification for fragmented datagrams that came with none (0).
+    private var nextIdentification = UInt16.random(in: 1...UInt16.max)
+    /// IPv4 fragments collected for scripts that set `tapir.reassemble = true`.
+    public let reassembler = IPv4Reassembler()
     private let drain: DeviceDrain
     /// The packs loaded, by their manifest path (a pack script's path), for reloads.
     var packLoads: [String: PackLoad] = [:]
@@ -92,11 +98,12 @@ public final class TapirHost {
     // MARK: devices
 
     /// Adds a device: its packets are dispatched to the handlers, and scripts see it in
-    /// tapir.devices() and as the second argument of their handlers.
+    /// tapir.devices() and as the second argument of their handlers. `mtu` gives a device
+    /// other than a tun/tap one an MTU (writes over it are fragmented).
     @discardableResult
-    public func add(_ device: any PacketDevice) throws -> HostDevice {
+    public func add(_ device: any PacketDevice, mtu givenMTU: Int? = nil) throws -> HostDevice {
         var mac: MACAddress?
-        var mtu: Int?
+        var mtu = givenMTU
         if let tunTap = device as? TunTapDevice {
             mac = tunTap.macAddress.flatMap { MACAddress(bytes: $0) }
             mtu = tunTap.mtu
@@ -209,6 +216,7 @@ public final class TapirHost {
             for file in pack?.pack.handlerPaths ?? [path] {
                 try state.load(path: file)
             }
+            script.wantsReassembly = try state.evaluateBoolean("return tapir.reassemble == true", name: name)
         } catch {
             script.cancelAllTimers()
             throw error
@@ -243,16 +251,34 @@ public final class TapirHost {
     // MARK: the packet path
 
     /// Decodes one packet and hands it to the handlers that asked for it, in order,
-    /// until one claims it; then, if none did, to the `unclaimed` handlers.
+    /// until one claims it; then, if none did, to the `unclaimed` handlers. An IPv4
+    /// fragment goes as it is to the scripts that did not ask for reassembly, and into
+    /// the reassembler for those that did: they see the whole datagram once it is complete.
     public func handle(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
         if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
         packetObserver?(bytes, device, false)
         let frame = FrameDecoder.decode(bytes, linkType: device.linkType)
         if frame.isMalformed { device.malformedFrames += 1 }
+        guard frame.isFragment, frame.has(.ip), scripts.contains(where: \.wantsReassembly) else {
+            return dispatch(bytes, frame, from: device, to: nil)
+        }
+        dispatch(bytes, frame, from: device, to: false)
+        let nanoseconds = Int64(clamping: now.nanoseconds)
+        guard let whole = reassembler.add(bytes, networkOffset: frame.networkOffset, now: nanoseconds) else { return }
+        whole.withUnsafeBytes { whole in
+            dispatch(whole, FrameDecoder.decode(whole, linkType: device.linkType), from: device, to: true)
+        }
+    }
+
+    /// Dispatches a decoded packet to every script (`reassembling` nil), or only to those
+    /// whose `wantsReassembly` is `reassembling`.
+    private func dispatch(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, from device: HostDevice,
+                          to reassembling: Bool?) {
         let deviceArgument = LuaArgument.pushed(by: clua_push_device,
                                                 with: UnsafeRawPointer(bitPattern: Int(device.id)))
         var claimed = false
         for script in scripts where !claimed {
+            if let reassembling, script.wantsReassembly != reassembling { continue }
             let table = dispatchTable(for: script)
             var bound = false
             table.forEachMatch(bytes, frame) { entry in
@@ -268,6 +294,7 @@ public final class TapirHost {
         if claimed { return }
         device.unclaimedFrames += 1
         for script in scripts {
+            if let reassembling, script.wantsReassembly != reassembling { continue }
             let table = dispatchTable(for: script)
             guard !table.unclaimed.isEmpty else { continue }
             script.bind(bytes, frame, device)
@@ -287,10 +314,54 @@ public final class TapirHost {
         return script.dispatchTable
     }
 
-    /// Writes one packet to a device (dev:write). False when it was not written (counted
-    /// on the device; a gone device is reported once).
+    /// Writes one packet to a device (dev:write). An IPv4 datagram longer than the
+    /// device's MTU goes out as fragments, unless its Don't Fragment bit is set: then it
+    /// is not written (counted as `too_big`). False when it was not written (counted on
+    /// the device; a gone device is reported once).
     func write(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         guard !device.goneReported else { return false }
+        if let mtu = device.mtu, let networkOffset = Self.ipv4Offset(bytes, device), bytes.count - networkOffset > mtu {
+            let outcome = IPv4Fragmenter.fragment(bytes, networkOffset: networkOffset, mtu: mtu,
+                                                  identification: nextIdentification,
+                                                  scratch: fragmentBuffer.bytes) { fragment in
+                writeOne(fragment, to: device)
+            }
+            switch outcome {
+            case .fits:
+                break
+            case .fragmented:
+                nextIdentification = nextIdentification == .max ? 1 : nextIdentification + 1
+                return true
+            case .stopped:
+                return false
+            case .tooBigDontFragment:
+                device.tooBigWrites += 1
+                if device.tooBigLog.admit(at: ContinuousClock.now).log {
+                    logger.warning("\(device.name): a \(bytes.count - networkOffset)-byte IPv4 datagram with Don't Fragment set is over the MTU (\(mtu)): not written")
+                }
+                return false
+            }
+        }
+        return writeOne(bytes, to: device)
+    }
+
+    /// Where the IPv4 header of a frame written to `device` starts (after an Ethernet
+    /// header and up to two VLAN tags on tap), or nil when it is not IPv4.
+    private static func ipv4Offset(_ bytes: UnsafeRawBufferPointer, _ device: HostDevice) -> Int? {
+        guard device.linkType == .ethernet else {
+            return bytes.count > 0 && bytes[0] >> 4 == 4 ? 0 : nil
+        }
+        var offset = 12
+        while offset + 2 <= bytes.count {
+            let type = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+            if type == 0x0800 { return offset + 2 }
+            guard type == 0x8100 || type == 0x88a8, offset < 20 else { return nil }
+            offset += 4
+        }
+        return nil
+    }
+
+    private func writeOne(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         if let limit = device.maxPacketSize, bytes.count > limit {
             device.oversizedWrites += 1
             device.failedWritesInARow += 1

@@ -27,6 +27,14 @@ extension UnsafeRawBufferPointer {
 }
 
 extension UnsafeMutableRawBufferPointer {
+    /// The bytes from `start` to `end`, clamped to the buffer (never traps).
+    @inlinable
+    func slice(_ start: Int, _ end: Int) -> UnsafeMutableRawBufferPointer {
+        let lower = Swift.min(Swift.max(start, 0), count)
+        let upper = Swift.min(Swift.max(end, lower), count)
+        return UnsafeMutableRawBufferPointer(rebasing: self[lower..<upper])
+    }
+
     @inlinable @inline(__always)
     func setU8(_ offset: Int, _ value: UInt8) {
         storeBytes(of: value, toByteOffset: offset, as: UInt8.self)

@@ -53,7 +53,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Bytes read from one device per wakeup before serving the others.")
     var readBudget: Int = DeviceDrain.defaultByteBudget
 
-    @Option(name: .long, help: ArgumentHelp("The largest packet dev:write sends, in bytes. (default: the device's MTU + \(HostDevice.linkHeaderAllowance) on a tap, its MTU on a tun)", valueName: "bytes"))
+    @Option(name: .long, help: ArgumentHelp("The largest frame dev:write sends, in bytes (IPv4 over the MTU is fragmented first). (default: the device's MTU + \(HostDevice.linkHeaderAllowance) on a tap, its MTU on a tun)", valueName: "bytes"))
     var maxPacket: Int?
 
     @Option(name: .long, help: "Drop root once the devices and the sandbox are set up: scripts run as this user, with no capabilities.")

@@ -111,4 +111,46 @@ final class PackManifestTests: XCTestCase {
         XCTAssertNil(PackValueType.list(.ipv4).parse("198.18.0.1,nope"))
         XCTAssertEqual(PackValueType.boolean.parse("yes"), .boolean(true))
     }
+
+    func testAFileSettingHoldsTheTextOfItsFile() throws {
+        let directory = try packs.write("zoned", handler: "", config: """
+            zone = {type = "file", default = "example.zone", help = "h"},
+            none = {type = "file", default = "", help = "h"},
+            """)
+        try "www A 198.18.0.9\n".write(toFile: directory + "/example.zone", atomically: true, encoding: .utf8)
+        let given = packs.root + "/given.zone"
+        try "mail MX 10 mx\n".write(toFile: given, atomically: true, encoding: .utf8)
+        let manifest = try Pack(directory: directory).manifest
+        XCTAssertEqual(manifest.setting("zone")?.type, .file)
+        XCTAssertEqual(manifest.setting("zone")?.defaultValue, .string("example.zone"), "the default stays a path")
+        let defaults = try manifest.resolve([:])
+        XCTAssertEqual(defaults["zone"], .string("www A 198.18.0.9\n"), "a default path is the pack folder's")
+        XCTAssertEqual(defaults["none"], .string(""), "an empty path reads nothing")
+        XCTAssertEqual(try manifest.resolve(["zone": given])["zone"], .string("mail MX 10 mx\n"))
+        XCTAssertEqual(try manifest.resolve(["zone": ""])["zone"], .string(""))
+    }
+
+    func testAFileThatCannotBeReadIsNamed() throws {
+        let directory = try packs.write("zoned", handler: "", config: """
+            zone = {type = "file", default = "", help = "h"},
+            """)
+        let manifest = try Pack(directory: directory).manifest
+        let missing = packs.root + "/no-such.zone"
+        XCTAssertThrowsError(try manifest.resolve(["zone": missing])) { error in
+            XCTAssertEqual("\(error)", "pack 'zoned': setting 'zone': cannot read '\(missing)': No such file or directory")
+        }
+        let huge = packs.root + "/huge.zone"
+        try String(repeating: "x", count: SettingFile.sizeLimit + 1).write(toFile: huge, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try manifest.resolve(["zone": huge])) { error in
+            XCTAssertTrue("\(error)".contains("cannot read '\(huge)': larger than 1 MiB"), "\(error)")
+        }
+        XCTAssertThrowsError(try manifest.resolve(["zone": packs.root])) { error in
+            XCTAssertTrue("\(error)".contains("cannot read '\(packs.root)': Is a directory"), "\(error)")
+        }
+    }
+
+    func testFilesAreNotListElements() throws {
+        XCTAssertTrue(try manifestError("return {\(valid) config = {x = {type = 'list', of = 'file', default = {}, help = 'h'}}}")
+            .contains("field 'config.x.of': 'file' is not a list element type"))
+    }
 }

@@ -19,6 +19,8 @@ public struct PackManifest: Sendable {
     /// Sorted by name.
     public var settings: [PackSetting]
     public var permissions: [PackPermission]
+    /// The folder holding pack.lua: a `file` setting's default path is relative to it.
+    public var directory: String
 
     static let fields = ["name", "version", "description", "api", "handlers", "config", "permissions"]
 
@@ -28,7 +30,9 @@ public struct PackManifest: Sendable {
     }
 
     /// Every setting's value: its default, or the text given for it (`--set key=value`),
-    /// checked against its type.
+    /// checked against its type. A `file` setting's value is the text of its file: a path
+    /// given is relative to the working directory, a default one to the pack's folder,
+    /// and "" reads nothing (the value is "").
     public func resolve(_ given: [String: String]) throws(PackError) -> [String: PackValue] {
         var values: [String: PackValue] = [:]
         for setting in settings { values[setting.name] = setting.defaultValue }
@@ -42,6 +46,11 @@ public struct PackManifest: Sendable {
                 throw PackError("pack '\(name)': setting '\(key)' = '\(text)' is not \(setting.type.expectation)")
             }
             values[key] = value
+        }
+        for setting in settings where setting.type == .file {
+            guard case .string(var path)? = values[setting.name], !path.isEmpty else { continue }
+            if given[setting.name] == nil, !path.hasPrefix("/") { path = directory + "/" + path }
+            values[setting.name] = .string(try SettingFile.read(path, setting: setting.name, pack: name))
         }
         return values
     }
@@ -72,6 +81,8 @@ extension PackManifest {
             throw fail(key.path, "not a manifest field (the fields: \(Self.fields.joined(separator: ", ")))")
         }
 
+        directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if directory.isEmpty { directory = file.hasPrefix("/") ? "/" : "." }
         name = try string("name")
         guard name.utf8.allSatisfy({ $0.isLowercaseLetterDigitOrDash }) else {
             throw fail("name", "'\(name)': use lower-case letters, digits and '-'")
@@ -169,9 +180,10 @@ extension PackSetting {
                 guard case .string(let text) = of else { throw fail(path + ".of", "expected a type name") }
                 elementName = text
             }
-            guard let element = PackValueType.scalar(named: elementName) else {
+            guard PackValueType.elementNames.contains(elementName),
+                  let element = PackValueType.scalar(named: elementName) else {
                 throw fail(path + ".of", "'\(elementName)' is not a list element type (one of "
-                    + PackValueType.names.dropLast().joined(separator: ", ") + ")")
+                    + PackValueType.elementNames.joined(separator: ", ") + ")")
             }
             type = .list(element)
         } else {
@@ -201,8 +213,8 @@ extension PackSetting {
                 items.append(item)
             }
             return .list(items)
-        case (.string, .string(let text)?), (.ipv4, .string(let text)?), (.ipv6, .string(let text)?),
-             (.mac, .string(let text)?):
+        case (.string, .string(let text)?), (.file, .string(let text)?), (.ipv4, .string(let text)?),
+             (.ipv6, .string(let text)?), (.mac, .string(let text)?):
             return type.parse(text)
         case (.integer, .integer(let number)?), (.port, .integer(let number)?):
             return type.parse(String(number))

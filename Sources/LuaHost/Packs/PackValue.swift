@@ -3,10 +3,16 @@ import Packets
 /// The type of a pack setting, as its manifest names it.
 public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible {
     case string, integer, boolean, ipv4, ipv6, mac, port
+    /// A path on the command line (the default: relative to the pack's folder; "" for
+    /// none); tapir.config holds the file's text, read when the pack is configured (see
+    /// PackManifest.resolve).
+    case file
     /// Comma-separated on the command line; a Lua list in tapir.config.
     case list(PackValueType)
 
-    public static let names = ["string", "integer", "boolean", "ipv4", "ipv6", "mac", "port", "list"]
+    public static let names = ["string", "integer", "boolean", "ipv4", "ipv6", "mac", "port", "file", "list"]
+    /// The types a list may hold.
+    static let elementNames = ["string", "integer", "boolean", "ipv4", "ipv6", "mac", "port"]
 
     /// A scalar type by name ("list" needs its element type: see PackManifest).
     static func scalar(named name: String) -> PackValueType? {
@@ -18,6 +24,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
         case "ipv6": .ipv6
         case "mac": .mac
         case "port": .port
+        case "file": .file
         default: nil
         }
     }
@@ -32,6 +39,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
         case .ipv6: "ipv6"
         case .mac: "mac"
         case .port: "port"
+        case .file: "file"
         }
     }
 
@@ -45,6 +53,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
         case .ipv6: "an IPv6 address (like 2001:2::2)"
         case .mac: "a MAC address (like 02:54:41:50:49:52)"
         case .port: "a port (an integer from 0 to 65535)"
+        case .file: "a file's path"
         case .list(let element): "a comma-separated list of \(element) values"
         }
     }
@@ -52,7 +61,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
     /// A value from its command-line text; nil when it is not of this type.
     public func parse(_ text: String) -> PackValue? {
         switch self {
-        case .string:
+        case .string, .file:
             return .string(text)
         case .integer:
             return Int64(text).map(PackValue.integer)

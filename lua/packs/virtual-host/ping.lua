@@ -1,5 +1,7 @@
--- Echo replies for both addresses; pkt:reply keeps identifier, sequence and data. A
+-- Echo replies for both addresses; pkt:reply keeps identifier, sequence and data.
+-- IPv4 fragments come reassembled (a reply over the MTU goes out as fragments); an IPv6
 -- fragment is left alone: echoing part of a request would be a wrong reply.
+tapir.reassemble = true
 local config = tapir.config
 local frames = require "frames"
 

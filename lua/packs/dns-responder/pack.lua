@@ -1,0 +1,23 @@
+return {
+  name = "dns-responder",
+  version = "1.0.0",
+  description = "Authoritative DNS over UDP from records given in settings or a zone file",
+  api = 1,
+  handlers = {"responder.lua"},
+  config = {
+    ip = {type = "ipv4", default = "198.18.0.2", help = "the IPv4 address answered on"},
+    ipv6 = {type = "ipv6", default = "2001:2::2", help = "the IPv6 address answered on"},
+    mac = {type = "mac", default = "02:54:41:50:49:52", help = "the MAC address given in ARP and NDP replies"},
+    port = {type = "port", default = 53, help = "the UDP port answered on"},
+    records = {type = "string", default = "",
+               help = "records, 'NAME [TTL] TYPE VALUE; ...' (A, AAAA, PTR, CNAME, TXT, MX 'PREF HOST')"},
+    zone = {type = "file", default = "example.zone",
+            help = "a zone file, one record a line (the default: the pack's example.test zone; '' for none)"},
+    ttl = {type = "integer", default = 300, help = "the TTL of records that give none"},
+    synthesize_ptr = {type = "boolean", default = true,
+                      help = "answer PTR queries for the addresses of A and AAAA records that have no PTR"},
+    arp = {type = "boolean", default = true,
+           help = "answer ARP and neighbour solicitations for ip and ipv6, so the pack works alone"},
+  },
+  permissions = {},
+}
