@@ -138,6 +138,13 @@ final class PrivilegeKernelTests: XCTestCase {
         XCTAssertTrue(gone, "the keeper removes the sandbox when tapir dies")
     }
 
+    func testTheKeeperRefusesANamespaceItsParentDidNotMake() throws {
+        let output = try ChildProcess.run([TapirCommand.path, "sandbox-keeper", "tapir-1-0"])
+        XCTAssertEqual(output.status, 2)
+        XCTAssertTrue(output.stderr.contains("refusing to keep 'tapir-1-0': not a sandbox of process \(getpid())"),
+                      output.stderr)
+    }
+
     func echo(_ tag: String) -> String {
         """
         local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
