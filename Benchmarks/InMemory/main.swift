@@ -30,6 +30,8 @@ let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
 let packetsPerRound = quick ? 200_000 : 1_000_000
 let rounds = quick ? 3 : 5
+/// `--only=TEXT`: run only the cases whose name contains TEXT (for profiling one path).
+let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst(7)) }
 let repository = URL(fileURLWithPath: arguments.first { $0.hasPrefix("--repo=") }?.dropFirst(7).description ?? ".")
 
 // A UDP datagram 198.18.0.1:40000 -> 198.18.0.2:7, 16 bytes of payload, in an Ethernet frame.
@@ -82,6 +84,8 @@ func host(script source: String? = nil, pack: String? = nil) throws -> (TapirHos
     return (host, hostDevice, device)
 }
 
+func wanted(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
+
 func row(_ name: String, _ rate: Double, _ note: String = "") {
     print("| \(name) | \(String(format: "%.2f", rate / 1e6)) | \(String(format: "%.0f", 1e9 / rate)) | \(note) |")
 }
@@ -89,21 +93,23 @@ func row(_ name: String, _ rate: Double, _ note: String = "") {
 print("| case | million packets/s | ns/packet | note |")
 print("|---|---:|---:|---|")
 
-row("decode only (FrameDecoder)", measure { bytes in
-    _ = FrameDecoder.decode(bytes, linkType: .ethernet)
-})
+if wanted("decode") {
+    row("decode only (FrameDecoder)", measure { bytes in
+        _ = FrameDecoder.decode(bytes, linkType: .ethernet)
+    })
+}
 
-do {
+if wanted("native") {
     let (host, device, _) = try host(script: #"tapir.on("tcp", function() end)"#)
     row("native dispatch, no handler wants the frame", measure { host.handle($0, from: device) })
     host.stop()
 }
-do {
+if wanted("trivial") {
     let (host, device, _) = try host(script: #"tapir.on("udp", function() end)"#)
     row("trivial Lua handler on udp", measure { host.handle($0, from: device) })
     host.stop()
 }
-do {
+if wanted("five") {
     let (host, device, _) = try host(script: """
         tapir.on("udp", function(pkt)
           local a, b, c, d, e = pkt.ip.src, pkt.ip.dst, pkt.udp.sport, pkt.udp.dport, pkt.ip.ttl
@@ -113,12 +119,12 @@ do {
         "two address strings among them")
     host.stop()
 }
-do {
+if wanted("pcap") {
     let (host, device, _) = try host(script: #"tapir.on("udp dst port 7", function() end)"#)
     row("pcap-filter selector (BPF) + trivial handler", measure { host.handle($0, from: device) })
     host.stop()
 }
-do {
+if wanted("keyed") {
     // The frame goes to port 7: the handler found by one lookup among 1,000, not 1,000 checks.
     let (host, device, _) = try host(script: """
         for port = 1, 1000 do
@@ -129,7 +135,7 @@ do {
         "dispatch is a lookup")
     host.stop()
 }
-do {
+if wanted("udp-echo") {
     let (host, device, counting) = try host(pack: repository.appendingPathComponent("lua/packs/udp-echo").path)
     let rate = measure { host.handle($0, from: device) }
     row("udp-echo pack's reply path (pkt:reply + write)", rate, "\(counting.written) replies written")

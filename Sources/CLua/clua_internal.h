@@ -26,6 +26,9 @@ struct clua_host {
     size_t warning_length;
     int warning_continues;
     int warnings_off;
+
+    /* The registry slot of the table of device userdata, one per device id (0: none yet). */
+    int device_cache_ref;
 };
 
 /* The host of a state: the allocator's userdata, shared by all its threads. */

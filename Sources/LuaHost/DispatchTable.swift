@@ -27,54 +27,60 @@ struct DispatchTable {
         }
     }
 
-    /// Handlers keyed on one field (`{dport = 53}`), found by the packet's value of that
-    /// field with one hash lookup instead of a check each: with a thousand handlers on
-    /// different ports, a packet costs about what it costs with one.
-    struct KeyIndex {
-        let field: PacketField
-        /// Entry positions, ascending, by the key value they want.
-        var positions: [PacketFieldKey: [Int]] = [:]
-        /// Entries the index does not hold (no key on `field`, or a filter): checked one by one.
-        var others: [Int] = []
-    }
-
     /// Below this many handlers keyed on one field, checking each is as quick as a lookup.
     static let indexThreshold = 8
 
     private(set) var generation = -1
     private(set) var entries: [Entry] = []
     private(set) var unclaimed: [Handler] = []
-    private(set) var index: KeyIndex?
+    /// Every layer some entry needs (a filter needs `.frame`): a frame with none of them
+    /// skips the script without a look at its entries.
+    private(set) var layerMask: Layers = []
+    /// Handlers keyed on one field (`{dport = 53}`) are found by the packet's value of that
+    /// field with one hash lookup instead of a check each: with a thousand handlers on
+    /// different ports, a packet costs about what it costs with one. Nil: not indexed
+    /// (fewer than `indexThreshold` such handlers), every entry is checked.
+    private(set) var indexField: PacketField?
+    /// Entry positions, ascending, by the key value they want on `indexField`.
+    private(set) var indexPositions: [PacketFieldKey: [Int]] = [:]
+    /// Entries the index does not hold (no key on `indexField`, or a filter), ascending.
+    private(set) var indexOthers: [Int] = []
 
     var isEmpty: Bool { entries.isEmpty && unclaimed.isEmpty }
 
-    /// Calls `body` with each entry that matches the frame, in registration order, until
-    /// it returns true (the packet was claimed).
+    /// Where a packet's walk through the entries is (see `nextCandidate`).
+    struct Walk {
+        fileprivate var keyed: [Int]
+        fileprivate var nextKeyed = 0
+        fileprivate var next = 0
+    }
+
+    /// Starts a walk over the entries a frame may match: all of them, or, when the table
+    /// is indexed, those keyed on the frame's value of the index field and the others.
     @inline(__always)
-    func forEachMatch(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, _ body: (Entry) -> Bool) {
-        guard let index else {
-            for entry in entries where entry.matches(bytes, frame) {
-                if body(entry) { return }
-            }
-            return
+    func walk(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame) -> Walk {
+        guard let field = indexField else { return Walk(keyed: []) }
+        return Walk(keyed: field.lookupKey(bytes: bytes, frame: frame).flatMap { indexPositions[$0] } ?? [])
+    }
+
+    /// The position of the next entry to check, in registration order (the two ascending
+    /// lists of an indexed table merged); nil at the end. The caller still checks `matches`.
+    @inline(__always)
+    func nextCandidate(_ walk: inout Walk) -> Int? {
+        guard indexField != nil else {
+            guard walk.next < entries.count else { return nil }
+            defer { walk.next += 1 }
+            return walk.next
         }
-        let keyed = index.field.lookupKey(bytes: bytes, frame: frame).flatMap { index.positions[$0] } ?? []
-        // Merge the two ascending lists of positions: registration order is kept.
-        var nextKeyed = 0
-        var nextOther = 0
-        while nextKeyed < keyed.count || nextOther < index.others.count {
-            let position: Int
-            if nextOther >= index.others.count
-                || (nextKeyed < keyed.count && keyed[nextKeyed] < index.others[nextOther]) {
-                position = keyed[nextKeyed]
-                nextKeyed += 1
-            } else {
-                position = index.others[nextOther]
-                nextOther += 1
-            }
-            let entry = entries[position]
-            if entry.matches(bytes, frame), body(entry) { return }
+        let keyedLeft = walk.nextKeyed < walk.keyed.count
+        let othersLeft = walk.next < indexOthers.count
+        if keyedLeft, !othersLeft || walk.keyed[walk.nextKeyed] < indexOthers[walk.next] {
+            defer { walk.nextKeyed += 1 }
+            return walk.keyed[walk.nextKeyed]
         }
+        guard othersLeft else { return nil }
+        defer { walk.next += 1 }
+        return indexOthers[walk.next]
     }
 
     /// Brings the table up to date with the state's handlers.
@@ -83,6 +89,7 @@ struct DispatchTable {
         generation = state.handlerGeneration
         entries.removeAll(keepingCapacity: true)
         unclaimed.removeAll(keepingCapacity: true)
+        defer { layerMask = entries.reduce(into: []) { $0.formUnion($1.layer) } }
         for handler in state.handlers {
             switch handler.selector {
             case .unclaimed:
@@ -97,26 +104,28 @@ struct DispatchTable {
                                      rawIPFilter: try? filters.filter(expression, .rawIP)))
             }
         }
-        index = Self.makeIndex(entries)
+        buildIndex()
     }
 
     /// Indexes the entries by the field most of them have a key on, when enough do.
-    private static func makeIndex(_ entries: [Entry]) -> KeyIndex? {
+    private mutating func buildIndex() {
+        indexField = nil
+        indexPositions.removeAll()
+        indexOthers.removeAll()
         var counts: [PacketField: Int] = [:]
         for entry in entries {
             for field in Set(entry.keys.map(\.field)) where field.isIndexable { counts[field, default: 0] += 1 }
         }
         guard let (field, count) = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }),
-              count >= indexThreshold else { return nil }
-        var index = KeyIndex(field: field)
+              count >= Self.indexThreshold else { return }
+        indexField = field
         for (position, entry) in entries.enumerated() {
             if let key = entry.keys.first(where: { $0.field == field }) {
-                index.positions[key.key, default: []].append(position)
+                indexPositions[key.key, default: []].append(position)
             } else {
-                index.others.append(position)
+                indexOthers.append(position)
             }
         }
-        return index
     }
 }
 

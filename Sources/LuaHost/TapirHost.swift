@@ -43,7 +43,9 @@ public final class TapirHost {
     let timers: any TimerScheduler
     private let clock: () -> TimerInstant
     public private(set) var devices: [HostDevice] = []
-    public internal(set) var scripts: [Script] = []
+    public internal(set) var scripts: [Script] = [] {
+        didSet { LuaState.handlerChanges &+= 1 }
+    }
     /// Opens a device for tapir.open: a real tun/tap in `tapir run`, none in replay.
     public var deviceOpener: ((DeviceRequest) throws -> any PacketDevice)?
     /// Called when the last device is gone (the run ends).
@@ -67,6 +69,12 @@ public final class TapirHost {
     private var nextIdentification = UInt16.random(in: 1...UInt16.max)
     /// IPv4 fragments collected for scripts that set `tapir.reassemble = true`.
     public let reassembler = IPv4Reassembler()
+    /// What all scripts' handlers want, as of `LuaState.handlerChanges == wantedGeneration`:
+    /// a frame with none of these layers, when no script has an unclaimed handler, is
+    /// counted unclaimed without a look at any script.
+    private var wantedLayers: Layers = []
+    private var anyUnclaimedHandler = false
+    private var wantedGeneration = -1
     private let drain: DeviceDrain
     /// The packs loaded, by their manifest path (a pack script's path), for reloads.
     var packLoads: [String: PackLoad] = [:]
@@ -271,23 +279,35 @@ public final class TapirHost {
     }
 
     /// Dispatches a decoded packet to every script (`reassembling` nil), or only to those
-    /// whose `wantsReassembly` is `reassembling`.
+    /// whose `wantsReassembly` is `reassembling`. Entries are read in place (by index),
+    /// so the per-packet path neither copies a table nor retains its handlers.
     private func dispatch(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, from device: HostDevice,
                           to reassembling: Bool?) {
+        if wantedGeneration != LuaState.handlerChanges { refreshWanted() }
+        if frame.layers.isDisjoint(with: wantedLayers), !anyUnclaimedHandler {
+            device.unclaimedFrames += 1
+            return
+        }
         let deviceArgument = LuaArgument.pushed(by: clua_push_device,
                                                 with: UnsafeRawPointer(bitPattern: Int(device.id)))
         var claimed = false
         for script in scripts where !claimed {
             if let reassembling, script.wantsReassembly != reassembling { continue }
-            let table = dispatchTable(for: script)
+            refreshDispatchTable(of: script)
+            guard !frame.layers.isDisjoint(with: script.dispatchTable.layerMask) else { continue }
             var bound = false
-            table.forEachMatch(bytes, frame) { entry in
+            var walk = script.dispatchTable.walk(bytes, frame)
+            while let index = script.dispatchTable.nextCandidate(&walk) {
+                guard script.dispatchTable.entries[index].matches(bytes, frame) else { continue }
                 if !bound {
                     script.bind(bytes, frame, device)
                     bound = true
                 }
-                claimed = script.state.call(entry.handler, with: script.packetArgument, deviceArgument) == .claimed
-                return claimed
+                let handler = script.dispatchTable.entries[index].handler
+                if script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
+                    claimed = true
+                    break
+                }
             }
             if bound { script.unbind() }
         }
@@ -295,23 +315,34 @@ public final class TapirHost {
         device.unclaimedFrames += 1
         for script in scripts {
             if let reassembling, script.wantsReassembly != reassembling { continue }
-            let table = dispatchTable(for: script)
-            guard !table.unclaimed.isEmpty else { continue }
+            refreshDispatchTable(of: script)
+            guard !script.dispatchTable.unclaimed.isEmpty else { continue }
             script.bind(bytes, frame, device)
             defer { script.unbind() }
-            for handler in table.unclaimed where script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
+            for handler in script.dispatchTable.unclaimed
+            where script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
                 return
             }
         }
     }
 
-    /// The script's dispatch table, rebuilt first if its handlers changed.
+    private func refreshWanted() {
+        wantedGeneration = LuaState.handlerChanges
+        wantedLayers = []
+        anyUnclaimedHandler = false
+        for script in scripts {
+            refreshDispatchTable(of: script)
+            wantedLayers.formUnion(script.dispatchTable.layerMask)
+            anyUnclaimedHandler = anyUnclaimedHandler || !script.dispatchTable.unclaimed.isEmpty
+        }
+    }
+
+    /// Rebuilds the script's dispatch table if its handlers changed.
     @inline(__always)
-    private func dispatchTable(for script: Script) -> DispatchTable {
+    private func refreshDispatchTable(of script: Script) {
         if script.dispatchTable.generation != script.state.handlerGeneration {
             script.dispatchTable.refresh(from: script.state, filters: filters)
         }
-        return script.dispatchTable
     }
 
     /// Writes one packet to a device (dev:write). An IPv4 datagram longer than the

@@ -58,7 +58,7 @@ final class DispatchTableTests: XCTestCase {
             tapir.on("udp", {dport = 7}, function(pkt, dev) dev:write("never") end)
             """, name: "order.lua")
         XCTAssertEqual(written(after: [TestFrames.udp(dport: 7)]), ["a7", "any", "sport", "filter", "b7", "claim"])
-        XCTAssertEqual(script.dispatchTable.index?.field, .udpDport, "20 handlers keyed on udp.dport are indexed")
+        XCTAssertEqual(script.dispatchTable.indexField, .udpDport, "20 handlers keyed on udp.dport are indexed")
         XCTAssertEqual(written(after: [TestFrames.udp(dport: 7, sport: 1)]), ["a7", "any", "filter", "claim"])
         XCTAssertEqual(written(after: [TestFrames.udp(dport: 99)]), ["any", "sport"])
         XCTAssertEqual(written(after: [TestFrames.arpRequest()]), [])
@@ -70,7 +70,7 @@ final class DispatchTableTests: XCTestCase {
             tapir.on("udp", {dport = 9}, function(pkt, dev) dev:write("nine") end)
             """, name: "few.lua")
         XCTAssertEqual(written(after: [TestFrames.udp(dport: 9)]), ["nine"])
-        XCTAssertNil(script.dispatchTable.index)
+        XCTAssertNil(script.dispatchTable.indexField)
     }
 
     /// The bound of issue 9: with 1,000 handlers on different keys, a packet's cost stays
@@ -115,8 +115,8 @@ final class DispatchTableTests: XCTestCase {
               + "1000 handlers \(Int(median(thousandTimes) / Double(packets) * 1e9)) ns/packet, ratio \(ratio)")
         XCTAssertLessThan(ratio, 2.0)
         XCTAssertGreaterThan(thousand.state.handlers.last?.calls ?? 0, packets, "the last handler ran each time")
-        XCTAssertNotNil(thousand.dispatchTable.index)
-        XCTAssertNil(one.dispatchTable.index)
+        XCTAssertNotNil(thousand.dispatchTable.indexField)
+        XCTAssertNil(one.dispatchTable.indexField)
         host.stop()
         host = oneHost
         hostDevice = oneDevice

@@ -159,6 +159,11 @@ int clua_unreference(clua_host *host, int reference);
    An error (too deep, out of memory in `to`) comes back in result, with nothing replaced. */
 int clua_copy_state(clua_host *from, clua_host *to, clua_result *result);
 
+/* A cheap counter for timing handler calls: the CPU's time-stamp counter on x86-64, the
+   virtual counter on AArch64, else CLOCK_MONOTONIC nanoseconds. Its rate is not known
+   here: compare two readings with the monotonic clock to turn ticks into time. */
+uint64_t clua_ticks(void);
+
 /* Number of values on the Lua stack; for tests that check nothing leaks. */
 int clua_stack_depth(const clua_host *host);
 

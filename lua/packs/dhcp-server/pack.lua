@@ -1,0 +1,25 @@
+return {
+  name = "dhcp-server",
+  version = "1.0.0",
+  description = "A DHCPv4 server (RFC 2131) for one subnet: pool, leases kept across reloads, static bindings",
+  api = 1,
+  handlers = {"neighbours.lua", "server.lua"},
+  config = {
+    ip = {type = "ipv4", default = "198.18.0.2", help = "the server's own address (server identifier, ARP, ping)"},
+    mac = {type = "mac", default = "02:54:41:50:49:52", help = "the server's MAC address"},
+    prefix = {type = "integer", default = 24, help = "the subnet's prefix length (8 to 30), given as option 1"},
+    pool = {type = "string", default = "",
+            help = "addresses handed out, FIRST-LAST (198.18.0.100-198.18.0.199); empty: the whole subnet "
+                   .. "but the network, broadcast and server addresses"},
+    lease = {type = "integer", default = 3600, help = "lease time in seconds (T1 half of it, T2 seven eighths)"},
+    router = {type = "list", of = "ipv4", default = {},
+              help = "routers given as option 3 (comma-separated); empty: none (the server does not route)"},
+    dns = {type = "list", of = "ipv4", default = {}, help = "DNS servers given as option 6 (comma-separated); empty: none"},
+    domain = {type = "string", default = "", help = "domain name given as option 15; empty: none"},
+    static = {type = "string", default = "",
+              help = "fixed addresses by MAC, 'MAC=IP; MAC=IP' (outside the pool or not: never given to others)"},
+    stats_port = {type = "port", default = 6767,
+                  help = "a UDP datagram to ip on this port gets the counters and leases as text; 0: off"},
+  },
+  permissions = {},
+}
