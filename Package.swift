@@ -58,9 +58,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // The in-memory benchmark (scripts/bench): no dependency beyond the project's own.
+        // The in-memory benchmark (scripts/bench): no dependency beyond the project's own;
+        // it counts heap allocations with MallocCounter (its own malloc, this executable only).
+        .target(name: "MallocCounter", path: "Benchmarks/MallocCounter"),
         .executableTarget(name: "tapir-bench-memory", dependencies: [
-            "LuaHost", "Devices", "Reactor", "Packets",
+            "LuaHost", "Devices", "Reactor", "Packets", "CLua", "MallocCounter",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/InMemory"),
 

@@ -24,7 +24,7 @@ typedef struct layer_proxy {
 } layer_proxy;
 
 clua_packet *clua_packet_check_bound(lua_State *L, int index) {
-    clua_packet *packet = luaL_checkudata(L, index, PACKET_METATABLE);
+    clua_packet *packet = clua_check_udata(L, index, clua_host_of(L)->packet_metatable_ref, PACKET_METATABLE);
     if (!packet->bound) luaL_error(L, STALE_MESSAGE);
     return packet;
 }
@@ -163,7 +163,7 @@ static int packet_copy(lua_State *L) {
 
 /* proxy.<field> */
 static int layer_index(lua_State *L) {
-    layer_proxy *proxy = luaL_checkudata(L, 1, LAYER_METATABLE);
+    layer_proxy *proxy = clua_check_udata(L, 1, clua_host_of(L)->layer_metatable_ref, LAYER_METATABLE);
     clua_packet *packet = proxy->packet;
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->name_tables);
@@ -207,6 +207,7 @@ static void make_metatables(lua_State *L) {
     lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, "packet");
     lua_setfield(L, -2, "__metatable");  /* scripts cannot change or read it */
+    clua_keep_metatable(L, &clua_host_of(L)->packet_metatable_ref);
     lua_pop(L, 1);
 
     luaL_newmetatable(L, LAYER_METATABLE);
@@ -218,6 +219,7 @@ static void make_metatables(lua_State *L) {
     lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, "packet layer");
     lua_setfield(L, -2, "__metatable");
+    clua_keep_metatable(L, &clua_host_of(L)->layer_metatable_ref);
     lua_pop(L, 1);
 }
 

@@ -174,7 +174,7 @@ void clua_push_device(lua_State *L, const void *device_id) {
 }
 
 static device_handle *check_device(lua_State *L, int index) {
-    return luaL_checkudata(L, index, DEVICE_METATABLE);
+    return clua_check_udata(L, index, clua_host_of(L)->device_metatable_ref, DEVICE_METATABLE);
 }
 
 /* dev:write(bytes | packet) -> true if written, false if dropped (counted) */
@@ -320,6 +320,7 @@ static int install(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, device_tostring);
     lua_setfield(L, -2, "__tostring");
+    clua_keep_metatable(L, &clua_host_of(L)->device_metatable_ref);
     lua_pop(L, 1);
 
     /* the cache keeps devices alive: one userdata per device per state; kept in an

@@ -13,6 +13,9 @@ public final class Handler {
     public internal(set) var errors = 0
     /// Time in the handler, in `TickClock` ticks (read per call, turned into time when asked).
     var ticksSpent: UInt64 = 0
+    /// The longest single call, in ticks (a garbage-collection step shows here).
+    var longestCallTicks: UInt64 = 0
+    public var longestCall: Duration { TickClock.duration(ofTicks: longestCallTicks) }
     public var timeSpent: Duration { TickClock.duration(ofTicks: ticksSpent) }
     /// False once removed with off(); its function reference is released then.
     public internal(set) var isRegistered = true

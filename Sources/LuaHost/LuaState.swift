@@ -175,6 +175,9 @@ public final class LuaState {
 
     public var memoryUsed: Int { clua_memory_used(host) }
     public var memoryPeak: Int { clua_memory_peak(host) }
+    /// Allocator calls that allocated or grew a block, and the bytes they added, since
+    /// the state was made.
+    public var allocations: (count: UInt64, bytes: UInt64) { (clua_allocations(host), clua_bytes_allocated(host)) }
 
     /// Bytes the state may hold (0: no cap). Lowering it below memoryUsed frees nothing;
     /// it makes the next growth fail.
@@ -233,8 +236,10 @@ public final class LuaState {
         let status = clua_call_reference(host, handler.functionReference, cArguments.baseAddress,
                                          Int32(cArguments.count), &result)
         defer { clua_result_release(host, &result) }
+        let ticks = clua_ticks() &- start
         handler.calls += 1
-        handler.ticksSpent &+= clua_ticks() &- start
+        handler.ticksSpent &+= ticks
+        if ticks > handler.longestCallTicks { handler.longestCallTicks = ticks }
         if status == LUA_OK {
             return result.returned_true != 0 ? .claimed : .declined
         }

@@ -124,6 +124,10 @@ void clua_host_close(clua_host *host);
 /* Memory: bytes held now, most ever held, and the cap (changeable; 0 = no cap). */
 size_t clua_memory_used(const clua_host *host);
 size_t clua_memory_peak(const clua_host *host);
+/* What the state's allocator has done since the state was made: calls that allocated or
+   resized a block, and the bytes they added (a benchmark's Lua allocation per packet). */
+uint64_t clua_allocations(const clua_host *host);
+uint64_t clua_bytes_allocated(const clua_host *host);
 void clua_set_memory_cap(clua_host *host, size_t cap);
 /* Full garbage collection, protected. */
 int clua_collect_garbage(clua_host *host);

@@ -48,9 +48,12 @@ extension PacketOutput {
 
     private var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
+    /// The fields of a layer, checked per reply (made once: `allCases` builds an array).
+    private static let layerFields = PacketField.allCases.filter { $0.layer != .frame }
+
     /// Overrides must name layers the packet has.
     private func checkOverrides(_ values: SetValues, _ frame: DecodedFrame) throws(PacketBuildError) {
-        for field in PacketField.allCases where field.layer != .frame && values.has(field) {
+        for field in Self.layerFields where values.has(field) {
             guard frame.has(field.layer.layers) else {
                 throw PacketBuildError(message: "field '\(values.label(field))': the packet has no \(field.layer.rawValue) layer")
             }
