@@ -214,11 +214,14 @@ final class FaultKernelTests: XCTestCase {
 
     // MARK: 10,000 timers
 
-    /// Asserted: each of 10,000 timers fires exactly once; in the order of their deadlines
-    /// (two may swap only when their deadlines are within 1 ms, the skew between the
-    /// script reading the clock and tapir.after reading it); never before its deadline;
-    /// and 99% of them within 10 ms after it. The largest lateness is printed, not
-    /// asserted: on a loaded CI machine a few can be late by a scheduling quantum.
+    /// Asserted: each of 10,000 timers fires exactly once; in the order of their deadlines;
+    /// never before its deadline; and 99% of them within 10 ms after it. A deadline is
+    /// known to lie between two clock readings the script takes around tapir.after, so a
+    /// firing is out of order only when its deadline's upper bound is below the lower
+    /// bound of one fired before it, and lateness is measured from the lower bound (it can
+    /// only overstate). The largest lateness is printed, not asserted: on a loaded CI
+    /// machine a few can be late by a scheduling quantum. (The reactor's own test,
+    /// EventLoopTests, checks the exact order with deadlines it sets itself.)
     func testTenThousandTimersFireOnceInOrderAndOnTime() throws {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: Self.namespacePrefix)
@@ -234,25 +237,30 @@ final class FaultKernelTests: XCTestCase {
         let output = stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         let text = try String(contentsOfFile: result, encoding: .utf8)
-        let firings = text.split(separator: "\n").compactMap { line -> (id: Int, due: Double, fired: Double)? in
+        let firings = text.split(separator: "\n").compactMap { line -> (id: Int, low: Double, high: Double, fired: Double)? in
             let fields = line.split(separator: " ")
-            guard fields.count == 3, let id = Int(fields[0]), let due = Double(fields[1]),
-                  let fired = Double(fields[2]) else { return nil }
-            return (id, due, fired)
+            guard fields.count == 4, let id = Int(fields[0]), let low = Double(fields[1]), let high = Double(fields[2]),
+                  let fired = Double(fields[3]) else { return nil }
+            return (id, low, high, fired)
         }
         XCTAssertEqual(firings.count, 10_000)
         XCTAssertEqual(Set(firings.map(\.id)).count, 10_000, "each timer fires once")
         var outOfOrder = 0
-        for (earlier, later) in zip(firings, firings.dropFirst()) where later.due < earlier.due - 1.0 {
-            outOfOrder += 1
+        var latestLowBound = -Double.infinity
+        for firing in firings {
+            if firing.high < latestLowBound { outOfOrder += 1 }
+            latestLowBound = max(latestLowBound, firing.low)
         }
         XCTAssertEqual(outOfOrder, 0, "timers fire in the order of their deadlines")
-        let lateness = firings.map { $0.fired - $0.due }.sorted()
-        guard let earliest = lateness.first, let latest = lateness.last else { return }
+        let early = firings.filter { $0.fired < $0.low }.count
+        let lateness = firings.map { $0.fired - $0.low }.sorted()
+        let widest = firings.map { $0.high - $0.low }.max() ?? 0
+        guard let latest = lateness.last else { return }
         let p50 = lateness[lateness.count / 2]
         let p99 = lateness[lateness.count * 99 / 100]
-        print("10,000 timers: lateness p50 \(p50) ms, p99 \(p99) ms, max \(latest) ms, min \(earliest) ms")
-        XCTAssertGreaterThanOrEqual(earliest, 0, "no timer fires before its deadline")
+        print("10,000 timers: lateness p50 \(p50) ms, p99 \(p99) ms, max \(latest) ms; "
+              + "widest deadline interval \(widest) ms")
+        XCTAssertEqual(early, 0, "no timer fires before its deadline")
         XCTAssertLessThanOrEqual(p99, 10, "99% fire within 10 ms of their time")
     }
 
