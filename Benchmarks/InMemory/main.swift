@@ -169,6 +169,17 @@ if wanted("pcap") {
     row("pcap-filter selector (BPF) + trivial handler", measure(host) { host.handle($0, from: device) })
     host.stop()
 }
+if wanted("keyed") {
+    // The frame goes to port 7: the handler found by one lookup among 1,000, not 1,000 checks.
+    let (host, device, _) = try host(script: """
+        for port = 1, 1000 do
+          tapir.on("udp", {dport = port}, function() return true end)
+        end
+        """)
+    row("1,000 handlers keyed on udp.dport + trivial handler", measure { host.handle($0, from: device) },
+        "dispatch is a lookup")
+    host.stop()
+}
 if wanted("udp-echo") {
     let (host, device, counting) = try host(pack: repository.appendingPathComponent("lua/packs/udp-echo").path)
     let rate = measure(host) { host.handle($0, from: device) }

@@ -23,6 +23,9 @@ public final class TapirHost {
         public var errorLogInterval: Duration = .seconds(10)
         /// Bytes read from one device per wakeup before serving the others.
         public var readBudget: Int = DeviceDrain.defaultByteBudget
+        /// The largest packet dev:write sends; nil: each device's MTU plus its link
+        /// headers (`HostDevice.linkHeaderAllowance` on a tap), no limit where the MTU is unknown.
+        public var maxPacketSize: Int?
 
         public init() {}
     }
@@ -113,7 +116,10 @@ public final class TapirHost {
             mac = tunTap.macAddress.flatMap { MACAddress(bytes: $0) }
             mtu = tunTap.mtu
         }
-        let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu)
+        let maxPacketSize = options.maxPacketSize
+            ?? mtu.map { $0 + (device.mode == .tap ? HostDevice.linkHeaderAllowance : 0) }
+        let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu,
+                                    maxPacketSize: maxPacketSize, errorLogInterval: options.errorLogInterval)
         devices.append(hostDevice)
         if let recordPath { try startRecording(hostDevice, base: recordPath) }
         if let loop, let descriptor = device.fileDescriptor {
@@ -290,10 +296,8 @@ public final class TapirHost {
             refreshDispatchTable(of: script)
             guard !frame.layers.isDisjoint(with: script.dispatchTable.layerMask) else { continue }
             var bound = false
-            var index = 0
-            let count = script.dispatchTable.entries.count
-            while index < count {
-                defer { index += 1 }
+            var walk = script.dispatchTable.walk(bytes, frame)
+            while let index = script.dispatchTable.nextCandidate(&walk) {
                 guard script.dispatchTable.entries[index].matches(bytes, frame) else { continue }
                 if !bound {
                     script.bind(bytes, frame, device)
@@ -389,17 +393,47 @@ public final class TapirHost {
     }
 
     private func writeOne(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
+        if let limit = device.maxPacketSize, bytes.count > limit {
+            device.oversizedWrites += 1
+            device.failedWritesInARow += 1
+            if device.writeErrorLog.admit(at: .now).log {
+                logger.warning("""
+                    dev:write of \(bytes.count) bytes to \(device.name) refused: larger than its maximum packet size, \
+                    \(limit) bytes (MTU and link headers; --max-packet); counted (tapir.stats write_errors)
+                    """)
+            }
+            return false
+        }
         if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
         packetObserver?(bytes, device, true)
         switch device.device.write(bytes) {
         case .written:
+            if device.failedWritesInARow > 0 { writesResumed(on: device) }
             return true
-        case .failed:
+        case .failed(let failure):
+            writeFailed(on: device, failure)
             return false
         case .gone(let reason):
             deviceGone(device, reason: reason)
             return false
         }
+    }
+
+    /// Says that writes fail (once per burst: the error log interval), and why.
+    private func writeFailed(on device: HostDevice, _ failure: WriteFailure) {
+        device.failedWritesInARow += 1
+        let (log, suppressed) = device.writeErrorLog.admit(at: .now)
+        guard log else { return }
+        let earlier = suppressed > 0 ? " (\(suppressed) more failed since the last report)" : ""
+        logger.warning("""
+            write to \(device.name) failed: \(failure.explanation); the packet is dropped and counted \
+            (tapir.stats write_errors), the host goes on\(earlier)
+            """)
+    }
+
+    private func writesResumed(on device: HostDevice) {
+        logger.info("writes to \(device.name) go out again, after \(device.failedWritesInARow) failed")
+        device.failedWritesInARow = 0
     }
 
     private func record(_ bytes: UnsafeRawBufferPointer, with recorder: PcapWriter, on device: HostDevice) {
@@ -436,6 +470,20 @@ extension CaptureTime {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
+}
+
+extension WriteFailure {
+    /// What the failure means, for the log.
+    var explanation: String {
+        switch self {
+        case .io: "Input/output error (EIO: the link is down)"
+        case .noBuffers: "no buffer space (ENOBUFS: the kernel's queue is full)"
+        case .wouldBlock: "the device would block (EAGAIN)"
+        case .rejected: "the kernel refused the packet (EINVAL or EMSGSIZE: malformed, or larger than the MTU)"
+        case .closed: "the device is closed"
+        case .other(let code): "\(String(cString: strerror(code))) (errno \(code))"
+        }
     }
 }
 
