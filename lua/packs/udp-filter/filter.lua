@@ -12,7 +12,7 @@
 -- Counters are in tapir.state and logged when the filter stops and after a reload
 -- (SIGHUP), one line per rule and per device:
 --   rule 1 "udp port 9": matched=3
---   port fa: rx=10 forwarded=7 denied=3 not_allowed=0 rate_limited=0
+--   port fa: rx=10 forwarded=7 denied=3 not_allowed=0 rate_limited=0 write_failed=0
 local TokenBuckets = require "token_buckets"
 
 local config = tapir.config
@@ -52,6 +52,7 @@ for _, dev in ipairs(devices) do
     port = {rx = 0, forwarded = 0, denied = 0, not_allowed = 0, rate_limited = 0}
     state.ports[dev.name] = port
   end
+  port.write_failed = port.write_failed or 0  -- a state from before this counter
   counted[dev.id] = port
 end
 
@@ -65,7 +66,13 @@ local function forward(pkt, dev, port)
       return
     end
   end
-  if other[dev.id]:write(pkt) then port.forwarded = port.forwarded + 1 end
+  -- A write the other side refused (its link down: EIO) is counted apart, so that
+  -- rx = forwarded + denied + not_allowed + rate_limited + write_failed.
+  if other[dev.id]:write(pkt) then
+    port.forwarded = port.forwarded + 1
+  else
+    port.write_failed = port.write_failed + 1
+  end
 end
 
 for index, rule in ipairs(rules) do
@@ -114,8 +121,8 @@ local function report()
   end
   for _, dev in ipairs(devices) do
     local port = counted[dev.id]
-    tapir.log.info(string.format("port %s: rx=%d forwarded=%d denied=%d not_allowed=%d rate_limited=%d",
-      dev.name, port.rx, port.forwarded, port.denied, port.not_allowed, port.rate_limited))
+    tapir.log.info(string.format("port %s: rx=%d forwarded=%d denied=%d not_allowed=%d rate_limited=%d write_failed=%d",
+      dev.name, port.rx, port.forwarded, port.denied, port.not_allowed, port.rate_limited, port.write_failed))
   end
 end
 
