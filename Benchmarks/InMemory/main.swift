@@ -2,8 +2,10 @@
 // syscalls. Each case hands the same frame to TapirHost.handle() in a loop; the figure is
 // the median of several rounds. Prints one Markdown table row per case. With --leak-check
 // it runs the leak check instead (LeakCheck.swift).
+import CLua
 import Devices
 import Foundation
+import MallocCounter
 import Logging
 import LuaHost
 import Packets
@@ -31,6 +33,8 @@ let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
 let packetsPerRound = quick ? 200_000 : 1_000_000
 let rounds = quick ? 3 : 5
+/// `--only=TEXT`: run only the cases whose name contains TEXT (for profiling one path).
+let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst(7)) }
 let repository = URL(fileURLWithPath: arguments.first { $0.hasPrefix("--repo=") }?.dropFirst(7).description ?? ".")
 
 // A UDP datagram 198.18.0.1:40000 -> 198.18.0.2:7, 16 bytes of payload, in an Ethernet frame.
@@ -58,10 +62,41 @@ if arguments.contains("--leak-check") {
 
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
-/// Runs `body` for packetsPerRound packets, `rounds` times; packets per second, median.
-func measure(_ body: (UnsafeRawBufferPointer) -> Void) -> Double {
-    frame.withUnsafeBytes { bytes in
+/// The counter must see the Swift runtime's allocations (made from libswiftCore), or
+/// every "0 allocations" below would mean nothing.
+@inline(never) func allocateAnArray() -> [Int] { [Int](repeating: 7, count: 64) }
+let countedBefore = malloc_counter_allocations()
+let probe = allocateAnArray()
+guard malloc_counter_allocations() > countedBefore, probe.count == 64 else {
+    fatalError("MallocCounter does not see the Swift runtime's allocations: the counts would be wrong")
+}
+
+struct Measurement {
+    /// Packets per second, the median of the rounds.
+    var rate: Double
+    /// Heap allocations per packet outside Lua's allocator (Swift and C: decode, dispatch,
+    /// the packet object, reply building, the write), and Lua's own allocations and bytes.
+    var nativeAllocations: Double
+    var luaAllocations: Double
+    var luaBytes: Double
+    /// The longest single handler call seen (a garbage-collection step shows here).
+    var longestCall: Duration
+}
+
+/// Runs `body` for packetsPerRound packets, `rounds` times, after a warm-up; counts the
+/// heap allocations of the measured rounds (MallocCounter: the whole process; minus the
+/// Lua states' own allocator calls, which it also sees).
+func measure(_ host: TapirHost? = nil, _ body: (UnsafeRawBufferPointer) -> Void) -> Measurement {
+    func luaAllocations() -> (count: UInt64, bytes: UInt64) {
+        (host?.scripts ?? []).reduce((0, 0)) { sum, script in
+            let counts = script.state.allocations
+            return (sum.0 + counts.count, sum.1 + counts.bytes)
+        }
+    }
+    return frame.withUnsafeBytes { bytes in
         for _ in 0..<packetsPerRound / 10 { body(bytes) }  // warm-up
+        let mallocsBefore = malloc_counter_allocations()
+        let luaBefore = luaAllocations()
         var rates: [Double] = []
         for _ in 0..<rounds {
             let start = ContinuousClock.now
@@ -70,7 +105,14 @@ func measure(_ body: (UnsafeRawBufferPointer) -> Void) -> Double {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             rates.append(Double(packetsPerRound) / seconds)
         }
-        return median(rates)
+        let mallocs = malloc_counter_allocations() - mallocsBefore
+        let lua = luaAllocations()
+        let packets = Double(rounds * packetsPerRound)
+        let luaCount = lua.count - luaBefore.count
+        let longest = (host?.scripts ?? []).flatMap { $0.state.handlers }.map(\.longestCall).max() ?? .zero
+        return Measurement(rate: median(rates), nativeAllocations: Double(mallocs - min(mallocs, luaCount)) / packets,
+                           luaAllocations: Double(luaCount) / packets,
+                           luaBytes: Double(lua.bytes - luaBefore.bytes) / packets, longestCall: longest)
     }
 }
 
@@ -93,45 +135,65 @@ func host(script source: String? = nil, pack: String? = nil) throws -> (TapirHos
     return (host, hostDevice, device)
 }
 
-func row(_ name: String, _ rate: Double, _ note: String = "") {
-    print("| \(name) | \(String(format: "%.2f", rate / 1e6)) | \(String(format: "%.0f", 1e9 / rate)) | \(note) |")
+func wanted(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
+
+func row(_ name: String, _ measured: Measurement, _ note: String = "") {
+    let longest = measured.longestCall == .zero ? "" : String(
+        format: "%.3f", Double(measured.longestCall.components.attoseconds) / 1e15
+            + Double(measured.longestCall.components.seconds) * 1e3)
+    print("| \(name) | \(String(format: "%.2f", measured.rate / 1e6)) | \(String(format: "%.0f", 1e9 / measured.rate)) | "
+          + "\(String(format: "%.3f", measured.nativeAllocations)) | \(String(format: "%.3f", measured.luaAllocations)) | "
+          + "\(String(format: "%.1f", measured.luaBytes)) | \(longest) | \(note) |")
 }
 
-print("| case | million packets/s | ns/packet | note |")
-print("|---|---:|---:|---|")
+print("| case | million packets/s | ns/packet | native heap allocations/packet | Lua allocations/packet | Lua bytes/packet | longest handler call (ms) | note |")
+print("|---|---:|---:|---:|---:|---:|---:|---|")
 
-row("decode only (FrameDecoder)", measure { bytes in
-    _ = FrameDecoder.decode(bytes, linkType: .ethernet)
-})
+if wanted("decode") {
+    row("decode only (FrameDecoder)", measure { bytes in
+        _ = FrameDecoder.decode(bytes, linkType: .ethernet)
+    })
+}
 
-do {
+if wanted("native") {
     let (host, device, _) = try host(script: #"tapir.on("tcp", function() end)"#)
-    row("native dispatch, no handler wants the frame", measure { host.handle($0, from: device) })
+    row("native dispatch, no handler wants the frame", measure(host) { host.handle($0, from: device) })
     host.stop()
 }
-do {
+if wanted("trivial") {
     let (host, device, _) = try host(script: #"tapir.on("udp", function() end)"#)
-    row("trivial Lua handler on udp", measure { host.handle($0, from: device) })
+    row("trivial Lua handler on udp", measure(host) { host.handle($0, from: device) })
     host.stop()
 }
-do {
+if wanted("five") {
     let (host, device, _) = try host(script: """
         tapir.on("udp", function(pkt)
           local a, b, c, d, e = pkt.ip.src, pkt.ip.dst, pkt.udp.sport, pkt.udp.dport, pkt.ip.ttl
         end)
         """)
-    row("Lua handler reading five fields", measure { host.handle($0, from: device) },
+    row("Lua handler reading five fields", measure(host) { host.handle($0, from: device) },
         "two address strings among them")
     host.stop()
 }
-do {
+if wanted("pcap") {
     let (host, device, _) = try host(script: #"tapir.on("udp dst port 7", function() end)"#)
-    row("pcap-filter selector (BPF) + trivial handler", measure { host.handle($0, from: device) })
+    row("pcap-filter selector (BPF) + trivial handler", measure(host) { host.handle($0, from: device) })
     host.stop()
 }
-do {
+if wanted("keyed") {
+    // The frame goes to port 7: the handler found by one lookup among 1,000, not 1,000 checks.
+    let (host, device, _) = try host(script: """
+        for port = 1, 1000 do
+          tapir.on("udp", {dport = port}, function() return true end)
+        end
+        """)
+    row("1,000 handlers keyed on udp.dport + trivial handler", measure { host.handle($0, from: device) },
+        "dispatch is a lookup")
+    host.stop()
+}
+if wanted("udp-echo") {
     let (host, device, counting) = try host(pack: repository.appendingPathComponent("lua/packs/udp-echo").path)
-    let rate = measure { host.handle($0, from: device) }
+    let rate = measure(host) { host.handle($0, from: device) }
     row("udp-echo pack's reply path (pkt:reply + write)", rate, "\(counting.written) replies written")
     host.stop()
 }

@@ -257,8 +257,8 @@ int clua_packet_reply_method(lua_State *L) {
     size_t length = 0;
     char error[CLUA_ERROR_CAPACITY];
     error[0] = '\0';
-    int status = api->callbacks.reply(api->callbacks.context, packet, api->values, &bytes,
-                                      &length, error);
+    int status = api->callbacks.reply(api->callbacks.context, packet, api->values, api->touched,
+                                      api->touched_count, &bytes, &length, error);
     clear_values(api);
     if (status != 0) {
         error[CLUA_ERROR_CAPACITY - 1] = '\0';

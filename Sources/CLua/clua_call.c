@@ -2,6 +2,10 @@
 // light userdata are pushed (no allocation) and lua_pcall'd with a message handler; the
 // real work happens inside, where a Lua error is caught by Lua itself.
 #include <string.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 #include "clua_internal.h"
 
 /* The message handler: error message, then a NUL, then the traceback. Runtime errors
@@ -81,6 +85,20 @@ void clua_result_release(clua_host *host, clua_result *result) {
 }
 
 int clua_stack_depth(const clua_host *host) { return lua_gettop(host->L); }
+
+uint64_t clua_ticks(void) {
+#if defined(__x86_64__)
+    return __rdtsc();
+#elif defined(__aarch64__)
+    uint64_t ticks;
+    __asm__ volatile("mrs %0, cntvct_el0" : "=r"(ticks));
+    return ticks;
+#else
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+#endif
+}
 
 /* ---- Loading text chunks ---- */
 

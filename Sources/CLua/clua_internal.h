@@ -13,6 +13,8 @@ struct clua_host {
     size_t memory_used;
     size_t memory_peak;
     size_t memory_cap;
+    uint64_t allocations;      /* calls that allocated or resized a block, ever */
+    uint64_t bytes_allocated;  /* bytes those calls added, ever */
 
     /* Instruction budget (clua_budget.c). */
     int64_t instruction_budget;
@@ -26,6 +28,15 @@ struct clua_host {
     size_t warning_length;
     int warning_continues;
     int warnings_off;
+
+    /* Registry slots (0: not made yet) of the table of device userdata, one per device id,
+       and of the metatables checked on every packet, so those checks need no string lookup. */
+    int device_cache_ref;
+    int packet_metatable_ref;
+    int layer_metatable_ref;
+    int device_metatable_ref;
+    /* The packet object handlers get (clua_packet_install_pusher), or NULL. */
+    struct clua_packet *reused_packet;
 };
 
 /* The host of a state: the allocator's userdata, shared by all its threads. */
@@ -36,6 +47,25 @@ static inline clua_host *clua_host_of(lua_State *L) {
 }
 
 void *clua_allocate(void *host, void *block, size_t old_size, size_t new_size);
+
+/* Keeps the metatable on top of the stack in an integer registry slot (into *slot). */
+static inline void clua_keep_metatable(lua_State *L, int *slot) {
+    lua_pushvalue(L, -1);
+    *slot = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* luaL_checkudata with the metatable taken from an integer registry slot rather than
+   looked up by name (a string-cache lookup per call); luaL_checkudata gives the error. */
+static inline void *clua_check_udata(lua_State *L, int index, int metatable_slot, const char *name) {
+    void *block = lua_touserdata(L, index);
+    if (block != NULL && metatable_slot != 0 && lua_getmetatable(L, index)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, metatable_slot);
+        int same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (same) return block;
+    }
+    return luaL_checkudata(L, index, name);
+}
 
 void clua_budget_install(clua_host *host);
 void clua_budget_begin_call(clua_host *host);

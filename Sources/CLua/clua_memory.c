@@ -22,6 +22,8 @@ void *clua_allocate(void *userdata, void *block, size_t old_size, size_t new_siz
         if (new_size <= old_size) return block;  /* keep the old block rather than fail a shrink */
         return NULL;
     }
+    host->allocations++;
+    if (new_size > old_size) host->bytes_allocated += new_size - old_size;
     host->memory_used = host->memory_used - old_size + new_size;
     if (host->memory_used > host->memory_peak) host->memory_peak = host->memory_used;
     return resized;
@@ -29,6 +31,8 @@ void *clua_allocate(void *userdata, void *block, size_t old_size, size_t new_siz
 
 size_t clua_memory_used(const clua_host *host) { return host->memory_used; }
 size_t clua_memory_peak(const clua_host *host) { return host->memory_peak; }
+uint64_t clua_allocations(const clua_host *host) { return host->allocations; }
+uint64_t clua_bytes_allocated(const clua_host *host) { return host->bytes_allocated; }
 void clua_set_memory_cap(clua_host *host, size_t cap) { host->memory_cap = cap; }
 
 static int collect_garbage(lua_State *L) {

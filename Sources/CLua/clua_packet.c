@@ -24,7 +24,11 @@ typedef struct layer_proxy {
 } layer_proxy;
 
 clua_packet *clua_packet_check_bound(lua_State *L, int index) {
-    clua_packet *packet = luaL_checkudata(L, index, PACKET_METATABLE);
+    clua_host *host = clua_host_of(L);
+    clua_packet *packet = lua_touserdata(L, index);
+    /* The handlers' packet is one block per state: known by its address, no metatable look. */
+    if (packet == NULL || packet != host->reused_packet)
+        packet = clua_check_udata(L, index, host->packet_metatable_ref, PACKET_METATABLE);
     if (!packet->bound) luaL_error(L, STALE_MESSAGE);
     return packet;
 }
@@ -163,7 +167,7 @@ static int packet_copy(lua_State *L) {
 
 /* proxy.<field> */
 static int layer_index(lua_State *L) {
-    layer_proxy *proxy = luaL_checkudata(L, 1, LAYER_METATABLE);
+    layer_proxy *proxy = clua_check_udata(L, 1, clua_host_of(L)->layer_metatable_ref, LAYER_METATABLE);
     clua_packet *packet = proxy->packet;
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->name_tables);
@@ -207,6 +211,7 @@ static void make_metatables(lua_State *L) {
     lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, "packet");
     lua_setfield(L, -2, "__metatable");  /* scripts cannot change or read it */
+    clua_keep_metatable(L, &clua_host_of(L)->packet_metatable_ref);
     lua_pop(L, 1);
 
     luaL_newmetatable(L, LAYER_METATABLE);
@@ -218,6 +223,7 @@ static void make_metatables(lua_State *L) {
     lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, "packet layer");
     lua_setfield(L, -2, "__metatable");
+    clua_keep_metatable(L, &clua_host_of(L)->layer_metatable_ref);
     lua_pop(L, 1);
 }
 
@@ -283,6 +289,7 @@ void clua_packet_install_pusher(lua_State *L, const void *pointer) {
     packet->api = api;
     luaL_setmetatable(L, PACKET_METATABLE);
     packet->reference = luaL_ref(L, LUA_REGISTRYINDEX);
+    clua_host_of(L)->reused_packet = packet;
 
     clua_build_install(L, api);
 

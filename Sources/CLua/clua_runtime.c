@@ -5,7 +5,6 @@
 
 #define TIMER_METATABLE "tapir.timer"
 #define DEVICE_METATABLE "tapir.device"
-#define DEVICE_CACHE "tapir.device.cache"
 #define ENCODED_MAX_DEPTH 32
 
 typedef struct timer_handle {
@@ -158,7 +157,7 @@ static int timer_tostring(lua_State *L) {
 
 void clua_push_device(lua_State *L, const void *device_id) {
     int64_t id = (int64_t)(intptr_t)device_id;
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, DEVICE_CACHE);  /* stack: cache */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, clua_host_of(L)->device_cache_ref);  /* stack: cache */
     if (lua_rawgeti(L, -1, id) == LUA_TUSERDATA) {          /* stack: cache, device */
         lua_remove(L, -2);
         return;
@@ -175,7 +174,7 @@ void clua_push_device(lua_State *L, const void *device_id) {
 }
 
 static device_handle *check_device(lua_State *L, int index) {
-    return luaL_checkudata(L, index, DEVICE_METATABLE);
+    return clua_check_udata(L, index, clua_host_of(L)->device_metatable_ref, DEVICE_METATABLE);
 }
 
 /* dev:write(bytes | packet) -> true if written, false if dropped (counted) */
@@ -321,11 +320,13 @@ static int install(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, device_tostring);
     lua_setfield(L, -2, "__tostring");
+    clua_keep_metatable(L, &clua_host_of(L)->device_metatable_ref);
     lua_pop(L, 1);
 
-    /* the cache keeps devices alive: one userdata per device per state */
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, DEVICE_CACHE);
-    lua_pop(L, 1);
+    /* the cache keeps devices alive: one userdata per device per state; kept in an
+       integer registry slot, so finding it per packet costs no string lookup */
+    lua_newtable(L);
+    clua_host_of(L)->device_cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
     lua_getglobal(L, "tapir");
     luaL_setfuncs(L, functions, 0);

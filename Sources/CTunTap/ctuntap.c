@@ -7,6 +7,7 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -81,6 +82,9 @@ int tapir_if_set_up(const char *name) {
     memset(&ifr, 0, sizeof ifr);
     int result = interface_request(name, SIOCGIFFLAGS, &ifr);
     if (result < 0) return result;
+    /* Already up: nothing to ask (setting flags needs CAP_NET_ADMIN, which a user
+       running on a device it owns does not have). */
+    if (ifr.ifr_flags & IFF_UP) return 0;
     ifr.ifr_flags |= IFF_UP;
     return interface_request(name, SIOCSIFFLAGS, &ifr);
 }
@@ -92,4 +96,8 @@ int tapir_if_index(const char *name) {
 
 int tapir_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+int tapir_set_no_new_privileges(void) {
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
 }

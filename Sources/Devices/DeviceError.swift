@@ -6,6 +6,8 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
     case tunMissing(errno: CInt)
     /// EPERM / EACCES opening or attaching the device.
     case permissionDenied(name: String, errno: CInt)
+    /// EPERM bringing a device that is down up: needs CAP_NET_ADMIN.
+    case cannotBringUp(name: String, errno: CInt)
     /// EBUSY: the device is held by another process and is not multi-queue.
     case busy(String)
     /// EINVAL from TUNSETIFF: the name is taken by a different kind of device
@@ -35,6 +37,9 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
         case .permissionDenied(let name, let code):
             "cannot open device \(name) (\(DeviceErrno.describe(code))): needs CAP_NET_ADMIN (run as root), "
                 + "or a device made with `ip tuntap add dev \(name) mode tap user $USER`"
+        case .cannotBringUp(let name, let code):
+            "cannot bring device \(name) up (\(DeviceErrno.describe(code))): needs CAP_NET_ADMIN (run as root), "
+                + "or bring it up beforehand: ip link set \(name) up"
         case .busy(let name):
             "device \(name) is in use by another process and is not multi-queue (EBUSY): "
                 + "choose another name, or open it with multi-queue"

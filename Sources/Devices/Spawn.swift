@@ -1,18 +1,23 @@
 import CTunTap
 import Glibc
 
-/// The one place a child process is started: posix_spawn with stdin from /dev/null,
+/// The one place a child process is started: posix_spawn with stdin from /dev/null (or a given descriptor),
 /// stdout and stderr onto the given descriptors, an empty signal mask and every signal at
 /// its default (the host blocks SIGINT, SIGTERM and SIGHUP and ignores SIGPIPE; a child
 /// must inherit none of that), optionally in a process group of its own (so a Ctrl-C at
 /// the terminal reaches the console, not the command it started).
 public enum Spawn {
-    public static func start(path: String, arguments: [String], stdout: CInt, stderr: CInt,
+    /// `stdin`, when given, becomes the child's standard input (else /dev/null).
+    public static func start(path: String, arguments: [String], stdin: CInt? = nil, stdout: CInt, stderr: CInt,
                       ownProcessGroup: Bool = false) throws(DeviceError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
 

@@ -198,7 +198,10 @@ public final class TunTapDevice: PacketDevice {
         }
         if configuration.bringUp {
             let result = io.setInterfaceUp(name)
-            guard result >= 0 else { throw .system(operation: "SIOCSIFFLAGS \(name) up", errno: -result) }
+            guard result >= 0 else {
+                if -result == EPERM || -result == EACCES { throw .cannotBringUp(name: name, errno: -result) }
+                throw .system(operation: "SIOCSIFFLAGS \(name) up", errno: -result)
+            }
         }
     }
 

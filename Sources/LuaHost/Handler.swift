@@ -11,7 +11,12 @@ public final class Handler {
     /// Times called, times it failed, and time spent in it (failures included).
     public internal(set) var calls = 0
     public internal(set) var errors = 0
-    public internal(set) var timeSpent: Duration = .zero
+    /// Time in the handler, in `TickClock` ticks (read per call, turned into time when asked).
+    var ticksSpent: UInt64 = 0
+    /// The longest single call, in ticks (a garbage-collection step shows here).
+    var longestCallTicks: UInt64 = 0
+    public var longestCall: Duration { TickClock.duration(ofTicks: longestCallTicks) }
+    public var timeSpent: Duration { TickClock.duration(ofTicks: ticksSpent) }
     /// False once removed with off(); its function reference is released then.
     public internal(set) var isRegistered = true
 

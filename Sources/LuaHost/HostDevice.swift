@@ -11,6 +11,10 @@ public final class HostDevice {
     /// The device's MAC address (tap) and MTU, when known.
     public let macAddress: MACAddress?
     public let mtu: Int?
+    /// The largest packet dev:write sends (nil: no limit).
+    public let maxPacketSize: Int?
+    /// Bytes a tap frame may carry beyond the MTU: an Ethernet header and two VLAN tags.
+    public static let linkHeaderAllowance = 14 + 2 * 4
     /// Frames written to it and read from it, when recording (`--record`).
     public var recorder: PcapWriter?
     /// Frames whose decoding found a truncated or inconsistent layer.
@@ -21,13 +25,22 @@ public final class HostDevice {
     public internal(set) var tooBigWrites = 0
     var tooBigLog = ErrorLogLimiter(interval: .seconds(10))
     var goneReported = false
+    /// Writes failed since the last one that went out, and the limiter of their log lines.
+    var failedWritesInARow = 0
+    /// dev:write calls refused for a packet larger than `maxPacketSize`.
+    public internal(set) var oversizedWrites = 0
+    var writeErrorLog: ErrorLogLimiter
 
     public var name: String { device.name }
 
-    /// `mtu` is the device's (a tun/tap's, read when it was opened); writes over it are
-    /// fragmented. Nil: no limit (memory devices, unless a test gives one).
-    init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?) {
+    /// `mtu` is the device's (a tun/tap's, read when it was opened); IPv4 writes over it
+    /// are fragmented. `maxPacketSize` bounds every frame written. Nil: no limit (memory
+    /// devices, unless a test gives one).
+    init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?, maxPacketSize: Int?,
+         errorLogInterval: Duration) {
         self.id = id
+        self.maxPacketSize = maxPacketSize
+        self.writeErrorLog = ErrorLogLimiter(interval: errorLogInterval)
         self.device = device
         self.linkType = device.mode == .tap ? .ethernet : .rawIP
         self.macAddress = macAddress
@@ -56,7 +69,7 @@ public final class HostDevice {
             "tx_packets": .integer(Int64(counters.txPackets)),
             "tx_bytes": .integer(Int64(counters.txBytes)),
             "read_errors": .integer(Int64(counters.readErrors)),
-            "write_errors": .integer(Int64(counters.writeErrors)),
+            "write_errors": .integer(Int64(counters.writeErrors + oversizedWrites)),
             "malformed": .integer(Int64(malformedFrames)),
             "unclaimed": .integer(Int64(unclaimedFrames)),
             "too_big": .integer(Int64(tooBigWrites)),

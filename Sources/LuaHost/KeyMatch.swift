@@ -30,6 +30,31 @@ struct KeyMatch {
     }
 }
 
+extension PacketField {
+    /// Whether a key on this field can be found by hashing the packet's value (numbers,
+    /// flags, addresses; not bytes or text).
+    var isIndexable: Bool {
+        switch info.kind {
+        case .integer, .boolean, .mac, .ipv4, .ipv6, .tcpFlags: true
+        case .bytes, .text: false
+        }
+    }
+
+    /// This field of the frame as a key value (nil when absent or not indexable): equal to
+    /// a registered key exactly when `matches` would say so. Allocates nothing.
+    @inline(__always)
+    func lookupKey(bytes: UnsafeRawBufferPointer, frame: DecodedFrame) -> PacketFieldKey? {
+        switch read(bytes: bytes, frame: frame) {
+        case .integer(let value): .integer(value)
+        case .boolean(let value): .boolean(value)
+        case .mac(let value): .mac(value)
+        case .ipv4(let value): .ipv4(value)
+        case .ipv6(let value): .ipv6(value)
+        case .none, .bytes, .tcpFlagText, .malformed: nil
+        }
+    }
+}
+
 extension PacketFieldKind {
     /// What a key for a field of this kind must be, for error messages.
     var expectation: String {

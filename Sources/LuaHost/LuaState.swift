@@ -52,11 +52,16 @@ public final class LuaState {
     private(set) var host: OpaquePointer?
     /// Bumped whenever a handler is added or removed, so dispatch tables know to rebuild.
     public private(set) var handlerGeneration = 0
+    /// Bumped whenever any state of the process adds or removes a handler (and when a
+    /// host's scripts change), so a host can cache what all its scripts want at once.
+    /// Only touched on the event loop's thread.
+    nonisolated(unsafe) static var handlerChanges = 0
     /// A last check of a new selector, by the host (a filter that does not compile for a
     /// device's link type). Returns the refusal message, or nil to accept.
     public var selectorCheck: ((HandlerSelector) -> String?)?
 
     public init(options: Options = Options(), log: @escaping LuaLogSink) throws(LuaError) {
+        TickClock.start()
         self.options = options
         self.log = log
         self.memoryCap = options.memoryCap
@@ -170,6 +175,9 @@ public final class LuaState {
 
     public var memoryUsed: Int { clua_memory_used(host) }
     public var memoryPeak: Int { clua_memory_peak(host) }
+    /// Allocator calls that allocated or grew a block, and the bytes they added, since
+    /// the state was made.
+    public var allocations: (count: UInt64, bytes: UInt64) { (clua_allocations(host), clua_bytes_allocated(host)) }
 
     /// Bytes the state may hold (0: no cap). Lowering it below memoryUsed frees nothing;
     /// it makes the next growth fail.
@@ -223,21 +231,21 @@ public final class LuaState {
 
     private func call(_ handler: Handler, cArguments: UnsafeBufferPointer<clua_argument>) -> HandlerOutcome {
         guard handler.isRegistered else { return .declined }
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = clua_ticks()
         var result = clua_result()
         let status = clua_call_reference(host, handler.functionReference, cArguments.baseAddress,
                                          Int32(cArguments.count), &result)
         defer { clua_result_release(host, &result) }
-        let end = clock.now
+        let ticks = clua_ticks() &- start
         handler.calls += 1
-        handler.timeSpent += end - start
+        handler.ticksSpent &+= ticks
+        if ticks > handler.longestCallTicks { handler.longestCallTicks = ticks }
         if status == LUA_OK {
             return result.returned_true != 0 ? .claimed : .declined
         }
         let error = LuaError(result: result, memoryCap: memoryCap)
         handler.errors += 1
-        let admission = handler.errorLog.admit(at: end)
+        let admission = handler.errorLog.admit(at: ContinuousClock.now)
         if admission.log {
             var line = "handler for \(handler.selector) (\(handler.definedAt)) failed: \(error.description)"
             if admission.suppressedBefore > 0 {
@@ -266,6 +274,7 @@ public final class LuaState {
             }
             nextHandlerID += 1
             handlerGeneration += 1
+            Self.handlerChanges &+= 1
             handlers.append(Handler(id: nextHandlerID, selector: parsed, definedAt: definedAt,
                                     functionReference: functionReference,
                                     errorLogInterval: options.errorLogInterval))
@@ -278,6 +287,7 @@ public final class LuaState {
         guard let index = handlers.firstIndex(where: { $0.id == id }) else { return nil }
         let handler = handlers.remove(at: index)
         handlerGeneration += 1
+        Self.handlerChanges &+= 1
         handler.isRegistered = false
         return handler.functionReference
     }

@@ -82,15 +82,28 @@ extension TapirHost {
         for script in scripts {
             for file in script.sourceFiles() {
                 try loop.watchFile(FilePath(file)) { [unowned self] change in
-                    guard change == .changed,
-                          let current = self.scripts.first(where: { $0.path == script.path }) else { return }
-                    do {
-                        try self.reload(current)
-                    } catch {
-                        self.logger.error("reload of \(current.name) failed, the old version keeps running: \(error)")
-                    }
+                    self.watchedFile(file, of: script.path, changed: change)
                 }
             }
+        }
+    }
+
+    /// A watched source file of the script at `path` was saved (reload it) or went away
+    /// (say so: the old version keeps running, and saving the file again reloads it).
+    func watchedFile(_ file: String, of path: String, changed change: FileChange) {
+        guard let current = scripts.first(where: { $0.path == path }) else { return }
+        switch change {
+        case .changed:
+            do {
+                try reload(current)
+            } catch {
+                logger.error("reload of \(current.name) failed, the old version keeps running: \(error)")
+            }
+        case .gone:
+            logger.warning("""
+                \(file) was removed or renamed away; \(current.name) keeps running its old version \
+                and reloads when the file is back
+                """)
         }
     }
 }

@@ -23,6 +23,9 @@ public final class TapirHost {
         public var errorLogInterval: Duration = .seconds(10)
         /// Bytes read from one device per wakeup before serving the others.
         public var readBudget: Int = DeviceDrain.defaultByteBudget
+        /// The largest packet dev:write sends; nil: each device's MTU plus its link
+        /// headers (`HostDevice.linkHeaderAllowance` on a tap), no limit where the MTU is unknown.
+        public var maxPacketSize: Int?
 
         public init() {}
     }
@@ -40,7 +43,9 @@ public final class TapirHost {
     let timers: any TimerScheduler
     private let clock: () -> TimerInstant
     public private(set) var devices: [HostDevice] = []
-    public internal(set) var scripts: [Script] = []
+    public internal(set) var scripts: [Script] = [] {
+        didSet { LuaState.handlerChanges &+= 1 }
+    }
     /// Opens a device for tapir.open: a real tun/tap in `tapir run`, none in replay.
     public var deviceOpener: ((DeviceRequest) throws -> any PacketDevice)?
     /// Called when the last device is gone (the run ends).
@@ -64,6 +69,12 @@ public final class TapirHost {
     private var nextIdentification = UInt16.random(in: 1...UInt16.max)
     /// IPv4 fragments collected for scripts that set `tapir.reassemble = true`.
     public let reassembler = IPv4Reassembler()
+    /// What all scripts' handlers want, as of `LuaState.handlerChanges == wantedGeneration`:
+    /// a frame with none of these layers, when no script has an unclaimed handler, is
+    /// counted unclaimed without a look at any script.
+    private var wantedLayers: Layers = []
+    private var anyUnclaimedHandler = false
+    private var wantedGeneration = -1
     private let drain: DeviceDrain
     /// The packs loaded, by their manifest path (a pack script's path), for reloads.
     var packLoads: [String: PackLoad] = [:]
@@ -105,7 +116,10 @@ public final class TapirHost {
             mac = tunTap.macAddress.flatMap { MACAddress(bytes: $0) }
             mtu = tunTap.mtu
         }
-        let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu)
+        let maxPacketSize = options.maxPacketSize
+            ?? mtu.map { $0 + (device.mode == .tap ? HostDevice.linkHeaderAllowance : 0) }
+        let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu,
+                                    maxPacketSize: maxPacketSize, errorLogInterval: options.errorLogInterval)
         devices.append(hostDevice)
         if let recordPath { try startRecording(hostDevice, base: recordPath) }
         if let loop, let descriptor = device.fileDescriptor {
@@ -265,22 +279,32 @@ public final class TapirHost {
     }
 
     /// Dispatches a decoded packet to every script (`reassembling` nil), or only to those
-    /// whose `wantsReassembly` is `reassembling`.
+    /// whose `wantsReassembly` is `reassembling`. Entries are read in place (by index),
+    /// so the per-packet path neither copies a table nor retains its handlers.
     private func dispatch(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, from device: HostDevice,
                           to reassembling: Bool?) {
+        if wantedGeneration != LuaState.handlerChanges { refreshWanted() }
+        if frame.layers.isDisjoint(with: wantedLayers), !anyUnclaimedHandler {
+            device.unclaimedFrames += 1
+            return
+        }
         let deviceArgument = LuaArgument.pushed(by: clua_push_device,
                                                 with: UnsafeRawPointer(bitPattern: Int(device.id)))
         var claimed = false
         for script in scripts where !claimed {
             if let reassembling, script.wantsReassembly != reassembling { continue }
-            let table = dispatchTable(for: script)
+            refreshDispatchTable(of: script)
+            guard !frame.layers.isDisjoint(with: script.dispatchTable.layerMask) else { continue }
             var bound = false
-            for entry in table.entries where entry.matches(bytes, frame) {
+            var walk = script.dispatchTable.walk(bytes, frame)
+            while let index = script.dispatchTable.nextCandidate(&walk) {
+                guard script.dispatchTable.entries[index].matches(bytes, frame) else { continue }
                 if !bound {
                     script.bind(bytes, frame, device)
                     bound = true
                 }
-                if script.state.call(entry.handler, with: script.packetArgument, deviceArgument) == .claimed {
+                let handler = script.dispatchTable.entries[index].handler
+                if script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
                     claimed = true
                     break
                 }
@@ -291,23 +315,34 @@ public final class TapirHost {
         device.unclaimedFrames += 1
         for script in scripts {
             if let reassembling, script.wantsReassembly != reassembling { continue }
-            let table = dispatchTable(for: script)
-            guard !table.unclaimed.isEmpty else { continue }
+            refreshDispatchTable(of: script)
+            guard !script.dispatchTable.unclaimed.isEmpty else { continue }
             script.bind(bytes, frame, device)
             defer { script.unbind() }
-            for handler in table.unclaimed where script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
+            for handler in script.dispatchTable.unclaimed
+            where script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
                 return
             }
         }
     }
 
-    /// The script's dispatch table, rebuilt first if its handlers changed.
+    private func refreshWanted() {
+        wantedGeneration = LuaState.handlerChanges
+        wantedLayers = []
+        anyUnclaimedHandler = false
+        for script in scripts {
+            refreshDispatchTable(of: script)
+            wantedLayers.formUnion(script.dispatchTable.layerMask)
+            anyUnclaimedHandler = anyUnclaimedHandler || !script.dispatchTable.unclaimed.isEmpty
+        }
+    }
+
+    /// Rebuilds the script's dispatch table if its handlers changed.
     @inline(__always)
-    private func dispatchTable(for script: Script) -> DispatchTable {
+    private func refreshDispatchTable(of script: Script) {
         if script.dispatchTable.generation != script.state.handlerGeneration {
             script.dispatchTable.refresh(from: script.state, filters: filters)
         }
-        return script.dispatchTable
     }
 
     /// Writes one packet to a device (dev:write). An IPv4 datagram longer than the
@@ -358,17 +393,47 @@ public final class TapirHost {
     }
 
     private func writeOne(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
+        if let limit = device.maxPacketSize, bytes.count > limit {
+            device.oversizedWrites += 1
+            device.failedWritesInARow += 1
+            if device.writeErrorLog.admit(at: .now).log {
+                logger.warning("""
+                    dev:write of \(bytes.count) bytes to \(device.name) refused: larger than its maximum packet size, \
+                    \(limit) bytes (MTU and link headers; --max-packet); counted (tapir.stats write_errors)
+                    """)
+            }
+            return false
+        }
         if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
         packetObserver?(bytes, device, true)
         switch device.device.write(bytes) {
         case .written:
+            if device.failedWritesInARow > 0 { writesResumed(on: device) }
             return true
-        case .failed:
+        case .failed(let failure):
+            writeFailed(on: device, failure)
             return false
         case .gone(let reason):
             deviceGone(device, reason: reason)
             return false
         }
+    }
+
+    /// Says that writes fail (once per burst: the error log interval), and why.
+    private func writeFailed(on device: HostDevice, _ failure: WriteFailure) {
+        device.failedWritesInARow += 1
+        let (log, suppressed) = device.writeErrorLog.admit(at: .now)
+        guard log else { return }
+        let earlier = suppressed > 0 ? " (\(suppressed) more failed since the last report)" : ""
+        logger.warning("""
+            write to \(device.name) failed: \(failure.explanation); the packet is dropped and counted \
+            (tapir.stats write_errors), the host goes on\(earlier)
+            """)
+    }
+
+    private func writesResumed(on device: HostDevice) {
+        logger.info("writes to \(device.name) go out again, after \(device.failedWritesInARow) failed")
+        device.failedWritesInARow = 0
     }
 
     private func record(_ bytes: UnsafeRawBufferPointer, with recorder: PcapWriter, on device: HostDevice) {
@@ -405,6 +470,20 @@ extension CaptureTime {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
+}
+
+extension WriteFailure {
+    /// What the failure means, for the log.
+    var explanation: String {
+        switch self {
+        case .io: "Input/output error (EIO: the link is down)"
+        case .noBuffers: "no buffer space (ENOBUFS: the kernel's queue is full)"
+        case .wouldBlock: "the device would block (EAGAIN)"
+        case .rejected: "the kernel refused the packet (EINVAL or EMSGSIZE: malformed, or larger than the MTU)"
+        case .closed: "the device is closed"
+        case .other(let code): "\(String(cString: strerror(code))) (errno \(code))"
+        }
     }
 }
 

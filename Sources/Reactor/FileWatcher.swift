@@ -16,7 +16,7 @@ public struct FileWatchID: Hashable, Sendable {
 }
 
 /// File watches through one inotify fd. A file is watched through its directory
-/// (IN_CLOSE_WRITE and IN_MOVED_TO mean "changed", IN_DELETE and IN_MOVED_FROM "gone"),
+/// (IN_CLOSE_WRITE, IN_MOVED_TO and IN_ATTRIB mean "changed", IN_DELETE and IN_MOVED_FROM "gone"),
 /// so editors that save by writing a temporary file and renaming it over the target are
 /// seen, and a file being written is reported only once it is closed (IN_MODIFY is not
 /// used). Events for a file restart its settle timer; when it fires, the last kind of
@@ -38,7 +38,7 @@ final class FileWatcher {
         var watches: Set<UInt64>
     }
 
-    private static let events = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM
+    private static let events = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB
                                        | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
     private unowned let loop: EventLoop
@@ -141,6 +141,11 @@ final class FileWatcher {
             change = .changed
         } else if mask & UInt32(IN_DELETE | IN_MOVED_FROM) != 0 {
             change = .gone
+        } else if mask & UInt32(IN_ATTRIB) != 0 {
+            // chmod, chown, touch: a file made readable again (or unreadable) is worth
+            // reporting as changed; the unlink of a file still linked elsewhere is not.
+            guard let path = directories[directory].map({ $0.path + "/" + name }), Syscalls.fileExists(path) else { return }
+            change = .changed
         } else {
             return
         }

@@ -53,6 +53,15 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Bytes read from one device per wakeup before serving the others.")
     var readBudget: Int = DeviceDrain.defaultByteBudget
 
+    @Option(name: .long, help: ArgumentHelp("The largest frame dev:write sends, in bytes (IPv4 over the MTU is fragmented first). (default: the device's MTU + \(HostDevice.linkHeaderAllowance) on a tap, its MTU on a tun)", valueName: "bytes"))
+    var maxPacket: Int?
+
+    @Option(name: .long, help: "Drop root once the devices and the sandbox are set up: scripts run as this user, with no capabilities.")
+    var user: String?
+
+    @Option(name: .long, help: "With --user: the group to run as. (default: the user's own)")
+    var group: String?
+
     @Flag(inversion: .prefixedNo, help: "Reload a script when its file (or a module it required from beside it) is saved.")
     var watch = true
 
@@ -62,6 +71,8 @@ struct Run: ParsableCommand {
         guard !(tun && tap) else { throw ValidationError("--tun and --tap exclude each other") }
         guard !scripts.isEmpty else { throw ValidationError("give at least one script") }
         guard readBudget > 0 else { throw ValidationError("--read-budget must be positive") }
+        guard (maxPacket ?? 1) > 0 else { throw ValidationError("--max-packet must be positive") }
+        guard group == nil || user != nil else { throw ValidationError("--group goes with --user") }
         guard (1...LiveDevices.maximumHosts).contains(hosts) else {
             throw ValidationError("--hosts must be 1 to \(LiveDevices.maximumHosts)")
         }
@@ -92,11 +103,14 @@ struct Run: ParsableCommand {
         defer { loop.close() }
         var options = host.hostOptions()
         options.readBudget = readBudget
+        options.maxPacketSize = maxPacket
+        let privilegeDrop = try user.map { try PrivilegeDrop(user: $0, group: group) }
         let tapirHost = TapirHost(options: options, loop: loop, logger: logger)
         tapirHost.deviceOpener = LiveDevices.opener
 
         let live = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi)
-        defer { live.removeSandboxes() }
+        var sandboxKeeper: SandboxKeeper?
+        defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { live.removeSandboxes() } }
         FileHandle.standardOutput.write(Data(live.reachability.utf8))
         tapirHost.recordPath = record
         do {
@@ -104,6 +118,7 @@ struct Run: ParsableCommand {
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
+        sandboxKeeper = try privilegeDrop?.perform(sandboxes: live.sandboxes, host: tapirHost, logger: logger)
 
         for item in plan.items {
             do {

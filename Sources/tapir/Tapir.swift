@@ -3,5 +3,6 @@ import ArgumentParser
 struct Tapir: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A tun/tap packet host that runs protocol handlers written in Lua.",
-        subcommands: [Run.self, Replay.self, Console.self, TestCommand.self, PackCommand.self])
+        subcommands: [Run.self, Replay.self, Console.self, TestCommand.self, PackCommand.self,
+                      SandboxKeeperCommand.self])
 }

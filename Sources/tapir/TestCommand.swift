@@ -6,7 +6,7 @@ import Logging
 struct TestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
-        abstract: "Run packs' own tests (tests/*.lua) offline, on a memory device with a manual clock.",
+        abstract: "Run packs' own tests (tests/*.lua) offline, on memory devices with a manual clock.",
         discussion: "With no pack named, the tests of every pack shipped with tapir run.")
 
     @Argument(help: "Packs to test: folders, or names on the pack path.")

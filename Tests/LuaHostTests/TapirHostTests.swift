@@ -180,6 +180,51 @@ final class TapirHostTests: XCTestCase {
         XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) }, ["1 0 udp", "2 1 udp"])
     }
 
+    func testFailedWritesAreSaidOncePerBurstCountedAndTheirEndIsSaid() throws {
+        try load("""
+            tapir.on("udp", function(pkt, dev) dev:write("reply") end)
+            """)
+        device.failNextWrites(3, errno: EIO)
+        for _ in 0..<4 { inject(TestFrames.udp(dport: 7)) }
+        XCTAssertEqual(device.takeWritten().count, 1)
+        XCTAssertEqual(device.counters.writeErrors, 3)
+        let failures = logged.lines.filter { $0.contains("write to mem0 failed") }
+        XCTAssertEqual(failures.count, 1, "\(logged.lines)")
+        XCTAssertTrue(failures.first?.contains("EIO: the link is down") == true, "\(failures)")
+        XCTAssertTrue(failures.first?.contains("write_errors") == true, "\(failures)")
+        XCTAssertTrue(logged.lines.contains { $0.contains("writes to mem0 go out again, after 3 failed") },
+                      "\(logged.lines)")
+    }
+
+    func testAPacketLargerThanTheMaximumIsRefusedSaidAndCounted() throws {
+        var options = TapirHost.Options()
+        options.maxPacketSize = 100
+        let lines = logged!
+        let limited = TapirHost(options: options, timers: timers,
+                                logger: Logger(label: "test") { _ in CollectingLogHandler(lines: lines) })
+        defer { limited.stop() }
+        let memory = MemoryDevice(name: "mem1", mode: .tap)
+        let limitedDevice = try limited.add(memory)
+        let path = directory + "/big.lua"
+        try """
+            tapir.on("udp", function(pkt, dev)
+              tapir.state.small = dev:write(string.rep("s", 100))
+              tapir.state.big = dev:write(string.rep("b", 101))
+              tapir.state.errors = tapir.stats().devices.mem1.write_errors
+            end)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let script = try limited.load(path: path)
+        memory.inject(TestFrames.udp(dport: 7))
+        limited.pump(limitedDevice)
+        XCTAssertEqual(memory.takeWritten().map(\.count), [100])
+        XCTAssertTrue(try script.state.isTrue("tapir.state.small == true and tapir.state.big == false"))
+        XCTAssertTrue(try script.state.isTrue("tapir.state.errors == 1"))
+        XCTAssertEqual(limitedDevice.oversizedWrites, 1)
+        XCTAssertTrue(logged.lines.contains { $0.contains("dev:write of 101 bytes to mem1 refused: larger than its maximum packet size, 100 bytes") },
+                      "\(logged.lines)")
+        XCTAssertNil(hostDevice.maxPacketSize, "no limit on a device of unknown MTU unless one is set")
+    }
+
     func testWriteAcceptsStringsOnlyAndNamesTheArgument() throws {
         XCTAssertThrowsError(try load("tapir.devices()[1]:write(42)")) { error in
             XCTAssertTrue("\(error)".contains("bad argument #2 to 'write' (string or packet expected, got number)")

@@ -54,6 +54,30 @@ enum TapirCommand {
         throw XCTSkip("no device")
     }
 
+    /// The sandbox namespace `tapir-PID-N` a `tapir run` without --dev made (its stdout is
+    /// read only at exit, so it is found by the pid), waiting for it at most 20 s.
+    static func sandboxNamespace(of tapir: ChildProcess) throws -> String {
+        let prefix = "tapir-\(tapir.pid)-"
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, !tapir.hasExited {
+            let list = try ChildProcess.run(["ip", "netns", "list"]).stdout
+            if let namespace = list.split(separator: "\n").map({ String($0.split(separator: " ")[0]) })
+                .first(where: { $0.hasPrefix(prefix) }) {
+                return namespace
+            }
+            usleep(50_000)
+        }
+        let output = tapir.wait(timeout: .seconds(5))
+        XCTFail("no sandbox namespace: \(output.stderr)")
+        throw XCTSkip("tapir did not start")
+    }
+
+    /// Whether `ip netns list` shows the namespace.
+    static func namespaceExists(_ namespace: String) throws -> Bool {
+        try ChildProcess.run(["ip", "netns", "list"]).stdout.split(separator: "\n")
+            .contains { $0.split(separator: " ").first.map(String.init) == namespace }
+    }
+
     /// The namespace's checksum and header error counters (/proc/net/snmp, snmp6) that
     /// must stay 0 after an exchange; a non-zero one names itself.
     static func errorCounters(in sandbox: Sandbox) throws -> [String: Int] {

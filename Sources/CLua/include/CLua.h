@@ -124,6 +124,10 @@ void clua_host_close(clua_host *host);
 /* Memory: bytes held now, most ever held, and the cap (changeable; 0 = no cap). */
 size_t clua_memory_used(const clua_host *host);
 size_t clua_memory_peak(const clua_host *host);
+/* What the state's allocator has done since the state was made: calls that allocated or
+   resized a block, and the bytes they added (a benchmark's Lua allocation per packet). */
+uint64_t clua_allocations(const clua_host *host);
+uint64_t clua_bytes_allocated(const clua_host *host);
 void clua_set_memory_cap(clua_host *host, size_t cap);
 /* Full garbage collection, protected. */
 int clua_collect_garbage(clua_host *host);
@@ -158,6 +162,11 @@ int clua_unreference(clua_host *host, int reference);
    userdata and threads are skipped, each reported through to's log callback as a warning).
    An error (too deep, out of memory in `to`) comes back in result, with nothing replaced. */
 int clua_copy_state(clua_host *from, clua_host *to, clua_result *result);
+
+/* A cheap counter for timing handler calls: the CPU's time-stamp counter on x86-64, the
+   virtual counter on AArch64, else CLOCK_MONOTONIC nanoseconds. Its rate is not known
+   here: compare two readings with the monotonic clock to turn ticks into time. */
+uint64_t clua_ticks(void);
 
 /* Number of values on the Lua stack; for tests that check nothing leaks. */
 int clua_stack_depth(const clua_host *host);

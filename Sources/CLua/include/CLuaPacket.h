@@ -111,9 +111,11 @@ typedef struct clua_packet_callbacks {
     int (*build)(void *context, int layer, const clua_set_value *values,
                  const uint8_t **bytes, size_t *length, char *error);
     /* pkt:reply{...}: values hold every layer's overrides (field ids are unique); the
-       payload is values[payload_field]. Same return as build. */
+       payload is values[payload_field]; set_fields lists the set_count ids given. Same
+       return as build. */
     int (*reply)(void *context, const clua_packet *packet, const clua_set_value *values,
-                 const uint8_t **bytes, size_t *length, char *error);
+                 const int *set_fields, int set_count, const uint8_t **bytes, size_t *length,
+                 char *error);
 } clua_packet_callbacks;
 
 /* What clua_packet_install_pusher needs and gives back. */

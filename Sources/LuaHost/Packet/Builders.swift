@@ -18,10 +18,19 @@ struct SetValues {
     let base: UnsafePointer<clua_set_value>
     /// Reply names fields "ip.ttl"; builders "ttl".
     let inReply: Bool
+    /// The ids of the fields given, when the caller listed them (nil: look at every field).
+    let given: UnsafeBufferPointer<Int32>?
 
-    init(_ base: UnsafePointer<clua_set_value>, inReply: Bool) {
+    init(_ base: UnsafePointer<clua_set_value>, inReply: Bool, given: UnsafeBufferPointer<Int32>? = nil) {
         self.base = base
         self.inReply = inReply
+        self.given = given
+    }
+
+    /// The fields given a value.
+    var givenFields: [PacketField] {
+        if let given { return given.compactMap { PacketField(rawValue: $0) }.filter { has($0) } }
+        return PacketField.allCases.filter { has($0) }
     }
 
     func has(_ field: PacketField) -> Bool { base[Int(field.rawValue)].present != 0 }

@@ -142,7 +142,10 @@ public enum PacketField: Int32, CaseIterable, Sendable {
         }
     }
 
-    public var layer: PacketLayer { info.layer }
+    /// Read per field access: from a table made once, not through `info` (which builds
+    /// a struct holding a string).
+    public var layer: PacketLayer { Self.layers[Int(rawValue)] }
+    private static let layers = allCases.map(\.info.layer)
     public var name: String { info.name.description }
 
     /// The fields of a layer, in table order.
@@ -180,7 +183,7 @@ extension PacketField {
     /// Reads this field of a decoded frame; `.none` when its layer is absent or the field
     /// does not apply (icmp.id of a non-echo message). `bytes` must be the decoded frame.
     public func read(bytes: UnsafeRawBufferPointer, frame: DecodedFrame) -> PacketFieldValue {
-        switch info.layer {
+        switch layer {
         case .frame: readFrame(frame)
         case .eth, .vlan: readLink(bytes, frame)
         case .arp: readARP(bytes, frame)

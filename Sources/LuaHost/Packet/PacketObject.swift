@@ -157,13 +157,16 @@ private func packetBuild(context: UnsafeMutableRawPointer?, layer: Int32, values
 }
 
 private func packetReply(context: UnsafeMutableRawPointer?, packet: UnsafePointer<clua_packet>?,
-                         values: UnsafePointer<clua_set_value>?, bytes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                         values: UnsafePointer<clua_set_value>?, setFields: UnsafePointer<Int32>?, setCount: Int32,
+                         bytes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                          length: UnsafeMutablePointer<Int>?, error: UnsafeMutablePointer<CChar>?) -> Int32 {
     guard let object = object(context), let packet, let values else { return -1 }
     let (frameBytes, frame) = contents(of: packet)
     let id = object.nextReplyID
     object.nextReplyID &+= 1
-    let result = object.output.reply(to: frameBytes, frame: frame, SetValues(values, inReply: true), ipv4ID: id)
+    let given = UnsafeBufferPointer(start: setFields, count: setFields == nil ? 0 : Int(max(setCount, 0)))
+    let result = object.output.reply(to: frameBytes, frame: frame, SetValues(values, inReply: true, given: given),
+                                     ipv4ID: id)
     return finish(result, bytes, length, error)
 }
 

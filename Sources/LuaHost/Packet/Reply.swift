@@ -50,7 +50,8 @@ extension PacketOutput {
 
     /// Overrides must name layers the packet has.
     private func checkOverrides(_ values: SetValues, _ frame: DecodedFrame) throws(PacketBuildError) {
-        for field in PacketField.allCases where field.layer != .frame && values.has(field) {
+        if let given = values.given, given.isEmpty { return }  // the usual reply: nothing overridden
+        for field in values.givenFields where field.layer != .frame {
             guard frame.has(field.layer.layers) else {
                 throw PacketBuildError(message: "field '\(values.label(field))': the packet has no \(field.layer.rawValue) layer")
             }

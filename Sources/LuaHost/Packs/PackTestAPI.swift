@@ -4,13 +4,16 @@
 /// `test.decode` yield a request to the runner (in Swift), which carries it out on the
 /// pack's host and resumes the coroutine with the answer. Frames cross as hex text.
 enum PackTestAPI {
+    /// The most devices `test.devices(N)` gives a test.
+    static let maxDevices = 64
+
     /// The Lua chunk that defines `test` and `__T`; `config` is the pack's settings.
     static func prelude(config: [String: PackValue]) -> String {
         let fields = PacketLayer.allCases.filter { $0 != .frame }.map { layer in
             "\(layer.rawValue) = {" + PacketField.fields(of: layer).map { "\"\($0.name)\"" }.joined(separator: ", ") + "}"
         }.joined(separator: ", ")
         return """
-        local T = {asserts = 0}
+        local T = {asserts = 0, devices = 1, settings = ""}
         __T = T
         local FIELDS = {\(fields)}
 
@@ -27,16 +30,66 @@ enum PackTestAPI {
 
         test = {config = \(PackValue.luaTable(config))}
 
-        -- Hands a frame (a byte string) to the pack's handlers, as if read from its device.
-        function test.inject(bytes)
-          if type(bytes) ~= "string" then error("test.inject: a byte string expected", 2) end
-          coroutine.yield("inject", hex(bytes))
+        -- How many memory devices each test of this file gets (mem0..mem<N-1>, dev.id
+        -- 1..N); called at the top of the file, before the tests run and load the pack.
+        function test.devices(count)
+          if T.co then error("test.devices: call it at the top of the test file, not in a test", 2) end
+          if math.type(count) ~= "integer" or count < 1 or count > \(maxDevices) then
+            error("test.devices: a number of devices from 1 to \(maxDevices) expected", 2)
+          end
+          T.devices = count
         end
 
-        -- The frames the pack wrote since the last call (a list of byte strings).
-        function test.written()
+        -- Settings this file's tests need, over the command line's --set: a table of
+        -- strings, numbers, booleans or lists, checked against the manifest like --set.
+        function test.settings(values)
+          if T.co then error("test.settings: call it at the top of the test file, not in a test", 2) end
+          if type(values) ~= "table" then error("test.settings: a table of settings expected", 2) end
+          local lines = {}
+          for key, value in pairs(values) do
+            if type(key) ~= "string" then error("test.settings: setting names must be strings", 2) end
+            local text
+            if type(value) == "table" then
+              local items = {}
+              for i, item in ipairs(value) do items[i] = tostring(item) end
+              text = table.concat(items, ",")
+            elseif type(value) == "string" or type(value) == "number" or type(value) == "boolean" then
+              text = tostring(value)
+            else
+              error("test.settings: setting '" .. key .. "' must be a string, number, boolean or list", 2)
+            end
+            if text:find("\\n") or key:find("[=\\n]") then
+              error("test.settings: setting '" .. key .. "' holds a line break or '='", 2)
+            end
+            lines[#lines + 1] = key .. "=" .. text
+          end
+          table.sort(lines)
+          T.settings = table.concat(lines, "\\n")
+        end
+
+        local function device(name, port)
+          if port == nil then return 1 end
+          if math.type(port) ~= "integer" or port < 1 or port > T.devices then
+            error(name .. ": device " .. tostring(port) .. " is not one of 1.." .. T.devices ..
+                  (T.devices == 1 and " (ask for more with test.devices(N) at the top of the file)" or ""), 3)
+          end
+          return port
+        end
+
+        -- Hands a frame (a byte string) to the pack's handlers, as if read from device
+        -- `port` (its dev.id; the first by default).
+        function test.inject(bytes, port)
+          if type(bytes) ~= "string" then error("test.inject: a byte string expected", 2) end
+          coroutine.yield("inject", device("test.inject", port) .. "\\t" .. hex(bytes))
+        end
+
+        -- The frames the pack wrote to device `port` (the first by default) since the
+        -- last call for it (a list of byte strings).
+        function test.written(port)
           local frames = {}
-          for i, text in ipairs(coroutine.yield("written", "")) do frames[i] = unhex(text) end
+          for i, text in ipairs(coroutine.yield("written", tostring(device("test.written", port)))) do
+            frames[i] = unhex(text)
+          end
           return frames
         end
 

@@ -16,9 +16,11 @@ public struct PackTestResult: Sendable {
 }
 
 /// Runs a pack's tests: each `test_*` function of each `tests/*.lua` gets a fresh host
-/// on a memory device with a manual clock, the pack loaded into it with its settings.
-/// The test file runs in a state of its own (untrusted) with `test` (see PackTestAPI)
-/// and `tapir.build`. A test that asserts nothing fails.
+/// on memory devices with a manual clock, the pack loaded into it with its settings.
+/// One device (`mem0`) unless the file asks for more with `test.devices(N)`: then
+/// `mem0`...`mem<N-1>`, dev.id 1...N. `test.settings{...}` in the file puts settings
+/// over those given. The test file runs in a state of its own (untrusted) with `test`
+/// (see PackTestAPI) and `tapir.build`. A test that asserts nothing fails.
 public struct PackTestRunner {
     public var logger: Logger
     /// Host options for the pack's host and the tests' (the limits).
@@ -30,6 +32,14 @@ public struct PackTestRunner {
         self.logger = logger
         self.options = options
         self.options.trusted = false
+    }
+
+    /// The pack's own log lines (a switch's counters at on_stop, say) would bury the
+    /// results: below warning they are shown only when the runner logs at debug.
+    private var packLogger: Logger {
+        var quieter = logger
+        if quieter.logLevel > .debug, quieter.logLevel < .warning { quieter.logLevel = .warning }
+        return quieter
     }
 
     /// The pack's test files, sorted.
@@ -65,9 +75,18 @@ public struct PackTestRunner {
             testHost.scripts.append(script)
             names = try text(script.state, "return __T.names()").split(separator: "\n").map(String.init)
             guard !names.isEmpty else { return [result("(file)", "no test_ functions in the file")] }
+            let deviceCount = Int(try text(script.state, "return tostring(__T.devices)")) ?? 1
+            let fileConfig = try Self.config(config, overriddenBy: try text(script.state, "return __T.settings"),
+                                             of: pack)
+            // In place: a file's top level may hold test.config in a local before this.
+            try script.state.load(chunk: """
+                local settings = \(PackValue.luaTable(fileConfig))
+                for key in pairs(test.config) do test.config[key] = nil end
+                for key, value in pairs(settings) do test.config[key] = value end
+                """, name: "test")
             return names.map { name in
                 result(name, runTest(name, script: script, decoder: (decoder, decoderDevice, testHost),
-                                     pack: pack, config: config))
+                                     pack: pack, config: fileConfig, deviceCount: deviceCount))
             }
         } catch {
             return [result("(file)", "\(error)")]
@@ -76,14 +95,14 @@ public struct PackTestRunner {
 
     /// Runs one test function; returns why it failed, or nil.
     private func runTest(_ name: String, script: Script, decoder: (MemoryDevice, HostDevice, TapirHost),
-                         pack: Pack, config: [String: PackValue]) -> String? {
+                         pack: Pack, config: [String: PackValue], deviceCount: Int) -> String? {
         let timers = TimerQueue(clock: ManualClock(now: TimerInstant(nanoseconds: 1_000_000_000)))
-        let host = TapirHost(options: options, timers: timers, logger: logger)
+        let host = TapirHost(options: options, timers: timers, logger: packLogger)
         defer { host.stop() }
-        let device = MemoryDevice(name: "mem0", mode: .tap)
+        let devices = (0..<max(deviceCount, 1)).map { MemoryDevice(name: "mem\($0)", mode: .tap) }
         let state = script.state
         do {
-            let hostDevice = try host.add(device)
+            let hostDevices = try devices.map { try host.add($0) }
             try host.load(pack: pack, config: config)
             try state.load(chunk: "__T.begin(\(PackValue.quoted(name)))", name: "test")
             for _ in 0..<stepLimit {
@@ -97,10 +116,14 @@ public struct PackTestRunner {
                 case "fail":
                     return argument
                 case "inject":
-                    device.inject(Self.bytes(hex: argument))
-                    host.pump(hostDevice)
+                    // "PORT\tHEX": the test API has checked PORT against the device count.
+                    let fields = argument.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+                    let index = Self.deviceIndex(fields.first, count: devices.count)
+                    devices[index].inject(Self.bytes(hex: fields.count > 1 ? String(fields[1]) : ""))
+                    host.pump(hostDevices[index])
                 case "written":
-                    let frames = device.takeWritten().map { "\"" + Self.hex($0) + "\"" }.joined(separator: ", ")
+                    let index = Self.deviceIndex(Substring(argument), count: devices.count)
+                    let frames = devices[index].takeWritten().map { "\"" + Self.hex($0) + "\"" }.joined(separator: ", ")
                     try state.load(chunk: "__T.answer({\(frames)})", name: "test")
                 case "advance":
                     timers.advance(by: .milliseconds(Int64(argument) ?? 0))
@@ -133,6 +156,34 @@ public struct PackTestRunner {
             return
         }
         try state.load(chunk: "__T.answer({\(frames)})", name: "test")
+    }
+
+    /// `config` with the settings a test file asked for (test.settings: "key=value"
+    /// lines) put over it, each checked against the manifest as --set is.
+    static func config(_ config: [String: PackValue], overriddenBy lines: String,
+                       of pack: Pack) throws(PackError) -> [String: PackValue] {
+        var given: [String: String] = [:]
+        for line in lines.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            given[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        guard !given.isEmpty else { return config }
+        let resolved: [String: PackValue]
+        do {
+            resolved = try pack.manifest.resolve(given)
+        } catch {
+            throw PackError("test.settings: \(error)")
+        }
+        var merged = config
+        for key in given.keys { merged[key] = resolved[key] }
+        return merged
+    }
+
+    /// The index in the device list of a 1-based device number the test named (the
+    /// first device for anything out of range).
+    static func deviceIndex(_ number: Substring?, count: Int) -> Int {
+        guard let number, let value = Int(number), value >= 1, value <= count else { return 0 }
+        return value - 1
     }
 
     private func text(_ state: LuaState, _ chunk: String) throws(LuaError) -> String {

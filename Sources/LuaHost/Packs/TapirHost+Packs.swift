@@ -36,13 +36,7 @@ extension TapirHost {
             guard let load = packLoads[script.path] else { continue }
             for file in load.pack.handlerPaths {
                 try loop.watchFile(FilePath(file)) { [unowned self] change in
-                    guard change == .changed,
-                          let current = self.scripts.first(where: { $0.path == script.path }) else { return }
-                    do {
-                        try self.reload(current)
-                    } catch {
-                        self.logger.error("reload of \(current.name) failed, the old version keeps running: \(error)")
-                    }
+                    self.watchedFile(file, of: script.path, changed: change)
                 }
             }
         }

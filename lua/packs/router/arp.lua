@@ -1,0 +1,28 @@
+-- ARP on tap ports: requests for a port's address are answered with the port's MAC, and
+-- what any ARP packet says about a neighbour goes to the cache (neighbours.lua).
+local counters = require "counters"
+local neighbours = require "neighbours"
+local ports = require "ports"
+
+local unpack, pack = string.unpack, string.pack
+
+tapir.on("arp", function(pkt, dev)
+  local port = ports.by_device[dev.id]
+  if not port or not port.tap then return end
+  local bytes = pkt:bytes()
+  if #bytes < 42 or unpack(">I2", bytes, 13) ~= 0x0806 then return end  -- too short, or VLAN-tagged
+  local hardware, protocol, hardware_length, protocol_length, op, sha, spa, _, tpa =
+    unpack(">I2I2BBI2I6I4I6I4", bytes, 15)
+  if hardware ~= 1 or protocol ~= 0x0800 or hardware_length ~= 6 or protocol_length ~= 4 then return end
+  local for_us = tpa == port.address
+  neighbours.learn(port, spa, sha, for_us)
+  if op == 1 and for_us then
+    if dev:write(pack(">I6I6I2 I2I2BBI2 I6I4I6I4", sha, port.mac, 0x0806,
+                      1, 0x0800, 6, 4, 2, port.mac, port.address, sha, spa)) then
+      counters.arp_replies = counters.arp_replies + 1
+    else
+      counters.write_failed = counters.write_failed + 1
+    end
+  end
+  return for_us
+end)

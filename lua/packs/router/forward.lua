@@ -1,0 +1,133 @@
+-- IPv4 forwarding (RFC 1812): a datagram to the router's MAC (tap) or from a tun port is
+-- checked, routed by longest prefix, its TTL lowered with the header checksum updated
+-- incrementally (RFC 1624) and written out of the egress port: straight on tun, behind
+-- the next hop's MAC on tap (ARP first, neighbours.lua). What cannot go on gets an ICMP
+-- error (icmp_errors.lua). Pings to the router's addresses are answered, UDP to them gets
+-- port unreachable (what ends a traceroute to the router).
+local addresses = require "addresses"
+local counters = require "counters"
+local icmp_errors = require "icmp_errors"
+local neighbours = require "neighbours"
+local ports = require "ports"
+local routes = require "routes"
+
+local unpack, pack = string.unpack, string.pack
+local by_device, by_address, broadcasts = ports.by_device, ports.by_address, ports.broadcasts
+local is_unicast, lookup, header_for, enqueue = addresses.is_unicast, routes.lookup, neighbours.header, neighbours.enqueue
+local ECHO_REPLY = {icmp = {type = 0}}  -- reused: no table per ping
+local DONT_FRAGMENT, MORE_FRAGMENTS, OFFSET_BITS = 0x4000, 0x2000, 0x1fff
+
+-- RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), in one's complement arithmetic, for one
+-- 16-bit word m of the header changed to m'.
+local function updated_checksum(checksum, old_word, new_word)
+  local sum = (~checksum & 0xffff) + (~old_word & 0xffff) + new_word
+  sum = (sum & 0xffff) + (sum >> 16)
+  sum = (sum & 0xffff) + (sum >> 16)
+  return ~sum & 0xffff
+end
+
+-- True when the header's words, checksum included, add up to 0xffff (RFC 1071).
+local function checksum_is_right(bytes, offset, header_length)
+  local sum
+  if header_length == 20 then
+    local a, b, c, d, e, f, g, h, i, j = unpack(">I2I2I2I2I2I2I2I2I2I2", bytes, offset + 1)
+    sum = a + b + c + d + e + f + g + h + i + j
+  else
+    sum = 0
+    for at = offset + 1, offset + header_length, 2 do sum = sum + unpack(">I2", bytes, at) end
+  end
+  while sum > 0xffff do sum = (sum & 0xffff) + (sum >> 16) end
+  return sum == 0xffff
+end
+
+local function count(name)
+  counters[name] = counters[name] + 1
+end
+
+local function send(dev, frame)
+  if dev:write(frame) then count("forwarded") else count("write_failed") end
+end
+
+local function for_the_router(pkt, dev, port, bytes, offset, header_length, protocol, fragment_field, link_source)
+  local whole = fragment_field & (MORE_FRAGMENTS | OFFSET_BITS) == 0
+  if protocol == 1 and whole and bytes:byte(offset + header_length + 1) == 8 then
+    if dev:write(pkt:reply(ECHO_REPLY)) then count("echo_replies") else count("write_failed") end
+  elseif protocol == 17 and whole then
+    count("dropped")
+    icmp_errors.send(port, link_source, bytes, offset, 3, 3)
+  else
+    count("dropped")
+  end
+  return true
+end
+
+tapir.on("ip", function(pkt, dev)
+  local port = by_device[dev.id]
+  if not port then return end
+  local bytes = pkt:bytes()
+  local offset, link_source = 0, nil
+  if port.tap then
+    if #bytes < 34 then return end
+    local link_destination, source_mac, type = unpack(">I6I6I2", bytes)
+    if link_destination ~= port.mac or type ~= 0x0800 then return end  -- not to us, or VLAN-tagged
+    offset, link_source = 14, source_mac
+  elseif #bytes < 20 then
+    count("bad_header")
+    return true
+  end
+
+  local version_ihl, total_length, fragment_field, ttl, protocol, checksum, source, destination =
+    unpack(">BxI2xxI2BBI2I4I4", bytes, offset + 1)
+  local header_length = (version_ihl & 15) * 4
+  if version_ihl >> 4 ~= 4 or header_length < 20 or total_length < header_length
+     or offset + total_length > #bytes or not checksum_is_right(bytes, offset, header_length) then
+    count("bad_header")
+    return true
+  end
+
+  if not is_unicast(source) or broadcasts[source] or by_address[source] then  -- martians (RFC 1812 5.3.7)
+    count("dropped")
+    return true
+  end
+  if by_address[destination] then
+    return for_the_router(pkt, dev, port, bytes, offset, header_length, protocol, fragment_field, link_source)
+  end
+  if not is_unicast(destination) or broadcasts[destination] then  -- not forwarded (RFC 1812 5.3.5)
+    count("dropped")
+    return true
+  end
+  if ttl <= 1 then
+    count("ttl_expired")
+    icmp_errors.send(port, link_source, bytes, offset, 11, 0)
+    return true
+  end
+  local route = lookup(destination)
+  if not route then
+    count("no_route")
+    icmp_errors.send(port, link_source, bytes, offset, 3, 0)
+    return true
+  end
+  local egress = route.port
+  local mtu = egress.dev.mtu
+  if mtu and total_length > mtu and fragment_field & DONT_FRAGMENT ~= 0 then
+    count("too_big")
+    icmp_errors.send(port, link_source, bytes, offset, 3, 4, mtu)
+    return true
+  end
+
+  local lowered = pack(">BBI2", ttl - 1, protocol,
+                       updated_checksum(checksum, ttl << 8 | protocol, (ttl - 1) << 8 | protocol))
+  local before, after = bytes:sub(offset + 1, offset + 8), bytes:sub(offset + 13, offset + total_length)
+  if not egress.tap then
+    send(egress.dev, before .. lowered .. after)
+    return true
+  end
+  local next_hop = route.gateway or destination
+  local header = header_for(egress, next_hop)
+  if header then
+    send(egress.dev, header .. before .. lowered .. after)
+  else
+    enqueue(egress, next_hop, before .. lowered .. after, port, link_source)
+  end
+  return true
+end)
