@@ -7,9 +7,9 @@
 import FuzzDriver
 import Packets
 
-/// Fails the run: libFuzzer (and ASan) report the trap with the input that caused it.
+/// Fails the run: libFuzzer reports the trap with the input that caused it.
 func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fatalError("round trip: " + message()) }
+    if !condition { fatalError(message()) }
 }
 
 /// `repr` emitted into an exactly sized buffer (followed by `trailing` zero bytes, for
