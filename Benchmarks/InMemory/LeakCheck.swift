@@ -92,13 +92,14 @@ enum LeakCheck {
         send(packets)
         let elapsed = ContinuousClock.now - start
         state.collectGarbage()
-        let rssGrowth = residentBytes() - rssBefore
+        let rssAfter = residentBytes()
+        let rssGrowth = rssAfter - rssBefore
         let heapGrowth = state.memoryUsed - heapBefore
         let registryAfter = try registryLive(state)
         let errors = state.handlers.reduce(0) { $0 + $1.errors }
 
         print("leak check: \(packets) packets in \(elapsed), \(written) replies; "
-            + "RSS \(rssGrowth >= 0 ? "+" : "")\(rssGrowth / 1024) KiB (limit \(rssLimit / 1024)), "
+            + "RSS \(rssAfter / 1024) KiB at the end, \(rssGrowth >= 0 ? "+" : "")\(rssGrowth / 1024) KiB after warm-up (limit \(rssLimit / 1024)), "
             + "Lua heap \(heapGrowth >= 0 ? "+" : "")\(heapGrowth) bytes (limit \(luaHeapLimit)), "
             + "registry \(registryBefore) -> \(registryAfter) live values, "
             + "handlers \(handlersBefore) -> \(state.handlers.count), \(errors) handler errors")
