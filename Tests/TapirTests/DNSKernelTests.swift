@@ -11,20 +11,13 @@ final class DNSKernelTests: XCTestCase {
 
     func startResponder(_ settings: [String], device: String, tun: Bool = false,
                         in sandbox: Sandbox) throws -> ChildProcess {
-        var arguments = [TapirCommand.path, "run", TapirCommand.lua("packs/dns-responder"), "--dev", device]
-        for setting in settings { arguments += ["--set", setting] }
-        if tun { arguments.append("--tun") }
-        let process = try sandbox.start(arguments)
-        try TapirCommand.waitForDevice(device, in: sandbox, process: process)
-        try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", device])
-        if !tun { try sandbox.ip(["-6", "addr", "add", "2001:2::1/64", "dev", device, "nodad"]) }
-        try sandbox.ip(["link", "set", device, "up"])
-        return process
+        let arguments = [TapirCommand.lua("packs/dns-responder")] + settings.flatMap { ["--set", $0] }
+            + (tun ? ["--tun"] : [])
+        return try TapirCommand.start(arguments, device: device, in: sandbox, ipv6: !tun)
     }
 
     func stop(_ process: ChildProcess, file: StaticString = #filePath, line: UInt = #line) {
-        process.signal(SIGTERM)
-        let output = process.wait(timeout: .seconds(10))
+        let output = TapirCommand.stop(process)
         XCTAssertEqual(output.status, 0, output.stderr, file: file, line: line)
     }
 

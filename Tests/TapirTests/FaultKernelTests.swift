@@ -18,23 +18,6 @@ final class FaultKernelTests: XCTestCase {
 
     var responder: String { TapirCommand.lua("examples/responder.lua") }
 
-    /// Starts `tapir run ARGUMENTS --dev DEVICE` in the sandbox and addresses the kernel side.
-    func start(_ arguments: [String], device: String, in sandbox: Sandbox,
-               environment: [String] = []) throws -> ChildProcess {
-        let command = (environment.isEmpty ? [] : ["env"] + environment)
-            + [TapirCommand.path, "run"] + arguments + ["--dev", device]
-        let process = try sandbox.start(command)
-        try TapirCommand.waitForDevice(device, in: sandbox, process: process)
-        try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", device])
-        try sandbox.ip(["link", "set", device, "up"])
-        return process
-    }
-
-    func stop(_ process: ChildProcess) -> ProcessOutput {
-        process.signal(SIGTERM)
-        return process.wait(timeout: .seconds(15))
-    }
-
     /// What UDP echo port 7 of 198.18.0.2 sends back for `text` (empty when nothing).
     func echo(_ text: String, in sandbox: Sandbox) throws -> String {
         try sandbox.run(["sh", "-c", "printf '\(text)' | nc -u -w1 198.18.0.2 7"]).stdout
@@ -71,7 +54,7 @@ final class FaultKernelTests: XCTestCase {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: Self.namespacePrefix)
         defer { sandbox.remove() }
-        let tapir = try start([responder, script("beacon.lua"), script("stats-on-stop.lua")], device: "tapl0",
+        let tapir = try TapirCommand.start([responder, script("beacon.lua"), script("stats-on-stop.lua")], device: "tapl0",
                               in: sandbox)
         XCTAssertEqual(try eventualEcho("before", in: sandbox), "before")
         try sandbox.ip(["link", "set", "tapl0", "down"])
@@ -80,7 +63,7 @@ final class FaultKernelTests: XCTestCase {
         try sandbox.ip(["link", "set", "tapl0", "up"])
         XCTAssertEqual(try eventualEcho("after", in: sandbox), "after", "answers again once the link is up")
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         XCTAssertEqual(occurrences(of: "write to tapl0 failed: Input/output error (EIO: the link is down)",
                                    in: output.stderr), 1, "said once per burst: \(output.stderr)")
@@ -103,7 +86,7 @@ final class FaultKernelTests: XCTestCase {
         let sandbox = try Sandbox(prefix: Self.namespacePrefix)
         defer { sandbox.remove() }
         let recording = mountPoint + "/full.pcap"
-        let tapir = try start([responder, "--record", recording], device: "tapw0", in: sandbox)
+        let tapir = try TapirCommand.start([responder, "--record", recording], device: "tapw0", in: sandbox)
 
         // 30 requests and 30 replies of about 1 KB each: twice what the 16 KiB disk holds.
         let ping = try sandbox.run(["ping", "-c", "30", "-i", "0.05", "-s", "1000", "-W", "2", "198.18.0.2"],
@@ -112,7 +95,7 @@ final class FaultKernelTests: XCTestCase {
         let after = try sandbox.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.0.2"])
         XCTAssertTrue(after.stdout.contains("3 received"), "the host goes on: \(after.stdout)")
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         let message = "writing pcap \(recording) failed: No space left on device (the disk is full); recording of tapw0 stopped"
         XCTAssertEqual(occurrences(of: message, in: output.stderr), 1, output.stderr)
@@ -122,20 +105,6 @@ final class FaultKernelTests: XCTestCase {
     }
 
     // MARK: a watched script deleted, or replaced by what cannot be read
-
-    func version(_ tag: String) -> String {
-        """
-        local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
-        tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
-          dev:write(pkt:reply{arp = {op = 2, sha = MAC}, eth = {src = MAC}})
-          return true
-        end)
-        tapir.on("udp", {dport = 7}, function(pkt, dev)
-          dev:write(pkt:reply{payload = "\(tag):" .. pkt.payload})
-          return true
-        end)
-        """
-    }
 
     /// As root nothing is unreadable by its mode; a directory in the file's place is (the
     /// unreadable mode itself is tested under --user, in PrivilegeKernelTests).
@@ -147,8 +116,8 @@ final class FaultKernelTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/echo.lua"
-        try version("v1").write(toFile: path, atomically: true, encoding: .utf8)
-        let tapir = try start([path], device: "tapx0", in: sandbox)
+        try TapirCommand.taggedEcho("v1").write(toFile: path, atomically: true, encoding: .utf8)
+        let tapir = try TapirCommand.start([path], device: "tapx0", in: sandbox)
         XCTAssertEqual(try eventualEcho("x", in: sandbox), "v1:x")
 
         try FileManager.default.removeItem(atPath: path)
@@ -158,11 +127,11 @@ final class FaultKernelTests: XCTestCase {
         usleep(400_000)
         XCTAssertEqual(try echo("x", in: sandbox), "v1:x", "a directory in its place changes nothing")
         try FileManager.default.removeItem(atPath: path)
-        try version("v2").write(toFile: path, atomically: true, encoding: .utf8)
+        try TapirCommand.taggedEcho("v2").write(toFile: path, atomically: true, encoding: .utf8)
         usleep(400_000)
         XCTAssertEqual(try echo("x", in: sandbox), "v2:x", "the file back is reloaded")
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         XCTAssertTrue(output.stderr.contains(
             "\(path) was removed or renamed away; \(path) keeps running its old version and reloads when the file is back"),
@@ -228,13 +197,13 @@ final class FaultKernelTests: XCTestCase {
         defer { sandbox.remove() }
         let result = NSTemporaryDirectory() + "\(Self.namespacePrefix)-timers-\(getpid())-\(UUID().uuidString).txt"
         defer { try? FileManager.default.removeItem(atPath: result) }
-        let tapir = try start([script("timers.lua")], device: "tapk0", in: sandbox,
+        let tapir = try TapirCommand.start([script("timers.lua")], device: "tapk0", in: sandbox,
                               environment: ["TAPIR_TIMER_RESULT=\(result)"])
         let deadline = ContinuousClock.now + .seconds(30)
         while !FileManager.default.fileExists(atPath: result), ContinuousClock.now < deadline, !tapir.hasExited {
             usleep(100_000)
         }
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         let text = try String(contentsOfFile: result, encoding: .utf8)
         let firings = text.split(separator: "\n").compactMap { line -> (id: Int, low: Double, high: Double, fired: Double)? in
@@ -270,7 +239,7 @@ final class FaultKernelTests: XCTestCase {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: Self.namespacePrefix)
         defer { sandbox.remove() }
-        let tapir = try start([responder, script("stats-on-stop.lua")], device: "tapm0", in: sandbox)
+        let tapir = try TapirCommand.start([responder, script("stats-on-stop.lua")], device: "tapm0", in: sandbox)
         let before = try sandbox.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "198.18.0.2"])
         XCTAssertTrue(before.stdout.contains("2 received"), before.stdout)
 
@@ -290,7 +259,7 @@ final class FaultKernelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(received, 18, "pings answered during the flood: \(ping.stdout)")
         let link = (try? sandbox.ip(["-s", "link", "show", "tapm0"]).stdout) ?? ""
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         let malformed = counter("malformed", onLineWith: "stats tapm0", in: output.stderr) ?? 0
         print("malformed flood: \(sent) frames sent, \(malformed) counted malformed by tapir, "

@@ -19,17 +19,11 @@ final class FragmentationKernelTests: XCTestCase {
     }
 
     func start(_ pack: String, device: String, record: String, in sandbox: Sandbox) throws -> ChildProcess {
-        let process = try sandbox.start([TapirCommand.path, "run", TapirCommand.lua(pack), "--no-watch",
-                                         "--dev", device, "--record", record])
-        try TapirCommand.waitForDevice(device, in: sandbox, process: process)
-        try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", device])
-        try sandbox.ip(["link", "set", device, "up"])
-        return process
+        try TapirCommand.start([TapirCommand.lua(pack), "--no-watch", "--record", record], device: device, in: sandbox)
     }
 
     func stop(_ process: ChildProcess) {
-        process.signal(SIGTERM)
-        let output = process.wait(timeout: .seconds(10))
+        let output = TapirCommand.stop(process)
         XCTAssertEqual(output.status, 0, output.stderr)
     }
 

@@ -7,17 +7,11 @@ import XCTest
 /// Linux kernel as the peer (arping, ping, ping -6, nc -u, a UDP socket).
 final class PackKernelTests: XCTestCase {
     func startPack(_ arguments: [String], device: String, in sandbox: Sandbox) throws -> ChildProcess {
-        let process = try sandbox.start([TapirCommand.path, "run"] + arguments + ["--dev", device])
-        try TapirCommand.waitForDevice(device, in: sandbox, process: process)
-        try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", device])
-        try sandbox.ip(["-6", "addr", "add", "2001:2::1/64", "dev", device, "nodad"])
-        try sandbox.ip(["link", "set", device, "up"])
-        return process
+        try TapirCommand.start(arguments, device: device, in: sandbox, ipv6: true)
     }
 
     func stop(_ process: ChildProcess, file: StaticString = #filePath, line: UInt = #line) {
-        process.signal(SIGTERM)
-        let output = process.wait(timeout: .seconds(10))
+        let output = TapirCommand.stop(process)
         XCTAssertEqual(output.status, 0, output.stderr, file: file, line: line)
     }
 

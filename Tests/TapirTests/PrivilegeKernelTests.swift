@@ -145,20 +145,6 @@ final class PrivilegeKernelTests: XCTestCase {
                       output.stderr)
     }
 
-    func echo(_ tag: String) -> String {
-        """
-        local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
-        tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
-          dev:write(pkt:reply{arp = {op = 2, sha = MAC}, eth = {src = MAC}})
-          return true
-        end)
-        tapir.on("udp", {dport = 7}, function(pkt, dev)
-          dev:write(pkt:reply{payload = "\(tag):" .. pkt.payload})
-          return true
-        end)
-        """
-    }
-
     /// As the dropped user a mode of 000 makes the script unreadable (root would read it anyway).
     func testAScriptMadeUnreadableWhileWatchedKeepsItsOldVersionAndReloadsWhenReadable() throws {
         _ = try requireRootAndNobody()
@@ -167,7 +153,7 @@ final class PrivilegeKernelTests: XCTestCase {
         let directory = try temporaryDirectory("unreadable")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/echo.lua"
-        try echo("v1").write(toFile: path, atomically: true, encoding: .utf8)
+        try TapirCommand.taggedEcho("v1").write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertEqual(chmod(path, 0o644), 0)
         let tapir = try sandbox.start([TapirCommand.path, "run", path, "--dev", "tapy0", "--user", Self.user])
         try TapirCommand.waitForDevice("tapy0", in: sandbox, process: tapir)
@@ -180,7 +166,7 @@ final class PrivilegeKernelTests: XCTestCase {
         XCTAssertEqual(try ask(sandbox.namespace, port: 7), "v1:q", "the old version keeps running")
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))  // root writes v2, still mode 000
         try handle.truncate(atOffset: 0)
-        try handle.write(contentsOf: Data(echo("v2").utf8))
+        try handle.write(contentsOf: Data(TapirCommand.taggedEcho("v2").utf8))
         try handle.close()
         usleep(400_000)
         XCTAssertEqual(try ask(sandbox.namespace, port: 7), "v1:q", "a new version it cannot read changes nothing")

@@ -39,7 +39,7 @@ final class ReloadKernelTests: XCTestCase {
             arguments += ["--rename-at", "\(milliseconds):\(path("\(form).lua.tmp")):\(script)"]
         }
         let result = try sandbox.run(arguments, timeout: .seconds(30))
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(output.status, 0, output.stderr)
         let report = StreamReport(result.stdout)
@@ -105,7 +105,7 @@ final class ReloadKernelTests: XCTestCase {
         try replace(script, with: path("toplevel.lua.tmp"))
         try streamAnswersV1(after: "an error in the top level")
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         // Each failure is said with the file:line of the fault and Lua's message.
         XCTAssertTrue(output.stderr.contains("echo.lua:5: <name> expected near '='"), output.stderr)
@@ -169,11 +169,6 @@ final class ReloadKernelTests: XCTestCase {
         try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", device])
         try sandbox.ip(["link", "set", device, "up"])
         return process
-    }
-
-    private func stop(_ process: ChildProcess) -> ProcessOutput {
-        process.signal(SIGTERM)
-        return process.wait(timeout: .seconds(10))
     }
 
     private func assertNoUDPErrors(_ sandbox: Sandbox, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -64,11 +64,6 @@ final class RouterKernelTests: XCTestCase {
         }
     }
 
-    func stop(_ process: ChildProcess) -> ProcessOutput {
-        process.signal(SIGTERM)
-        return process.wait(timeout: .seconds(10))
-    }
-
     func testTwoHostsOnTapsPingAcrossAndGetTheRoutersICMPErrors() throws {
         try TapirCommand.requireRoot()
         let router = try Sandbox(prefix: Self.prefix)
@@ -78,7 +73,7 @@ final class RouterKernelTests: XCTestCase {
         let host2 = try Sandbox(prefix: Self.prefix)
         defer { host2.remove() }
         let tapir = try startRouter(in: router, devices: ["rta", "rtb"])
-        defer { _ = stop(tapir) }
+        defer { _ = TapirCommand.stop(tapir) }
         try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
         try attach("rtb", to: host2, from: router, address: "198.18.2.1/24", gateway: "198.18.2.254")
 
@@ -106,7 +101,7 @@ final class RouterKernelTests: XCTestCase {
         XCTAssertTrue(neighbour.contains("02:54:41:50:52:01"), neighbour)
         try assertNoKernelErrors([host1, host2])
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         let counted = counters(in: output.stderr)
         XCTAssertEqual(counted["forwarded"], 14, "4 pings one way and 3 the other, requests and replies: \(output.stderr)")
@@ -128,7 +123,7 @@ final class RouterKernelTests: XCTestCase {
         let host2 = try Sandbox(prefix: Self.prefix)
         defer { host2.remove() }
         let tapir = try startRouter(in: router, devices: ["rta", "rtb"])
-        defer { _ = stop(tapir) }
+        defer { _ = TapirCommand.stop(tapir) }
         try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
         try attach("rtb", to: host2, from: router, address: "198.18.2.1/24", gateway: "198.18.2.254")
         try host1.ip(["link", "set", "rta", "mtu", "9000"])
@@ -143,7 +138,7 @@ final class RouterKernelTests: XCTestCase {
         XCTAssertTrue(fragments.contains("1 received"), fragments)
         try assertNoKernelErrors([host1, host2])
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         XCTAssertEqual(counters(in: output.stderr)["too_big"], 1, output.stderr)
     }
@@ -157,7 +152,7 @@ final class RouterKernelTests: XCTestCase {
         let host2 = try Sandbox(prefix: Self.prefix)
         defer { host2.remove() }
         let tapir = try startRouter(in: router, devices: ["rta:tap", "rtt:tun"])
-        defer { _ = stop(tapir) }
+        defer { _ = TapirCommand.stop(tapir) }
         try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
         try attach("rtt", to: host2, from: router, address: "198.18.2.1/24", gateway: "198.18.2.254", tun: true)
 
@@ -169,7 +164,7 @@ final class RouterKernelTests: XCTestCase {
         XCTAssertTrue(expired.contains("From 198.18.2.254") && expired.contains("Time to live exceeded"), expired)
         try assertNoKernelErrors([host1, host2])
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
         XCTAssertEqual(counters(in: output.stderr)["forwarded"], 12, output.stderr)
     }

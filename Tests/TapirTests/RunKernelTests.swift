@@ -17,11 +17,6 @@ final class RunKernelTests: XCTestCase {
         return process
     }
 
-    func stop(_ process: ChildProcess) -> ProcessOutput {
-        process.signal(SIGTERM)
-        return process.wait(timeout: .seconds(10))
-    }
-
     func assertNoKernelErrors(_ sandbox: Sandbox, file: StaticString = #filePath, line: UInt = #line) throws {
         let counters = try TapirCommand.errorCounters(in: sandbox)
         XCTAssertFalse(counters.isEmpty, file: file, line: line)
@@ -44,7 +39,7 @@ final class RunKernelTests: XCTestCase {
         XCTAssertEqual(echo.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "hello-tapir", echo.stderr)
         try assertNoKernelErrors(sandbox)
 
-        let output = stop(tapir)
+        let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
     }
 
@@ -59,7 +54,7 @@ final class RunKernelTests: XCTestCase {
         let ping = try sandbox.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.0.2"])
         XCTAssertTrue(ping.stdout.contains("3 received"), ping.stdout + ping.stderr)
         try assertNoKernelErrors(sandbox)
-        XCTAssertEqual(stop(tapir).status, 0)
+        XCTAssertEqual(TapirCommand.stop(tapir).status, 0)
     }
 
     func testAMissingScriptIsAClearErrorWithANonZeroStatus() throws {

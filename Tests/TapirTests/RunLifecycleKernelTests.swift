@@ -103,27 +103,13 @@ final class RunLifecycleKernelTests: XCTestCase {
 
 /// SIGHUP reloads the scripts (with --no-watch, only the signal does).
 final class SignalReloadKernelTests: XCTestCase {
-    func version(_ tag: String) -> String {
-        """
-        local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
-        tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
-          dev:write(pkt:reply{arp = {op = 2, sha = MAC}, eth = {src = MAC}})
-          return true
-        end)
-        tapir.on("udp", {dport = 7}, function(pkt, dev)
-          dev:write(pkt:reply{payload = "\(tag):" .. pkt.payload})
-          return true
-        end)
-        """
-    }
-
     func testSIGHUPReloadsAndABrokenVersionKeepsTheOldOne() throws {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: "tapir-test")
         defer { sandbox.remove() }
         let script = NSTemporaryDirectory() + "tapir-hup-\(getpid())-\(UUID().uuidString).lua"
         defer { try? FileManager.default.removeItem(atPath: script) }
-        try version("v1").write(toFile: script, atomically: true, encoding: .utf8)
+        try TapirCommand.taggedEcho("v1").write(toFile: script, atomically: true, encoding: .utf8)
         let tapir = try sandbox.start([TapirCommand.path, "run", script, "--dev", "taph0", "--no-watch"])
         try TapirCommand.waitForDevice("taph0", in: sandbox, process: tapir)
         try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", "taph0"])
@@ -132,7 +118,7 @@ final class SignalReloadKernelTests: XCTestCase {
             try sandbox.run(["sh", "-c", "printf x | nc -u -w1 198.18.0.2 7"]).stdout
         }
         XCTAssertEqual(try ask(), "v1:x")
-        try version("v2").write(toFile: script, atomically: true, encoding: .utf8)
+        try TapirCommand.taggedEcho("v2").write(toFile: script, atomically: true, encoding: .utf8)
         XCTAssertEqual(try ask(), "v1:x", "without --watch a save alone changes nothing")
         tapir.signal(SIGHUP)
         usleep(300_000)

@@ -31,6 +31,43 @@ enum TapirCommand {
         repository.appendingPathComponent("lua").appendingPathComponent(relative).path
     }
 
+    /// A script answering ARP for 198.18.0.2 and echoing UDP port 7 as "TAG:data": which
+    /// version of a reloaded script answered shows in the reply.
+    static func taggedEcho(_ tag: String) -> String {
+        """
+        local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
+        tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
+          dev:write(pkt:reply{arp = {op = 2, sha = MAC}, eth = {src = MAC}})
+          return true
+        end)
+        tapir.on("udp", {dport = 7}, function(pkt, dev)
+          dev:write(pkt:reply{payload = "\(tag):" .. pkt.payload})
+          return true
+        end)
+        """
+    }
+
+    /// Starts `tapir run ARGUMENTS --dev DEVICE` inside the sandbox (through `env` when
+    /// `environment` is given), waits for the device, gives the kernel side 198.18.0.1/24
+    /// (and 2001:2::1/64 when `ipv6`) and brings the link up.
+    static func start(_ arguments: [String], device: String, in sandbox: Sandbox, ipv6: Bool = false,
+                      environment: [String] = []) throws -> ChildProcess {
+        let command = (environment.isEmpty ? [] : ["env"] + environment) + [path, "run"] + arguments
+            + ["--dev", device]
+        let process = try sandbox.start(command)
+        try waitForDevice(device, in: sandbox, process: process)
+        try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", device])
+        if ipv6 { try sandbox.ip(["-6", "addr", "add", "2001:2::1/64", "dev", device, "nodad"]) }
+        try sandbox.ip(["link", "set", device, "up"])
+        return process
+    }
+
+    /// Sends SIGTERM and returns what the run printed, with its status (15 s at most).
+    static func stop(_ process: ChildProcess) -> ProcessOutput {
+        process.signal(SIGTERM)
+        return process.wait(timeout: .seconds(15))
+    }
+
     static func requireRoot() throws {
         guard getuid() == 0 else {
             throw XCTSkip("needs root (CAP_NET_ADMIN) to make a network namespace and a tap/tun device")
