@@ -26,12 +26,7 @@ final class MultiDeviceKernelTests: XCTestCase {
     func testHostsMakesOneNamespacePerDeviceAddressedInOrderAndRemovesThem() throws {
         try TapirCommand.requireRoot()
         let tapir = try ChildProcess.spawn([TapirCommand.path, "run", hub, "--no-watch", "--hosts", "3"])
-        let namespaces = try waitForNamespaces(of: tapir, count: 3)
-        guard namespaces.count == 3 else {
-            tapir.signal(SIGTERM)
-            let output = tapir.wait(timeout: .seconds(10))
-            return XCTFail("expected 3 namespaces, found \(namespaces): \(output.stderr)")
-        }
+        let namespaces = try TapirCommand.sandboxNamespaces(of: tapir, count: 3)
         // Host 1 reaches host 3 over IPv4 and host 3 reaches host 2 over IPv6, through the hub.
         let ping = try pingUntilAnswered(from: namespaces[0], ["198.18.0.3"])
         XCTAssertTrue(ping.stdout.contains("2 received"), ping.stdout + ping.stderr)
@@ -66,26 +61,6 @@ final class MultiDeviceKernelTests: XCTestCase {
 
     private var hub: String {
         TapirCommand.repository.appendingPathComponent("Tests/TapirTests/Scripts/hub.lua").path
-    }
-
-    /// The process's sandbox namespaces (`tapir-<pid>-<n>`), in order, once `count` exist
-    /// and the last has its device addressed; at most 20 s.
-    private func waitForNamespaces(of process: ChildProcess, count: Int) throws -> [String] {
-        let prefix = "tapir-\(process.pid)-"
-        let deadline = ContinuousClock.now + .seconds(20)
-        var found: [String] = []
-        while ContinuousClock.now < deadline, !process.hasExited {
-            found = try ChildProcess.run(["ip", "netns", "list"]).stdout.split(separator: "\n")
-                .map { String($0.split(separator: " ")[0]) }.filter { $0.hasPrefix(prefix) }
-                .sorted { Int($0.dropFirst(prefix.count)) ?? 0 < Int($1.dropFirst(prefix.count)) ?? 0 }
-            if found.count == count,
-               let addresses = try? ChildProcess.run(["ip", "-n", found[count - 1], "addr"]).stdout,
-               addresses.contains("198.18.0.\(count)/24") {
-                return found
-            }
-            usleep(50_000)
-        }
-        return found
     }
 
     private func pingUntilAnswered(from namespace: String, _ target: [String]) throws -> ProcessOutput {

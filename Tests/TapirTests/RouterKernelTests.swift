@@ -11,6 +11,15 @@ final class RouterKernelTests: XCTestCase {
     static let prefix = "tapir-test-rt"
     static let ports = "ports=198.18.1.254/24, 198.18.2.254/24"
 
+    /// Three namespaces: the router's and two hosts', removed when the test ends (after
+    /// its own defers have stopped tapir).
+    func routerAndTwoHosts() throws -> (router: Sandbox, host1: Sandbox, host2: Sandbox) {
+        var made: [Sandbox] = []
+        addTeardownBlock { made.forEach { $0.remove() } }
+        for _ in 0..<3 { made.append(try Sandbox(prefix: Self.prefix)) }
+        return (made[0], made[1], made[2])
+    }
+
     /// `tapir run router --dev ...` in `router`, once every device has appeared.
     func startRouter(in router: Sandbox, devices: [String], settings: [String] = []) throws -> ChildProcess {
         var arguments = [TapirCommand.path, "run", TapirCommand.lua("packs/router"), "--set", Self.ports]
@@ -45,15 +54,7 @@ final class RouterKernelTests: XCTestCase {
 
     /// The `router: name=N ...` line the pack logs when it stops, as numbers.
     func counters(in stderr: String) -> [String: Int] {
-        guard let line = stderr.split(separator: "\n").last(where: { $0.contains("router: forwarded=") }),
-              let start = line.range(of: "router: ")
-        else { return [:] }
-        var counters: [String: Int] = [:]
-        for pair in line[start.upperBound...].split(separator: " ") {
-            let parts = pair.split(separator: "=")
-            if parts.count == 2, let value = Int(parts[1]) { counters[String(parts[0])] = value }
-        }
-        return counters
+        PackBetweenHosts.counters(in: stderr, line: "router: forwarded=")
     }
 
     func assertNoKernelErrors(_ hosts: [Sandbox], file: StaticString = #filePath, line: UInt = #line) throws {
@@ -66,12 +67,7 @@ final class RouterKernelTests: XCTestCase {
 
     func testTwoHostsOnTapsPingAcrossAndGetTheRoutersICMPErrors() throws {
         try TapirCommand.requireRoot()
-        let router = try Sandbox(prefix: Self.prefix)
-        defer { router.remove() }
-        let host1 = try Sandbox(prefix: Self.prefix)
-        defer { host1.remove() }
-        let host2 = try Sandbox(prefix: Self.prefix)
-        defer { host2.remove() }
+        let (router, host1, host2) = try routerAndTwoHosts()
         let tapir = try startRouter(in: router, devices: ["rta", "rtb"])
         defer { _ = TapirCommand.stop(tapir) }
         try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
@@ -116,12 +112,7 @@ final class RouterKernelTests: XCTestCase {
     /// Host 1's link takes 9000 bytes, host 2's (as the router opened it) 1500.
     func testDatagramsOverTheEgressMTUAreRefusedWithDFAndFragmentedWithout() throws {
         try TapirCommand.requireRoot()
-        let router = try Sandbox(prefix: Self.prefix)
-        defer { router.remove() }
-        let host1 = try Sandbox(prefix: Self.prefix)
-        defer { host1.remove() }
-        let host2 = try Sandbox(prefix: Self.prefix)
-        defer { host2.remove() }
+        let (router, host1, host2) = try routerAndTwoHosts()
         let tapir = try startRouter(in: router, devices: ["rta", "rtb"])
         defer { _ = TapirCommand.stop(tapir) }
         try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
@@ -145,12 +136,7 @@ final class RouterKernelTests: XCTestCase {
 
     func testATunPortAndATapPortPingAcross() throws {
         try TapirCommand.requireRoot()
-        let router = try Sandbox(prefix: Self.prefix)
-        defer { router.remove() }
-        let host1 = try Sandbox(prefix: Self.prefix)
-        defer { host1.remove() }
-        let host2 = try Sandbox(prefix: Self.prefix)
-        defer { host2.remove() }
+        let (router, host1, host2) = try routerAndTwoHosts()
         let tapir = try startRouter(in: router, devices: ["rta:tap", "rtt:tun"])
         defer { _ = TapirCommand.stop(tapir) }
         try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")

@@ -12,19 +12,7 @@ final class RunLifecycleKernelTests: XCTestCase {
         let tapir = try ChildProcess.spawn([TapirCommand.path, "run", TapirCommand.lua("examples/responder.lua")])
         // The namespace is named in the first line tapir prints; stdout is read at exit,
         // so find the namespace by tapir's pid instead.
-        let prefix = "tapir-\(tapir.pid)-"
-        var namespace: String?
-        let deadline = ContinuousClock.now + .seconds(20)
-        while namespace == nil, ContinuousClock.now < deadline, !tapir.hasExited {
-            let list = try ChildProcess.run(["ip", "netns", "list"]).stdout
-            namespace = list.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
-                .first { $0.hasPrefix(prefix) }
-            if namespace == nil { usleep(50_000) }
-        }
-        guard let namespace else {
-            let output = tapir.wait(timeout: .seconds(5))
-            return XCTFail("no sandbox namespace: \(output.stderr)")
-        }
+        let namespace = try TapirCommand.sandboxNamespace(of: tapir)
         var ping = try ChildProcess.run(["true"])
         for _ in 0..<50 {  // the device is addressed just after the namespace appears
             ping = try ChildProcess.run(["ip", "netns", "exec", namespace, "ping", "-c", "2", "-i", "0.2",

@@ -91,21 +91,30 @@ enum TapirCommand {
         throw XCTSkip("no device")
     }
 
-    /// The sandbox namespace `tapir-PID-N` a `tapir run` without --dev made (its stdout is
-    /// read only at exit, so it is found by the pid), waiting for it at most 20 s.
+    /// The sandbox namespace of a `tapir run` without `--dev`, once its device is addressed.
     static func sandboxNamespace(of tapir: ChildProcess) throws -> String {
+        try sandboxNamespaces(of: tapir, count: 1)[0]
+    }
+
+    /// The sandbox namespaces (`tapir-<pid>-<n>`) of a `tapir run` without `--dev`, in
+    /// order, once `count` of them exist and the last one's device has its kernel-side
+    /// address (198.18.0.count/24); at most 20 s, else the test fails.
+    static func sandboxNamespaces(of tapir: ChildProcess, count: Int) throws -> [String] {
         let prefix = "tapir-\(tapir.pid)-"
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline, !tapir.hasExited {
-            let list = try ChildProcess.run(["ip", "netns", "list"]).stdout
-            if let namespace = list.split(separator: "\n").map({ String($0.split(separator: " ")[0]) })
-                .first(where: { $0.hasPrefix(prefix) }) {
-                return namespace
+            let found = try ChildProcess.run(["ip", "netns", "list"]).stdout.split(separator: "\n")
+                .map { String($0.split(separator: " ")[0]) }.filter { $0.hasPrefix(prefix) }
+                .sorted { Int($0.dropFirst(prefix.count)) ?? 0 < Int($1.dropFirst(prefix.count)) ?? 0 }
+            if found.count >= count,
+               let addresses = try? ChildProcess.run(["ip", "-n", found[count - 1], "addr"]).stdout,
+               addresses.contains("198.18.0.\(count)/24") {
+                return Array(found.prefix(count))
             }
             usleep(50_000)
         }
         let output = tapir.wait(timeout: .seconds(5))
-        XCTFail("no sandbox namespace: \(output.stderr)")
+        XCTFail("no \(count) sandbox namespace(s): \(output.stderr)")
         throw XCTSkip("tapir did not start")
     }
 
