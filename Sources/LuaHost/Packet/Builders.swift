@@ -27,12 +27,6 @@ struct SetValues {
         self.given = given
     }
 
-    /// The fields given a value.
-    var givenFields: [PacketField] {
-        if let given { return given.compactMap { PacketField(rawValue: $0) }.filter { has($0) } }
-        return PacketField.allCases.filter { has($0) }
-    }
-
     func has(_ field: PacketField) -> Bool { base[Int(field.rawValue)].present != 0 }
 
     private func value(_ field: PacketField) -> clua_set_value? {

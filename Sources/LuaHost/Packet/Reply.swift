@@ -50,8 +50,19 @@ extension PacketOutput {
 
     /// Overrides must name layers the packet has.
     private func checkOverrides(_ values: SetValues, _ frame: DecodedFrame) throws(PacketBuildError) {
-        if let given = values.given, given.isEmpty { return }  // the usual reply: nothing overridden
-        for field in values.givenFields where field.layer != .frame {
+        guard let given = values.given else {
+            for field in PacketField.allCases where values.has(field) { try checkOverride(field, values, frame) }
+            return
+        }
+        // The fields pkt:reply was given, read in place (none, usually): no array per reply.
+        for raw in given {
+            guard let field = PacketField(rawValue: raw), values.has(field) else { continue }
+            try checkOverride(field, values, frame)
+        }
+    }
+
+    private func checkOverride(_ field: PacketField, _ values: SetValues, _ frame: DecodedFrame) throws(PacketBuildError) {
+        if field.layer != .frame {
             guard frame.has(field.layer.layers) else {
                 throw PacketBuildError(message: "field '\(values.label(field))': the packet has no \(field.layer.rawValue) layer")
             }
