@@ -12,6 +12,9 @@ static void budget_hook(lua_State *L, lua_Debug *event) {
     (void)event;
     clua_host *host = clua_host_of(L);
     host->instructions_executed += lua_gethookcount(L);
+    /* A SIGINT may have set the interrupt hook while this one ran, and the sethook below
+       would then replace it: the request itself is what counts. */
+    clua_raise_if_interrupted(L, host);
 
     int over = host->budget_exceeded
         || (host->instruction_budget > 0 && host->call_depth > 0
@@ -41,6 +44,10 @@ static int hook_step_for(int64_t budget) {
 void clua_budget_install(clua_host *host) {
     host->hook_step = hook_step_for(host->instruction_budget);
     lua_sethook(host->L, budget_hook, LUA_MASKCOUNT, host->hook_step);
+}
+
+void clua_budget_rearm(lua_State *L) {
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, clua_host_of(L)->hook_step);
 }
 
 void clua_budget_begin_call(clua_host *host) {

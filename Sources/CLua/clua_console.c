@@ -52,25 +52,36 @@ int clua_console_install(clua_host *host, clua_console_handler handler, void *co
 
 /* ---- Ctrl-C while a chunk runs (lua.c's lstop/laction) ---- */
 
-static lua_State *volatile interrupted_state;
+static clua_host *volatile interrupted_host;
 static struct sigaction previous_action;
 
-static void interrupt_hook(lua_State *L, lua_Debug *event) {
-    (void)event;
-    lua_sethook(L, NULL, 0, 0);
+void clua_raise_if_interrupted(lua_State *L, clua_host *host) {
+    if (!host->interrupt_requested) return;
+    host->interrupt_requested = 0;
     luaL_error(L, "interrupted!");
 }
 
-/* lua_sethook is the one Lua call that is safe in a signal handler (lua.c relies on it). */
+/* Runs at the next instruction after a SIGINT: puts the budget hook back (the console
+   runs under it too, with no limit) and raises. */
+static void interrupt_hook(lua_State *L, lua_Debug *event) {
+    (void)event;
+    clua_budget_rearm(L);
+    clua_raise_if_interrupted(L, clua_host_of(L));
+}
+
+/* lua_sethook is the one Lua call that is safe in a signal handler (lua.c relies on it).
+   The flag makes the interrupt survive the budget hook re-setting itself meanwhile. */
 static void on_interrupt(int signal_number) {
     (void)signal_number;
-    lua_State *L = interrupted_state;
-    if (L != NULL)
-        lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+    clua_host *host = interrupted_host;
+    if (host == NULL) return;
+    host->interrupt_requested = 1;
+    lua_sethook(host->L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
 void clua_console_arm_interrupt(clua_host *host) {
-    interrupted_state = host->L;
+    host->interrupt_requested = 0;
+    interrupted_host = host;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_interrupt;
@@ -88,5 +99,7 @@ void clua_console_disarm_interrupt(void) {
     sigaddset(&interrupt, SIGINT);
     pthread_sigmask(SIG_BLOCK, &interrupt, NULL);
     sigaction(SIGINT, &previous_action, NULL);
-    interrupted_state = NULL;
+    clua_host *host = interrupted_host;
+    interrupted_host = NULL;
+    if (host != NULL) host->interrupt_requested = 0;
 }

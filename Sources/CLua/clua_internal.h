@@ -1,6 +1,7 @@
 #ifndef TAPIR_CLUA_INTERNAL_H
 #define TAPIR_CLUA_INTERNAL_H
 
+#include <signal.h>
 #include "CLua.h"
 
 struct clua_host {
@@ -22,6 +23,9 @@ struct clua_host {
     int hook_step;                  /* count hook granularity while under budget */
     int budget_exceeded;            /* sticky until control is back in the host */
     int call_depth;                 /* nesting of host calls (callbacks may re-enter) */
+    /* Set by the console's SIGINT handler (clua_console.c); whichever hook runs next,
+       the interrupt's own or the budget's, raises "interrupted!" and clears it. */
+    volatile sig_atomic_t interrupt_requested;
 
     /* A Lua warning being gathered from its pieces (clua_host.c). */
     char warning[512];
@@ -68,8 +72,12 @@ static inline void *clua_check_udata(lua_State *L, int index, int metatable_slot
 }
 
 void clua_budget_install(clua_host *host);
+/* Puts the budget hook back on thread L, in place of any other hook. */
+void clua_budget_rearm(lua_State *L);
 void clua_budget_begin_call(clua_host *host);
 void clua_budget_end_call(clua_host *host);
+/* Raises "interrupted!" if the console asked for it (clears the request). */
+void clua_raise_if_interrupted(lua_State *L, clua_host *host);
 
 /* Runs body(L) with a traceback message handler; fills result. nresults as lua_pcall. */
 int clua_protected(clua_host *host, lua_CFunction body, void *userdata, int nresults,

@@ -135,6 +135,35 @@ final class ConsoleSessionTests: XCTestCase {
         XCTAssertEqual(sigismember(&current, SIGINT), 1)
     }
 
+    /// The instruction-budget hook runs every thousand instructions in console chunks too;
+    /// a SIGINT landing while it runs must not be lost (it once was: the budget hook put
+    /// itself back over the interrupt hook the signal handler had just set).
+    func testSigintAtAnyMomentStopsTheChunk() throws {
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        let mainThread = pthread_self()
+        // Long enough (seconds) that a lost interrupt shows as "finished"; each round that
+        // is interrupted lasts a few milliseconds.
+        let chunk = "local i = 0 while i < 1e8 do i = i + 1 end return 'finished'"
+        var lost = 0
+        for round in 0..<150 {
+            let delay = useconds_t(500 + (round * 37) % 2500)
+            let interrupter = Thread {
+                usleep(delay)
+                pthread_kill(mainThread, SIGINT)
+            }
+            printed.removeAll()
+            interrupter.start()
+            session.evaluate(chunk)
+            collect()
+            if !text.contains("interrupted!") { lost += 1 }
+            if lost > 0 { break }
+        }
+        XCTAssertEqual(lost, 0, "a SIGINT did not stop the chunk: \(text)")
+    }
+
     func testReloadGivesThePromptTheScriptsFreshState() throws {
         let path = NSTemporaryDirectory() + "tapir-console-reload-\(getpid()).lua"
         try "x = 1\ntapir.on('udp', function() end)\n".write(toFile: path, atomically: true, encoding: .utf8)

@@ -101,8 +101,10 @@ final class ConsoleTests: XCTestCase {
         let capture = try writeCapture()
         let console = try terminal("--replay \(capture)")
         XCTAssertTrue(console.waitFor("> "), console.screen())
-        console.typeLine("while true do end")
-        usleep(500_000)
+        // The chunk says when it runs (a Ctrl-C before the line is read would only drop it).
+        console.typeLine("print('spin' .. 'ning') while true do end")
+        XCTAssertTrue(console.waitFor("\nspinning"), console.screen())
+        usleep(200_000)
         XCTAssertFalse(console.screen().contains("interrupted!"))
         console.key("C-c")
         XCTAssertTrue(console.waitFor("interrupted!"), console.screen())
