@@ -4,6 +4,8 @@
 #include <signal.h>
 #include "CLua.h"
 
+enum { CLUA_FAST_DEVICES = 64 };
+
 struct clua_host {
     lua_State *L;
     clua_callbacks callbacks;
@@ -36,6 +38,9 @@ struct clua_host {
     /* Registry slots (0: not made yet) of the table of device userdata, one per device id,
        and of the metatables checked on every packet, so those checks need no string lookup. */
     int device_cache_ref;
+    /* Registry slots of the first devices' userdata (0: not made yet), so a handler call
+       pushes its device with one lookup and without the chance of an allocation. */
+    int device_refs[CLUA_FAST_DEVICES];
     int packet_metatable_ref;
     int layer_metatable_ref;
     int device_metatable_ref;
@@ -49,6 +54,9 @@ static inline clua_host *clua_host_of(lua_State *L) {
     lua_getallocf(L, &host);
     return (clua_host *)host;
 }
+
+/* 1 when clua_push_device(L, id) pushes a cached value: no allocation, no error. */
+int clua_device_is_cached(const clua_host *host, int64_t id);
 
 void *clua_allocate(void *host, void *block, size_t old_size, size_t new_size);
 

@@ -155,9 +155,18 @@ static int timer_tostring(lua_State *L) {
 
 /* ---- devices ---- */
 
+int clua_device_is_cached(const clua_host *host, int64_t id) {
+    return id >= 0 && id < CLUA_FAST_DEVICES && host->device_refs[id] != 0;
+}
+
 void clua_push_device(lua_State *L, const void *device_id) {
     int64_t id = (int64_t)(intptr_t)device_id;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, clua_host_of(L)->device_cache_ref);  /* stack: cache */
+    clua_host *host = clua_host_of(L);
+    if (clua_device_is_cached(host, id)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_refs[id]);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_cache_ref);  /* stack: cache */
     if (lua_rawgeti(L, -1, id) == LUA_TUSERDATA) {          /* stack: cache, device */
         lua_remove(L, -2);
         return;
@@ -171,6 +180,10 @@ void clua_push_device(lua_State *L, const void *device_id) {
     lua_pushvalue(L, -1);
     lua_rawseti(L, -3, id);
     lua_remove(L, -2);                                      /* stack: device */
+    if (id >= 0 && id < CLUA_FAST_DEVICES) {
+        lua_pushvalue(L, -1);
+        host->device_refs[id] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
 }
 
 static device_handle *check_device(lua_State *L, int index) {
