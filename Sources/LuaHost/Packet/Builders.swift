@@ -21,18 +21,21 @@ struct SetValues {
     /// The ids of the fields given, when the caller listed them (nil: look at every field).
     let given: UnsafeBufferPointer<Int32>?
 
+    /// True when the caller listed the fields given and there are none (`pkt:reply{}`):
+    /// every field is then absent without a look at its slot.
+    private let noneGiven: Bool
+
     init(_ base: UnsafePointer<clua_set_value>, inReply: Bool, given: UnsafeBufferPointer<Int32>? = nil) {
         self.base = base
         self.inReply = inReply
         self.given = given
+        noneGiven = given?.isEmpty ?? false
     }
 
-    func has(_ field: PacketField) -> Bool { base[Int(field.rawValue)].present != 0 }
-
-    private func value(_ field: PacketField) -> clua_set_value? {
-        let value = base[Int(field.rawValue)]
-        return value.present != 0 ? value : nil
-    }
+    // Every accessor reads the slot's fields in place: the slot is large (an address, a
+    // pointer, a length), and copying it out per field was most of an echo reply's cost.
+    @inline(__always)
+    func has(_ field: PacketField) -> Bool { !noneGiven && base[Int(field.rawValue)].present != 0 }
 
     func label(_ field: PacketField) -> String {
         inReply && field.layer != .frame ? "\(field.layer.rawValue).\(field.name)" : field.name
@@ -40,12 +43,13 @@ struct SetValues {
 
     /// An unsigned integer of `bits` bits, or nil when absent.
     func unsigned(_ field: PacketField, bits: Int) throws(PacketBuildError) -> UInt64? {
-        guard let value = value(field) else { return nil }
+        guard has(field) else { return nil }
+        let integer = base[Int(field.rawValue)].integer
         let maximum: Int64 = bits >= 63 ? .max : (1 << Int64(bits)) - 1
-        guard value.integer >= 0, value.integer <= maximum else {
-            throw PacketBuildError(message: "field '\(label(field))': \(value.integer) out of range 0..\(maximum)")
+        guard integer >= 0, integer <= maximum else {
+            throw PacketBuildError(message: "field '\(label(field))': \(integer) out of range 0..\(maximum)")
         }
-        return UInt64(value.integer)
+        return UInt64(integer)
     }
 
     func u8(_ field: PacketField) throws(PacketBuildError) -> UInt8? {
@@ -61,28 +65,35 @@ struct SetValues {
     }
 
     func boolean(_ field: PacketField) -> Bool? {
-        value(field).map { $0.integer != 0 }
+        has(field) ? base[Int(field.rawValue)].integer != 0 : nil
     }
 
     func mac(_ field: PacketField) -> MACAddress? {
-        guard var value = value(field) else { return nil }
-        return withUnsafeBytes(of: &value.address) { MACAddress(loading: $0, at: 0) }
+        guard has(field) else { return nil }
+        return address(field) { MACAddress(loading: $0, at: 0) }
     }
 
     func ipv4(_ field: PacketField) -> IPv4Address? {
-        guard var value = value(field) else { return nil }
-        return withUnsafeBytes(of: &value.address) { IPv4Address(loading: $0, at: 0) }
+        guard has(field) else { return nil }
+        return address(field) { IPv4Address(loading: $0, at: 0) }
     }
 
     func ipv6(_ field: PacketField) -> IPv6Address? {
-        guard var value = value(field) else { return nil }
-        return withUnsafeBytes(of: &value.address) { IPv6Address(loading: $0, at: 0) }
+        guard has(field) else { return nil }
+        return address(field) { IPv6Address(loading: $0, at: 0) }
+    }
+
+    private func address<T>(_ field: PacketField, _ load: (UnsafeRawBufferPointer) -> T) -> T {
+        let slot = UnsafeRawPointer(base + Int(field.rawValue))
+        let offset = MemoryLayout<clua_set_value>.offset(of: \.address)!
+        return load(UnsafeRawBufferPointer(start: slot + offset, count: 16))  // uint8_t address[16]
     }
 
     /// A string's bytes (valid during the callback).
     func bytes(_ field: PacketField) -> UnsafeRawBufferPointer? {
-        guard let value = value(field) else { return nil }
-        return UnsafeRawBufferPointer(start: value.bytes, count: value.length)
+        guard has(field) else { return nil }
+        let slot = base + Int(field.rawValue)
+        return UnsafeRawBufferPointer(start: slot.pointee.bytes, count: slot.pointee.length)
     }
 
     func required<T>(_ value: T?, _ field: PacketField) throws(PacketBuildError) -> T {
