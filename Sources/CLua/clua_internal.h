@@ -41,9 +41,15 @@ struct clua_host {
     /* Registry slots of the first devices' userdata (0: not made yet), so a handler call
        pushes its device with one lookup and without the chance of an allocation. */
     int device_refs[CLUA_FAST_DEVICES];
+    /* Their userdata blocks, and the reused packet's layer proxies' (NULL: not made):
+       a block found here is known to be of its type with no metatable look. These
+       objects are never collected (the registry holds them), so an address is never
+       reused by another object while it is listed. */
+    void *device_blocks[CLUA_FAST_DEVICES];
+    int device_blocks_used;  /* 1 + the highest id listed */
+    void *layer_proxy_blocks[CLUA_LAYER_COUNT];
     int packet_metatable_ref;
     int layer_metatable_ref;
-    int device_metatable_ref;
     /* The packet object handlers get (clua_packet_install_pusher), or NULL. */
     struct clua_packet *reused_packet;
 };

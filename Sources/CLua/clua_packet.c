@@ -93,6 +93,17 @@ static void push_layer_proxy(lua_State *L, clua_packet *packet, int layer) {
     lua_setiuservalue(L, -2, 1);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, layer);
+    clua_host *host = clua_host_of(L);
+    if (packet == host->reused_packet) host->layer_proxy_blocks[layer] = proxy;
+}
+
+/* The layer proxy at `index`: one of the reused packet's (known by address), or checked. */
+static layer_proxy *check_layer_proxy(lua_State *L, int index) {
+    clua_host *host = clua_host_of(L);
+    layer_proxy *proxy = lua_touserdata(L, index);
+    for (int layer = 0; proxy != NULL && layer < CLUA_LAYER_COUNT; layer++)
+        if (host->layer_proxy_blocks[layer] == proxy) return proxy;
+    return clua_check_udata(L, index, host->layer_metatable_ref, LAYER_METATABLE);
 }
 
 /* pkt.<key> */
@@ -167,7 +178,7 @@ static int packet_copy(lua_State *L) {
 
 /* proxy.<field> */
 static int layer_index(lua_State *L) {
-    layer_proxy *proxy = clua_check_udata(L, 1, clua_host_of(L)->layer_metatable_ref, LAYER_METATABLE);
+    layer_proxy *proxy = check_layer_proxy(L, 1);
     clua_packet *packet = proxy->packet;
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->name_tables);

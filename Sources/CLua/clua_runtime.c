@@ -15,6 +15,9 @@ typedef struct device_handle {
     int64_t device_id;
 } device_handle;
 
+/* Its address is the key that marks a device's metatable. */
+static const char device_marker = 0;
+
 static clua_runtime_callbacks *runtime_of(lua_State *L) {
     clua_runtime_callbacks *runtime = &clua_host_of(L)->runtime;
     if (runtime->schedule == NULL) luaL_error(L, "the tapir runtime is not available here");
@@ -155,39 +158,19 @@ static int timer_tostring(lua_State *L) {
 
 /* ---- devices ---- */
 
-int clua_device_is_cached(const clua_host *host, int64_t id) {
-    return id >= 0 && id < CLUA_FAST_DEVICES && host->device_refs[id] != 0;
-}
-
-void clua_push_device(lua_State *L, const void *device_id) {
-    int64_t id = (int64_t)(intptr_t)device_id;
-    clua_host *host = clua_host_of(L);
-    if (clua_device_is_cached(host, id)) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_refs[id]);
-        return;
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_cache_ref);  /* stack: cache */
-    if (lua_rawgeti(L, -1, id) == LUA_TUSERDATA) {          /* stack: cache, device */
-        lua_remove(L, -2);
-        return;
-    }
-    lua_pop(L, 1);                                          /* stack: cache */
-    device_handle *handle = lua_newuserdatauv(L, sizeof *handle, 1);
-    handle->device_id = id;
-    luaL_setmetatable(L, DEVICE_METATABLE);                 /* stack: cache, device */
-    push_query(L, runtime_of(L), CLUA_QUERY_DEVICE, id);    /* stack: cache, device, fields */
-    lua_setiuservalue(L, -2, 1);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, id);
-    lua_remove(L, -2);                                      /* stack: device */
-    if (id >= 0 && id < CLUA_FAST_DEVICES) {
-        lua_pushvalue(L, -1);
-        host->device_refs[id] = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-}
-
 static device_handle *check_device(lua_State *L, int index) {
-    return clua_check_udata(L, index, clua_host_of(L)->device_metatable_ref, DEVICE_METATABLE);
+    clua_host *host = clua_host_of(L);
+    device_handle *handle = lua_touserdata(L, index);
+    /* The address is compared before the block is read: it may be any userdata. */
+    for (int id = 0; handle != NULL && id < host->device_blocks_used; id++)
+        if (host->device_blocks[id] == handle) return handle;
+    if (handle != NULL && lua_getmetatable(L, index)) {
+        int is_device = lua_rawgetp(L, -1, &device_marker) == LUA_TBOOLEAN;
+        lua_pop(L, 2);
+        if (is_device) return handle;
+    }
+    luaL_typeerror(L, index, DEVICE_METATABLE);
+    return NULL;
 }
 
 /* dev:write(bytes | packet) -> true if written, false if dropped (counted) */
@@ -209,26 +192,65 @@ static int device_write(lua_State *L) {
     return 1;
 }
 
-/* dev.name, dev.mode, dev.mac, dev.mtu, dev.id; dev:write(...) */
-static int device_index(lua_State *L) {
-    check_device(L, 1);
-    const char *key = luaL_checkstring(L, 2);
-    if (strcmp(key, "write") == 0) {
-        lua_pushcfunction(L, device_write);
-        return 1;
-    }
-    lua_getiuservalue(L, 1, 1);  /* stack: device, key, fields */
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    return 1;
-}
-
 static int device_tostring(lua_State *L) {
     check_device(L, 1);
     lua_getiuservalue(L, 1, 1);
     lua_getfield(L, -1, "name");
     lua_pushfstring(L, "tapir.device(%s)", lua_tostring(L, -1));
     return 1;
+}
+
+/* A device's metatable: its own, with __index the table of its fields (name, mode, mac,
+   mtu, id) and write, so `dev.name` and `dev:write` are table lookups in the VM rather
+   than a C call each. The marker key says "a device" to check_device. */
+static void push_device_metatable(lua_State *L, int fields_index) {
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, fields_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, device_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, DEVICE_METATABLE);
+    lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "device");
+    lua_setfield(L, -2, "__metatable");  /* scripts cannot change or read it */
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, -2, &device_marker);
+}
+
+int clua_device_is_cached(const clua_host *host, int64_t id) {
+    return id >= 0 && id < CLUA_FAST_DEVICES && host->device_refs[id] != 0;
+}
+
+void clua_push_device(lua_State *L, const void *device_id) {
+    int64_t id = (int64_t)(intptr_t)device_id;
+    clua_host *host = clua_host_of(L);
+    if (clua_device_is_cached(host, id)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_refs[id]);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_cache_ref);  /* stack: cache */
+    if (lua_rawgeti(L, -1, id) == LUA_TUSERDATA) {          /* stack: cache, device */
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 1);                                          /* stack: cache */
+    device_handle *handle = lua_newuserdatauv(L, sizeof *handle, 1);
+    handle->device_id = id;
+    push_query(L, runtime_of(L), CLUA_QUERY_DEVICE, id);    /* stack: cache, device, fields */
+    lua_pushcfunction(L, device_write);
+    lua_setfield(L, -2, "write");
+    push_device_metatable(L, lua_gettop(L));                /* stack: cache, device, fields, mt */
+    lua_setmetatable(L, -3);
+    lua_setiuservalue(L, -2, 1);                            /* stack: cache, device */
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, id);
+    lua_remove(L, -2);                                      /* stack: device */
+    if (id >= 0 && id < CLUA_FAST_DEVICES) {
+        lua_pushvalue(L, -1);
+        host->device_refs[id] = luaL_ref(L, LUA_REGISTRYINDEX);
+        host->device_blocks[id] = handle;
+        if (id >= host->device_blocks_used) host->device_blocks_used = (int)id + 1;
+    }
 }
 
 /* tapir.open{name = "tap1", mode = "tap", ...} -> device */
@@ -326,14 +348,6 @@ static int install(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, timer_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-
-    luaL_newmetatable(L, DEVICE_METATABLE);
-    lua_pushcfunction(L, device_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, device_tostring);
-    lua_setfield(L, -2, "__tostring");
-    clua_keep_metatable(L, &clua_host_of(L)->device_metatable_ref);
     lua_pop(L, 1);
 
     /* the cache keeps devices alive: one userdata per device per state; kept in an

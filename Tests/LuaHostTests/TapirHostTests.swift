@@ -225,6 +225,23 @@ final class TapirHostTests: XCTestCase {
         XCTAssertNil(hostDevice.maxPacketSize, "no limit on a device of unknown MTU unless one is set")
     }
 
+    /// Each device has a metatable of its own (fields and write read as table lookups);
+    /// it is hidden from scripts, and write still refuses anything but a device as self.
+    func testADevicesMetatableIsHiddenAndWriteChecksItsSelf() throws {
+        try load("""
+            local dev = tapir.devices()[1]
+            assert(getmetatable(dev) == "device", tostring(getmetatable(dev)))
+            assert(dev.nosuch == nil)
+            assert(not pcall(setmetatable, dev, {}))
+            for _, wrong in ipairs({42, "text", {}, io and io.stdout or 1}) do
+              local ok, message = pcall(dev.write, wrong, "x")
+              assert(not ok and message:find("tapir.device expected", 1, true), tostring(message))
+            end
+            assert(dev.write(dev, "by the function") == true)
+            """)
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) }, ["by the function"])
+    }
+
     func testWriteAcceptsStringsOnlyAndNamesTheArgument() throws {
         XCTAssertThrowsError(try load("tapir.devices()[1]:write(42)")) { error in
             XCTAssertTrue("\(error)".contains("bad argument #2 to 'write' (string or packet expected, got number)")

@@ -41,9 +41,16 @@ struct SetValues {
         inReply && field.layer != .frame ? "\(field.layer.rawValue).\(field.name)" : field.name
     }
 
-    /// An unsigned integer of `bits` bits, or nil when absent.
+    /// An unsigned integer of `bits` bits, or nil when absent. Inlined: a reply asks for
+    /// a dozen fields that are almost always absent.
+    @inline(__always)
     func unsigned(_ field: PacketField, bits: Int) throws(PacketBuildError) -> UInt64? {
         guard has(field) else { return nil }
+        return try checkedUnsigned(field, bits: bits)
+    }
+
+    @inline(never)
+    private func checkedUnsigned(_ field: PacketField, bits: Int) throws(PacketBuildError) -> UInt64 {
         let integer = base[Int(field.rawValue)].integer
         let maximum: Int64 = bits >= 63 ? .max : (1 << Int64(bits)) - 1
         guard integer >= 0, integer <= maximum else {
@@ -52,10 +59,12 @@ struct SetValues {
         return UInt64(integer)
     }
 
+    @inline(__always)
     func u8(_ field: PacketField) throws(PacketBuildError) -> UInt8? {
         try unsigned(field, bits: 8).map { UInt8($0) }
     }
 
+    @inline(__always)
     func u16(_ field: PacketField) throws(PacketBuildError) -> UInt16? {
         try unsigned(field, bits: 16).map { UInt16($0) }
     }
