@@ -195,7 +195,7 @@ var gcNote: String?
 if wanted("udp-echo") {
     let (host, device, counting) = try host(pack: repository.appendingPathComponent("lua/packs/udp-echo").path)
     let rate = measure(host) { host.handle($0, from: device) }
-    row("udp-echo pack's reply path (pkt:reply + write)", rate, "\(counting.written) replies written")
+    row("udp-echo pack's reply path (pkt:reply to the device)", rate, "\(counting.written) replies written")
     // The longest handler call above also holds any preemption. A bound on the collector
     // alone: a full, stop-the-world collection of the pack's state, which no incremental
     // step (what runs inside a handler) can exceed.

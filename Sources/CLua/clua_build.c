@@ -216,12 +216,16 @@ static int build_layer(lua_State *L) {
     return 1;
 }
 
-/* pkt:reply([{payload = ..., <layer> = {<field> = ...}, ...}]) */
+/* pkt:reply([{payload = ..., <layer> = {<field> = ...}, ...}] [, dev]): the bytes, or
+   with a device, what writing them there returns (written from the host's buffer: no
+   Lua string is made). */
 int clua_packet_reply_method(lua_State *L) {
     clua_packet *packet = clua_packet_check_bound(L, 1);
     clua_packet_api *api = packet->api;
     if (api->callbacks.context == NULL) return luaL_error(L, "the packet API of this state is gone");
     if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    int to_device = !lua_isnoneornil(L, 3);
+    if (to_device) clua_check_device(L, 3);
     clear_values(api);
     if (lua_istable(L, 2)) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);
@@ -264,6 +268,7 @@ int clua_packet_reply_method(lua_State *L) {
         error[CLUA_ERROR_CAPACITY - 1] = '\0';
         return luaL_error(L, "bad argument #1 to 'reply' (%s)", error);
     }
+    if (to_device) return clua_device_write(L, 3, bytes, length);
     lua_pushlstring(L, (const char *)bytes, length);
     return 1;
 }

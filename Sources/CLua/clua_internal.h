@@ -61,6 +61,12 @@ static inline clua_host *clua_host_of(lua_State *L) {
     return (clua_host *)host;
 }
 
+/* The device at `index` (raises a type error naming the argument if it is not one). */
+void clua_check_device(lua_State *L, int index);
+/* Writes bytes to the device at `index` and pushes true (written) or false (dropped,
+   counted); raises what the host reports. */
+int clua_device_write(lua_State *L, int index, const uint8_t *bytes, size_t length);
+
 /* 1 when clua_push_device(L, id) pushes a cached value: no allocation, no error. */
 int clua_device_is_cached(const clua_host *host, int64_t id);
 

@@ -173,23 +173,34 @@ static device_handle *check_device(lua_State *L, int index) {
     return NULL;
 }
 
-/* dev:write(bytes | packet) -> true if written, false if dropped (counted) */
-static int device_write(lua_State *L) {
+void clua_check_device(lua_State *L, int index) {
+    (void)check_device(L, index);
+}
+
+static int write_bytes(lua_State *L, const device_handle *handle, const uint8_t *bytes, size_t length) {
     clua_runtime_callbacks *runtime = runtime_of(L);
-    device_handle *handle = check_device(L, 1);
-    size_t length = 0;
-    const uint8_t *bytes = NULL;
-    if (!clua_to_bytes(L, 2, &bytes, &length)) luaL_typeerror(L, 2, "string or packet");
     char error[CLUA_ERROR_CAPACITY];
     error[0] = '\0';
-    int written = runtime->write(runtime->context, handle->device_id, bytes,
-                                 length, error);
+    int written = runtime->write(runtime->context, handle->device_id, bytes, length, error);
     if (written < 0) {
         error[CLUA_ERROR_CAPACITY - 1] = '\0';
         return luaL_error(L, "%s", error);
     }
     lua_pushboolean(L, written);
     return 1;
+}
+
+int clua_device_write(lua_State *L, int index, const uint8_t *bytes, size_t length) {
+    return write_bytes(L, check_device(L, index), bytes, length);
+}
+
+/* dev:write(bytes | packet) -> true if written, false if dropped (counted) */
+static int device_write(lua_State *L) {
+    device_handle *handle = check_device(L, 1);
+    size_t length = 0;
+    const uint8_t *bytes = NULL;
+    if (!clua_to_bytes(L, 2, &bytes, &length)) luaL_typeerror(L, 2, "string or packet");
+    return write_bytes(L, handle, bytes, length);
 }
 
 static int device_tostring(lua_State *L) {

@@ -242,6 +242,37 @@ final class TapirHostTests: XCTestCase {
         XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) }, ["by the function"])
     }
 
+    /// pkt:reply(overrides, dev) writes the same bytes dev:write(pkt:reply(overrides)) would,
+    /// and returns what write returns; a second argument that is not a device is refused.
+    func testReplyGivenADeviceWritesItThere() throws {
+        try load("""
+            tapir.on("udp", function(pkt, dev)
+              local bytes = pkt:reply{udp = {sport = 9}}
+              assert(pkt:reply({udp = {sport = 9}}, dev) == true)
+              assert(pkt:reply(nil, dev) == true)
+              dev:write(bytes)
+              local ok, message = pcall(pkt.reply, pkt, nil, "not a device")
+              assert(not ok and message:find("tapir.device expected", 1, true), message)
+              return true
+            end)
+            """)
+        inject(TestFrames.udp(dport: 7))
+        let written = device.takeWritten()
+        XCTAssertEqual(written.count, 3)
+        guard written.count == 3 else { return }
+        // Each reply has a fresh IPv4 identification (and so header checksum): compare the rest.
+        func withoutIdentification(_ frame: [UInt8]) -> [UInt8] {
+            var frame = frame
+            for offset in [18, 19, 24, 25] where offset < frame.count { frame[offset] = 0 }
+            return frame
+        }
+        XCTAssertEqual(withoutIdentification(written[0]), withoutIdentification(written[2]),
+                       "the reply written from the host's buffer is the reply as bytes")
+        XCTAssertNotEqual(written[0], written[2], "a fresh identification each")
+        XCTAssertNotEqual(written[0], written[1], "overrides apply")
+        XCTAssertEqual(host.scripts.first?.state.handlers.first?.errors, 0)
+    }
+
     func testWriteAcceptsStringsOnlyAndNamesTheArgument() throws {
         XCTAssertThrowsError(try load("tapir.devices()[1]:write(42)")) { error in
             XCTAssertTrue("\(error)".contains("bad argument #2 to 'write' (string or packet expected, got number)")

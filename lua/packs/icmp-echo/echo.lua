@@ -1,14 +1,18 @@
 -- Echo request -> echo reply; identifier, sequence and data are kept by pkt:reply.
 local config = tapir.config
+-- Made once, not per request; with the device, pkt:reply writes straight from the host's
+-- buffer (no Lua string per reply).
+local ECHO_REPLY = {icmp = {type = 0}}
+local ECHO_REPLY_V6 = {icmpv6 = {type = 129}}
 
 tapir.on("icmp", {type = 8}, function(pkt, dev)
   if pkt.ip.dst ~= config.ip then return end
-  dev:write(pkt:reply{icmp = {type = 0}})
+  pkt:reply(ECHO_REPLY, dev)
   return true
 end)
 
 tapir.on("icmpv6", {type = 128}, function(pkt, dev)
   if pkt.ipv6.dst ~= config.ipv6 then return end
-  dev:write(pkt:reply{icmpv6 = {type = 129}})
+  pkt:reply(ECHO_REPLY_V6, dev)
   return true
 end)

@@ -7,7 +7,7 @@ local KEEP_EVERYTHING = {}  -- reused: no table per datagram
 local function echo(pkt, dev)
   local ip = pkt.ip
   if not ip or ip.dst ~= IP then return end
-  dev:write(pkt:reply(KEEP_EVERYTHING))
+  pkt:reply(KEEP_EVERYTHING, dev)  -- written from the host's buffer: no Lua string
   return true
 end
 
