@@ -225,7 +225,7 @@ int clua_packet_reply_method(lua_State *L) {
     if (api->callbacks.context == NULL) return luaL_error(L, "the packet API of this state is gone");
     if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
     int to_device = !lua_isnoneornil(L, 3);
-    if (to_device) clua_check_device(L, 3);
+    if (to_device) clua_check_device(L, 3);  /* before building: a wrong device builds nothing */
     clear_values(api);
     if (lua_istable(L, 2)) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);

@@ -109,9 +109,8 @@ static layer_proxy *check_layer_proxy(lua_State *L, int index) {
 /* pkt.<key> */
 static int packet_index(lua_State *L) {
     clua_packet *packet = clua_packet_check_bound(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->packet_keys);
     lua_pushvalue(L, 2);
-    int type = lua_rawget(L, -2);
+    int type = lua_rawget(L, lua_upvalueindex(1));  /* the packet keys table */
     if (type == LUA_TFUNCTION) return 1;  /* a method */
     if (type != LUA_TNUMBER) {
         if (lua_type(L, 2) == LUA_TSTRING)
@@ -181,8 +180,7 @@ static int layer_index(lua_State *L) {
     layer_proxy *proxy = check_layer_proxy(L, 1);
     clua_packet *packet = proxy->packet;
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->name_tables);
-    lua_rawgeti(L, -1, proxy->layer);
+    lua_rawgeti(L, lua_upvalueindex(1), proxy->layer);  /* the layer's names table */
     lua_pushvalue(L, 2);
     if (lua_rawget(L, -2) != LUA_TNUMBER) {
         if (lua_type(L, 2) == LUA_TSTRING)
@@ -211,9 +209,7 @@ static int layer_tostring(lua_State *L) {
 /* --- Install ----------------------------------------------------------------------- */
 
 static void make_metatables(lua_State *L) {
-    luaL_newmetatable(L, PACKET_METATABLE);
-    lua_pushcfunction(L, packet_index);
-    lua_setfield(L, -2, "__index");
+    luaL_newmetatable(L, PACKET_METATABLE);  /* __index: set by set_index_functions */
     lua_pushcfunction(L, read_only);
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, packet_len);
@@ -225,9 +221,7 @@ static void make_metatables(lua_State *L) {
     clua_keep_metatable(L, &clua_host_of(L)->packet_metatable_ref);
     lua_pop(L, 1);
 
-    luaL_newmetatable(L, LAYER_METATABLE);
-    lua_pushcfunction(L, layer_index);
-    lua_setfield(L, -2, "__index");
+    luaL_newmetatable(L, LAYER_METATABLE);  /* __index: set by set_index_functions */
     lua_pushcfunction(L, read_only);
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, layer_tostring);
@@ -281,6 +275,21 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
     api->packet_keys = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+/* The __index functions hold their lookup tables as upvalues: no registry lookup per
+   field read. */
+static void set_index_functions(lua_State *L, const clua_packet_api *api) {
+    luaL_getmetatable(L, PACKET_METATABLE);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);
+    lua_pushcclosure(L, packet_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    luaL_getmetatable(L, LAYER_METATABLE);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, api->name_tables);
+    lua_pushcclosure(L, layer_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 void clua_packet_install_pusher(lua_State *L, const void *pointer) {
     clua_packet_install_request *request = (clua_packet_install_request *)pointer;
     make_metatables(L);
@@ -294,6 +303,7 @@ void clua_packet_install_pusher(lua_State *L, const void *pointer) {
     api->packet_keys = LUA_NOREF;
     api->self_reference = luaL_ref(L, LUA_REGISTRYINDEX);
     make_name_tables(L, api, request);
+    set_index_functions(L, api);
 
     clua_packet *packet = lua_newuserdatauv(L, sizeof *packet, CLUA_LAYER_COUNT);
     memset(packet, 0, sizeof *packet);
