@@ -6,7 +6,9 @@ import Packets
 /// only when the script adds or removes a handler; per packet it is read, never changed,
 /// and a packet no handler wants never reaches Lua.
 struct DispatchTable {
-    struct Entry {
+    /// A class, so checking an entry per packet reads it in place: a struct element of the
+    /// array was copied out for each check, retaining and releasing its references.
+    final class Entry {
         let handler: Handler
         let layer: Layers
         let keys: [KeyMatch]
@@ -15,6 +17,14 @@ struct DispatchTable {
         let ethernetFilter: PcapFilter?
         let rawIPFilter: PcapFilter?
 
+        init(handler: Handler, layer: Layers, keys: [KeyMatch], ethernetFilter: PcapFilter?, rawIPFilter: PcapFilter?) {
+            self.handler = handler
+            self.layer = layer
+            self.keys = keys
+            self.ethernetFilter = ethernetFilter
+            self.rawIPFilter = rawIPFilter
+        }
+
         @inline(__always)
         func matches(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame) -> Bool {
             if ethernetFilter != nil || rawIPFilter != nil {
@@ -22,7 +32,8 @@ struct DispatchTable {
                 return filter?.matches(bytes) ?? false
             }
             guard frame.layers.contains(layer) else { return false }
-            for key in keys where !key.matches(bytes, frame) { return false }
+            // By index: each key is compared in place, not copied out (a copy retains).
+            for position in keys.indices where !keys[position].matches(bytes, frame) { return false }
             return true
         }
     }

@@ -293,7 +293,9 @@ public final class TapirHost {
         var claimed = false
         for script in scripts where !claimed {
             if let reassembling, script.wantsReassembly != reassembling { continue }
-            refreshDispatchTable(of: script)
+            // refreshWanted() above brought every table up to date; only a handler that
+            // added or removed handlers during this packet makes another look needed.
+            if wantedGeneration != LuaState.handlerChanges { refreshDispatchTable(of: script) }
             guard !frame.layers.isDisjoint(with: script.dispatchTable.layerMask) else { continue }
             var bound = false
             var walk = script.dispatchTable.walk(bytes, frame)
