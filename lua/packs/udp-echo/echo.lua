@@ -1,22 +1,23 @@
 -- RFC 862: every datagram to one of the ports goes back to its sender, data unchanged.
--- The port is matched natively (dispatch keys); pkt:reply keeps the payload.
+-- Which datagrams is decided natively, by one pcap filter on the address and the ports,
+-- so the handler only answers: pkt:reply keeps the payload and, given the device, writes
+-- the reply from the host's buffer (no Lua string, no field read in Lua).
 local config = tapir.config
-local IP = config.ip
 local KEEP_EVERYTHING = {}  -- reused: no table per datagram
 
-local function echo(pkt, dev)
-  local ip = pkt.ip
-  if not ip or ip.dst ~= IP then return end
-  pkt:reply(KEEP_EVERYTHING, dev)  -- written from the host's buffer: no Lua string
-  return true
-end
+local ports = {}
+for _, port in ipairs(config.ports) do ports[#ports + 1] = "dst port " .. port end
 
-for _, port in ipairs(config.ports) do
-  tapir.on("udp", {dport = port}, echo)
+if #ports > 0 then
+  tapir.on(string.format("udp and dst host %s and (%s)", config.ip, table.concat(ports, " or ")),
+           function(pkt, dev)
+    pkt:reply(KEEP_EVERYTHING, dev)
+    return true
+  end)
 end
 
 if config.arp then
-  tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
+  tapir.on("arp", {op = 1, tpa = config.ip}, function(pkt, dev)
     dev:write(pkt:reply{arp = {sha = config.mac}})
     return true
   end)

@@ -42,3 +42,16 @@ function test_arp_for_its_address_is_answered()
   test.equal(reply.arp.op, 2)
   test.equal(reply.arp.sha, config.mac)
 end
+
+function test_arp_for_another_address_is_not_answered()
+  test.inject(tapir.build.eth{src = PEER_MAC, dst = "ff:ff:ff:ff:ff:ff", type = 0x0806}
+           .. tapir.build.arp{op = 1, sha = PEER_MAC, spa = "198.18.0.1", tha = "00:00:00:00:00:00", tpa = "198.18.0.77"})
+  test.equal(#test.written(), 0)
+end
+
+function test_ipv6_datagrams_are_not_echoed()
+  test.inject(tapir.build.eth{src = PEER_MAC, dst = config.mac, type = 0x86dd}
+           .. tapir.build.ipv6{src = "2001:2::1", dst = "2001:2::2", nxt = 17,
+                               payload = tapir.build.udp{sport = 40000, dport = config.ports[1], payload = "v6"}})
+  test.equal(#test.written(), 0)
+end
