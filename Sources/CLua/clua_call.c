@@ -254,6 +254,30 @@ int clua_call_reference(clua_host *host, int function_reference, const clua_argu
     return finish_call(host, status, 1, result);
 }
 
+int clua_call_handler(clua_host *host, int function_reference, const struct clua_packet *packet,
+                      int64_t device_id, clua_result *result) {
+    lua_State *L = host->L;
+    if (!clua_device_is_cached(host, device_id) || !lua_checkstack(L, 4)) {
+        clua_argument arguments[2] = {
+            { .kind = CLUA_ARGUMENT_PUSHER, .pointer = packet, .pusher = clua_packet_push },
+            { .kind = CLUA_ARGUMENT_PUSHER, .pointer = (const void *)(intptr_t)device_id,
+              .pusher = clua_push_device },
+        };
+        call_request request = { function_reference, arguments, 2 };
+        return clua_protected(host, call_function, &request, 1, result);
+    }
+    memset(result, 0, sizeof *result);
+    result->stack_base = lua_gettop(L);
+    result->holds_stack = 1;
+    lua_pushcfunction(L, add_traceback);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, function_reference);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->reference);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_refs[device_id]);
+    clua_budget_begin_call(host);
+    int status = lua_pcall(L, 2, 1, result->stack_base + 1);
+    return finish_call(host, status, 1, result);
+}
+
 static int release_reference(lua_State *L) {
     int *reference = clua_protected_userdata(L);
     luaL_unref(L, LUA_REGISTRYINDEX, *reference);

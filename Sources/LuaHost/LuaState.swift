@@ -236,6 +236,23 @@ public final class LuaState {
         let status = clua_call_reference(host, handler.functionReference, cArguments.baseAddress,
                                          Int32(cArguments.count), &result)
         defer { clua_result_release(host, &result) }
+        return outcome(of: handler, status: status, result, since: start)
+    }
+
+    /// Calls a packet handler with its packet object and device: the per-packet path (see
+    /// clua_call_handler), the same as `call(handler, with: packet, device)` but shorter.
+    public func call(_ handler: Handler, packet: UnsafePointer<clua_packet>, deviceID: Int64) -> HandlerOutcome {
+        guard handler.isRegistered else { return .declined }
+        let start = clua_ticks()
+        var result = clua_result()
+        let status = clua_call_handler(host, handler.functionReference, packet, deviceID, &result)
+        defer { clua_result_release(host, &result) }
+        return outcome(of: handler, status: status, result, since: start)
+    }
+
+    /// Counts the call and its time; a failure is counted and logged (rate-limited).
+    @inline(__always)
+    private func outcome(of handler: Handler, status: Int32, _ result: clua_result, since start: UInt64) -> HandlerOutcome {
         let ticks = clua_ticks() &- start
         handler.calls += 1
         handler.ticksSpent &+= ticks
@@ -243,6 +260,11 @@ public final class LuaState {
         if status == LUA_OK {
             return result.returned_true != 0 ? .claimed : .declined
         }
+        return failure(of: handler, result)
+    }
+
+    @inline(never)
+    private func failure(of handler: Handler, _ result: clua_result) -> HandlerOutcome {
         let error = LuaError(result: result, memoryCap: memoryCap)
         handler.errors += 1
         let admission = handler.errorLog.admit(at: ContinuousClock.now)

@@ -306,7 +306,7 @@ public final class TapirHost {
                     bound = true
                 }
                 let handler = script.dispatchTable.entries[index].handler
-                if script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
+                if callHandler(handler, of: script, deviceArgument, deviceID: device.id) == .claimed {
                     claimed = true
                     break
                 }
@@ -322,10 +322,20 @@ public final class TapirHost {
             script.bind(bytes, frame, device)
             defer { script.unbind() }
             for handler in script.dispatchTable.unclaimed
-            where script.state.call(handler, with: script.packetArgument, deviceArgument) == .claimed {
+            where callHandler(handler, of: script, deviceArgument, deviceID: device.id) == .claimed {
                 return
             }
         }
+    }
+
+    /// One handler call with the script's packet object and the device.
+    @inline(__always)
+    private func callHandler(_ handler: Handler, of script: Script, _ deviceArgument: LuaArgument,
+                             deviceID: Int64) -> HandlerOutcome {
+        guard let packet = script.packetObject.block else {
+            return script.state.call(handler, with: script.packetArgument, deviceArgument)
+        }
+        return script.state.call(handler, packet: packet, deviceID: deviceID)
     }
 
     private func refreshWanted() {

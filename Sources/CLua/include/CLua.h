@@ -148,6 +148,14 @@ int clua_evaluate_to_reference(clua_host *host, const char *chunk, size_t length
 /* Calls the function kept as a registry reference, under the budget. */
 int clua_call_reference(clua_host *host, int function_reference, const clua_argument *arguments,
                         int argument_count, clua_result *result);
+
+/* The per-packet call: the handler at function_reference with (packet, device). The
+   packet object is pushed from its registry slot and the device by id; when the device's
+   userdata is made already (every packet but its first), nothing is pushed inside a
+   protected C function: lua_pcall enters the handler directly. */
+struct clua_packet;
+int clua_call_handler(clua_host *host, int function_reference, const struct clua_packet *packet,
+                      int64_t device_id, clua_result *result);
 /* The value kept as `reference`, as tostring shows it, in *text (valid until
    clua_result_release). */
 int clua_reference_text(clua_host *host, int reference, const char **text, size_t *length,

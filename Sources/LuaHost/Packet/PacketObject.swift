@@ -89,6 +89,9 @@ public final class PacketObject {
         clua_packet_unbind(packet)
     }
 
+    /// The packet's block, for the per-packet handler call (nil if the install failed).
+    var block: UnsafePointer<clua_packet>? { packet.map { UnsafePointer($0) } }
+
     /// The packet as a handler argument (pushed in C, inside the protected call).
     public var argument: LuaArgument {
         .pushed(by: clua_packet_push, with: UnsafeRawPointer(packet))
