@@ -118,14 +118,17 @@ private func scriptCancel(context: UnsafeMutableRawPointer?, timer: Int64) -> In
 
 private func scriptWrite(context: UnsafeMutableRawPointer?, deviceID: Int64, bytes: UnsafePointer<UInt8>?,
                          length: Int, error: UnsafeMutablePointer<CChar>?) -> Int32 {
-    guard let script = script(context) else { return -1 }
-    let host = script.host  // one strong load of the unowned reference, not one per use
-    guard let device = host.device(id: deviceID) else {
-        writeError("no such device", into: error)
-        return -1
-    }
+    guard let context else { return -1 }
     let packet = UnsafeRawBufferPointer(start: bytes, count: length)
-    return host.write(packet, to: device) ? 1 : 0
+    // The state holds its script while Lua runs: no retain for the call (per packet).
+    return Unmanaged<Script>.fromOpaque(context)._withUnsafeGuaranteedRef { script in
+        let host = script.host  // one strong load of the unowned reference, not one per use
+        guard let device = host.device(id: deviceID) else {
+            writeError("no such device", into: error)
+            return -1
+        }
+        return host.write(packet, to: device) ? 1 : 0
+    }
 }
 
 private func scriptOpen(context: UnsafeMutableRawPointer?, options: UnsafePointer<clua_key>?, count: Int32,

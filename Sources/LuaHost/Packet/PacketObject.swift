@@ -163,13 +163,17 @@ private func packetReply(context: UnsafeMutableRawPointer?, packet: UnsafePointe
                          values: UnsafePointer<clua_set_value>?, setFields: UnsafePointer<Int32>?, setCount: Int32,
                          bytes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                          length: UnsafeMutablePointer<Int>?, error: UnsafeMutablePointer<CChar>?) -> Int32 {
-    guard let object = object(context), let packet, let values else { return -1 }
+    guard let context, let packet, let values else { return -1 }
     let (frameBytes, frame) = contents(of: packet)
-    let id = object.nextReplyID
-    object.nextReplyID &+= 1
     let given = UnsafeBufferPointer(start: setFields, count: setFields == nil ? 0 : Int(max(setCount, 0)))
-    let result = object.output.reply(to: frameBytes, frame: frame, SetValues(values, inReply: true, given: given),
-                                     ipv4ID: id)
+    // The state holds the object for as long as a handler runs: no retain for the call
+    // (on the per-packet path a retain and release pair costs as much as a field read).
+    let result = Unmanaged<PacketObject>.fromOpaque(context)._withUnsafeGuaranteedRef { object in
+        let id = object.nextReplyID
+        object.nextReplyID &+= 1
+        return object.output.reply(to: frameBytes, frame: frame, SetValues(values, inReply: true, given: given),
+                                   ipv4ID: id)
+    }
     return finish(result, bytes, length, error)
 }
 
