@@ -2,10 +2,11 @@
 // trip (parse -> emit -> parse gives the same representation), on each input as a tap
 // frame (Ethernet) and as a tun datagram (raw IP); then IPv4 fragmentation and reassembly:
 // the input fragmented at two MTUs and reassembled must give its data back, and the input
-// cut into length-prefixed pieces goes through a reassembler as fragments. A trap or a
-// memory error is a finding.
+// cut into length-prefixed pieces goes through a reassembler as fragments. The decoder's
+// one-pass path for common frames must agree with the full decoder. A trap or a memory
+// error is a finding.
 import FuzzDriver
-import Packets
+@_spi(Checking) import Packets
 
 /// Fails the run: libFuzzer reports the trap with the input that caused it.
 func check(_ condition: Bool, _ message: @autoclosure () -> String) {
@@ -130,6 +131,10 @@ func readFields(_ tcp: TCPPacket, _ pseudo: IPPseudoHeader) {
 
 func exercise(_ bytes: UnsafeRawBufferPointer, _ linkType: LinkType) {
     let frame = FrameDecoder.decode(bytes, linkType: linkType)
+    if linkType == .ethernet, let common = FrameDecoder.decodeCommonEthernet(bytes) {
+        let full = FrameDecoder.decodeInFull(bytes, linkType: .ethernet)
+        check(common == full, "the common-frame path gave \(common), the full decoder \(full)")
+    }
     sink &+= frame.layers.description.count &+ frame.payload(bytes).count &+ frame.summary(bytes).count
     for index in 0..<3 { sink &+= Int(frame.vlanTag(index)?.id ?? 0) }
     if let eth = frame.ethernet(bytes) { readFields(eth) }

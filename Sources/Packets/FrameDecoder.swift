@@ -197,8 +197,8 @@ public enum FrameDecoder {
     /// and not a fragment, UDP or TCP without options, every length consistent. It gives
     /// exactly what `decodeInFull` gives for such a frame (a test compares the two over
     /// many frames); nil for anything else, which the full decoder then reads.
-    @inline(__always)
-    static func decodeCommonEthernet(_ bytes: UnsafeRawBufferPointer) -> DecodedFrame? {
+    @inline(__always) @_spi(Checking)
+    public static func decodeCommonEthernet(_ bytes: UnsafeRawBufferPointer) -> DecodedFrame? {
         let network = EthernetField.headerLength
         let transport = network + IPv4Field.headerLength
         guard bytes.count >= transport, bytes.u16(EthernetField.etherType) == EtherType.ipv4,
@@ -240,7 +240,8 @@ public enum FrameDecoder {
     }
 
     /// Reads every layer it knows, as deep as the frame goes.
-    static func decodeInFull(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) -> DecodedFrame {
+    @_spi(Checking)
+    public static func decodeInFull(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) -> DecodedFrame {
         var frame = DecodedFrame(linkType: linkType, length: bytes.count)
         switch linkType {
         case .ethernet:

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Packets
+@_spi(Checking) @testable import Packets
 
 /// The decoder's one-pass path for the most common frame must give exactly what the full
 /// decoder gives: compared over valid frames and many damaged copies of them.
