@@ -47,6 +47,23 @@ final class RouterKernelTests: XCTestCase {
         }
     }
 
+    /// The router running between host 1 (198.18.1.1 on tap `rta`) and host 2 (198.18.2.1 on
+    /// tap `rtb`, or tun `rtt`), each host routing through it.
+    func routerBetweenTwoHosts(secondIsTun: Bool = false) throws -> (tapir: ChildProcess, host1: Sandbox, host2: Sandbox) {
+        let (router, host1, host2) = try routerAndTwoHosts()
+        let second = secondIsTun ? "rtt" : "rtb"
+        let tapir = try startRouter(in: router, devices: secondIsTun ? ["rta:tap", "rtt:tun"] : ["rta", "rtb"])
+        do {
+            try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
+            try attach(second, to: host2, from: router, address: "198.18.2.1/24", gateway: "198.18.2.254",
+                       tun: secondIsTun)
+        } catch {
+            _ = TapirCommand.stop(tapir)
+            throw error
+        }
+        return (tapir, host1, host2)
+    }
+
     func ping(_ host: Sandbox, _ arguments: [String]) throws -> String {
         let output = try host.run(["ping"] + arguments, timeout: .seconds(20))
         return output.stdout + output.stderr
@@ -67,11 +84,8 @@ final class RouterKernelTests: XCTestCase {
 
     func testTwoHostsOnTapsPingAcrossAndGetTheRoutersICMPErrors() throws {
         try TapirCommand.requireRoot()
-        let (router, host1, host2) = try routerAndTwoHosts()
-        let tapir = try startRouter(in: router, devices: ["rta", "rtb"])
+        let (tapir, host1, host2) = try routerBetweenTwoHosts()
         defer { _ = TapirCommand.stop(tapir) }
-        try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
-        try attach("rtb", to: host2, from: router, address: "198.18.2.1/24", gateway: "198.18.2.254")
 
         let across = try ping(host1, ["-c", "3", "-i", "0.2", "-W", "2", "198.18.2.1"])
         XCTAssertTrue(across.contains("3 received"), across)
@@ -112,11 +126,8 @@ final class RouterKernelTests: XCTestCase {
     /// Host 1's link takes 9000 bytes, host 2's (as the router opened it) 1500.
     func testDatagramsOverTheEgressMTUAreRefusedWithDFAndFragmentedWithout() throws {
         try TapirCommand.requireRoot()
-        let (router, host1, host2) = try routerAndTwoHosts()
-        let tapir = try startRouter(in: router, devices: ["rta", "rtb"])
+        let (tapir, host1, host2) = try routerBetweenTwoHosts()
         defer { _ = TapirCommand.stop(tapir) }
-        try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
-        try attach("rtb", to: host2, from: router, address: "198.18.2.1/24", gateway: "198.18.2.254")
         try host1.ip(["link", "set", "rta", "mtu", "9000"])
 
         let refused = try ping(host1, ["-c", "1", "-W", "2", "-M", "do", "-s", "2000", "198.18.2.1"])
@@ -136,11 +147,8 @@ final class RouterKernelTests: XCTestCase {
 
     func testATunPortAndATapPortPingAcross() throws {
         try TapirCommand.requireRoot()
-        let (router, host1, host2) = try routerAndTwoHosts()
-        let tapir = try startRouter(in: router, devices: ["rta:tap", "rtt:tun"])
+        let (tapir, host1, host2) = try routerBetweenTwoHosts(secondIsTun: true)
         defer { _ = TapirCommand.stop(tapir) }
-        try attach("rta", to: host1, from: router, address: "198.18.1.1/24", gateway: "198.18.1.254")
-        try attach("rtt", to: host2, from: router, address: "198.18.2.1/24", gateway: "198.18.2.254", tun: true)
 
         let across = try ping(host1, ["-c", "3", "-i", "0.2", "-W", "2", "198.18.2.1"])
         XCTAssertTrue(across.contains("3 received") && across.contains("ttl=63"), across)

@@ -7,6 +7,11 @@ local function datagram(dport, data, dst)
                         payload = tapir.build.udp{sport = 40000, dport = dport, payload = data}}
 end
 
+local function arp_request(tpa)
+  return tapir.build.eth{src = PEER_MAC, dst = "ff:ff:ff:ff:ff:ff", type = 0x0806}
+      .. tapir.build.arp{op = 1, sha = PEER_MAC, spa = "198.18.0.1", tha = "00:00:00:00:00:00", tpa = tpa}
+end
+
 function test_a_datagram_to_an_echo_port_comes_back_unchanged()
   test.inject(datagram(config.ports[1], "hello, echo"))
   local out = test.written()
@@ -34,8 +39,7 @@ function test_an_empty_datagram_is_echoed_empty()
 end
 
 function test_arp_for_its_address_is_answered()
-  test.inject(tapir.build.eth{src = PEER_MAC, dst = "ff:ff:ff:ff:ff:ff", type = 0x0806}
-           .. tapir.build.arp{op = 1, sha = PEER_MAC, spa = "198.18.0.1", tha = "00:00:00:00:00:00", tpa = config.ip})
+  test.inject(arp_request(config.ip))
   local out = test.written()
   test.equal(#out, 1)
   local reply = test.decode(out[1])
@@ -44,8 +48,7 @@ function test_arp_for_its_address_is_answered()
 end
 
 function test_arp_for_another_address_is_not_answered()
-  test.inject(tapir.build.eth{src = PEER_MAC, dst = "ff:ff:ff:ff:ff:ff", type = 0x0806}
-           .. tapir.build.arp{op = 1, sha = PEER_MAC, spa = "198.18.0.1", tha = "00:00:00:00:00:00", tpa = "198.18.0.77"})
+  test.inject(arp_request("198.18.0.77"))
   test.equal(#test.written(), 0)
 end
 
