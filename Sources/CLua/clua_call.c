@@ -1,8 +1,8 @@
 // Protected calls: the only way Swift runs anything on a state. A light C function and a
 // light userdata are pushed (no allocation) and lua_pcall'd with a message handler; the
-// real work happens inside, where a Lua error is caught by Lua itself. A handler call
-// whose arguments cannot raise while pushed skips that C function: it is pushed with
-// them and lua_pcall'd directly.
+// real work happens inside, where a Lua error is caught by Lua itself. The per-packet
+// handler call (clua_call_handler), whose pushes cannot raise once the device is known,
+// skips that C function: the handler is pushed with its arguments and lua_pcall'd.
 #include <string.h>
 #include <time.h>
 #if defined(__x86_64__)
@@ -65,14 +65,18 @@ static int finish_call(clua_host *host, int status, int nresults, clua_result *r
     return status;
 }
 
+/* Starts a call's result (the stack held from here) and pushes the message handler. */
+static void begin_call(clua_host *host, clua_result *result) {
+    memset(result, 0, sizeof *result);
+    result->stack_base = lua_gettop(host->L);
+    result->holds_stack = 1;
+    lua_pushcfunction(host->L, add_traceback);
+}
+
 int clua_protected(clua_host *host, lua_CFunction body, void *userdata, int nresults,
                    clua_result *result) {
     lua_State *L = host->L;
-    memset(result, 0, sizeof *result);
-    result->stack_base = lua_gettop(L);
-    result->holds_stack = 1;
-
-    lua_pushcfunction(L, add_traceback);
+    begin_call(host, result);
     lua_pushcfunction(L, body);
     lua_pushlightuserdata(L, userdata);
     clua_budget_begin_call(host);
@@ -207,51 +211,10 @@ static int call_function(lua_State *L) {
     return 1;
 }
 
-/* Whether pushing the argument can neither allocate nor raise, so it may be pushed
-   before the protected call starts. */
-static int pushes_safely(const clua_host *host, const clua_argument *argument) {
-    switch (argument->kind) {
-    case CLUA_ARGUMENT_NIL:
-    case CLUA_ARGUMENT_BOOLEAN:
-    case CLUA_ARGUMENT_INTEGER:
-    case CLUA_ARGUMENT_NUMBER:
-    case CLUA_ARGUMENT_LIGHT_USERDATA:
-    case CLUA_ARGUMENT_REFERENCE:
-        return 1;
-    case CLUA_ARGUMENT_PUSHER:
-        if (argument->pusher == clua_packet_push) return 1;
-        return argument->pusher == clua_push_device
-            && clua_device_is_cached(host, (int64_t)(intptr_t)argument->pointer);
-    default:
-        return 0;  /* a string allocates */
-    }
-}
-
-enum { MAXIMUM_DIRECT_ARGUMENTS = 8 };
-
 int clua_call_reference(clua_host *host, int function_reference, const clua_argument *arguments,
                         int argument_count, clua_result *result) {
-    lua_State *L = host->L;
-    int direct = argument_count <= MAXIMUM_DIRECT_ARGUMENTS
-        && lua_checkstack(L, argument_count + 2);  /* fails by returning 0, never raises */
-    for (int i = 0; direct && i < argument_count; i++)
-        direct = pushes_safely(host, &arguments[i]);
-    if (!direct) {
-        call_request request = { function_reference, arguments, argument_count };
-        return clua_protected(host, call_function, &request, 1, result);
-    }
-    /* The common case (every handler call): the function and its arguments are pushed
-       here and lua_pcall enters the Lua function itself, with no C function between. */
-    memset(result, 0, sizeof *result);
-    result->stack_base = lua_gettop(L);
-    result->holds_stack = 1;
-    lua_pushcfunction(L, add_traceback);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, function_reference);
-    for (int i = 0; i < argument_count; i++)
-        push_argument(L, &arguments[i]);
-    clua_budget_begin_call(host);
-    int status = lua_pcall(L, argument_count, 1, result->stack_base + 1);
-    return finish_call(host, status, 1, result);
+    call_request request = { function_reference, arguments, argument_count };
+    return clua_protected(host, call_function, &request, 1, result);
 }
 
 int clua_call_handler(clua_host *host, int function_reference, const struct clua_packet *packet,
@@ -266,10 +229,7 @@ int clua_call_handler(clua_host *host, int function_reference, const struct clua
         call_request request = { function_reference, arguments, 2 };
         return clua_protected(host, call_function, &request, 1, result);
     }
-    memset(result, 0, sizeof *result);
-    result->stack_base = lua_gettop(L);
-    result->holds_stack = 1;
-    lua_pushcfunction(L, add_traceback);
+    begin_call(host, result);
     lua_rawgeti(L, LUA_REGISTRYINDEX, function_reference);
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->reference);
     lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_refs[device_id]);

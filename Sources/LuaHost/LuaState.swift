@@ -210,19 +210,6 @@ public final class LuaState {
         }
     }
 
-    /// Calls a handler with two arguments (the packet and its device) without allocating.
-    public func call(_ handler: Handler, with first: LuaArgument, _ second: LuaArgument) -> HandlerOutcome {
-        first.withCArgument { a in
-            second.withCArgument { b in
-                withUnsafeTemporaryAllocation(of: clua_argument.self, capacity: 2) { pair in
-                    pair.initialize(repeating: a.pointee)
-                    pair[1] = b.pointee
-                    return call(handler, cArguments: UnsafeBufferPointer(pair))
-                }
-            }
-        }
-    }
-
     public func call(_ handler: Handler, with arguments: [LuaArgument]) -> HandlerOutcome {
         LuaArgument.withCArguments(arguments) { cArguments in
             call(handler, cArguments: cArguments)
@@ -240,7 +227,7 @@ public final class LuaState {
     }
 
     /// Calls a packet handler with its packet object and device: the per-packet path (see
-    /// clua_call_handler), the same as `call(handler, with: packet, device)` but shorter.
+    /// clua_call_handler), with no argument array.
     public func call(_ handler: Handler, packet: UnsafePointer<clua_packet>, deviceID: Int64) -> HandlerOutcome {
         guard handler.isRegistered else { return .declined }
         let start = clua_ticks()

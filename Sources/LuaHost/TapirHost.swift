@@ -288,8 +288,6 @@ public final class TapirHost {
             device.unclaimedFrames += 1
             return
         }
-        let deviceArgument = LuaArgument.pushed(by: clua_push_device,
-                                                with: UnsafeRawPointer(bitPattern: Int(device.id)))
         var claimed = false
         for script in scripts where !claimed {
             if let reassembling, script.wantsReassembly != reassembling { continue }
@@ -306,7 +304,7 @@ public final class TapirHost {
                     bound = true
                 }
                 let handler = script.dispatchTable.entries[index].handler
-                if callHandler(handler, of: script, deviceArgument, deviceID: device.id) == .claimed {
+                if callHandler(handler, of: script, deviceID: device.id) == .claimed {
                     claimed = true
                     break
                 }
@@ -322,7 +320,7 @@ public final class TapirHost {
             script.bind(bytes, frame, device)
             defer { script.unbind() }
             for handler in script.dispatchTable.unclaimed
-            where callHandler(handler, of: script, deviceArgument, deviceID: device.id) == .claimed {
+            where callHandler(handler, of: script, deviceID: device.id) == .claimed {
                 return
             }
         }
@@ -330,11 +328,9 @@ public final class TapirHost {
 
     /// One handler call with the script's packet object and the device.
     @inline(__always)
-    private func callHandler(_ handler: Handler, of script: Script, _ deviceArgument: LuaArgument,
-                             deviceID: Int64) -> HandlerOutcome {
-        guard let packet = script.packetObject.block else {
-            return script.state.call(handler, with: script.packetArgument, deviceArgument)
-        }
+    private func callHandler(_ handler: Handler, of script: Script, deviceID: Int64) -> HandlerOutcome {
+        // The block exists once the script is made (a packet API install that fails throws).
+        guard let packet = script.packetObject.block else { return .declined }
         return script.state.call(handler, packet: packet, deviceID: deviceID)
     }
 
