@@ -179,14 +179,19 @@ final class EventLoopTests: XCTestCase {
         let expected = (0..<count).sorted { (deadlines[$0], $0) < (deadlines[$1], $1) }
         XCTAssertEqual(order, expected, "deadline order, ties in creation order")
         XCTAssertEqual(early, 0)
-        // 10 ms is the goal on an idle machine with a release build; a debug build in the
-        // middle of the whole suite gets some slack.
-        XCTAssertLessThan(worstLateness, .milliseconds(25), "worst lateness \(worstLateness)")
+        // 10 ms is the goal on an idle machine with a release build (FaultKernelTests holds
+        // tapir to it); a debug build in the middle of the whole suite gets some slack, and
+        // one under AddressSanitizer, whose every callback runs several times slower, more.
+        let slack: Duration = Self.underAddressSanitizer ? .milliseconds(100) : .milliseconds(25)
+        XCTAssertLessThan(worstLateness, slack, "worst lateness \(worstLateness)")
         print("10,000 timers: worst lateness \(worstLateness)")
         XCTAssertEqual(loop.timerCount, 0)
     }
 
     // MARK: helpers
+
+    /// Whether this test binary runs with AddressSanitizer (its runtime is linked in).
+    static let underAddressSanitizer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
 
     private func threadCPUTime() -> Duration {
         var usage = rusage()
