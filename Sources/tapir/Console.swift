@@ -30,6 +30,8 @@ struct Console: ParsableCommand {
     @Option(name: .long, help: "Step through this capture with next() instead of using a device.")
     var replay: String?
 
+    @OptionGroup var live: LiveOptions
+
     @OptionGroup var host: HostOptions
 
     func validate() throws {
@@ -42,18 +44,22 @@ struct Console: ParsableCommand {
         let logger = host.makeLogger()
         let loop = try EventLoop()
         defer { loop.close() }
+        var options = host.hostOptions()
+        live.apply(to: &options)
+        let privilegeDrop = try live.privilegeDrop()
         let tapirHost: TapirHost
         var sandbox: Sandbox?
-        defer { sandbox?.remove() }
+        var sandboxKeeper: SandboxKeeper?
+        defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { sandbox?.remove() } }
         var consoleReplay: ConsoleReplay?
 
         if let replay {
-            let replaying = try ReplayHost.open(input: replay, output: nil, options: host.hostOptions(), logger: logger)
+            let replaying = try ReplayHost.open(input: replay, output: nil, options: options, logger: logger)
             tapirHost = replaying.host
             consoleReplay = ConsoleReplay(device: replaying.device, hostDevice: replaying.hostDevice,
                                           timers: replaying.timers)
         } else {
-            tapirHost = TapirHost(options: host.hostOptions(), loop: loop, logger: logger)
+            tapirHost = TapirHost(options: options, loop: loop, logger: logger)
             tapirHost.deviceOpener = LiveDevices.opener
             let arguments: [DeviceArgument]
             do {
@@ -61,15 +67,19 @@ struct Console: ParsableCommand {
             } catch {
                 throw CleanExit.message("tapir: \(error)", code: 1)
             }
-            let live = try LiveDevices.open(arguments, sandboxHosts: 1, mode: tun ? .tun : .tap, packetInfo: false)
-            sandbox = live.sandboxes.first
-            let device = live.devices[0]
+            let opened = try LiveDevices.open(arguments, sandboxHosts: 1, mode: tun ? .tun : .tap, packetInfo: false)
+            sandbox = opened.sandboxes.first
+            let device = opened.devices[0]
             try tapirHost.add(device)
             if let sandbox {
-                print("tapir: sandbox namespace \(sandbox.namespace), device \(device.name), kernel side "
-                      + "\(Sandbox.kernelIPv4Address); peer(\"ping -c1 198.18.0.2\") runs a command there")
+                let peerHint = privilegeDrop == nil ? "peer(\"ping -c1 198.18.0.2\") runs a command there"
+                    : "ip netns exec \(sandbox.namespace) COMMAND (as root) runs a command there"
+                FileHandle.standardOutput.write(Data(("tapir: sandbox namespace \(sandbox.namespace), device "
+                    + "\(device.name), kernel side \(Sandbox.kernelIPv4Address); \(peerHint)\n").utf8))
             }
         }
+        sandboxKeeper = try privilegeDrop?.perform(sandboxes: sandbox.map { [$0] } ?? [], host: tapirHost,
+                                                   logger: logger)
 
         var loaded: [Script] = []
         for script in scripts {
@@ -87,12 +97,18 @@ struct Console: ParsableCommand {
             promptScript = try tapirHost.load(path: "/dev/null", name: "console")
         }
 
+        // After --user, the history is the user's: root's home is no longer writable.
         let historyPath = ProcessInfo.processInfo.environment["TAPIR_HISTORY"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? LineEditor.defaultHistoryPath
+            ?? (privilegeDrop != nil ? privilegeDrop?.home.map { $0 + "/.tapir_history" } : LineEditor.defaultHistoryPath)
         let editor = LineEditor(prompt: ConsoleSession.prompt, historyPath: historyPath)
         if let failure = editor.historyError { logger.warning("\(failure)") }
         let session = ConsoleSession(host: tapirHost, loop: loop, editor: editor, script: promptScript)
         session.sandboxNamespace = sandbox?.namespace
+        if let privilegeDrop, let sandbox {
+            session.peerRefusal = "peer needs root to enter the sandbox, and tapir console runs as "
+                + "\(privilegeDrop.userName) (--user); run it from another shell as root: "
+                + "ip netns exec \(sandbox.namespace) COMMAND"
+        }
         session.replay = consoleReplay
         session.onEnd = { [unowned loop] in loop.stop() }
         TerseLogHandler.editor = editor

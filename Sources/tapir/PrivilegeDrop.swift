@@ -16,18 +16,22 @@ struct PrivilegeDrop {
     let userName: String
     let uid: uid_t
     let gid: gid_t
+    /// The user's home directory, if the user database names one.
+    let home: String?
 
     /// Looks the user (and group) up by name or number.
     init(user: String, group: String?) throws {
         var groupID: gid_t
-        if let entry = getpwnam(user) {
+        if let entry = getpwnam(user) ?? uid_t(user).flatMap({ getpwuid($0) }) {
             userName = String(cString: entry.pointee.pw_name)
             uid = entry.pointee.pw_uid
             groupID = entry.pointee.pw_gid
+            home = entry.pointee.pw_dir.map { String(cString: $0) }
         } else if let number = uid_t(user) {
             userName = user
             uid = number
-            groupID = getpwuid(number)?.pointee.pw_gid ?? gid_t(number)
+            groupID = gid_t(number)
+            home = nil
         } else {
             throw CleanExit.message("tapir: --user \(user): no such user", code: 1)
         }

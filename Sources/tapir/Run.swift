@@ -50,29 +50,16 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Record every frame in and out to this pcap file ('-': standard output, flushed per packet).")
     var record: String?
 
-    @Option(name: .long, help: "Bytes read from one device per wakeup before serving the others.")
-    var readBudget: Int = DeviceDrain.defaultByteBudget
-
-    @Option(name: .long, help: ArgumentHelp("The largest frame dev:write sends, in bytes (IPv4 over the MTU is fragmented first). (default: the device's MTU + \(HostDevice.linkHeaderAllowance) on a tap, its MTU on a tun)", valueName: "bytes"))
-    var maxPacket: Int?
-
-    @Option(name: .long, help: "Drop root once the devices and the sandbox are set up: scripts run as this user, with no capabilities.")
-    var user: String?
-
-    @Option(name: .long, help: "With --user: the group to run as. (default: the user's own)")
-    var group: String?
-
     @Flag(inversion: .prefixedNo, help: "Reload a script when its file (or a module it required from beside it) is saved.")
     var watch = true
+
+    @OptionGroup var live: LiveOptions
 
     @OptionGroup var host: HostOptions
 
     func validate() throws {
         guard !(tun && tap) else { throw ValidationError("--tun and --tap exclude each other") }
         guard !scripts.isEmpty else { throw ValidationError("give at least one script") }
-        guard readBudget > 0 else { throw ValidationError("--read-budget must be positive") }
-        guard (maxPacket ?? 1) > 0 else { throw ValidationError("--max-packet must be positive") }
-        guard group == nil || user != nil else { throw ValidationError("--group goes with --user") }
         guard (1...LiveDevices.maximumHosts).contains(hosts) else {
             throw ValidationError("--hosts must be 1 to \(LiveDevices.maximumHosts)")
         }
@@ -102,23 +89,22 @@ struct Run: ParsableCommand {
         let loop = try EventLoop()
         defer { loop.close() }
         var options = host.hostOptions()
-        options.readBudget = readBudget
-        options.maxPacketSize = maxPacket
-        let privilegeDrop = try user.map { try PrivilegeDrop(user: $0, group: group) }
+        live.apply(to: &options)
+        let privilegeDrop = try live.privilegeDrop()
         let tapirHost = TapirHost(options: options, loop: loop, logger: logger)
         tapirHost.deviceOpener = LiveDevices.opener
 
-        let live = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi)
+        let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi)
         var sandboxKeeper: SandboxKeeper?
-        defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { live.removeSandboxes() } }
-        FileHandle.standardOutput.write(Data(live.reachability.utf8))
+        defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { devices.removeSandboxes() } }
+        FileHandle.standardOutput.write(Data(devices.reachability.utf8))
         tapirHost.recordPath = record
         do {
-            for device in live.devices { try tapirHost.add(device) }
+            for device in devices.devices { try tapirHost.add(device) }
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
-        sandboxKeeper = try privilegeDrop?.perform(sandboxes: live.sandboxes, host: tapirHost, logger: logger)
+        sandboxKeeper = try privilegeDrop?.perform(sandboxes: devices.sandboxes, host: tapirHost, logger: logger)
 
         for item in plan.items {
             do {

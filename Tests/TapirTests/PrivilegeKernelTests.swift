@@ -115,6 +115,40 @@ final class PrivilegeKernelTests: XCTestCase {
         XCTAssertFalse(try TapirCommand.namespaceExists(namespace), "the sandbox is removed: \(output.stderr)")
     }
 
+    /// The console drops root the same way: its prompt then has the user's rights only, and
+    /// peer() (which would need root to enter the sandbox) is refused with what to run instead.
+    func testConsoleUserDropsRootAndRefusesPeerWithTheCommandToRunInstead() throws {
+        let nobody = try requireRootAndNobody()
+        let directory = try temporaryDirectory("console")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let secret = directory + "/secret"
+        try "root only".write(toFile: secret, atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(secret, 0o600), 0)
+        let lines = [#"(io.open('/proc/self/status'):read('a')):match('Uid:%s*([%d%s]+)\n')"#,
+                     "(select(2, io.open('\(secret)')))",
+                     "peer('true')",
+                     "'done'"]
+        let output = try ChildProcess.run(
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console --user \(Self.user)", "sh"] + lines,
+            timeout: .seconds(30))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let printed = output.stdout.split(separator: "\n").map(String.init)
+        let sandboxLine = printed.first { $0.hasPrefix("tapir: sandbox namespace ") }
+        let namespace = sandboxLine?.split(separator: " ").dropFirst(3).first.map { String($0.dropLast()) }
+        XCTAssertTrue(namespace?.hasPrefix("tapir-") == true, output.stdout)
+        XCTAssertTrue(sandboxLine?.contains("ip netns exec \(namespace ?? "?") COMMAND (as root)") == true, output.stdout)
+        XCTAssertTrue(printed.contains(Array(repeating: "\(nobody.uid)", count: 4).joined(separator: "\t")), output.stdout)
+        XCTAssertTrue(printed.contains("\(secret): Permission denied"), output.stdout)
+        XCTAssertTrue((output.stdout + output.stderr).contains(
+            "peer needs root to enter the sandbox, and tapir console runs as \(Self.user) (--user); "
+            + "run it from another shell as root: ip netns exec \(namespace ?? "?") COMMAND"), output.stdout + output.stderr)
+        XCTAssertEqual(printed.last, "done", output.stdout)
+        XCTAssertTrue(output.stderr.contains("dropped root: running as \(Self.user)"), output.stderr)
+        if let namespace {
+            XCTAssertFalse(try TapirCommand.namespaceExists(namespace), "the sandbox is removed")
+        }
+    }
+
     func testTheSandboxIsRemovedEvenWhenTheDroppedProcessIsKilled() throws {
         _ = try requireRootAndNobody()
         let tapir = try ChildProcess.spawn([TapirCommand.path, "run", responder, "--user", Self.user])

@@ -30,6 +30,9 @@ public final class ConsoleSession {
     private var pendingLines: [String] = []
     /// The namespace `peer` runs commands in (the sandbox), if any.
     public var sandboxNamespace: String?
+    /// Why `peer` is refused even with a sandbox (tapir dropped the root that entering the
+    /// sandbox needs), if it is.
+    public var peerRefusal: String?
     /// The capture `next()` steps through (tapir console --replay), if any.
     public var replay: ConsoleReplay?
     /// Called once at end of input (Ctrl-D).
@@ -190,6 +193,7 @@ public final class ConsoleSession {
             guard let sandboxNamespace else {
                 throw .refused("peer runs commands in the sandbox: start tapir console without --dev or --replay")
             }
+            if let peerRefusal { throw .refused(peerRefusal) }
             do {
                 let peer = try PeerCommand(text ?? "", namespace: sandboxNamespace, loop: loop,
                                            editor: editor) { [weak self] finished in
