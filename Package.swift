@@ -75,8 +75,9 @@ let package = Package(
             "FuzzDriver", "LuaHost", "Devices", "Reactor",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Fuzz/FuzzLuaPacket"),
+        .target(name: "LuaCoverage", path: "Fuzz/LuaCoverage"),
         .executableTarget(name: "FuzzPack", dependencies: [
-            "FuzzDriver", "LuaHost", "Devices", "Reactor", "Packets",
+            "FuzzDriver", "LuaHost", "Devices", "Reactor", "Packets", "CLua", "LuaCoverage",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Fuzz/FuzzPack"),
 

@@ -8,10 +8,18 @@
 // query that makes the parser loop or grow), and so is a trap, a memory error, a hang
 // (libFuzzer's -timeout) or memory growth (-rss_limit_mb). Timers run: the host's clock
 // moves one second per input.
+//
+// libFuzzer sees the pack's Lua code too: every pair of consecutive Lua lines run counts as
+// an edge (LuaCoverage), so inputs reaching new branches of the parser are kept.
+// TAPIR_FUZZ_LUA_COVERAGE=0 turns that feedback off (to compare). At exit it prints how
+// many lines of the pack's Lua ran; TAPIR_FUZZ_LUA_LINES=FILE writes them (FILE:LINE), so
+// what the inputs never reached can be read off against the source.
+import CLua
 import Devices
 import Foundation
 import FuzzDriver
 import Logging
+import LuaCoverage
 import LuaHost
 import Packets
 import Reactor
@@ -64,22 +72,32 @@ guard let packPath = ProcessInfo.processInfo.environment["TAPIR_FUZZ_PACK"] else
 let (destination, port) = endpoint("TAPIR_FUZZ_TO")
 let (source, sourcePort) = endpoint("TAPIR_FUZZ_FROM", default: "198.18.0.1:40000")
 
+clua_set_line_observer(lua_coverage_line)  // before the pack's state is made
+let luaFeedback = ProcessInfo.processInfo.environment["TAPIR_FUZZ_LUA_COVERAGE"] != "0"
+lua_coverage_set_feedback(luaFeedback ? 1 : 0)
+
 var options = TapirHost.Options()
 options.errorLogInterval = .zero  // every failure reaches the log handler
 let timers = TimerQueue(clock: ManualClock())
 let host = TapirHost(options: options, timers: timers, logger: Logger(label: "fuzz") { _ in FindingLogHandler() })
 let memory = MemoryDevice(name: "tap0", mode: .tap)
 let device: HostDevice
+var packFiles = ""  // the prefix of the pack's own Lua files, for the lines-reached count
 do {
     device = try host.add(memory)
     let pack = try Pack(directory: packPath)
+    packFiles = pack.directory.hasSuffix("/") ? pack.directory : pack.directory + "/"
     try host.load(pack: pack, config: try pack.manifest.resolve([:]))
 } catch {
     fail("could not load \(packPath): \(error)")
 }
 atexit {
     print("fuzz-pack: \(Tally.framesWritten) frames written, "
-        + "\(Tally.handlerErrors) handler errors (the pack refusing input; not findings)")
+        + "\(Tally.handlerErrors) handler errors (the pack refusing input; not findings), "
+        + "\(lua_coverage_lines_reached_in(packFiles)) lines of the pack's Lua run")
+    if let path = ProcessInfo.processInfo.environment["TAPIR_FUZZ_LUA_LINES"], lua_coverage_write_lines(path) != 0 {
+        print("fuzz-pack: cannot write the Lua lines reached to \(path)")
+    }
 }
 
 let client = MACAddress(0x02, 0, 0, 0, 0, 0x01)
@@ -88,6 +106,7 @@ let server = destination == IPv4Address(255, 255, 255, 255) ? MACAddress(0xff, 0
 var frame: [UInt8] = []
 
 FuzzDriver.run { input in
+    lua_coverage_begin_input()
     let udp = UDPRepr(sport: sourcePort, dport: port, payload: Array(input.prefix(65_000)))
     let ip = IPv4Repr(src: source, dst: destination, proto: IPProtocol.udp, payloadLength: udp.bufferLength)
     frame.removeAll(keepingCapacity: true)

@@ -1,3 +1,4 @@
+import CLua
 import XCTest
 @testable import LuaHost
 
@@ -144,4 +145,39 @@ final class InstructionBudgetTests: XCTestCase {
         let state = try LuaState(options: .init(instructionBudget: 0), log: { _, _ in })
         try state.load(chunk: "for i = 1, 3000000 do end", name: "long.lua")
     }
+
+    /// A line observer (the fuzz targets' Lua coverage) rides on the budget's hook: it is
+    /// told each line of a state made after it is set, and the budget still stops a loop.
+    func testALineObserverSeesEachLineAndTheBudgetStillHolds() throws {
+        ObservedLines.lines = []
+        clua_set_line_observer { source, line in
+            guard let source, String(cString: source) == "=observed.lua" else { return }
+            ObservedLines.lines.append(Int(line))
+        }
+        defer { clua_set_line_observer(nil) }
+        let state = try makeState()
+        try state.load(chunk: """
+            local n = 0
+            tapir.on("frame", function(pkt)
+              if n > 0 then
+                n = n + 2
+              else
+                n = n + 1
+              end
+              while n > 2 do end
+            end)
+            """, name: "observed.lua")
+        XCTAssertEqual(Set(ObservedLines.lines), [1, 2, 9], "the top level, not the function's body")
+        ObservedLines.lines = []
+        XCTAssertEqual(state.call(state.handlers[1]), .declined)
+        XCTAssertEqual(ObservedLines.lines, [3, 6, 8, 9], "the else branch")
+        ObservedLines.lines = []
+        try assertStoppedByBudget(state)
+        XCTAssertEqual(Array(ObservedLines.lines.prefix(3)), [3, 4, 8], "the then branch, then the loop")
+    }
+}
+
+/// What the line observer of testALineObserverSeesEachLineAndTheBudgetStillHolds saw.
+private enum ObservedLines {
+    nonisolated(unsafe) static var lines: [Int] = []
 }

@@ -136,6 +136,13 @@ int clua_collect_garbage(clua_host *host);
 void clua_set_instruction_budget(clua_host *host, int64_t budget);
 int64_t clua_instruction_budget(const clua_host *host);
 
+/* Fuzzing: a function told of every Lua line run, with its chunk's source string (the
+   same pointer for every line of a chunk while the state lives) and the line number, in
+   every state made after it is set. It rides on the budget's hook (a state has one hook),
+   so it is process-wide and set before any state exists. NULL, the default, costs nothing. */
+typedef void (*clua_line_observer)(const char *source, int line);
+void clua_set_line_observer(clua_line_observer observer);
+
 /* Loading: text chunks only. Runs the chunk's top level under the budget. */
 int clua_load_file(clua_host *host, const char *path, clua_result *result);
 int clua_load_string(clua_host *host, const char *chunk, size_t length, const char *chunk_name,
