@@ -63,6 +63,9 @@ public final class TapirHost {
 
     let filters = FilterCache()
     private let readBuffer = ReadBuffer()
+    /// Frames written during a device's read burst, written when it ends (WriteQueue).
+    private let writeQueue = WriteQueue()
+    private var queueingWrites = false
     /// Where oversized IPv4 writes are cut into fragments, one at a time.
     private let fragmentBuffer = ReadBuffer(size: ReadBuffer.size + 64)
     /// Identification for fragmented datagrams that came with none (0).
@@ -152,13 +155,25 @@ public final class TapirHost {
     }
 
     private func readable(_ device: HostDevice, _ events: EventSet) {
+        queueingWrites = true
         let report = drain.drain(device.device, into: readBuffer.bytes) { bytes in
             self.handle(bytes, from: device)
         }
+        queueingWrites = false
         if case .gone(let reason) = report.stop {
             deviceGone(device, reason: reason)
         } else if report.packets == 0, !events.isDisjoint(with: [.error, .hangup]) {
             deviceGone(device, reason: "\(device.name): the device reported an error (it was deleted?)")
+        }
+        writeQueued()
+    }
+
+    /// Writes what handlers wrote during the read burst, in order (a device gone since is skipped).
+    private func writeQueued() {
+        guard !writeQueue.isEmpty else { return }
+        writeQueue.flush { id, bytes in
+            guard let device = self.device(id: id), !device.goneReported else { return }
+            _ = self.deliver(bytes, to: device)
         }
     }
 
@@ -356,7 +371,8 @@ public final class TapirHost {
     /// Writes one packet to a device (dev:write). An IPv4 datagram longer than the
     /// device's MTU goes out as fragments, unless its Don't Fragment bit is set: then it
     /// is not written (counted as `too_big`). False when it was not written (counted on
-    /// the device; a gone device is reported once).
+    /// the device; a gone device is reported once). During a device's read burst the
+    /// frame is queued (WriteQueue) and true returned; a refusal then is counted only.
     func write(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         guard !device.goneReported else { return false }
         if let mtu = device.mtu, let networkOffset = Self.ipv4Offset(bytes, device), bytes.count - networkOffset > mtu {
@@ -414,6 +430,16 @@ public final class TapirHost {
         }
         if let recorder = device.recorder { record(bytes, with: recorder, on: device) }
         packetObserver?(bytes, device, true)
+        if queueingWrites {
+            if writeQueue.append(bytes, deviceID: device.id) { return true }
+            writeQueued()  // full: make room, keeping the order
+            if writeQueue.append(bytes, deviceID: device.id) { return true }
+        }
+        return deliver(bytes, to: device)
+    }
+
+    /// The write system call, its failure counted and said.
+    private func deliver(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         switch device.device.write(bytes) {
         case .written:
             if device.failedWritesInARow > 0 { writesResumed(on: device) }

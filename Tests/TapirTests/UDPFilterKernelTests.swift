@@ -21,8 +21,9 @@ final class UDPFilterKernelTests: XCTestCase {
         XCTAssertEqual(first["not_allowed"], 1, log)
         XCTAssertEqual(second["not_allowed"], 0, log)
         XCTAssertEqual((first["denied"] ?? -1) + (second["denied"] ?? -1), 0, log)
-        // A frame that came before the other side's link was up was refused there (EIO):
-        // counted as write_failed, not forwarded.
+        // Every datagram but the blocked one was forwarded or refused at once (write_failed);
+        // one that came before the other side's link was up is refused by its kernel later
+        // (EIO), in the host's write_errors.
         XCTAssertEqual(first["rx"], (first["forwarded"] ?? 0) + (first["write_failed"] ?? 0) + 1,
                        "all but the blocked datagram crossed: \(log)")
     }

@@ -66,8 +66,10 @@ local function forward(pkt, dev, port)
       return
     end
   end
-  -- A write the other side refused (its link down: EIO) is counted apart, so that
-  -- rx = forwarded + denied + not_allowed + rate_limited + write_failed.
+  -- A write the other side refused at once (too big, gone) is counted apart, so that
+  -- rx = forwarded + denied + not_allowed + rate_limited + write_failed. (A refusal by its
+  -- kernel when the write goes out after the read burst, its link down, is in the host's
+  -- write_errors of that device.)
   if other[dev.id]:write(pkt) then
     port.forwarded = port.forwarded + 1
   else

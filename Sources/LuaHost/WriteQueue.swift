@@ -1,0 +1,55 @@
+/// The frames handlers write while the host drains a device's read burst, kept in order
+/// and written when the burst ends: a batch of reads, then a batch of writes, as Snabb's
+/// apps pull a batch from their input links and push a batch to their outputs.
+///
+/// Why: a write to a tap runs much of the kernel's network stack (the receiving side's
+/// too) on this core. Written one by one between handler calls, it evicts the handlers'
+/// Lua and Swift state from the caches before the next packet; queued, the handler calls
+/// of a burst run back to back. scripts/bench measured about 15% more round trips at 64
+/// outstanding; at one outstanding the burst is one packet and nothing waits.
+///
+/// Devices are kept by their id (an index in the host's list): no reference counting per
+/// frame.
+final class WriteQueue {
+    private struct Entry {
+        let deviceID: Int64
+        let offset: Int
+        let count: Int
+    }
+
+    private let storage: UnsafeMutableRawBufferPointer
+    private var used = 0
+    private var entries: [Entry] = []
+
+    init(capacity: Int = 1 << 20) {
+        storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        entries.reserveCapacity(1024)
+    }
+
+    deinit {
+        storage.deallocate()
+    }
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    /// Copies the frame in; false when it does not fit in what is left (write out what
+    /// is queued and try again; a frame larger than the whole queue never fits).
+    func append(_ bytes: UnsafeRawBufferPointer, deviceID: Int64) -> Bool {
+        guard bytes.count <= storage.count - used else { return false }
+        if bytes.count > 0 {
+            UnsafeMutableRawBufferPointer(rebasing: storage[used..<(used + bytes.count)]).copyMemory(from: bytes)
+        }
+        entries.append(Entry(deviceID: deviceID, offset: used, count: bytes.count))
+        used += bytes.count
+        return true
+    }
+
+    /// Hands each queued frame to `write` in the order it was queued, then empties the queue.
+    func flush(_ write: (Int64, UnsafeRawBufferPointer) -> Void) {
+        for entry in entries {
+            write(entry.deviceID, UnsafeRawBufferPointer(rebasing: storage[entry.offset..<(entry.offset + entry.count)]))
+        }
+        entries.removeAll(keepingCapacity: true)
+        used = 0
+    }
+}
