@@ -91,6 +91,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The tapir command against the real kernel and tshark (root for the kernel tests).
-        .testTarget(name: "TapirTests", dependencies: ["tapir", "Devices", "Capture", "Packets"]),
+        // Tests/TapirTests/Scripts: scripts the kernel tests hand to tapir by their path.
+        .testTarget(name: "TapirTests", dependencies: ["tapir", "Devices", "Capture", "Packets"],
+                    exclude: ["Scripts"]),
     ]
 )

@@ -98,8 +98,10 @@ struct Console: ParsableCommand {
         }
 
         // After --user, the history is the user's: root's home is no longer writable.
+        let defaultHistory = privilegeDrop == nil ? LineEditor.defaultHistoryPath
+            : privilegeDrop?.home.map { $0 + "/.tapir_history" }
         let historyPath = ProcessInfo.processInfo.environment["TAPIR_HISTORY"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (privilegeDrop != nil ? privilegeDrop?.home.map { $0 + "/.tapir_history" } : LineEditor.defaultHistoryPath)
+            ?? defaultHistory
         let editor = LineEditor(prompt: ConsoleSession.prompt, historyPath: historyPath)
         if let failure = editor.historyError { logger.warning("\(failure)") }
         let session = ConsoleSession(host: tapirHost, loop: loop, editor: editor, script: promptScript)

@@ -48,7 +48,7 @@ final class PacketHarness {
         let before = log.lines.count
         try frame.withUnsafeBytes { bytes in
             let decoded = DecodedFrame(decoding: bytes, linkType: linkType)
-            try packets.withPacket(bytes, frame: decoded) { argument throws(LuaError) in
+            _ = try packets.withPacket(bytes, frame: decoded) { argument throws(LuaError) in
                 try state.call(function, with: [argument])
             }
         }
@@ -250,7 +250,7 @@ final class PacketFieldsTests: XCTestCase {
                 try prefix.withUnsafeBytes { bytes in
                     let decoded = DecodedFrame(decoding: bytes, linkType: .ethernet)
                     if decoded.isMalformed { malformedSeen += 1 }
-                    try harness.packets.withPacket(bytes, frame: decoded) { argument throws(LuaError) in
+                    _ = try harness.packets.withPacket(bytes, frame: decoded) { argument throws(LuaError) in
                         try harness.state.call(readAll, with: [argument])
                     }
                 }

@@ -41,7 +41,7 @@ final class ReplyTests: XCTestCase {
         let harness = try PacketHarness()
         let request = Array(try KernelFrames.frame(17).dropFirst(14))  // as a tun device reads it
         let reply = try harness.bytes("pkt:reply{icmp = {type = 0}}", on: request, linkType: .rawIP)
-        try reply.withUnsafeBytes { raw in
+        reply.withUnsafeBytes { raw in
             let frame = DecodedFrame(decoding: raw, linkType: .rawIP)
             XCTAssertEqual(frame.layers, [.frame, .ip, .icmp])
             XCTAssertEqual(frame.ipv4(raw)?.dst.description, "198.18.0.1")
@@ -136,7 +136,7 @@ final class ReplyTests: XCTestCase {
     func testVLANTagsAreKept() throws {
         let harness = try PacketHarness()
         let reply = try harness.bytes("pkt:reply{icmp = {type = 0}}", on: try KernelFrames.frame(27))
-        try decode(reply) { raw, frame in
+        decode(reply) { raw, frame in
             XCTAssertEqual(frame.vlanTag(0)?.id, 100)
             XCTAssertEqual(frame.icmp(raw)?.type, 0)
             XCTAssertEqual(frame.icmp(raw)?.verifyChecksum(), true)
