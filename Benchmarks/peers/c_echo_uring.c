@@ -1,5 +1,5 @@
 /*
- * c_echo_uring: c_echo's answers (echo_answer.h) with io_uring instead of read/write, the
+ * c_echo_uring: c_echo's answers (echo_responder.h) with io_uring instead of read/write, the
  * measured try of whether submitting many tap reads and writes per system call passes
  * the plain loop on this kernel.
  *
@@ -12,16 +12,11 @@
  * Usage: c_echo_uring TAPNAME
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <liburing.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <stdio.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "echo_answer.h"
+#include "echo_responder.h"
 
 enum { SLOTS = 128, FRAME_SIZE = 2048, RING_ENTRIES = 2 * SLOTS };
 enum { READING = 0, WRITING = 1 };
@@ -51,22 +46,8 @@ static int setup_ring(struct io_uring *ring) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2 || strlen(argv[1]) >= IFNAMSIZ) {
-        fprintf(stderr, "usage: c_echo_uring TAPNAME (at most %d bytes)\n", IFNAMSIZ - 1);
-        return 2;
-    }
-    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "c_echo_uring: /dev/net/tun: %s\n", strerror(errno));
-        return 1;
-    }
-    struct ifreq ifr = {0};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    strncpy(ifr.ifr_name, argv[1], IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        fprintf(stderr, "c_echo_uring: TUNSETIFF %s: %s\n", argv[1], strerror(errno));
-        return 1;
-    }
+    int fd = open_tap(argc, argv, "c_echo_uring");
+    if (fd < 0) return argc != 2 ? 2 : 1;
 
     struct io_uring ring;
     int status = setup_ring(&ring);

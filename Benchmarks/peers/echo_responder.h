@@ -1,17 +1,45 @@
 /*
- * echo_answer.h: what the C reference responders (c_echo.c, c_echo_uring.c) answer,
- * in place in the frame they read:
+ * echo_responder.h: what the C reference responders (c_echo.c, c_echo_uring.c) share:
+ * open_tap, and what they answer, in place in the frame they read:
  *   - ARP requests for 198.18.0.2, with the MAC 02:54:41:50:49:52;
  *   - UDP datagrams to 198.18.0.2 port 7, echoed: MACs, IPs and ports swapped, TTL reset,
  *     IP and UDP checksums recomputed.
  * answer_frame returns the reply's length, or 0 for a frame to ignore.
  */
-#ifndef TAPIR_BENCH_ECHO_ANSWER_H
-#define TAPIR_BENCH_ECHO_ANSWER_H
+#ifndef TAPIR_BENCH_ECHO_RESPONDER_H
+#define TAPIR_BENCH_ECHO_RESPONDER_H
 
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+
+/* The tap named by the command line (IFF_TAP | IFF_NO_PI, blocking), made if missing;
+   on a bad command line or a failure it says why, as `program`, and returns -1. */
+static int open_tap(int argc, char **argv, const char *program) {
+    if (argc != 2 || strlen(argv[1]) >= IFNAMSIZ) {
+        fprintf(stderr, "usage: %s TAPNAME (at most %d bytes)\n", program, IFNAMSIZ - 1);
+        return -1;
+    }
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "%s: /dev/net/tun: %s\n", program, strerror(errno));
+        return -1;
+    }
+    struct ifreq ifr = {0};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    strncpy(ifr.ifr_name, argv[1], IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        fprintf(stderr, "%s: TUNSETIFF %s: %s\n", program, argv[1], strerror(errno));
+        return -1;
+    }
+    return fd;
+}
 
 static const uint8_t host_mac[6] = {0x02, 0x54, 0x41, 0x50, 0x49, 0x52};
 static const uint8_t host_ip[4] = {198, 18, 0, 2};
