@@ -15,7 +15,7 @@ local NAMES = {
   "arp_queue_dropped",-- datagrams dropped waiting for ARP: a full queue, or 64 next hops awaited already
   "bad_header",       -- datagrams dropped for a bad version, length or header checksum
   "dropped",          -- other datagrams not forwarded: broadcast/multicast/martian addresses, for the router but not a ping or UDP
-  "write_failed",     -- writes the device refused
+  "write_failed",     -- writes refused at once (too big, device gone); a later kernel refusal is in tapir.stats() write_errors
 }
 
 tapir.state.counters = tapir.state.counters or {}
