@@ -73,6 +73,48 @@ final class FaultKernelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(errors ?? 0, 20, output.stderr)
     }
 
+    /// A handler's write to another device whose link is down, during the read burst of
+    /// the datagram it answers: queued, so dev:write says true; the kernel's EIO when the
+    /// burst's writes go out is counted (the next answer reports it) and said once.
+    func testAWriteQueuedDuringAReadBurstReturnsTrueAndItsLaterEIOIsCounted() throws {
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: Self.namespacePrefix)
+        defer { sandbox.remove() }
+        let directory = NSTemporaryDirectory() + "\(Self.namespacePrefix)-queued-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/copy.lua"
+        try """
+            local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
+            tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
+              dev:write(pkt:reply{arp = {op = 2, sha = MAC}, eth = {src = MAC}})
+              return true
+            end)
+            tapir.on("udp", {dport = 7}, function(pkt, dev)
+              local down
+              for _, other in ipairs(tapir.devices()) do if other.name == "tapd1" then down = other end end
+              local written = down:write(pkt)
+              local errors = tapir.stats().devices.tapd1.write_errors
+              dev:write(pkt:reply{payload = string.format("written=%s errors=%d", tostring(written), errors)})
+              return true
+            end)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let tapir = try TapirCommand.start([path, "--dev", "tapd1"], device: "tapd0", in: sandbox)
+        try sandbox.ip(["link", "set", "tapd1", "down"])
+        var first = ""
+        for _ in 0..<10 where first.isEmpty {
+            first = try echo("a", in: sandbox)
+            if first.isEmpty { usleep(200_000) }
+        }
+        XCTAssertEqual(first, "written=true errors=0", "queued: the write goes out after the burst")
+        XCTAssertEqual(try echo("b", in: sandbox), "written=true errors=1", "the first copy's EIO, counted")
+
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertEqual(occurrences(of: "write to tapd1 failed: Input/output error (EIO: the link is down)",
+                                   in: output.stderr), 1, output.stderr)
+    }
+
     // MARK: a recording that fills its disk
 
     func testARecordingThatFillsTheDiskStopsWithAMessageAndTheHostGoesOn() throws {
