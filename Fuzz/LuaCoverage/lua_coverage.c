@@ -16,9 +16,9 @@ static uint8_t edge_counters[COUNTERS];
 static uint32_t previous_location;
 static int feedback = 1;
 
+/* Lines already recorded, by a hash of their chunk and number. */
 static uint8_t lines_seen[LINE_SLOTS / 8];
-static int lines_reached;
-/* Each line the first time it runs, for lua_coverage_write_lines. */
+/* Each line the first time it runs (a copy of its source), for the counts and the list. */
 static struct { const char *source; int line; } *first_runs;
 static size_t first_runs_count, first_runs_capacity;
 
@@ -49,7 +49,6 @@ void lua_coverage_line(const char *source, int line) {
     if (!(lines_seen[slot / 8] & (1u << (slot % 8)))) {
         lines_seen[slot / 8] |= (uint8_t)(1u << (slot % 8));
         record_first_run(source, line);
-        lines_reached++;
     }
     if (feedback) {
         /* AFL's edge hash: the previous location shifted, so A->B and B->A differ. */
@@ -62,8 +61,6 @@ void lua_coverage_line(const char *source, int line) {
 void lua_coverage_begin_input(void) { previous_location = 0; }
 
 void lua_coverage_set_feedback(int on) { feedback = on; }
-
-int lua_coverage_lines_reached(void) { return lines_reached; }
 
 static int by_source_and_line(const void *a, const void *b) {
     const typeof(*first_runs) *x = a, *y = b;

@@ -14,11 +14,9 @@ void lua_coverage_begin_input(void);
 /* Stops (0) or restarts (1) passing edges to libFuzzer; lines are still tallied. */
 void lua_coverage_set_feedback(int on);
 
-/* About how many distinct Lua lines have run so far, in every chunk (a 64K-slot bitmap
-   of hashes: a line sharing a slot with another by chance is not counted). */
-int lua_coverage_lines_reached(void);
-
-/* Of those, the lines of files whose path starts with `prefix` (a pack's folder). */
+/* How many distinct Lua lines of files whose path starts with `prefix` (a pack's folder)
+   have run so far (lines are told apart by a 64K-slot hash: one sharing a slot with
+   another by chance is not counted). */
 int lua_coverage_lines_reached_in(const char *prefix);
 
 /* Writes each Lua line that ran, as FILE:LINE sorted, one a line. 0 on success. */
