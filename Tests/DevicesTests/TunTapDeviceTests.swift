@@ -1,5 +1,6 @@
 import Devices
 import Glibc
+import SystemPackage
 import XCTest
 
 /// TunTapDevice over a scripted kernel: errno handling, the packet-information header,
@@ -196,7 +197,7 @@ final class TunTapDeviceTests: XCTestCase {
 
     func testMissingTunDeviceSaysLoadTheModule() {
         let error = openError(.failed(errno: ENOENT, step: .openControlDevice))
-        XCTAssertEqual(error, .tunMissing(errno: ENOENT))
+        XCTAssertEqual(error, .tunMissing(errno: Errno(rawValue: ENOENT)))
         XCTAssertTrue("\(error!)".contains("modprobe tun"), "\(error!)")
     }
 
