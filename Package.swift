@@ -42,7 +42,7 @@ let package = Package(
         // Swift layers. Release builds skip the run-time exclusivity checks on the packet
         // path (debug builds, which the tests use, keep them).
         .target(name: "Packets", swiftSettings: releaseSpeed),
-        .target(name: "Capture", dependencies: ["CPcap", "Packets"]),
+        .target(name: "Capture", dependencies: ["CPcap"]),
         // Every system call (bar the tun/tap ioctls of CTunTap, libpcap's and libedit's),
         // each failure a SystemError.
         .target(name: "Kernel", dependencies: [
@@ -94,7 +94,7 @@ let package = Package(
 
         .testTarget(name: "PacketsTests", dependencies: ["Packets"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Packets"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
         .testTarget(name: "KernelTests", dependencies: [
             "Kernel",
             .product(name: "SystemPackage", package: "swift-system"),
