@@ -42,7 +42,10 @@ let package = Package(
         // Swift layers. Release builds skip the run-time exclusivity checks on the packet
         // path (debug builds, which the tests use, keep them).
         .target(name: "Packets", swiftSettings: releaseSpeed),
-        .target(name: "Capture", dependencies: ["CPcap"]),
+        .target(name: "Capture", dependencies: [
+            "CPcap",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
         // Every system call (bar the tun/tap ioctls of CTunTap, libpcap's and libedit's),
         // each failure a SystemError.
         .target(name: "Kernel", dependencies: [
@@ -94,7 +97,10 @@ let package = Package(
 
         .testTarget(name: "PacketsTests", dependencies: ["Packets"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
+        .testTarget(name: "CaptureTests", dependencies: [
+            "Capture",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
         .testTarget(name: "KernelTests", dependencies: [
             "Kernel",
             .product(name: "SystemPackage", package: "swift-system"),

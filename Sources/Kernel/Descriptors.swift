@@ -136,3 +136,17 @@ extension Syscalls {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+extension Syscalls {
+    /// Renames `source` to `destination`, replacing what is there (atomically, on one
+    /// file system).
+    public static func rename(_ source: String, to destination: String) throws(SystemError) {
+        _ = try check("rename \(source) to \(destination)") { Glibc.rename(source, destination) }
+    }
+
+    /// Removes the name `path`; false when it could not (gone already, or not allowed).
+    @discardableResult
+    public static func unlink(_ path: String) -> Bool {
+        Glibc.unlink(path) == 0
+    }
+}
