@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "LuaHostTests", dependencies: [
             "LuaHost", "CLua", "Packets", "Devices", "Reactor", "Capture",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["Fixtures"]),  // read by path: the golden packet-writer outputs
         // The tapir command against the real kernel and tshark (root for the kernel tests).
         // Tests/TapirTests/Scripts: scripts the kernel tests hand to tapir by their path.
         .testTarget(name: "TapirTests", dependencies: ["tapir", "Devices", "Capture", "Packets"],
