@@ -117,7 +117,7 @@ let package = Package(
             "LuaHost", "CLua", "Packets", "Devices", "Reactor", "Capture",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
-        ]),
+        ], exclude: ["Fixtures"]),  // read by path: the golden packet-writer outputs
         // The tapir command against the real kernel and tshark (root for the kernel tests).
         // Tests/TapirTests/Scripts: scripts the kernel tests hand to tapir by their path.
         .testTarget(name: "TapirTests", dependencies: ["tapir", "Devices", "Capture", "Packets"],

@@ -375,7 +375,7 @@ public final class TapirHost {
     /// frame is queued (WriteQueue) and true returned; a refusal then is counted only.
     func write(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         guard !device.goneReported else { return false }
-        if let mtu = device.mtu, let networkOffset = Self.ipv4Offset(bytes, device), bytes.count - networkOffset > mtu {
+        if let mtu = device.mtu, let networkOffset = device.linkType.ipv4Offset(in: bytes), bytes.count - networkOffset > mtu {
             let outcome = IPv4Fragmenter.fragment(bytes, networkOffset: networkOffset, mtu: mtu,
                                                   identification: nextIdentification,
                                                   scratch: fragmentBuffer.bytes) { fragment in
@@ -398,22 +398,6 @@ public final class TapirHost {
             }
         }
         return writeOne(bytes, to: device)
-    }
-
-    /// Where the IPv4 header of a frame written to `device` starts (after an Ethernet
-    /// header and up to two VLAN tags on tap), or nil when it is not IPv4.
-    private static func ipv4Offset(_ bytes: UnsafeRawBufferPointer, _ device: HostDevice) -> Int? {
-        guard device.linkType == .ethernet else {
-            return bytes.count > 0 && bytes[0] >> 4 == 4 ? 0 : nil
-        }
-        var offset = 12
-        while offset + 2 <= bytes.count {
-            let type = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
-            if type == 0x0800 { return offset + 2 }
-            guard type == 0x8100 || type == 0x88a8, offset < 20 else { return nil }
-            offset += 4
-        }
-        return nil
     }
 
     private func writeOne(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
