@@ -72,7 +72,7 @@ local function respond(pkt, dev, q, fields)
   local reply = {id = q.id, qr = true, opcode = q.opcode, rd = q.rd, cd = q.cd, aa = fields.aa,
                  rcode = fields.rcode or RCODE.NOERROR, questions = fields.questions or q.questions,
                  answers = fields.answers, authority = fields.authority, additional = fields.additional}
-  if q.edns then reply.edns = {udp_size = OUR_UDP_SIZE, dnssec_ok = q.edns.dnssec_ok} end
+  if q.edns then reply.edns = {udp_size = OUR_UDP_SIZE, dnssec_ok = q.edns.dnssec_ok, options = fields.options} end
   local bytes, why = dns.encode(reply)
   if not bytes then error("cannot encode the answer: " .. why, 0) end
   local limit = PLAIN_DNS_LIMIT
@@ -93,6 +93,9 @@ local function counters_answer(q)
 end
 
 local NO_QUESTION = {}
+-- Extended DNS error 20, "Not Authoritative" (RFC 8914), in the OPT of a REFUSED for a
+-- name outside our zones.
+local NOT_AUTHORITATIVE = {{code = 15, data = string.pack(">I2", 20)}}
 
 local function answer_query(pkt, dev)
   local ip = pkt.ip
@@ -141,7 +144,7 @@ local function answer_query(pkt, dev)
     local answer = db:answer(dns.canonical(question.name), question.type)
     if not answer then
       counters.refused = counters.refused + 1
-      respond(pkt, dev, q, {rcode = RCODE.REFUSED})
+      respond(pkt, dev, q, {rcode = RCODE.REFUSED, options = NOT_AUTHORITATIVE})
     else
       if answer.rcode == RCODE.NXDOMAIN then
         counters.nxdomain = counters.nxdomain + 1

@@ -9,7 +9,7 @@
 --
 -- db:answer(name, qtype) -> {rcode, answers, authority, additional}, or nil: the name is
 -- in no zone served (REFUSED). A known name and type: the records, with the addresses we
--- have for NS, MX and SRV targets in the additional section. CNAMEs are followed within
+-- have for the name servers of an NS answer in the additional section; ANY gets one RRset. CNAMEs are followed within
 -- the zones served (8 links at most). A name that does not exist: NXDOMAIN; one that
 -- exists without the type, or an empty non-terminal (a name with nothing of its own but
 -- names below it): NOERROR with no answer. Both carry the zone's SOA in the authority
@@ -71,8 +71,9 @@ local function synthesize_ptrs(records, names)
       local set = names[reverse]
       if not added[reverse] and not (set and (set[T.PTR] or set[T.CNAME])) then
         added[reverse] = true
-        set = set or {}
+        set = set or {order = {}}
         names[reverse] = set
+        set.order[#set.order + 1] = T.PTR
         set[T.PTR] = {{name = reverse, type = T.PTR, class = 1, ttl = rr.ttl, target = rr.name}}
       end
     end
@@ -88,9 +89,12 @@ function zones.build(records, options)
     local identity = bytes:sub(13)
     if not seen[identity] then
       seen[identity] = true
-      local set = names[rr.name] or {}
+      local set = names[rr.name] or {order = {}}
       names[rr.name] = set
-      set[rr.type] = set[rr.type] or {}
+      if not set[rr.type] then
+        set[rr.type] = {}
+        set.order[#set.order + 1] = rr.type
+      end
       table.insert(set[rr.type], rr)
     end
   end
@@ -104,7 +108,7 @@ function zones.build(records, options)
     end
     if set[T.CNAME] then
       if #set[T.CNAME] > 1 then return nil, "'" .. name .. "' has more than one CNAME" end
-      for other in pairs(set) do
+      for _, other in ipairs(set.order) do
         if other ~= T.CNAME then return nil, "'" .. name .. "' has a CNAME and other records (RFC 1034 forbids it)" end
       end
     end
@@ -117,11 +121,15 @@ function zones.build(records, options)
   for apex in pairs(made) do
     local soa, problem = setting_soa(options.soa, apex, options.ttl)
     if not soa then return nil, problem end
-    local set = names[apex] or {}
+    local set = names[apex] or {order = {}}
     names[apex] = set
     if set[T.CNAME] then return nil, "'" .. apex .. "' has a CNAME, and it is the apex of a zone (it needs a SOA)" end
     set[T.SOA] = {soa}
-    set[T.NS] = set[T.NS] or {{name = apex, type = T.NS, class = 1, ttl = options.ttl, target = soa.mname}}
+    table.insert(set.order, 1, T.SOA)
+    if not set[T.NS] then
+      set[T.NS] = {{name = apex, type = T.NS, class = 1, ttl = options.ttl, target = soa.mname}}
+      table.insert(set.order, 2, T.NS)
+    end
     self.apexes[apex] = true
   end
   -- Empty non-terminals: the names between each name and its zone's apex.
@@ -170,12 +178,14 @@ function DB:negative_soa(apex)
   return copy(soa, math.min(soa.ttl, soa.minimum))
 end
 
--- The addresses we have for the targets of NS, MX and SRV answers, A then AAAA, each
--- target once and none already in the answer.
+-- The addresses we have for the name servers of an NS answer, A then AAAA, each once and
+-- none already in the answer. Minimal responses, as NSD's `minimal-responses: yes` and
+-- BIND's `minimal-responses yes` give: nothing for MX or SRV targets, no NS in the
+-- authority section of positive answers.
 function DB:additional_for(answers)
   local additional, done = {}, {}
   for _, rr in ipairs(answers) do
-    local target = (rr.type == T.NS or rr.type == T.SRV) and rr.target or rr.type == T.MX and rr.exchange
+    local target = rr.type == T.NS and rr.target
     if target and not done[target] then
       done[target] = true
       local set = self.names[target]
@@ -213,17 +223,10 @@ function DB:answer(name, qtype)
       apex = self:apex_of(name)
       if not apex or seen[name] then return result end   -- outside our zones, or a loop
     else
-      local types = {}
-      if qtype == T.ANY then
-        for t in pairs(set) do types[#types + 1] = t end
-        table.sort(types)
-      else
-        types[1] = qtype
-      end
+      -- ANY over UDP: one RRset, the name's first in the zone's order (RFC 8482 4.1, as NSD does).
+      local t = qtype == T.ANY and set.order[1] or qtype
       local first = #result.answers
-      for _, t in ipairs(types) do
-        for _, rr in ipairs(set[t] or {}) do result.answers[#result.answers + 1] = rr end
-      end
+      for _, rr in ipairs(set[t] or {}) do result.answers[#result.answers + 1] = rr end
       if #result.answers == first then
         result.authority[1] = self:negative_soa(apex)
       else
