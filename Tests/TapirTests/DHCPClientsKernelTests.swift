@@ -71,7 +71,11 @@ final class DHCPClientsKernelTests: XCTestCase {
         XCTAssertEqual(bound["new_ntp_servers"], "198.18.0.123 198.18.0.124")
         XCTAssertEqual(bound["new_routers"], "198.18.0.1")
 
-        // It releases the address (and its daemon ends).
+        // The address works (and the server's MAC is known, so the unicast RELEASE goes out
+        // at once, before the script takes the address away); it releases the address (and
+        // its daemon ends).
+        let ping = try sandbox.run(["ping", "-c", "1", "-W", "2", "-I", device, server])
+        XCTAssertTrue(ping.stdout.contains("1 received"), ping.stdout + ping.stderr)
         let release = try dhclient(["-r"], events: "first.events", in: sandbox)
         XCTAssertEqual(release.status, 0, release.stdout + release.stderr)
         XCTAssertTrue(release.stderr.contains("DHCPRELEASE of \(address)"), release.stderr)
