@@ -32,7 +32,9 @@ public enum IPv6Fragmenter {
         case mtuBelowMinimum
         /// It is too big and the first fragment could not hold the unfragmentable part, the
         /// Fragment header and the headers through the upper-layer header within the MTU
-        /// (RFC 7112), or `scratch` is shorter than `networkOffset + mtu`. Not sent.
+        /// (RFC 7112), or the Fragment header would make more extension headers than the
+        /// decoders here walk (`IPv6Field.maxExtensionHeaders`, so the fragments would not
+        /// be taken for fragments), or `scratch` is shorter than `networkOffset + mtu`. Not sent.
         case noRoom
         /// `emit` returned false for a fragment: the rest were not sent.
         case stopped
@@ -62,7 +64,8 @@ public enum IPv6Fragmenter {
         let dataPerFragment = (mtu - unfragmentableLength - IPv6FragmentField.length) & ~7
         let headerChainLength = min(packet.upperLayerOffset + minimumUpperLayerHeader(packet.proto), length)
             - unfragmentableLength
-        guard dataPerFragment >= 8, headerChainLength <= dataPerFragment, scratch.count >= networkOffset + mtu else {
+        guard dataPerFragment >= 8, headerChainLength <= dataPerFragment,
+              packet.extensionHeaderCount < IPv6Field.maxExtensionHeaders, scratch.count >= networkOffset + mtu else {
             return .noRoom
         }
 

@@ -209,6 +209,14 @@ final class IPv6FragmenterTests: XCTestCase {
         XCTAssertEqual(F.fragments(of: F.udp(100, extensionHeaders: [final]), networkOffset: 0, mtu: 2104).0,
                        .fragmented(2), "2048 + 8 of UDP header in the first fragment, the 92 other bytes after")
         XCTAssertEqual(F.fragments(of: big, networkOffset: 0, mtu: 1500, scratchLength: 1499).0, .noRoom)
+
+        // Ten extension headers are as deep as the decoders walk: no room for a Fragment header.
+        let nine = F.udp(3000, extensionHeaders: [IPv6ExtensionHeader](repeating: F.destinationOptions, count: 9))
+        let (outcome, out) = F.fragments(of: nine, networkOffset: 0, mtu: 1500)
+        XCTAssertEqual(outcome, .fragmented(3))
+        XCTAssertEqual(F.reassemble(out, networkOffset: 0, into: IPv6Reassembler()), [nine])
+        let ten = F.udp(3000, extensionHeaders: [IPv6ExtensionHeader](repeating: F.destinationOptions, count: 10))
+        XCTAssertEqual(F.fragments(of: ten, networkOffset: 0, mtu: 1500).0, .noRoom)
     }
 
     func testEmitRefusingAFragmentStops() {
