@@ -53,6 +53,8 @@ public final class IPv6Reassembler {
         /// fragment at offset 0 with the Next Header before its Fragment header set to the
         /// Fragment header's.
         var head: [UInt8]?
+        /// Where the IPv6 header is in `head`.
+        var networkOffset = 0
         var data: [UInt8] = []
         /// Received data ranges, start..<end, in arrival order.
         var ranges: [Range<Int>] = []
@@ -151,17 +153,18 @@ public final class IPv6Reassembler {
             var bytes = Array(head)
             bytes[nextHeaderAt] = upperHeader
             entry.head = bytes
+            entry.networkOffset = networkOffset
         }
 
         if let total = entry.total, entry.received == total, let head = entry.head {
             // The unfragmentable part of the first fragment may be longer than the others'.
-            guard head.count - networkOffset - IPv6Field.headerLength + total <= 65_535 else {
+            guard head.count - entry.networkOffset - IPv6Field.headerLength + total <= 65_535 else {
                 counters.tooBig += 1
                 return nil
             }
             counters.reassembled += 1
             return entry.data.withUnsafeBytes { data in
-                head.withUnsafeBytes { Self.whole(head: $0, networkOffset: networkOffset, data: data.slice(0, total)) }
+                head.withUnsafeBytes { Self.whole(head: $0, networkOffset: entry.networkOffset, data: data.slice(0, total)) }
             }
         }
         restore(entry, key)

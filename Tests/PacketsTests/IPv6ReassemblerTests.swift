@@ -279,6 +279,16 @@ final class IPv6ReassemblerTests: XCTestCase {
                                     into: reassembler), [F.udp(3000, extensionHeaders: [F.hopByHop])])
     }
 
+    func testTheFirstFragmentsLinkHeaderIsKept() {
+        // The first fragment from a tap, the others from a tun, and the other way round.
+        let (_, out) = F.fragments(of: F.udp(3000), networkOffset: 0, mtu: 1500)
+        let reassembler = IPv6Reassembler()
+        XCTAssertEqual(F.reassemble([F.ethernetHeader + out[0]], networkOffset: 14, into: reassembler), [])
+        XCTAssertEqual(F.reassemble([out[2], out[1]], networkOffset: 0, into: reassembler), [F.ethernetHeader + F.udp(3000)])
+        XCTAssertEqual(F.reassemble([out[0], out[1]], networkOffset: 0, into: reassembler), [])
+        XCTAssertEqual(F.reassemble([F.ethernetHeader + out[2]], networkOffset: 14, into: reassembler), [F.udp(3000)])
+    }
+
     func testWholeDatagramsAndJunkAreLeftAlone() {
         let reassembler = IPv6Reassembler()
         XCTAssertEqual(F.reassemble([F.udp(100), F.udp(3000, extensionHeaders: [F.hopByHop])], networkOffset: 0,
