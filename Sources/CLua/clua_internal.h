@@ -50,7 +50,7 @@ struct clua_host {
     void *layer_proxy_blocks[CLUA_LAYER_COUNT];
     int packet_metatable_ref;
     int layer_metatable_ref;
-    /* The packet object handlers get (clua_packet_install_pusher), or NULL. */
+    /* The packet object handlers get (clua_packet_install), or NULL. */
     struct clua_packet *reused_packet;
 };
 

@@ -290,8 +290,8 @@ static void set_index_functions(lua_State *L, const clua_packet_api *api) {
     lua_pop(L, 1);
 }
 
-void clua_packet_install_pusher(lua_State *L, const void *pointer) {
-    clua_packet_install_request *request = (clua_packet_install_request *)pointer;
+void clua_packet_install(lua_State *L, void *context) {
+    clua_packet_install_request *request = context;
     make_metatables(L);
 
     clua_packet_api *api = lua_newuserdatauv(L, sizeof *api, 0);
@@ -316,7 +316,6 @@ void clua_packet_install_pusher(lua_State *L, const void *pointer) {
 
     request->packet = packet;
     request->api = api;
-    lua_pushnil(L);
 }
 
 /* --- Host entry points ------------------------------------------------------------- */

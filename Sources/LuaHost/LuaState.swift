@@ -164,6 +164,15 @@ public final class LuaState {
         return returnedTrue
     }
 
+    /// Runs a C function of CLua on the state inside a protected call, under the budget
+    /// (clua_run_protected): what it raises comes back as a thrown LuaError. `context` is
+    /// handed to `body` as it is and must stay valid during the call.
+    public func runProtected(_ body: clua_protected_body, context: UnsafeMutableRawPointer?) throws(LuaError) {
+        var result = clua_result()
+        let status = clua_run_protected(host, body, context, &result)
+        try finish(status, &result)
+    }
+
     private func finish(_ status: Int32, _ result: inout clua_result) throws(LuaError) {
         defer { clua_result_release(host, &result) }
         if status != LUA_OK {

@@ -152,6 +152,14 @@ int clua_load_string(clua_host *host, const char *chunk, size_t length, const ch
 int clua_evaluate_to_reference(clua_host *host, const char *chunk, size_t length,
                                const char *chunk_name, int *reference, clua_result *result);
 
+/* Runs body(L, context) inside a protected call, under the budget: the way the host runs
+   C code that builds Lua values (installing an API, pushing host data), with whatever it
+   raises caught and returned as a status and a message in result. body leaves the stack
+   as it found it. */
+typedef void (*clua_protected_body)(lua_State *L, void *context);
+int clua_run_protected(clua_host *host, clua_protected_body body, void *context,
+                       clua_result *result);
+
 /* Calls the function kept as a registry reference, under the budget. */
 int clua_call_reference(clua_host *host, int function_reference, const clua_argument *arguments,
                         int argument_count, clua_result *result);

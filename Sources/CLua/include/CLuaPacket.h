@@ -118,7 +118,7 @@ typedef struct clua_packet_callbacks {
                  char *error);
 } clua_packet_callbacks;
 
-/* What clua_packet_install_pusher needs and gives back. */
+/* What clua_packet_install needs and gives back. */
 typedef struct clua_packet_install_request {
     clua_packet_callbacks callbacks;
     const clua_field_name *names;
@@ -132,10 +132,10 @@ typedef struct clua_packet_install_request {
 
 /*
  * Installs the packet metatables, the field-name tables and tapir.build, and makes the
- * reused packet. A clua_argument PUSHER (pointer: a clua_packet_install_request) so it
- * runs inside a protected call on the state; it pushes nil.
+ * reused packet. A clua_protected_body (context: a clua_packet_install_request): run it
+ * with clua_run_protected.
  */
-void clua_packet_install_pusher(lua_State *L, const void *request);
+void clua_packet_install(lua_State *L, void *request);
 
 /* Binding the reused packet (plain writes, no Lua; safe between calls). */
 void clua_packet_bind(clua_packet *packet, const uint8_t *bytes, size_t length, uint16_t layers,

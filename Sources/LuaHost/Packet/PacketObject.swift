@@ -45,23 +45,13 @@ public final class PacketObject {
         request.payload_field = PacketField.payload.rawValue
         request.malformed_field = PacketField.malformed.rawValue
 
-        // The install runs as an argument pusher, so that it happens inside a protected call.
-        let installer = try state.evaluate("return function() end", name: "packet API")
-        defer { state.release(installer) }
-        var failure: LuaError?
-        names.withUnsafeBufferPointer { buffer in
+        try names.withUnsafeBufferPointer { (buffer) throws(LuaError) in
             request.names = buffer.baseAddress
             request.name_count = Int32(buffer.count)
-            withUnsafeMutablePointer(to: &request) { pointer in
-                do throws(LuaError) {
-                    try state.call(installer, with: [.pushed(by: clua_packet_install_pusher,
-                                                             with: UnsafeRawPointer(pointer))])
-                } catch {
-                    failure = error
-                }
+            try withUnsafeMutablePointer(to: &request) { (pointer) throws(LuaError) in
+                try state.runProtected(clua_packet_install, context: pointer)
             }
         }
-        if let failure { throw failure }
         packet = request.packet
         api = request.api
     }
