@@ -177,7 +177,7 @@ static void read_fields(lua_State *L, clua_packet_api *api, int table, int layer
         if (field < 0 && allow_payload && strcmp(key, "payload") == 0) field = api->payload_field;
         if (field < 0 || field >= CLUA_MAX_FIELDS)
             luaL_error(L, "bad argument #1 to '%s' (%s has no field '%s%s')", function,
-                       clua_layer_names[layer], prefix, key);
+                       api->layer_names[layer], prefix, key);
         if (!api->settable[field])
             luaL_error(L, "bad argument #1 to '%s' (field '%s%s' is computed, it cannot be set)",
                        function, prefix, key);
@@ -197,7 +197,7 @@ static clua_packet_api *api_of(lua_State *L, int index) {
 static int build_layer(lua_State *L) {
     clua_packet_api *api = api_of(L, lua_upvalueindex(1));
     int layer = (int)lua_tointeger(L, lua_upvalueindex(2));
-    const char *function = clua_layer_names[layer];
+    const char *function = api->layer_names[layer];
     luaL_checktype(L, 1, LUA_TTABLE);
     clear_values(api);
     read_fields(L, api, 1, layer, function, "", 1);
@@ -243,7 +243,7 @@ int clua_packet_reply_method(lua_State *L) {
                 int layer = -1;
                 if (lua_rawget(L, keys) == LUA_TNUMBER) layer = (int)lua_tointeger(L, -1);
                 lua_pop(L, 1);
-                if (layer <= CLUA_LAYER_FRAME || layer >= CLUA_LAYER_COUNT)
+                if (layer < 0 || layer >= api->layer_count || layer == api->frame_layer)
                     luaL_error(L, "bad argument #1 to 'reply' (unknown key '%s': expected payload "
                                "or a layer name)", key);
                 if (!lua_istable(L, -1))
@@ -277,12 +277,13 @@ int clua_packet_reply_method(lua_State *L) {
 void clua_build_install(lua_State *L, clua_packet_api *api) {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     if (lua_getfield(L, -1, "tapir") != LUA_TTABLE) luaL_error(L, "tapir table missing");
-    lua_createtable(L, 0, CLUA_LAYER_COUNT);
-    for (int layer = CLUA_LAYER_ETH; layer < CLUA_LAYER_COUNT; layer++) {
+    lua_createtable(L, 0, api->layer_count);
+    for (int layer = 0; layer < api->layer_count; layer++) {
+        if (layer == api->frame_layer) continue;
         lua_pushlightuserdata(L, api);
         lua_pushinteger(L, layer);
         lua_pushcclosure(L, build_layer, 2);
-        lua_setfield(L, -2, clua_layer_names[layer]);
+        lua_setfield(L, -2, api->layer_names[layer]);
     }
     lua_setfield(L, -2, "build");
     lua_pop(L, 2);

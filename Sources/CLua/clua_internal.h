@@ -47,7 +47,7 @@ struct clua_host {
        reused by another object while it is listed. */
     void *device_blocks[CLUA_FAST_DEVICES];
     int device_blocks_used;  /* 1 + the highest id listed */
-    void *layer_proxy_blocks[CLUA_LAYER_COUNT];
+    void *layer_proxy_blocks[CLUA_MAX_LAYERS];
     int packet_metatable_ref;
     int layer_metatable_ref;
     /* The packet object handlers get (clua_packet_install), or NULL. */

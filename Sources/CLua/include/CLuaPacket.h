@@ -13,20 +13,9 @@
 
 #include "CLua.h"
 
-/* Layer numbers: the bit index of the layer in Packets' `Layers`. */
-enum {
-    CLUA_LAYER_FRAME = 0,
-    CLUA_LAYER_ETH = 1,
-    CLUA_LAYER_VLAN = 2,
-    CLUA_LAYER_ARP = 3,
-    CLUA_LAYER_IP = 4,
-    CLUA_LAYER_IPV6 = 5,
-    CLUA_LAYER_ICMP = 6,
-    CLUA_LAYER_ICMPV6 = 7,
-    CLUA_LAYER_UDP = 8,
-    CLUA_LAYER_TCP = 9,
-    CLUA_LAYER_COUNT = 10
-};
+/* Most layers: the bits of `layers` (Packets' `Layers.rawValue`). Which layers there are,
+   their numbers (bit indices) and names, come from Swift at install (Layers.names). */
+#define CLUA_MAX_LAYERS 16
 
 /* Most field ids (PacketField raw values are below this). */
 #define CLUA_MAX_FIELDS 128
@@ -67,7 +56,7 @@ typedef enum clua_field_kind {
 
 /* One Lua-visible field name, from Swift's table (PacketFields.swift). */
 typedef struct clua_field_name {
-    int layer;              /* CLUA_LAYER_* */
+    int layer;              /* a layer number (below the request's layer_count) */
     int field;              /* id < CLUA_MAX_FIELDS */
     const char *name;       /* NUL-terminated, static */
     clua_field_kind kind;
@@ -121,6 +110,12 @@ typedef struct clua_packet_callbacks {
 /* What clua_packet_install needs and gives back. */
 typedef struct clua_packet_install_request {
     clua_packet_callbacks callbacks;
+    /* The layers by number: layer_names[n] names layer n (NUL-terminated, copied). Every
+       layer but frame_layer (every frame's: pkt.payload, pkt.malformed) is a key of the
+       packet (pkt.ip) and a builder (tapir.build.ip). */
+    const char *const *layer_names;
+    int layer_count;        /* 1...CLUA_MAX_LAYERS */
+    int frame_layer;
     const clua_field_name *names;
     int name_count;
     int payload_field;      /* the field id of `payload` (frame layer) */
@@ -161,6 +156,10 @@ typedef struct clua_packet_api {
     int payload_field;
     int malformed_field;
     int self_reference;         /* keeps this block alive */
+    int layer_count;
+    int frame_layer;
+    const char *layer_names[CLUA_MAX_LAYERS];  /* Lua strings kept by layer_name_strings */
+    int layer_name_strings;     /* registry ref: {[layer + 1] = name} */
     int name_tables;            /* registry ref: {[layer] = {name = field id}} */
     int packet_keys;            /* registry ref: {eth = 1, ..., payload = -1, copy = fn, ...} */
     unsigned char kinds[CLUA_MAX_FIELDS];
@@ -176,6 +175,5 @@ typedef struct clua_packet_api {
 void clua_build_install(lua_State *L, clua_packet_api *api);
 int clua_packet_reply_method(lua_State *L);
 clua_packet *clua_packet_check_bound(lua_State *L, int index);
-extern const char *const clua_layer_names[CLUA_LAYER_COUNT];
 
 #endif

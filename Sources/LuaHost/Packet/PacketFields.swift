@@ -5,31 +5,32 @@ import Packets
 // native key dispatch (`tapir.on("udp", {dport = 53}, fn)`) compares. Layer names are
 // Wireshark's, field names Scapy's short ones.
 
-// PacketLayer (HandlerSelector.swift) names the layers; its cases are in the order of the
-// bits of Packets' `Layers`, which is also CLua's layer number.
+// PacketLayer (HandlerSelector.swift) names the layers for Swift code; their numbers and
+// bits are those of the same names in Packets' `Layers.names`, the one table of layers,
+// which is also what CLua is handed at install (PacketObject).
 extension PacketLayer {
-    /// CLua's layer number: the bit index in `Layers`.
-    public var number: Int32 {
-        switch self {
-        case .frame: 0
-        case .eth: 1
-        case .vlan: 2
-        case .arp: 3
-        case .ip: 4
-        case .ipv6: 5
-        case .icmp: 6
-        case .icmpv6: 7
-        case .udp: 8
-        case .tcp: 9
-        }
-    }
+    /// The layer's bit in Packets' `Layers`, found by name once.
+    public var layers: Layers { Self.bits[self] ?? [] }
 
+    /// Its number: the index of that bit (CLua's layer number).
+    public var number: Int32 { Int32(layers.number) }
+
+    /// The layer numbered `number`, nil for none.
     public init?(number: Int32) {
-        guard let layer = PacketLayer.allCases.first(where: { $0.number == number }) else { return nil }
+        guard number >= 0, Int(number) < Self.byNumber.count, let layer = Self.byNumber[Int(number)] else { return nil }
         self = layer
     }
 
-    public var layers: Layers { Layers(rawValue: 1 << UInt16(number)) }
+    private static let bits: [PacketLayer: Layers] = Dictionary(uniqueKeysWithValues: allCases.map { layer in
+        guard let bits = Layers(name: layer.rawValue) else { preconditionFailure("no layer '\(layer)' in Layers.names") }
+        return (layer, bits)
+    })
+
+    private static let byNumber: [PacketLayer?] = {
+        var layers = [PacketLayer?](repeating: nil, count: Layers.names.map { $0.0.number + 1 }.max() ?? 0)
+        for layer in allCases { layers[layer.layers.number] = layer }
+        return layers
+    }()
 }
 
 /// How a field's value reads in Lua, and what a builder takes for it.

@@ -45,16 +45,28 @@ public final class PacketObject {
         request.payload_field = PacketField.payload.rawValue
         request.malformed_field = PacketField.malformed.rawValue
 
-        try names.withUnsafeBufferPointer { (buffer) throws(LuaError) in
-            request.names = buffer.baseAddress
-            request.name_count = Int32(buffer.count)
-            try withUnsafeMutablePointer(to: &request) { (pointer) throws(LuaError) in
-                try state.runProtected(clua_packet_install, context: pointer)
+        request.layer_count = Int32(Self.layerNames.count)
+        request.frame_layer = PacketLayer.frame.number
+        try Self.layerNames.withCStrings { (layerNames) throws(LuaError) in
+            request.layer_names = layerNames
+            try names.withUnsafeBufferPointer { (buffer) throws(LuaError) in
+                request.names = buffer.baseAddress
+                request.name_count = Int32(buffer.count)
+                try withUnsafeMutablePointer(to: &request) { (pointer) throws(LuaError) in
+                    try state.runProtected(clua_packet_install, context: pointer)
+                }
             }
         }
         packet = request.packet
         api = request.api
     }
+
+    /// The layers' names by number, from Packets' `Layers.names` (C copies them).
+    static let layerNames: [String] = {
+        var names = [String](repeating: "", count: Layers.names.map { $0.0.number + 1 }.max() ?? 0)
+        for (layer, name) in Layers.names { names[layer.number] = name }
+        return names
+    }()
 
     deinit {
         if let packet { clua_packet_unbind(packet) }
@@ -234,5 +246,22 @@ extension UnsafeMutablePointer where Pointee == clua_field_value {
         }
         pointee.kind = CLUA_VALUE_TEXT
         pointee.length = length
+    }
+}
+
+extension Array where Element == String {
+    /// Runs body with the strings as an array of C strings, valid during body.
+    func withCStrings<R, E: Error>(_ body: (UnsafePointer<UnsafePointer<CChar>?>) throws(E) -> R) throws(E) -> R {
+        var storage: [CChar] = []
+        var offsets: [Int] = []
+        for string in self {
+            offsets.append(storage.count)
+            storage.append(contentsOf: string.utf8.map { CChar(bitPattern: $0) })
+            storage.append(0)
+        }
+        return try storage.withUnsafeBufferPointer { (characters) throws(E) -> R in
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in characters.baseAddress.map { $0 + offset } }
+            return try pointers.withUnsafeBufferPointer { (buffer) throws(E) -> R in try body(buffer.baseAddress!) }
+        }
     }
 }
