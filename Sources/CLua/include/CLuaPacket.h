@@ -7,8 +7,9 @@
  * One packet userdata per state is made once and bound to each frame before its handlers
  * run, then unbound: no allocation per packet. Field values come from ONE Swift callback
  * (read_field) that fills a plain struct; C pushes it. Builders and reply read their Lua
- * tables into plain structs here (raising Lua errors for wrong types), Swift writes the
- * bytes into a buffer it reuses, and C pushes them as a string.
+ * tables into plain structs here (raising Lua errors for wrong types; address and flag
+ * strings are parsed by Swift, through `parse`), Swift writes the bytes into a buffer it
+ * reuses, and C pushes them as a string.
  */
 
 #include "CLua.h"
@@ -96,6 +97,10 @@ typedef struct clua_packet_callbacks {
     void (*read_field)(void *context, const clua_packet *packet, int field, clua_field_value *out);
     /* Writes a one-line summary; returns its length (<= capacity). */
     size_t (*summary)(void *context, const clua_packet *packet, char *buffer, size_t capacity);
+    /* A string given for a MAC, IPV4, IPV6 or TCP_FLAGS field (kind: a clua_field_kind):
+       1 after filling out->address (an address in its text form, or exactly its 6, 4 or
+       16 raw bytes) or out->integer (tcpdump letters), 0 when the text is not one. */
+    int (*parse)(void *context, int kind, const char *text, size_t length, clua_set_value *out);
     /* tapir.build.<layer>{...}: 0 and the bytes (valid until the next call), or -1 and error. */
     int (*build)(void *context, int layer, const clua_set_value *values,
                  const uint8_t **bytes, size_t *length, char *error);

@@ -367,13 +367,11 @@ extension PacketField {
     /// The key for a string given in Lua: an address in text form or as raw bytes, or
     /// bytes/text to compare. nil when it cannot be a value of this field.
     public func key(string: String) -> PacketFieldKey? {
-        let raw = Array(string.utf8)
         switch info.kind {
-        case .mac: return (MACAddress(string) ?? (raw.count == 6 ? MACAddress(bytes: raw) : nil)).map { .mac($0) }
-        case .ipv4: return (IPv4Address(string) ?? (raw.count == 4 ? IPv4Address(bytes: raw) : nil)).map { .ipv4($0) }
-        case .ipv6: return (IPv6Address(string) ?? (raw.count == 16 ? IPv6Address(bytes: raw) : nil)).map { .ipv6($0) }
-        case .bytes, .text: return .bytes(raw)
-        case .tcpFlags: return TCPFlagLetters.parse(raw).map { .integer(Int64($0)) }
+        case .mac, .ipv4, .ipv6, .tcpFlags:
+            var string = string
+            return string.withUTF8 { info.kind.parse(UnsafeRawBufferPointer($0)) }
+        case .bytes, .text: return .bytes(Array(string.utf8))
         case .integer, .boolean: return nil
         }
     }
@@ -401,6 +399,27 @@ extension PacketField {
     }
 }
 
+extension PacketFieldKind {
+    /// A value of this kind given as a string: an address in its text form or as exactly
+    /// its raw bytes (6, 4 or 16), or TCP flags as tcpdump letters; nil when the text is
+    /// neither, or this kind takes no text. The one parser of these texts: tapir.on's keys
+    /// and, through C, builders and pkt:reply use it.
+    public func parse(_ text: UnsafeRawBufferPointer) -> PacketFieldKey? {
+        switch self {
+        case .mac:
+            return (MACAddress(String(decoding: text, as: UTF8.self)) ?? MACAddress(bytes: text)).map { .mac($0) }
+        case .ipv4:
+            return (IPv4Address(String(decoding: text, as: UTF8.self)) ?? IPv4Address(bytes: text)).map { .ipv4($0) }
+        case .ipv6:
+            return (IPv6Address(String(decoding: text, as: UTF8.self)) ?? IPv6Address(bytes: text)).map { .ipv6($0) }
+        case .tcpFlags:
+            return TCPFlagLetters.parse(text).map { .integer(Int64($0)) }
+        case .integer, .boolean, .bytes, .text:
+            return nil
+        }
+    }
+}
+
 /// TCP flags as tcpdump writes them: S F R P U E W, then "." for ACK ("S.", "R.", "P.").
 public enum TCPFlagLetters {
     private static let letters: [(UInt16, UInt8)] = [
@@ -420,7 +439,7 @@ public enum TCPFlagLetters {
     }
 
     /// Letters to flags; "A" is taken for ACK too (Scapy), "N" for NS. nil on another letter.
-    public static func parse(_ letters: [UInt8]) -> UInt16? {
+    public static func parse(_ letters: some Sequence<UInt8>) -> UInt16? {
         var flags: UInt16 = 0
         for letter in letters {
             switch letter {

@@ -40,6 +40,7 @@ public final class PacketObject {
         request.callbacks.context = Unmanaged.passUnretained(self).toOpaque()
         request.callbacks.read_field = packetReadField
         request.callbacks.summary = packetSummary
+        request.callbacks.parse = packetParseText
         request.callbacks.build = packetBuild
         request.callbacks.reply = packetReply
         request.payload_field = PacketField.payload.rawValue
@@ -109,6 +110,20 @@ public final class PacketObject {
 }
 
 extension PacketFieldKind {
+    /// The kind a settable field of C's `kind` takes (text has none: it is read only).
+    init?(cKind: clua_field_kind) {
+        switch cKind {
+        case CLUA_FIELD_INTEGER: self = .integer
+        case CLUA_FIELD_BOOLEAN: self = .boolean
+        case CLUA_FIELD_MAC: self = .mac
+        case CLUA_FIELD_IPV4: self = .ipv4
+        case CLUA_FIELD_IPV6: self = .ipv6
+        case CLUA_FIELD_BYTES: self = .bytes
+        case CLUA_FIELD_TCP_FLAGS: self = .tcpFlags
+        default: return nil
+        }
+    }
+
     var cKind: clua_field_kind {
         switch self {
         case .integer, .text: CLUA_FIELD_INTEGER
@@ -151,6 +166,25 @@ private func packetSummary(context: UnsafeMutableRawPointer?, packet: UnsafePoin
     guard let packet, let buffer else { return 0 }
     let (bytes, frame) = contents(of: packet)
     return copyText(frame.summary(bytes), into: buffer, capacity: capacity)
+}
+
+private func packetParseText(context: UnsafeMutableRawPointer?, kind: Int32, text: UnsafePointer<CChar>?, length: Int,
+                             out: UnsafeMutablePointer<clua_set_value>?) -> Int32 {
+    guard let out, let kind = PacketFieldKind(cKind: clua_field_kind(rawValue: UInt32(bitPattern: kind))) else { return 0 }
+    switch kind.parse(UnsafeRawBufferPointer(start: text, count: text == nil ? 0 : length)) {
+    case .mac(let address)?: out.storeAddress { address.store(into: $0, at: 0) }
+    case .ipv4(let address)?: out.storeAddress { address.store(into: $0, at: 0) }
+    case .ipv6(let address)?: out.storeAddress { address.store(into: $0, at: 0) }
+    case .integer(let flags)?: out.pointee.integer = lua_Integer(flags)
+    case .boolean?, .bytes?, nil: return 0
+    }
+    return 1
+}
+
+extension UnsafeMutablePointer where Pointee == clua_set_value {
+    fileprivate func storeAddress(_ store: (UnsafeMutableRawBufferPointer) -> Void) {
+        withUnsafeMutableBytes(of: &pointee.address) { store($0) }
+    }
 }
 
 private func packetBuild(context: UnsafeMutableRawPointer?, layer: Int32, values: UnsafePointer<clua_set_value>?,
