@@ -210,6 +210,7 @@ static void push_argument(lua_State *L, const clua_argument *argument) {
         break;
     case CLUA_ARGUMENT_LIGHT_USERDATA: lua_pushlightuserdata(L, (void *)argument->pointer); break;
     case CLUA_ARGUMENT_REFERENCE: lua_rawgeti(L, LUA_REGISTRYINDEX, argument->integer); break;
+    case CLUA_ARGUMENT_ENCODED: clua_push_encoded(L, argument->pointer, argument->length); break;
     case CLUA_ARGUMENT_PUSHER:
         if (argument->pusher == NULL) luaL_error(L, "host error: argument pusher missing");
         argument->pusher(L, argument->pointer);

@@ -5,7 +5,6 @@
 
 #define TIMER_METATABLE "tapir.timer"
 #define DEVICE_METATABLE "tapir.device"
-#define ENCODED_MAX_DEPTH 32
 
 typedef struct timer_handle {
     int64_t timer_id;  /* -1 once cancelled or fired (one-shot) */
@@ -22,72 +21,6 @@ static clua_runtime_callbacks *runtime_of(lua_State *L) {
     clua_runtime_callbacks *runtime = &clua_host_of(L)->runtime;
     if (runtime->schedule == NULL) luaL_error(L, "the tapir runtime is not available here");
     return runtime;
-}
-
-/* ---- encoded plain values (Swift -> Lua) ---- */
-
-static const uint8_t *push_value(lua_State *L, const uint8_t *p, const uint8_t *end, int depth);
-
-static uint32_t read_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static const uint8_t *need(lua_State *L, const uint8_t *p, const uint8_t *end, size_t count) {
-    if ((size_t)(end - p) < count) luaL_error(L, "tapir: malformed encoded value from the host");
-    return p;
-}
-
-static const uint8_t *push_value(lua_State *L, const uint8_t *p, const uint8_t *end, int depth) {
-    if (depth > ENCODED_MAX_DEPTH) luaL_error(L, "tapir: encoded value nested too deeply");
-    luaL_checkstack(L, 3, "encoded value");
-    need(L, p, end, 1);
-    switch (*p++) {
-    case 'n': lua_pushnil(L); return p;
-    case 't': lua_pushboolean(L, 1); return p;
-    case 'f': lua_pushboolean(L, 0); return p;
-    case 'i': {
-        need(L, p, end, 8);
-        uint64_t value = 0;
-        for (int i = 7; i >= 0; i--) value = value << 8 | p[i];
-        lua_pushinteger(L, (lua_Integer)value);
-        return p + 8;
-    }
-    case 'd': {
-        need(L, p, end, 8);
-        double value;
-        memcpy(&value, p, 8);
-        lua_pushnumber(L, value);
-        return p + 8;
-    }
-    case 's': {
-        need(L, p, end, 4);
-        uint32_t length = read_u32(p);
-        p += 4;
-        need(L, p, end, length);
-        lua_pushlstring(L, (const char *)p, length);
-        return p + length;
-    }
-    case '{': {
-        need(L, p, end, 4);
-        uint32_t pairs = read_u32(p);
-        p += 4;
-        lua_createtable(L, 0, pairs < 64 ? (int)pairs : 64);  /* stack: table */
-        for (uint32_t i = 0; i < pairs; i++) {
-            p = push_value(L, p, end, depth + 1);  /* stack: table, key */
-            p = push_value(L, p, end, depth + 1);  /* stack: table, key, value */
-            if (lua_isnil(L, -2)) lua_pop(L, 2);
-            else lua_rawset(L, -3);
-        }
-        return p;
-    }
-    default:
-        return luaL_error(L, "tapir: malformed encoded value from the host"), p;
-    }
-}
-
-void clua_push_encoded(lua_State *L, const uint8_t *data, size_t length) {
-    const uint8_t *end = push_value(L, data, data + length, 0);
-    if (end != data + length) luaL_error(L, "tapir: trailing bytes in an encoded value");
 }
 
 static void push_query(lua_State *L, clua_runtime_callbacks *runtime, int what, int64_t argument) {

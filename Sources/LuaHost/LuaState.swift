@@ -139,11 +139,40 @@ public final class LuaState {
         return value
     }
 
-    /// Runs a chunk and tells whether its first result is `true`.
-    public func evaluateBoolean(_ chunk: String, name: String = "evaluate") throws(LuaError) -> Bool {
+    /// A value kept with `evaluate`, as plain data (tables of booleans, numbers, strings;
+    /// other values by their type name). A table nested deeper than 32 (or holding itself)
+    /// is an error.
+    public func encodedValue(_ reference: LuaReference) throws(LuaError) -> EncodedValue {
+        var result = clua_result()
+        var data: UnsafePointer<UInt8>?
+        var length = 0
+        let status = clua_encode_reference(host, reference.rawValue, &data, &length, &result)
+        let value = status == LUA_OK ? EncodedValue(decoding: UnsafeRawBufferPointer(start: data, count: length)) : nil
+        try finish(status, &result)
+        guard let value else { throw LuaError(kind: .runtime, message: "host error: an undecodable encoded value") }
+        return value
+    }
+
+    /// Runs a chunk and returns its first result as plain data (see `encodedValue`).
+    public func evaluateEncoded(_ chunk: String, name: String = "evaluate") throws(LuaError) -> EncodedValue {
         let reference = try evaluate(chunk, name: name)
         defer { release(reference) }
-        return try string(reference) == "true"
+        return try encodedValue(reference)
+    }
+
+    /// Runs a chunk and tells whether its first result is `true`.
+    public func evaluateBoolean(_ chunk: String, name: String = "evaluate") throws(LuaError) -> Bool {
+        try evaluateEncoded(chunk, name: name) == .boolean(true)
+    }
+
+    /// Sets `tapir.<name>` to plain data (a pack's tapir.config).
+    public func setTapirField(_ name: String, to value: EncodedValue) throws(LuaError) {
+        var result = clua_result()
+        let bytes = value.encoded
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            clua_set_tapir_field(host, name, buffer.baseAddress, buffer.count, &result)
+        }
+        try finish(status, &result)
     }
 
     /// Releases a value kept with `evaluate`.

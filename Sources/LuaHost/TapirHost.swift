@@ -233,7 +233,7 @@ public final class TapirHost {
         do {
             try script.installRuntime()
             if let pack {
-                try state.load(chunk: "tapir.config = " + PackValue.luaTable(pack.config), name: "\(name) (config)")
+                try state.setTapirField("config", to: PackValue.encoded(pack.config))
             }
             try prepare(script)
             for file in pack?.pack.handlerPaths ?? [path] {

@@ -46,17 +46,14 @@ public struct Pack: Sendable {
             // Lua shortens long file names in its messages: name the file in full first.
             throw PackError("\(file): \(error.message)")
         }
-        let text: String
+        let manifest: EncodedValue
         do {
-            let reference = try state.evaluate(LuaTableSnapshot.chunk(flattening: "__manifest"), name: "manifest")
-            defer { state.release(reference) }
-            text = try state.string(reference)
+            manifest = try state.evaluateEncoded("return __manifest", name: "manifest")
         } catch {
-            throw PackError("\(file): \(error)")
+            throw PackError("\(file): \(error.message)")
         }
-        guard let table = LuaTableSnapshot(text: text) else {
-            let got = text.split(separator: "\t").last.map(String.init) ?? "?"
-            throw PackError("\(file): must return a table (the manifest), not \(got)")
+        guard let table = LuaTableSnapshot(manifest) else {
+            throw PackError("\(file): must return a table (the manifest), not \(manifest.luaTypeName)")
         }
         return table
     }

@@ -70,7 +70,8 @@ public struct PackTestRunner {
         do {
             let decoderDevice = try testHost.add(decoder)
             script = try testHost.makeScript(path: file, name: file) { (script) throws(LuaError) in
-                try script.state.load(chunk: PackTestAPI.prelude(config: config), name: "test API")
+                try script.state.load(chunk: PackTestAPI.prelude(), name: "test API")
+                try Self.configure(script.state, config)
             }
             testHost.scripts.append(script)
             names = try text(script.state, "return __T.names()").split(separator: "\n").map(String.init)
@@ -78,12 +79,7 @@ public struct PackTestRunner {
             let deviceCount = Int(try text(script.state, "return tostring(__T.devices)")) ?? 1
             let fileConfig = try Self.config(config, overriddenBy: try text(script.state, "return __T.settings"),
                                              of: pack)
-            // In place: a file's top level may hold test.config in a local before this.
-            try script.state.load(chunk: """
-                local settings = \(PackValue.luaTable(fileConfig))
-                for key in pairs(test.config) do test.config[key] = nil end
-                for key, value in pairs(settings) do test.config[key] = value end
-                """, name: "test")
+            try Self.configure(script.state, fileConfig)
             return names.map { name in
                 result(name, runTest(name, script: script, decoder: (decoder, decoderDevice, testHost),
                                      pack: pack, config: fileConfig, deviceCount: deviceCount))
@@ -91,6 +87,13 @@ public struct PackTestRunner {
         } catch {
             return [result("(file)", "\(error)")]
         }
+    }
+
+    /// Hands the settings to the test file's test.config (__T.configure).
+    private static func configure(_ state: LuaState, _ config: [String: PackValue]) throws(LuaError) {
+        let configure = try state.evaluate("return __T.configure", name: "test")
+        defer { state.release(configure) }
+        try state.call(configure, with: [.encoded(PackValue.encoded(config))])
     }
 
     /// Runs one test function; returns why it failed, or nil.
