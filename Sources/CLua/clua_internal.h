@@ -61,6 +61,14 @@ static inline clua_host *clua_host_of(lua_State *L) {
     return (clua_host *)host;
 }
 
+/* The runtime (clua_runtime.c): the host's callbacks, raising if they are not installed;
+   what the host answers to a query, pushed; and each part's install, adding its
+   functions to the tapir table at index `tapir` (clua_timers.c, clua_devices.c). */
+clua_runtime_callbacks *clua_runtime_of(lua_State *L);
+void clua_push_query(lua_State *L, clua_runtime_callbacks *runtime, int what, int64_t argument);
+void clua_install_timers(lua_State *L, int tapir);
+void clua_install_devices(lua_State *L, int tapir);
+
 /* The device at `index` (raises a type error naming the argument if it is not one). */
 void clua_check_device(lua_State *L, int index);
 /* Writes bytes to the device at `index` and pushes true (written) or false (dropped,
