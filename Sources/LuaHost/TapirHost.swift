@@ -482,29 +482,6 @@ public final class TapirHost {
     }
 }
 
-extension CaptureTime {
-    /// The wall clock now.
-    public static var now: CaptureTime {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
-    }
-}
-
-extension WriteFailure {
-    /// What the failure means, for the log.
-    var explanation: String {
-        switch self {
-        case .io: "Input/output error (EIO: the link is down)"
-        case .noBuffers: "no buffer space (ENOBUFS: the kernel's queue is full)"
-        case .wouldBlock: "the device would block (EAGAIN)"
-        case .rejected: "the kernel refused the packet (EINVAL or EMSGSIZE: malformed, or larger than the MTU)"
-        case .closed: "the device is closed"
-        case .other(let code): "\(String(cString: strerror(code))) (errno \(code))"
-        }
-    }
-}
-
 extension LuaLogLevel {
     var loggerLevel: Logger.Level {
         switch self {
