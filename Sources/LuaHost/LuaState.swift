@@ -52,10 +52,9 @@ public final class LuaState {
     private(set) var host: OpaquePointer?
     /// Bumped whenever a handler is added or removed, so dispatch tables know to rebuild.
     public private(set) var handlerGeneration = 0
-    /// Bumped whenever any state of the process adds or removes a handler (and when a
-    /// host's scripts change), so a host can cache what all its scripts want at once.
-    /// Only touched on the event loop's thread.
-    nonisolated(unsafe) static var handlerChanges = 0
+    /// The changes count of the host this state's script belongs to, bumped with
+    /// handlerGeneration, so the host can cache what all its scripts want at once.
+    var hostHandlerChanges: HandlerChanges?
     /// A last check of a new selector, by the host (a filter that does not compile for a
     /// device's link type). Returns the refusal message, or nil to accept.
     public var selectorCheck: ((HandlerSelector) -> String?)?
@@ -321,7 +320,7 @@ public final class LuaState {
             }
             nextHandlerID += 1
             handlerGeneration += 1
-            Self.handlerChanges &+= 1
+            hostHandlerChanges?.bump()
             handlers.append(Handler(id: nextHandlerID, selector: parsed, definedAt: definedAt,
                                     functionReference: functionReference,
                                     errorLogInterval: options.errorLogInterval))
@@ -334,7 +333,7 @@ public final class LuaState {
         guard let index = handlers.firstIndex(where: { $0.id == id }) else { return nil }
         let handler = handlers.remove(at: index)
         handlerGeneration += 1
-        Self.handlerChanges &+= 1
+        hostHandlerChanges?.bump()
         handler.isRegistered = false
         return handler.functionReference
     }

@@ -44,7 +44,7 @@ public final class TapirHost {
     private let clock: () -> TimerInstant
     public private(set) var devices: [HostDevice] = []
     public internal(set) var scripts: [Script] = [] {
-        didSet { LuaState.handlerChanges &+= 1 }
+        didSet { handlerChanges.bump() }
     }
     /// Opens a device for tapir.open: a real tun/tap in `tapir run`, none in replay.
     public var deviceOpener: ((DeviceRequest) throws -> any PacketDevice)?
@@ -72,7 +72,9 @@ public final class TapirHost {
     private var nextIdentification = UInt16.random(in: 1...UInt16.max)
     /// IPv4 fragments collected for scripts that set `tapir.reassemble = true`.
     public let reassembler = IPv4Reassembler()
-    /// What all scripts' handlers want, as of `LuaState.handlerChanges == wantedGeneration`:
+    /// Bumped when a script's handlers or the scripts change.
+    let handlerChanges = HandlerChanges()
+    /// What all scripts' handlers want, as of `handlerChanges.generation == wantedGeneration`:
     /// a frame with none of these layers, when no script has an unclaimed handler, is
     /// counted unclaimed without a look at any script.
     private var wantedLayers: Layers = []
@@ -228,6 +230,7 @@ public final class TapirHost {
         let state = try LuaState(options: stateOptions) { level, message in
             logger.log(level: level.loggerLevel, "\(message)", metadata: ["script": "\(name)"])
         }
+        state.hostHandlerChanges = handlerChanges
         let script = try Script(name: name, path: path, state: state, host: self)
         state.selectorCheck = { [unowned self] selector in self.check(selector) }
         do {
@@ -298,7 +301,7 @@ public final class TapirHost {
     /// so the per-packet path neither copies a table nor retains its handlers.
     private func dispatch(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, from device: HostDevice,
                           to reassembling: Bool?) {
-        if wantedGeneration != LuaState.handlerChanges { refreshWanted() }
+        if wantedGeneration != handlerChanges.generation { refreshWanted() }
         if frame.layers.isDisjoint(with: wantedLayers), !anyUnclaimedHandler {
             device.unclaimedFrames += 1
             return
@@ -308,7 +311,7 @@ public final class TapirHost {
             if let reassembling, script.wantsReassembly != reassembling { continue }
             // refreshWanted() above brought every table up to date; only a handler that
             // added or removed handlers during this packet makes another look needed.
-            if wantedGeneration != LuaState.handlerChanges { refreshDispatchTable(of: script) }
+            if wantedGeneration != handlerChanges.generation { refreshDispatchTable(of: script) }
             guard !frame.layers.isDisjoint(with: script.dispatchTable.layerMask) else { continue }
             var bound = false
             var walk = script.dispatchTable.walk(bytes, frame)
@@ -350,7 +353,7 @@ public final class TapirHost {
     }
 
     private func refreshWanted() {
-        wantedGeneration = LuaState.handlerChanges
+        wantedGeneration = handlerChanges.generation
         wantedLayers = []
         anyUnclaimedHandler = false
         for script in scripts {
