@@ -123,11 +123,11 @@ private func scriptWrite(context: UnsafeMutableRawPointer?, deviceID: Int64, byt
     // The state holds its script while Lua runs: no retain for the call (per packet).
     return Unmanaged<Script>.fromOpaque(context)._withUnsafeGuaranteedRef { script in
         let host = script.host  // one strong load of the unowned reference, not one per use
-        guard let device = host.device(id: deviceID) else {
+        guard let device = host.deviceSet.device(id: deviceID) else {
             writeError("no such device", into: error)
             return -1
         }
-        return host.write(packet, to: device) ? 1 : 0
+        return host.egress.write(packet, to: device) ? 1 : 0
     }
 }
 

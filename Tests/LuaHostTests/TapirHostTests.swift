@@ -43,24 +43,6 @@ final class TapirHostTests: XCTestCase {
         host.pump(hostDevice)
     }
 
-    /// Each host counts its own handler changes: another host's scripts leave its cached
-    /// view of what its scripts want alone, and its own new handler is dispatched to.
-    func testHandlerChangesAreCountedPerHost() throws {
-        let other = TapirHost(timers: timers, logger: Logger(label: "other"))
-        defer { other.stop() }
-        let script = try load("tapir.on('udp', function() return true end)")
-        inject(TestFrames.arpRequest())  // what the scripts want is cached: udp only
-        let generation = (host.handlerChanges.generation, other.handlerChanges.generation)
-        let elsewhere = try other.load(path: directory + "/script.lua")
-        try elsewhere.state.load(chunk: "tapir.on('tcp', function() end)", name: "other")
-        XCTAssertEqual(host.handlerChanges.generation, generation.0)
-        XCTAssertEqual(other.handlerChanges.generation, generation.1 + 3)  // its script, its udp and tcp handlers
-        try script.state.load(chunk: "tapir.on('arp', function(pkt, dev) dev:write('arp') return true end)", name: "more")
-        XCTAssertEqual(host.handlerChanges.generation, generation.0 + 1)
-        inject(TestFrames.arpRequest())
-        XCTAssertEqual(device.takeWritten(), [Array("arp".utf8)])
-    }
-
     func testHandlersSeeOnlyTheLayersTheyAskedFor() throws {
         try load("""
             seen = {}
