@@ -61,10 +61,15 @@ static inline clua_host *clua_host_of(lua_State *L) {
     return (clua_host *)host;
 }
 
-/* The runtime (clua_runtime.c): the host's callbacks, raising if they are not installed;
-   what the host answers to a query, pushed; and each part's install, adding its
-   functions to the tapir table at index `tapir` (clua_timers.c, clua_devices.c). */
-clua_runtime_callbacks *clua_runtime_of(lua_State *L);
+/* The runtime (clua_runtime.c): the host's callbacks, raising if they are not installed
+   (inline: dev:write asks for them per packet); what the host answers to a query,
+   pushed; and each part's install, adding its functions to the tapir table at index
+   `tapir` (clua_timers.c, clua_devices.c). */
+static inline clua_runtime_callbacks *clua_runtime_of(lua_State *L) {
+    clua_runtime_callbacks *runtime = &clua_host_of(L)->runtime;
+    if (runtime->schedule == NULL) luaL_error(L, "the tapir runtime is not available here");
+    return runtime;
+}
 void clua_push_query(lua_State *L, clua_runtime_callbacks *runtime, int what, int64_t argument);
 void clua_install_timers(lua_State *L, int tapir);
 void clua_install_devices(lua_State *L, int tapir);

@@ -3,12 +3,6 @@
 // Arguments are checked here; Swift answers through host->runtime with plain values.
 #include "clua_internal.h"
 
-clua_runtime_callbacks *clua_runtime_of(lua_State *L) {
-    clua_runtime_callbacks *runtime = &clua_host_of(L)->runtime;
-    if (runtime->schedule == NULL) luaL_error(L, "the tapir runtime is not available here");
-    return runtime;
-}
-
 void clua_push_query(lua_State *L, clua_runtime_callbacks *runtime, int what, int64_t argument) {
     const uint8_t *data = NULL;
     size_t length = 0;

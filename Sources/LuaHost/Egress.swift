@@ -61,6 +61,13 @@ final class Egress {
         return writeOne(bytes, to: device)
     }
 
+    /// Writes one packet to the device numbered `id` (dev:write): nil when there is none.
+    @inline(__always)
+    func write(_ bytes: UnsafeRawBufferPointer, toDeviceID id: Int64) -> Bool? {
+        guard let device = devices.device(id: id) else { return nil }
+        return write(bytes, to: device)
+    }
+
     /// Writes what was queued during the read burst, in order (a device gone since is skipped).
     func flush() {
         guard !writeQueue.isEmpty else { return }
@@ -93,6 +100,7 @@ final class Egress {
     }
 
     /// The write system call, its failure counted and said.
+    @inline(__always)
     private func deliver(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         switch device.device.write(bytes) {
         case .written:
