@@ -41,6 +41,7 @@ let package = Package(
         // path (debug builds, which the tests use, keep them).
         .target(name: "Packets", swiftSettings: releaseSpeed),
         .target(name: "Capture", dependencies: ["CPcap", "Packets"]),
+        .target(name: "TCPEngine", dependencies: ["Packets"], swiftSettings: releaseSpeed),
         .target(name: "Reactor", dependencies: [
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
@@ -83,6 +84,8 @@ let package = Package(
 
         .testTarget(name: "PacketsTests", dependencies: ["Packets"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "Packets"],
+                    resources: [.copy("Scripts")]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Packets"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "Packets", "Capture", "Reactor"]),
