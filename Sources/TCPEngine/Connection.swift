@@ -254,6 +254,7 @@ final class Connection {
         if !acceptable && window == 0 && seg.seq == rcvNxt {
             acceptable = true
             takeText = false
+            ackNow = !seg.rst
         }
         if !acceptable {
             if seg.rst { return .none }
@@ -272,9 +273,11 @@ final class Connection {
             switch state {
             case .synReceived where passive:
                 enter(.closed)
-            case .closing, .lastAck, .timeWait:
+            case .closing, .lastAck:
                 enter(.closed)
                 pendingEvents.insert(.closed)
+            case .timeWait:
+                enter(.closed)  // reported closed already
             default:
                 enter(.closed)
                 pendingEvents.insert(.reset)
@@ -303,7 +306,8 @@ final class Connection {
             if sndNxt < sndUna { sndNxt = sndUna }
             retransmitDeadline = nil
             retries = 0
-            sndWnd = Int(seg.window) << Int(sndShift)
+            // The window of a SYN-ACK is never scaled (RFC 7323 section 2.2).
+            sndWnd = Int(seg.window) << Int(segment.syn ? 0 : sndShift)
             maxSndWnd = sndWnd
             sndWl1 = seg.seq
             sndWl2 = seg.ack
@@ -323,11 +327,11 @@ final class Connection {
             ackNow = true
             return .none
         }
-        let newWindow = Int(seg.window) << Int(sndShift)
+        let newWindow = Int(seg.window) << Int(segment.syn ? 0 : sndShift)
         if sndUna < seg.ack {
             acknowledge(seg, now: now)
         } else if seg.ack == sndUna && seg.payload.isEmpty && !seg.syn && !seg.fin && newWindow == sndWnd
-                    && sndUna < sndMax && state != .timeWait {
+                    && sndUna < sndMax && sndWnd > 0 && state != .timeWait {
             counters.duplicateACKsIn += 1
             let flight = sndMax - sndUna
             if congestion.duplicateACK(una: sndUna, max: sndMax, flight: flight) == .retransmit {
@@ -425,7 +429,7 @@ final class Connection {
                 rtt.sample(.milliseconds(Int64(Int32(bitPattern: timestampNow(now) &- echo))))
             }
             sndUna = seg.ack
-            sndWnd = Int(seg.window) << Int(sndShift)
+            sndWnd = Int(seg.window)
             maxSndWnd = sndWnd
             sndWl1 = seg.seq
             sndWl2 = seg.ack

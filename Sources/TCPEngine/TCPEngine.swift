@@ -26,7 +26,7 @@ public final class TCPEngine {
     private var control: [TCPOutgoingSegment]
     private let controlCapacity = 64
     private var events: [TCPEventSource]
-    private var challengeWindowStart = TCPInstant(microseconds: Int64.min)
+    private var challengeWindowStart: TCPInstant?
     private var challengeCount = 0
     private var nextEphemeralPort: UInt16 = 49152
 
@@ -209,7 +209,7 @@ public final class TCPEngine {
         case let .reset(seq, ack):
             queueReset(tuple, seq: seq, ack: ack)
         case .challengeACK:
-            if now - challengeWindowStart >= .seconds(1) {
+            if challengeWindowStart == nil || now - challengeWindowStart! >= .seconds(1) {
                 challengeWindowStart = now
                 challengeCount = 0
             }

@@ -82,6 +82,8 @@ enum Command {
     case socketCounter(String, Int)
     case use(UInt16)
     case tick
+    /// A new connection on the current port follows: forget its numbers.
+    case forget
 }
 
 enum ScriptEvent {
@@ -171,6 +173,7 @@ struct Script {
         case "socket-counter": return .socketCounter(words[1], try int(2))
         case "use": return .use(UInt16(try int(1)))
         case "tick": return .tick
+        case "forget": return .forget
         default: throw ScriptError(line: line, message: "unknown command \(words[0])")
         }
     }

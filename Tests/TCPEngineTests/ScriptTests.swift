@@ -17,7 +17,36 @@ final class ScriptTests: XCTestCase {
 
     /// Scripts that have a test method below.
     static let tested: Set<String> = [
+        "abort",
+        "active-open",
+        "challenge-ack",
+        "close-active",
+        "close-orphan",
+        "close-passive",
+        "close-unread",
+        "delayed-ack",
+        "fast-retransmit",
+        "ipv6",
+        "limits",
+        "nagle",
+        "options-defaults",
+        "options-mtu",
         "passive-open",
+        "reassembly-sack",
+        "retransmission-give-up",
+        "retransmission-timeout",
+        "rst-listen",
+        "rst-syn-received",
+        "rst-syn-sent",
+        "rst-synchronized",
+        "sack-limits",
+        "simultaneous-close",
+        "simultaneous-open",
+        "syn-cookies",
+        "time-wait-reuse",
+        "timestamps",
+        "zero-window-receive",
+        "zero-window-send",
     ]
 
     /// A script without a test method below is run here, so none is skipped silently.
@@ -28,5 +57,34 @@ final class ScriptTests: XCTestCase {
         for name in names.sorted() where !Self.tested.contains(name) { run(name) }
     }
 
+    func testAbort() { run("abort") }
+    func testActiveOpen() { run("active-open") }
+    func testChallengeAck() { run("challenge-ack") }
+    func testCloseActive() { run("close-active") }
+    func testCloseOrphan() { run("close-orphan") }
+    func testClosePassive() { run("close-passive") }
+    func testCloseUnread() { run("close-unread") }
+    func testDelayedAck() { run("delayed-ack") }
+    func testFastRetransmit() { run("fast-retransmit") }
+    func testIpv6() { run("ipv6") }
+    func testLimits() { run("limits") }
+    func testNagle() { run("nagle") }
+    func testOptionsDefaults() { run("options-defaults") }
+    func testOptionsMtu() { run("options-mtu") }
     func testPassiveOpen() { run("passive-open") }
+    func testReassemblySack() { run("reassembly-sack") }
+    func testRetransmissionGiveUp() { run("retransmission-give-up") }
+    func testRetransmissionTimeout() { run("retransmission-timeout") }
+    func testRstListen() { run("rst-listen") }
+    func testRstSynReceived() { run("rst-syn-received") }
+    func testRstSynSent() { run("rst-syn-sent") }
+    func testRstSynchronized() { run("rst-synchronized") }
+    func testSackLimits() { run("sack-limits") }
+    func testSimultaneousClose() { run("simultaneous-close") }
+    func testSimultaneousOpen() { run("simultaneous-open") }
+    func testSynCookies() { run("syn-cookies") }
+    func testTimeWaitReuse() { run("time-wait-reuse") }
+    func testTimestamps() { run("timestamps") }
+    func testZeroWindowReceive() { run("zero-window-receive") }
+    func testZeroWindowSend() { run("zero-window-send") }
 }
