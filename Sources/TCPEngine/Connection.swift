@@ -393,6 +393,9 @@ final class Connection {
             default:
                 break
             }
+        } else if seg.fin && !finReceived {
+            // A FIN past a hole (or past the window): the peer sends it again; say where we are.
+            ackNow = true
         }
         return .none
     }

@@ -29,6 +29,8 @@ public final class TCPEngine {
     private var challengeWindowStart: TCPInstant?
     private var challengeCount = 0
     private var nextEphemeralPort: UInt16 = 49152
+    /// A segment was processed or the application called since the last dispatch.
+    private var needsDispatch = false
 
     public init(configuration: TCPConfiguration) {
         self.configuration = configuration
@@ -55,7 +57,14 @@ public final class TCPEngine {
         if let slot = index[tuple], let connection = slots[Int(slot)] {
             guard checksumOK(segment, tuple) else { return true }
             counters.segmentsClaimed += 1
+            needsDispatch = true
             let seg = Segment(segment)
+            if connection.state == .closed {
+                // Over, the application not yet told: as if there were no connection
+                // (RFC 9293 section 3.10.7.1).
+                if !seg.rst { queueReset(tuple, seq: seg.hasACK ? seg.ack : TCPSeq(0), ack: seg.hasACK ? nil : seg.seq + seg.length) }
+                return true
+            }
             // RFC 9293 section 3.6.1 / RFC 6191: a new SYN beyond the old connection's
             // sequence space ends TIME-WAIT and opens a new connection.
             if connection.state == .timeWait && seg.syn && !seg.hasACK && !seg.rst && connection.rcvNxt < seg.seq,
@@ -70,6 +79,7 @@ public final class TCPEngine {
         guard let listener = findListener(destination) else { return false }
         guard checksumOK(segment, tuple) else { return true }
         counters.segmentsClaimed += 1
+        needsDispatch = true
         listen(listener, Segment(segment), tuple: tuple, now: now)
         return true
     }
@@ -273,6 +283,7 @@ public final class TCPEngine {
     /// Runs every timer due at `now` and hands each segment due to `emit` (valid during the
     /// call only: its payload points into a send buffer).
     public func dispatch(now: TCPInstant, emit: (TCPOutgoingSegment) -> Void) {
+        needsDispatch = false
         for segment in control { emit(segment) }
         control.removeAll(keepingCapacity: true)
         var slot = 0
@@ -285,10 +296,11 @@ public final class TCPEngine {
         }
     }
 
-    /// When `dispatch` should run next: now if something is waiting to go, else the
-    /// earliest timer; nil when nothing is pending.
+    /// When `dispatch` should run next: now after a segment was processed or the
+    /// application called (data may be ready to go), else the earliest timer; nil when
+    /// nothing is pending. Walks the connections (no timer wheel yet).
     public func nextDeadline(now: TCPInstant) -> TCPInstant? {
-        if !control.isEmpty { return now }
+        if needsDispatch || !control.isEmpty { return now }
         var earliest: TCPInstant?
         for slot in 0..<highWater {
             guard let connection = slots[slot] else { continue }
@@ -344,6 +356,7 @@ public final class TCPEngine {
     /// Stops listening; connections not yet accepted are reset, accepted ones go on.
     public func close(_ handle: TCPListener) {
         guard let listener = listener(handle) else { return }
+        needsDispatch = true
         for slot in 0..<highWater {
             guard let connection = slots[slot], connection.listener === listener else { continue }
             if connection.owner == .listener {
@@ -398,6 +411,7 @@ public final class TCPEngine {
         guard let (slot, _) = makeConnection(tuple, passive: false, iss: iss, mtu: mtu ?? configuration.mtu) else {
             throw .memoryLimit
         }
+        needsDispatch = true
         return TCPSocket(index: slot, generation: generations[Int(slot)])
     }
 
@@ -436,6 +450,7 @@ public final class TCPEngine {
     /// Copies received bytes out and frees their room (the window may open).
     public func read(_ socket: TCPSocket, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         guard let connection = connection(socket) else { return 0 }
+        needsDispatch = true
         return connection.read(into: buffer, consume: true)
     }
 
@@ -448,6 +463,7 @@ public final class TCPEngine {
     /// Queues bytes to send; returns how many the send buffer took.
     public func write(_ socket: TCPSocket, _ bytes: UnsafeRawBufferPointer) -> Int {
         guard let connection = connection(socket) else { return 0 }
+        needsDispatch = true
         switch connection.state {
         case .synSent, .synReceived, .established, .closeWait: return connection.write(bytes)
         default: return 0
@@ -455,12 +471,14 @@ public final class TCPEngine {
     }
 
     public func setNagle(_ socket: TCPSocket, _ on: Bool) {
+        needsDispatch = true
         connection(socket)?.nagle = on
     }
 
     /// No more data from this side: a FIN after what was written.
     public func shutdown(_ socket: TCPSocket) {
         guard let connection = connection(socket) else { return }
+        needsDispatch = true
         connection.shutdown()
         settle(connection, slot: socket.index)
     }
@@ -470,6 +488,7 @@ public final class TCPEngine {
     /// finishes the closing handshake on its own. The handle is stale afterwards.
     public func close(_ socket: TCPSocket) {
         guard let connection = connection(socket) else { return }
+        needsDispatch = true
         if connection.readable > 0 {
             connection.abort()
         } else {
@@ -483,6 +502,7 @@ public final class TCPEngine {
     /// Sends a RST and ends the connection; the handle is stale afterwards.
     public func abort(_ socket: TCPSocket) {
         guard let connection = connection(socket) else { return }
+        needsDispatch = true
         connection.abort()
         connection.owner = .orphan
         connection.pendingEvents = []

@@ -108,13 +108,13 @@ final class ScriptRunner {
             case let .inbound(segment):
                 try expectNothingPending(before: scriptLine.text)
                 try send(segment)
-                dispatch()
+                try advance(to: time)
             case let .outbound(expected):
                 try match(expected, at: time)
             case let .command(command):
                 try expectNothingPending(before: scriptLine.text)
                 try perform(command)
-                dispatch()
+                try advance(to: time)
             }
         }
         try expectNothingPending(before: "the end of the script")
@@ -122,7 +122,10 @@ final class ScriptRunner {
 
     func seconds(_ micros: Int64) -> String { TCPInstant(microseconds: micros).description.dropLast(3).description }
 
+    /// Dispatches whenever the engine's next deadline comes before `time`, then polls
+    /// events: the engine is only asked when it says something is due.
     func advance(to time: Int64) throws {
+        defer { pollEvents() }
         var rounds = 0
         while let deadline = engine.nextDeadline(now: TCPInstant(microseconds: clock)), deadline.microseconds <= time {
             clock = max(clock, deadline.microseconds)
@@ -131,13 +134,15 @@ final class ScriptRunner {
             if rounds > 10_000 { throw fail("the engine's deadline does not move (at \(seconds(clock)))") }
         }
         clock = time
-        dispatch()
     }
 
     func dispatch() {
         engine.dispatch(now: TCPInstant(microseconds: clock)) { segment in
             pending.append(record(segment))
         }
+    }
+
+    func pollEvents() {
         engine.pollEvents { source, events in
             guard case let .socket(socket) = source else { return }
             for (port, var peer) in peers where peer.socket == socket {
@@ -321,7 +326,6 @@ final class ScriptRunner {
             let port = engine.endpoints(socket)!.remote.port
             peers[port, default: Peer(remoteISN: remoteISNBase)].socket = socket
             current = port
-            dispatch()
         case let .write(count, expect):
             var peer = peer(current)
             let bytes = (0..<Int64(count)).map { patternByte(peer.written + $0) }
@@ -354,7 +358,7 @@ final class ScriptRunner {
             let text = state?.rawValue ?? "gone"
             if text != name { throw fail("state \(text), expected \(name)") }
         case let .events(names):
-            dispatch()
+            pollEvents()
             let events = peer(current).events
             if events.description != names { throw fail("events \(events), expected \(names)") }
             peers[current]!.events = []

@@ -26,6 +26,7 @@ final class ScriptTests: XCTestCase {
         "close-unread",
         "delayed-ack",
         "fast-retransmit",
+        "handshake-loss",
         "ipv6",
         "limits",
         "nagle",
@@ -33,9 +34,11 @@ final class ScriptTests: XCTestCase {
         "options-mtu",
         "passive-open",
         "reassembly-sack",
+        "reorder-overlap-fin",
         "retransmission-give-up",
         "retransmission-timeout",
         "rst-listen",
+        "rst-simultaneous-open",
         "rst-syn-received",
         "rst-syn-sent",
         "rst-synchronized",
@@ -66,6 +69,7 @@ final class ScriptTests: XCTestCase {
     func testCloseUnread() { run("close-unread") }
     func testDelayedAck() { run("delayed-ack") }
     func testFastRetransmit() { run("fast-retransmit") }
+    func testHandshakeLoss() { run("handshake-loss") }
     func testIpv6() { run("ipv6") }
     func testLimits() { run("limits") }
     func testNagle() { run("nagle") }
@@ -73,9 +77,11 @@ final class ScriptTests: XCTestCase {
     func testOptionsMtu() { run("options-mtu") }
     func testPassiveOpen() { run("passive-open") }
     func testReassemblySack() { run("reassembly-sack") }
+    func testReorderOverlapFin() { run("reorder-overlap-fin") }
     func testRetransmissionGiveUp() { run("retransmission-give-up") }
     func testRetransmissionTimeout() { run("retransmission-timeout") }
     func testRstListen() { run("rst-listen") }
+    func testRstSimultaneousOpen() { run("rst-simultaneous-open") }
     func testRstSynReceived() { run("rst-syn-received") }
     func testRstSynSent() { run("rst-syn-sent") }
     func testRstSynchronized() { run("rst-synchronized") }
