@@ -66,6 +66,9 @@ let package = Package(
             "LuaHost", "Devices", "Reactor", "Packets", "CLua", "MallocCounter",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/InMemory"),
+        // Two TCP engines back to back: a bulk transfer, its heap allocations per segment.
+        .executableTarget(name: "tapir-bench-tcp", dependencies: ["TCPEngine", "Packets", "MallocCounter"],
+                          path: "Benchmarks/TCPBulk"),
 
         // Fuzz targets (scripts/fuzz builds them with libFuzzer and ASan; a normal build
         // makes programs that replay inputs through the same code: FuzzPackets FILE|DIR...).

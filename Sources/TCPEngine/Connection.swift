@@ -116,6 +116,10 @@ final class Connection {
 
     // What the next dispatch owes.
     private var ackNow = false
+    /// ACKs owed beyond the next one: each out-of-order segment of a burst processed
+    /// before a dispatch gets its own duplicate ACK (RFC 5681 section 4.2), so the
+    /// sender's count of three works.
+    private var extraACKs = 0
     private var unacknowledgedBytes = 0
     private var retransmitFirst = false
     private var probeNow = false
@@ -516,7 +520,7 @@ final class Connection {
             rcvNxt += joined
             if written > 0 { pendingEvents.insert(.readable) }
             if filledHole {
-                ackNow = true
+                acknowledgeAtOnce()
             } else {
                 unacknowledgedBytes += written
                 let fullSegment = localMSS - (timestamps ? 12 : 0)
@@ -528,7 +532,7 @@ final class Connection {
             }
         } else {
             // Out of order: a duplicate ACK at once (RFC 5681 section 4.2), with SACK blocks.
-            ackNow = true
+            acknowledgeAtOnce()
             if written == 0 || !assembler.add(start: offset, end: offset + written) {
                 counters.outOfOrderRefused += 1
                 return false
@@ -539,9 +543,14 @@ final class Connection {
         return offset == 0 && written == payload.count
     }
 
+    private func acknowledgeAtOnce() {
+        if ackNow { extraACKs = Swift.min(extraACKs + 1, 16) } else { ackNow = true }
+    }
+
     private func enter(_ next: TCPState) {
         state = next
         if next == .closed {
+            extraACKs = 0
             retransmitDeadline = nil
             delayedACKDeadline = nil
             persistDeadline = nil
@@ -640,7 +649,7 @@ final class Connection {
 
     /// Whether a dispatch now would send something without a timer.
     var wantsToSend: Bool {
-        ackNow || resetPending || retransmitFirst || probeNow
+        ackNow || extraACKs > 0 || resetPending || retransmitFirst || probeNow
     }
 
     /// Runs the timers that are due and hands every segment that is due to `emit`.
@@ -735,13 +744,14 @@ final class Connection {
     /// RFC 2018 section 4: the block with the latest segment first, then the others.
     private func appendSACKBlocks(_ options: inout TCPOutgoingOptions) {
         let ranges = assembler.ranges
-        func block(_ range: Assembler.Range) -> TCPSACKBlock {
-            TCPSACKBlock(left: (rcvNxt + range.start).value, right: (rcvNxt + range.end).value)
-        }
-        if assembler.latest >= 0 { options.appendSACKBlock(block(ranges[assembler.latest])) }
+        if assembler.latest >= 0 { options.appendSACKBlock(sackBlock(ranges[assembler.latest])) }
         for index in ranges.indices where index != assembler.latest {
-            if !options.appendSACKBlock(block(ranges[index])) { break }
+            if !options.appendSACKBlock(sackBlock(ranges[index])) { break }
         }
+    }
+
+    private func sackBlock(_ range: Assembler.Range) -> TCPSACKBlock {
+        TCPSACKBlock(left: (rcvNxt + range.start).value, right: (rcvNxt + range.end).value)
     }
 
     private func nextSegment(now: TCPInstant) -> TCPOutgoingSegment? {
@@ -807,6 +817,10 @@ final class Connection {
             persistDeadline = now + persistInterval
         }
         if ackNow { return makeSegment(seq: sndNxt, flags: TCPFlags.ack, now: now) }
+        if extraACKs > 0 {
+            extraACKs -= 1
+            return makeSegment(seq: sndNxt, flags: TCPFlags.ack, now: now)
+        }
         return nil
     }
 

@@ -120,36 +120,47 @@ public struct TCPOutgoingOptions: Hashable, Sendable {
         return length
     }
 
-    /// Writes the options at `at` (room checked by the caller); returns their length.
+    /// Writes the options at `start` (room checked by the caller); returns their length.
+    /// (No nested functions: a captured `var` would be a heap box in a debug build.)
     func write(into buffer: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
         var at = start
-        func byte(_ value: UInt8) {
-            buffer[at] = value
-            at += 1
-        }
-        func word(_ value: UInt32) {
-            buffer.storeBytes(of: value.bigEndian, toByteOffset: at, as: UInt32.self)
-            at += 4
-        }
         if let mss {
-            byte(TCPOptionKind.maximumSegmentSize); byte(4); byte(UInt8(mss >> 8)); byte(UInt8(truncatingIfNeeded: mss))
+            Self.put(buffer, &at, TCPOptionKind.maximumSegmentSize, 4, UInt8(mss >> 8), UInt8(truncatingIfNeeded: mss))
         }
         if hasTimestamp {
-            if sackPermitted { byte(TCPOptionKind.sackPermitted); byte(2) } else { byte(1); byte(1) }
-            byte(TCPOptionKind.timestamps); byte(10); word(timestampValue); word(timestampEcho)
+            if sackPermitted {
+                Self.put(buffer, &at, TCPOptionKind.sackPermitted, 2, TCPOptionKind.timestamps, 10)
+            } else {
+                Self.put(buffer, &at, 1, 1, TCPOptionKind.timestamps, 10)
+            }
+            Self.put(buffer, &at, timestampValue)
+            Self.put(buffer, &at, timestampEcho)
         } else if sackPermitted {
-            byte(1); byte(1); byte(TCPOptionKind.sackPermitted); byte(2)
+            Self.put(buffer, &at, 1, 1, TCPOptionKind.sackPermitted, 2)
         }
         if let windowScale {
-            byte(1); byte(TCPOptionKind.windowScale); byte(3); byte(windowScale)
+            Self.put(buffer, &at, 1, TCPOptionKind.windowScale, 3, windowScale)
         }
         if sackBlockCount > 0 {
-            byte(1); byte(1); byte(TCPOptionKind.sack); byte(UInt8(2 + 8 * sackBlockCount))
+            Self.put(buffer, &at, 1, 1, TCPOptionKind.sack, UInt8(2 + 8 * sackBlockCount))
             for index in 0..<sackBlockCount {
                 let block = sackBlock(index)
-                word(block.left); word(block.right)
+                Self.put(buffer, &at, block.left)
+                Self.put(buffer, &at, block.right)
             }
         }
         return at - start
+    }
+
+    @inline(__always)
+    private static func put(_ buffer: UnsafeMutableRawBufferPointer, _ at: inout Int, _ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        buffer.storeBytes(of: (UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)).bigEndian, toByteOffset: at, as: UInt32.self)
+        at += 4
+    }
+
+    @inline(__always)
+    private static func put(_ buffer: UnsafeMutableRawBufferPointer, _ at: inout Int, _ word: UInt32) {
+        buffer.storeBytes(of: word.bigEndian, toByteOffset: at, as: UInt32.self)
+        at += 4
     }
 }

@@ -78,6 +78,7 @@ struct RingBuffer {
         guard capacity > 0 else { return }
         head = (head + length) % capacity
         count -= length
-        if count == 0 { head = 0 }
+        // (The head stays where it is when the ring empties: out-of-order bytes may sit
+        // past it.)
     }
 }
