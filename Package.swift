@@ -75,6 +75,8 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
         .target(name: "FuzzDriver", dependencies: ["CLibFuzzer"], path: "Fuzz/FuzzDriver"),
         .executableTarget(name: "FuzzPackets", dependencies: ["FuzzDriver", "Packets"], path: "Fuzz/FuzzPackets"),
+        .executableTarget(name: "FuzzTCPEngine", dependencies: ["FuzzDriver", "TCPEngine", "Packets"],
+                          path: "Fuzz/FuzzTCPEngine"),
         .executableTarget(name: "FuzzLuaPacket", dependencies: [
             "FuzzDriver", "LuaHost", "Devices", "Reactor",
             .product(name: "Logging", package: "swift-log"),

@@ -112,6 +112,9 @@ final class Connection {
     private var rttTiming: (end: TCPSeq, sent: TCPInstant)?
     private var retries = 0
     private var persistBackoff = 0
+    /// Zero-window probes sent since the peer last said anything (RFC 9293 section
+    /// 3.8.6.1 keeps probing while the peer answers; one that never does is given up).
+    private var probesUnanswered = 0
     private var congestion: NewReno
 
     // What the next dispatch owes.
@@ -300,6 +303,7 @@ final class Connection {
 
         // Fifth: the ACK field.
         guard seg.hasACK else { return .none }
+        probesUnanswered = 0
         if state == .synReceived {
             guard sndUna < seg.ack && seg.ack <= sndMax else { return .reset(seq: seg.ack, ack: nil) }
             if rttTiming != nil {
@@ -667,7 +671,17 @@ final class Connection {
         if let deadline = persistDeadline, deadline <= now {
             persistDeadline = nil
             persistBackoff += 1
+            probesUnanswered += 1
+            if probesUnanswered > config.maxRetransmissions {
+                enter(.closed)
+                if owner == .application { pendingEvents.insert(.timedOut) }
+                return
+            }
             probeNow = true
+        }
+        if owner == .orphan && state == .finWait2 && closeDeadline == nil {
+            // Closed by the application after its FIN was acknowledged: FIN-WAIT-2 is bounded.
+            closeDeadline = now + config.finWait2Timeout
         }
         if let deadline = delayedACKDeadline, deadline <= now {
             delayedACKDeadline = nil
@@ -859,7 +873,14 @@ final class Connection {
         }
         if seq == sndNxt { sndNxt = end }
         if sndMax < end { sndMax = end }
-        if retransmitDeadline == nil && sndWnd > 0 { retransmitDeadline = now + rtt.rto }
+        if retransmitDeadline == nil {
+            // Into a closed window (a FIN, a probe) the persist timer watches instead.
+            if sndWnd > 0 {
+                retransmitDeadline = now + rtt.rto
+            } else if persistDeadline == nil {
+                persistDeadline = now + persistInterval
+            }
+        }
         return segment
     }
 

@@ -427,6 +427,15 @@ public final class TCPEngine {
         return listeners[slot]
     }
 
+    /// Every connection the engine holds, with its state and whether the application holds
+    /// it (for status displays and tests; not for the packet path).
+    public func forEachConnection(_ body: (TCPFourTuple, TCPState, _ heldByApplication: Bool) -> Void) {
+        for slot in 0..<highWater {
+            guard let connection = slots[slot] else { continue }
+            body(connection.tuple, connection.state, connection.owner == .application)
+        }
+    }
+
     public func state(_ socket: TCPSocket) -> TCPState? { connection(socket)?.state }
     public func counters(_ socket: TCPSocket) -> TCPConnectionCounters? { connection(socket)?.counters }
     public func endpoints(_ socket: TCPSocket) -> TCPFourTuple? { connection(socket)?.tuple }

@@ -48,6 +48,7 @@ final class ScriptTests: XCTestCase {
         "syn-cookies",
         "time-wait-reuse",
         "timestamps",
+        "zero-window-fin",
         "zero-window-receive",
         "zero-window-send",
     ]
@@ -91,6 +92,7 @@ final class ScriptTests: XCTestCase {
     func testSynCookies() { run("syn-cookies") }
     func testTimeWaitReuse() { run("time-wait-reuse") }
     func testTimestamps() { run("timestamps") }
+    func testZeroWindowFin() { run("zero-window-fin") }
     func testZeroWindowReceive() { run("zero-window-receive") }
     func testZeroWindowSend() { run("zero-window-send") }
 }
