@@ -168,7 +168,7 @@ final class Connection {
     func acceptSYN(_ seg: Segment, now: TCPInstant) {
         irs = seg.seq
         rcvNxt = seg.seq + 1
-        negotiate(seg.options, synACK: false)
+        negotiate(seg.options)
         sndWnd = Int(seg.window)
         maxSndWnd = sndWnd
         sndWl1 = seg.seq
@@ -198,7 +198,7 @@ final class Connection {
 
     /// Reads the options of a SYN (or SYN-ACK): MSS, window scale, SACK-permitted,
     /// timestamps, each used only if both sides sent it.
-    private func negotiate(_ options: ReceivedOptions, synACK: Bool) {
+    private func negotiate(_ options: ReceivedOptions) {
         let peerMSS = options.mss.map(Int.init) ?? (tuple.local.address.isIPv6 ? 1220 : 536)
         if let shift = options.windowScale, let offered = offeredShift {
             sndShift = Swift.min(shift, 14)
@@ -430,7 +430,7 @@ final class Connection {
         guard seg.syn else { return .none }
         irs = seg.seq
         rcvNxt = seg.seq + 1
-        negotiate(seg.options, synACK: true)
+        negotiate(seg.options)
         if let value = seg.options.timestamp?.value { tsRecent = value }
         if ackAcceptable {
             if let timing = rttTiming {

@@ -127,7 +127,7 @@ public final class TCPEngine {
             return
         }
         let iss = configuration.secrets.initialSequence(tuple, now: now)
-        guard let (slot, connection) = makeConnection(tuple, passive: true, iss: iss, mtu: listener.mtu) else {
+        guard let (_, connection) = makeConnection(tuple, passive: true, iss: iss, mtu: listener.mtu) else {
             counters.synsDropped += 1
             return
         }
@@ -137,7 +137,6 @@ public final class TCPEngine {
         listener.connections += 1
         listener.synReceived += 1
         connection.acceptSYN(seg, now: now)
-        _ = slot
     }
 
     /// RFC 4987: the SYN-ACK whose sequence number is the cookie; nothing is kept.
