@@ -48,6 +48,15 @@ public struct TCPConfiguration: Sendable {
     public init(secrets: TCPSecrets = .random()) {
         self.secrets = secrets
     }
+
+    /// The window scale this side offers (RFC 7323): the least shift that lets the receive
+    /// buffer's size be advertised; nil with window scaling off.
+    var offeredWindowShift: UInt8? {
+        guard windowScaling else { return nil }
+        var shift: UInt8 = 0
+        while shift < 14 && receiveBufferSize >> Int(shift) > 65535 { shift += 1 }
+        return shift
+    }
 }
 
 /// Per-listener settings; nil takes the engine's default.

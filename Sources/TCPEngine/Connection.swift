@@ -148,11 +148,7 @@ final class Connection {
         assembler = Assembler(capacity: config.reassemblyRanges)
         rtt = RTTEstimator(initial: config.initialRTO, minimum: config.minRTO, maximum: config.maxRTO)
         congestion = NewReno(smss: smss, initialSequence: iss)
-        if config.windowScaling {
-            var shift: UInt8 = 0
-            while shift < 14 && config.receiveBufferSize >> Int(shift) > 65535 { shift += 1 }
-            offeredShift = shift
-        }
+        offeredShift = config.offeredWindowShift
     }
 
     deinit { releaseBuffers() }
@@ -176,18 +172,31 @@ final class Connection {
         if let value = seg.options.timestamp?.value { tsRecent = value }
     }
 
-    /// A returned SYN cookie's ACK: ESTABLISHED at once, with the cookie's MSS and none of
-    /// the options (they were not kept).
-    func acceptCookie(_ seg: Segment, mss: UInt16) {
+    /// A returned SYN cookie's ACK: ESTABLISHED at once, with the cookie's MSS, and the
+    /// peer's window scale and SACK-permitted as the timestamp it echoes carries them (nil
+    /// options when it has none: then no timestamps, scaling or SACK).
+    func acceptCookie(_ seg: Segment, mss: UInt16, options: SYNCookieOptions?) {
         irs = seg.seq - 1
         rcvNxt = seg.seq
-        offeredShift = nil
-        smss = Swift.min(localMSS, Int(mss))
+        if let options, let value = seg.options.timestamp?.value {
+            timestamps = true
+            tsRecent = value
+            sack = options.sackPermitted
+            if let shift = options.windowShift, offeredShift != nil {
+                sndShift = shift
+                rcvShift = offeredShift!
+            } else {
+                offeredShift = nil
+            }
+        } else {
+            offeredShift = nil
+        }
+        smss = Swift.max(Swift.min(localMSS, Int(mss)) - (timestamps ? 12 : 0), 32)
         congestion = NewReno(smss: smss, initialSequence: iss)
         sndUna = seg.ack
         sndNxt = seg.ack
         sndMax = seg.ack
-        sndWnd = Int(seg.window)
+        sndWnd = Int(seg.window) << Int(sndShift)
         maxSndWnd = sndWnd
         sndWl1 = seg.seq
         sndWl2 = seg.ack

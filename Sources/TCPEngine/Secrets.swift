@@ -69,3 +69,34 @@ public struct TCPSecrets: Sendable {
         return Self.cookieMSS[Int(cookie.value >> 24 & 7)]
     }
 }
+
+/// What a SYN-ACK with a cookie keeps of the SYN's options besides the MSS, in the low 5
+/// bits of its timestamp value, which the peer echoes (as Linux does): the window shift
+/// (15: none) and SACK-permitted. Only when the SYN had timestamps.
+struct SYNCookieOptions: Equatable {
+    var windowShift: UInt8?
+    var sackPermitted: Bool
+
+    static let mask: UInt32 = 0x1f
+
+    /// The timestamp value to send: the clock's, its low bits replaced, never ahead of the
+    /// clock (the values after it must not look older to the peer's PAWS), so up to 63 ms
+    /// behind.
+    func timestampValue(_ clock: UInt32) -> UInt32 {
+        let bits = UInt32(Swift.min(windowShift ?? 15, 15)) | (sackPermitted ? 0x10 : 0)
+        var value = clock & ~Self.mask | bits
+        if Int32(bitPattern: value &- clock) > 0 { value = (value &- (Self.mask + 1)) & ~Self.mask | bits }
+        return value
+    }
+
+    init(windowShift: UInt8?, sackPermitted: Bool) {
+        self.windowShift = windowShift.map { Swift.min($0, 14) }
+        self.sackPermitted = sackPermitted
+    }
+
+    init(echo: UInt32) {
+        let shift = UInt8(echo & 0xf)
+        windowShift = shift == 15 ? nil : Swift.min(shift, 14)
+        sackPermitted = echo & 0x10 != 0
+    }
+}

@@ -147,6 +147,15 @@ public final class TCPEngine {
         let cookie = configuration.secrets.cookie(tuple, clientSequence: seg.seq, mss: mss, now: now)
         var options = TCPOutgoingOptions()
         options.mss = UInt16(clamping: localMSS)
+        if configuration.timestamps, let timestamp = seg.options.timestamp {
+            // The other options ride in the timestamp the peer will echo.
+            let kept = SYNCookieOptions(windowShift: configuration.offeredWindowShift == nil ? nil : seg.options.windowScale,
+                                        sackPermitted: configuration.selectiveAcknowledgments && seg.options.sackPermitted)
+            let clock = configuration.secrets.timestampOffset(tuple) &+ UInt32(truncatingIfNeeded: now.milliseconds)
+            options.timestamp = (kept.timestampValue(clock), timestamp.value)
+            options.sackPermitted = kept.sackPermitted
+            if kept.windowShift != nil { options.windowScale = configuration.offeredWindowShift }
+        }
         let window = Swift.min(configuration.receiveBufferSize, 65535)
         queueControl(TCPOutgoingSegment(source: tuple.local, destination: tuple.remote, seq: cookie.value,
                                         ack: (seg.seq + 1).value, flags: TCPFlags.syn | TCPFlags.ack,
@@ -171,7 +180,8 @@ public final class TCPEngine {
         connection.listener = listener
         connection.nagle = listener.nagle
         listener.connections += 1
-        connection.acceptCookie(seg, mss: mss)
+        let kept = configuration.timestamps ? seg.options.timestamp.map { SYNCookieOptions(echo: $0.echo) } : nil
+        connection.acceptCookie(seg, mss: mss, options: kept)
         connection.acceptPending = true
         // The ACK may carry data (and a FIN).
         handle(connection.process(seg, now: now), connection, slot: slot, tuple: tuple, now: now)

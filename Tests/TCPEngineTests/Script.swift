@@ -30,11 +30,16 @@ enum ScriptOption: Equatable, CustomStringConvertible {
 
     static func == (a: ScriptOption, b: ScriptOption) -> Bool { a.description == b.description }
 
+    /// `*` in a script: any value (a timestamp value), or (an inbound echo) the last
+    /// timestamp value the engine sent to that peer.
+    static let wildcard = Int64.min
+    static func text(_ value: Int64) -> String { value == wildcard ? "*" : String(value) }
+
     var description: String {
         switch self {
         case let .mss(value): "mss \(value)"
         case .sackOK: "sackOK"
-        case let .timestamp(val, ecr): "TS val \(val) ecr \(ecr)"
+        case let .timestamp(val, ecr): "TS val \(Self.text(val)) ecr \(Self.text(ecr))"
         case .nop: "nop"
         case .eol: "eol"
         case let .wscale(value): "wscale \(value)"
@@ -241,6 +246,7 @@ struct Script {
 
     static func option(_ words: [String], line: Int) throws -> ScriptOption {
         func number(_ index: Int) throws -> Int64 {
+            if index < words.count && words[index] == "*" { return ScriptOption.wildcard }
             guard index < words.count, let value = Int64(words[index]) else {
                 throw ScriptError(line: line, message: "bad option \(words.joined(separator: " "))")
             }

@@ -23,6 +23,7 @@ final class ScriptRunner {
         var remoteISN: UInt32
         var localISN: UInt32?
         var tsOffset: UInt32?
+        var lastTimestamp: UInt32 = 0
         var socket: TCPSocket?
         var written: Int64 = 0
         var read: Int64 = 0
@@ -191,10 +192,9 @@ final class ScriptRunner {
                 case 3: options.append(.wscale(Int(data[0])))
                 case 4: options.append(.sackOK)
                 case 8:
-                    let value = u32(0)
-                    if peer.tsOffset == nil { peer.tsOffset = value &- UInt32(truncatingIfNeeded: clock / 1000) }
-                    let echo = u32(4)
-                    options.append(.timestamp(val: Int64(value &- peer.tsOffset!), ecr: Int64(echo)))
+                    // Raw here; made relative when matched (`match`), unless the script says `*`.
+                    peer.lastTimestamp = u32(0)
+                    options.append(.timestamp(val: Int64(u32(0)), ecr: Int64(u32(4))))
                 case 5:
                     var blocks: [(Int64, Int64)] = []
                     for index in 0..<(data.count / 8) {
@@ -214,7 +214,7 @@ final class ScriptRunner {
                                        ack: packet.flags & TCPFlags.ack != 0 ? Int64(packet.ack &- peer.remoteISN) : nil,
                                        window: Int(packet.window), options: options, port: port)
             peers[port] = peer
-            var text = result.description + (port != 40000 ? " to \(port)" : "")
+            var text = relativeTimestamps(result, expected: nil, peer: &peer).description + (port != 40000 ? " to \(port)" : "")
             if !checksumOK { text += " [BAD CHECKSUM]" }
             if !payloadOK { text += " [payload differs from the pattern]" }
             return Sent(time: clock, segment: result, payloadOK: payloadOK && checksumOK, raw: text)
@@ -226,7 +226,7 @@ final class ScriptRunner {
             throw fail("expected at \(seconds(time)): \(expected)\n    nothing was sent")
         }
         let sent = pending.removeFirst()
-        var actual = sent.segment
+        var actual = relativeTimestamps(sent.segment, expected: expected, peer: &peers[sent.segment.port!]!, at: sent.time)
         var differences: [String] = []
         if sent.time != time { differences.append("time: sent at \(seconds(sent.time)), expected \(seconds(time))") }
         let expectedPort = expected.port ?? 40000
@@ -252,6 +252,24 @@ final class ScriptRunner {
         }
     }
 
+    /// The segment's timestamp value relative to the peer's offset, learned from the first
+    /// one (its emission time in ms is its relative value); `TS val *` expected: not
+    /// compared, not learned from.
+    func relativeTimestamps(_ segment: ScriptSegment, expected: ScriptSegment?, peer: inout Peer, at time: Int64? = nil) -> ScriptSegment {
+        var segment = segment
+        segment.options = segment.options.map { option in
+            guard case let .timestamp(raw, echo) = option else { return option }
+            let wanted = expected?.options.first { if case .timestamp = $0 { true } else { false } }
+            if case let .timestamp(val, _)? = wanted, val == ScriptOption.wildcard { return .timestamp(val: val, ecr: echo) }
+            if peer.tsOffset == nil {
+                guard let time else { return option }
+                peer.tsOffset = UInt32(truncatingIfNeeded: raw) &- UInt32(truncatingIfNeeded: time / 1000)
+            }
+            return .timestamp(val: Int64(UInt32(truncatingIfNeeded: raw) &- peer.tsOffset!), ecr: echo)
+        }
+        return segment
+    }
+
     /// Builds the segment a script line describes and hands it to the engine.
     func send(_ segment: ScriptSegment) throws {
         let port = segment.port ?? current
@@ -265,7 +283,8 @@ final class ScriptRunner {
             case .eol: options += [0]
             case let .wscale(value): options += [3, 3, UInt8(value)]
             case let .timestamp(val, ecr):
-                let echo = ecr == 0 ? 0 : UInt32(truncatingIfNeeded: ecr) &+ (peer.tsOffset ?? 0)
+                let echo = ecr == ScriptOption.wildcard ? peer.lastTimestamp
+                    : ecr == 0 ? 0 : UInt32(truncatingIfNeeded: ecr) &+ (peer.tsOffset ?? 0)
                 options += [8, 10] + be32(UInt32(truncatingIfNeeded: val)) + be32(echo)
             case let .sack(blocks):
                 options += [5, UInt8(2 + 8 * blocks.count)]

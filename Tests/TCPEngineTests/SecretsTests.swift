@@ -45,6 +45,23 @@ final class SecretsTests: XCTestCase {
         }
     }
 
+    /// The options a cookie keeps in the low 5 bits of its timestamp come back from the echo;
+    /// the value is never ahead of the clock, and at most 63 ms behind.
+    func testCookieOptionsInTheTimestamp() {
+        for (shift, sack) in [(nil, false), (0, true), (7, true), (14, false), (20, true)] as [(UInt8?, Bool)] {
+            let kept = SYNCookieOptions(windowShift: shift, sackPermitted: sack)
+            for clock in [0x1234_5678, 0x1234_5660, 0x1234_567f, 5] as [UInt32] {
+                let value = kept.timestampValue(clock)
+                let behind = Int32(bitPattern: clock &- value)
+                XCTAssertTrue(behind >= 0 && behind < 64, "clock \(clock), value \(value)")
+                XCTAssertEqual(SYNCookieOptions(echo: value), kept)
+            }
+            let value = kept.timestampValue(0x1234_5678)
+            XCTAssertEqual(SYNCookieOptions(echo: value), kept)
+            XCTAssertEqual(SYNCookieOptions(echo: value).windowShift, shift.map { min($0, 14) })
+        }
+    }
+
     func testSequenceComparisonWraps() {
         XCTAssertTrue(TCPSeq(0xffff_fff0) < TCPSeq(5))
         XCTAssertEqual(TCPSeq(5) - TCPSeq(0xffff_fff0), 21)
