@@ -72,6 +72,7 @@ struct ScriptSegment: Equatable, CustomStringConvertible {
 
 enum Command {
     case listen(backlog: Int?, limit: Int?)
+    case unlisten
     case connect
     case accept(expectNone: Bool)
     case write(Int, expect: Int?)
@@ -163,6 +164,7 @@ struct Script {
                 index += 2
             }
             return .listen(backlog: backlog, limit: limit)
+        case "unlisten": return .unlisten
         case "connect": return .connect
         case "accept": return .accept(expectNone: words.count > 1 && words[1] == "none")
         case "write": return .write(try int(1), expect: try expected())

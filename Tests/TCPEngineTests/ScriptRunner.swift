@@ -330,6 +330,9 @@ final class ScriptRunner {
         case let .listen(backlog, limit):
             listener = try engine.listen(TCPEndpoint(localAddress, localPort),
                                          options: TCPListenOptions(connectionLimit: limit, synBacklog: backlog))
+        case .unlisten:
+            guard let listener else { throw fail("unlisten without listen") }
+            engine.close(listener)
         case .connect:
             let socket = try engine.connect(from: TCPEndpoint(localAddress, localPort),
                                             to: TCPEndpoint(remoteAddress, current), now: now)

@@ -29,6 +29,7 @@ final class ScriptTests: XCTestCase {
         "handshake-loss",
         "ipv6",
         "limits",
+        "listener-close",
         "nagle",
         "options-defaults",
         "options-mtu",
@@ -73,6 +74,7 @@ final class ScriptTests: XCTestCase {
     func testHandshakeLoss() { run("handshake-loss") }
     func testIpv6() { run("ipv6") }
     func testLimits() { run("limits") }
+    func testListenerClose() { run("listener-close") }
     func testNagle() { run("nagle") }
     func testOptionsDefaults() { run("options-defaults") }
     func testOptionsMtu() { run("options-mtu") }
