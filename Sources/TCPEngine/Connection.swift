@@ -116,6 +116,8 @@ final class Connection {
     /// 3.8.6.1 keeps probing while the peer answers; one that never does is given up).
     private var probesUnanswered = 0
     private var congestion: NewReno
+    /// When data was last sent (RFC 5681 section 4.1's idle test).
+    private var lastDataSent: TCPInstant?
 
     // What the next dispatch owes.
     private var ackNow = false
@@ -322,6 +324,7 @@ final class Connection {
             sndUna = seg.ack
             if sndNxt < sndUna { sndNxt = sndUna }
             retransmitDeadline = nil
+            if retries > 0 { rtt.synRetransmitted() }
             retries = 0
             // The window of a SYN-ACK is never scaled (RFC 7323 section 2.2).
             sndWnd = Int(seg.window) << Int(segment.syn ? 0 : sndShift)
@@ -454,6 +457,7 @@ final class Connection {
             sndWl1 = seg.seq
             sndWl2 = seg.ack
             retransmitDeadline = nil
+            if retries > 0 { rtt.synRetransmitted() }
             retries = 0
             rcvAdvertised = rcvNxt + advertisableWindow()
             ackNow = true
@@ -816,6 +820,12 @@ final class Connection {
             }
         }
 
+        // RFC 5681 section 4.1: after an idle spell longer than the RTO, start again from
+        // the initial window.
+        if available > 0 && sndUna == sndMax, let last = lastDataSent, now - last > rtt.rto {
+            congestion.restartAfterIdle()
+            lastDataSent = nil
+        }
         let inFlight = sndNxt - sndUna
         let usable = Swift.min(sndWnd, congestion.cwnd) - inFlight
         var length = Swift.min(available, smss, Swift.max(usable, 0))
@@ -873,6 +883,7 @@ final class Connection {
         }
         guard length > 0 || flags & TCPFlags.fin != 0 else { return nil }
         segment.payload = sendBuffer.peek(at: offset, length: length)
+        if length > 0 { lastDataSent = now }
         let end = seq + length + (flags & TCPFlags.fin != 0 ? 1 : 0)
         if seq < sndMax {
             counters.retransmittedSegments += 1

@@ -12,8 +12,17 @@ struct NewReno {
     /// RFC 5681 section 3.1's initial window.
     init(smss: Int, initialSequence: TCPSeq) {
         self.smss = smss
-        cwnd = smss > 2190 ? 2 * smss : smss > 1095 ? 3 * smss : 4 * smss
+        cwnd = Self.initialWindow(smss)
         recover = initialSequence
+    }
+
+    static func initialWindow(_ smss: Int) -> Int {
+        smss > 2190 ? 2 * smss : smss > 1095 ? 3 * smss : 4 * smss
+    }
+
+    /// RFC 5681 section 4.1: the restart window after an idle spell.
+    mutating func restartAfterIdle() {
+        cwnd = Swift.min(cwnd, Self.initialWindow(smss))
     }
 
     enum Response {

@@ -30,6 +30,12 @@ struct RTTEstimator {
         rto = TCPDuration(microseconds: Swift.min(Swift.max(value, minimum.microseconds), maximum.microseconds))
     }
 
+    /// RFC 6298 section 5.7: a SYN (or SYN-ACK) timed out and no RTT was measured: the
+    /// RTO starts over at 3 seconds once the handshake is done.
+    mutating func synRetransmitted() {
+        if !hasSample { rto = Swift.min(.seconds(3), maximum) }
+    }
+
     mutating func backOff() {
         rto = TCPDuration(microseconds: Swift.min(rto.microseconds * 2, maximum.microseconds))
     }

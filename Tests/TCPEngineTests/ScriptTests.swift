@@ -36,6 +36,7 @@ final class ScriptTests: XCTestCase {
         "passive-open",
         "reassembly-sack",
         "reorder-overlap-fin",
+        "restart-after-idle",
         "retransmission-give-up",
         "retransmission-timeout",
         "rst-listen",
@@ -81,6 +82,7 @@ final class ScriptTests: XCTestCase {
     func testPassiveOpen() { run("passive-open") }
     func testReassemblySack() { run("reassembly-sack") }
     func testReorderOverlapFin() { run("reorder-overlap-fin") }
+    func testRestartAfterIdle() { run("restart-after-idle") }
     func testRetransmissionGiveUp() { run("retransmission-give-up") }
     func testRetransmissionTimeout() { run("retransmission-timeout") }
     func testRstListen() { run("rst-listen") }
