@@ -31,6 +31,9 @@ public final class TCPEngine {
     private var nextEphemeralPort: UInt16 = 49152
     /// A segment was processed or the application called since the last dispatch.
     private var needsDispatch = false
+    /// The earliest timer as the last dispatch left the connections (timers change only in
+    /// `process`, application calls and `dispatch`; the first two set `needsDispatch`).
+    private var earliestTimer: TCPInstant?
 
     public init(configuration: TCPConfiguration) {
         self.configuration = configuration
@@ -295,28 +298,29 @@ public final class TCPEngine {
         needsDispatch = false
         for segment in control { emit(segment) }
         control.removeAll(keepingCapacity: true)
+        var earliest: TCPInstant?
         var slot = 0
         while slot < highWater {
             if let connection = slots[slot] {
                 connection.dispatch(now: now, emit: emit)
                 settle(connection, slot: Int32(slot))
+                if let connection = slots[slot] {
+                    let deadline = connection.wantsToSend ? now : connection.nextDeadline
+                    if let deadline, earliest == nil || deadline < earliest! { earliest = deadline }
+                }
             }
             slot += 1
         }
+        earliestTimer = earliest
     }
 
     /// When `dispatch` should run next: now after a segment was processed or the
-    /// application called (data may be ready to go), else the earliest timer; nil when
-    /// nothing is pending. Walks the connections (no timer wheel yet).
+    /// application called (data may be ready to go), else the earliest timer as the last
+    /// dispatch left them; nil when nothing is pending. O(1): `dispatch` (which walks the
+    /// connections, no timer wheel yet) works it out.
     public func nextDeadline(now: TCPInstant) -> TCPInstant? {
         if needsDispatch || !control.isEmpty { return now }
-        var earliest: TCPInstant?
-        for slot in 0..<highWater {
-            guard let connection = slots[slot] else { continue }
-            if connection.wantsToSend { return now }
-            if let deadline = connection.nextDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
-        }
-        return earliest
+        return earliestTimer
     }
 
     // MARK: Application side
