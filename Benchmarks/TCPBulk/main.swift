@@ -4,6 +4,9 @@
 // allocated, or the data came wrong.
 //
 //   tapir-bench-tcp [MEGABYTES] [--loss N]    (default 64; --loss drops every Nth data segment)
+//
+// Not under AddressSanitizer: MallocCounter's malloc hands ASan memory it does not know
+// and the program aborts before main (BulkTransferTests skip it there).
 #if canImport(Glibc)
 import Glibc
 #endif
