@@ -10,6 +10,14 @@ public enum TCPAddress: Hashable, Sendable, CustomStringConvertible {
     /// Bytes of IP header in front of a TCP header without IP options or extension headers.
     public var ipHeaderLength: Int { isIPv6 ? 40 : 20 }
 
+    /// Multicast, or IPv4's limited broadcast: never a TCP peer (RFC 1122 section 4.2.3.10).
+    public var isMulticastOrBroadcast: Bool {
+        switch self {
+        case let .v4(address): address.isMulticast || address.isBroadcast
+        case let .v6(address): address.isMulticast
+        }
+    }
+
     public var isUnspecified: Bool {
         switch self {
         case let .v4(address): address.isUnspecified

@@ -53,9 +53,16 @@ public final class TCPEngine {
 
     /// A TCP segment from `source` to `destination`. Returns true if the engine claimed it
     /// (it belongs to one of its connections or listeners); false for anything else, such
-    /// as a SYN to a port nobody listens on, which the host hands to its handlers.
+    /// as a SYN to a port nobody listens on or to a multicast or broadcast address, which
+    /// the host hands to its handlers.
     @discardableResult
     public func process(now: TCPInstant, source: TCPEndpoint, destination: TCPEndpoint, segment: TCPPacket) -> Bool {
+        // RFC 1122 section 4.2.3.10: nothing to or from a multicast or broadcast address
+        // (or from no address) is a connection's; not claimed, so never answered here.
+        if destination.address.isMulticastOrBroadcast || source.address.isMulticastOrBroadcast
+            || source.address.isUnspecified {
+            return false
+        }
         let tuple = TCPFourTuple(local: destination, remote: source)
         if let slot = index[tuple], let connection = slots[Int(slot)] {
             guard checksumOK(segment, tuple) else { return true }

@@ -76,4 +76,28 @@ final class ApplicationTests: XCTestCase {
         XCTAssertEqual(flags, [TCPFlags.syn])
         XCTAssertEqual(engine.nextDeadline(now: now), now + .seconds(1), "the SYN's retransmission timer")
     }
+
+    /// RFC 1122 section 4.2.3.10: a SYN to a multicast or broadcast address (or from one)
+    /// is not the engine's, even with a wildcard listener.
+    func testMulticastAndBroadcastAreNotClaimed() throws {
+        let engine = engine()
+        _ = try engine.listen(TCPEndpoint(.v4(.any), 80))
+        _ = try engine.listen(TCPEndpoint(.v6(.unspecified), 80))
+        func syn(from source: TCPAddress, to destination: TCPAddress) -> Bool {
+            let from = TCPEndpoint(source, 40000), to = TCPEndpoint(destination, 80)
+            var bytes: [UInt8] = []
+            TCPRepr(sport: 40000, dport: 80, seq: 1, flags: TCPFlags.syn)
+                .emit(appendingTo: &bytes, pseudoHeader: TCPFourTuple(local: from, remote: to).outgoingPseudoHeader!)
+            return bytes.withUnsafeBytes { engine.process(now: now, source: from, destination: to, segment: try! TCPPacket($0)) }
+        }
+        let host = TCPAddress.v4(IPv4Address(198, 18, 0, 1))
+        XCTAssertFalse(syn(from: host, to: .v4(IPv4Address(224, 0, 0, 1))))
+        XCTAssertFalse(syn(from: host, to: .v4(.broadcast)))
+        XCTAssertFalse(syn(from: .v4(IPv4Address(224, 0, 0, 1)), to: .v4(IPv4Address(198, 18, 0, 2))))
+        XCTAssertFalse(syn(from: .v4(.any), to: .v4(IPv4Address(198, 18, 0, 2))))
+        XCTAssertFalse(syn(from: .v6(IPv6Address("2001:2::1")!), to: .v6(IPv6Address("ff02::1")!)))
+        XCTAssertEqual(engine.connectionCount, 0)
+        XCTAssertTrue(syn(from: host, to: .v4(IPv4Address(198, 18, 0, 2))))
+        XCTAssertEqual(engine.connectionCount, 1)
+    }
 }
