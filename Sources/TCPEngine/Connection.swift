@@ -827,7 +827,7 @@ final class Connection {
             lastDataSent = nil
         }
         let inFlight = sndNxt - sndUna
-        let usable = Swift.min(sndWnd, congestion.cwnd) - inFlight
+        let usable = Swift.min(sndWnd, congestion.sendWindow) - inFlight
         var length = Swift.min(available, smss, Swift.max(usable, 0))
         if length > 0 && length < smss {
             if length < available {

@@ -20,6 +20,13 @@ struct NewReno {
         smss > 2190 ? 2 * smss : smss > 1095 ? 3 * smss : 4 * smss
     }
 
+    /// The window for new data: cwnd, plus one SMSS for each of the first two duplicate
+    /// ACKs (limited transmit, RFC 3042, step 1 of RFC 5681 section 3.2; cwnd itself
+    /// does not change).
+    var sendWindow: Int {
+        !inRecovery && duplicateACKs > 0 && duplicateACKs < 3 ? cwnd + duplicateACKs * smss : cwnd
+    }
+
     /// RFC 5681 section 4.1: the restart window after an idle spell.
     mutating func restartAfterIdle() {
         cwnd = Swift.min(cwnd, Self.initialWindow(smss))
