@@ -52,6 +52,7 @@ let package = Package(
             "CKernel",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
+        .target(name: "TCPEngine", dependencies: ["Packets"], swiftSettings: releaseSpeed),
         .target(name: "Reactor", dependencies: [
             "CKernel", "Kernel",
             .product(name: "SystemPackage", package: "swift-system"),
@@ -79,12 +80,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], path: "Benchmarks/InMemory"),
+        // Two TCP engines back to back: a bulk transfer, its heap allocations per segment.
+        .executableTarget(name: "tapir-bench-tcp", dependencies: ["TCPEngine", "Packets", "MallocCounter"],
+                          path: "Benchmarks/TCPBulk"),
 
         // Fuzz targets (scripts/fuzz builds them with libFuzzer and ASan; a normal build
         // makes programs that replay inputs through the same code: FuzzPackets FILE|DIR...).
         .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
         .target(name: "FuzzDriver", dependencies: ["CLibFuzzer"], path: "Fuzz/FuzzDriver"),
         .executableTarget(name: "FuzzPackets", dependencies: ["FuzzDriver", "Packets"], path: "Fuzz/FuzzPackets"),
+        .executableTarget(name: "FuzzTCPEngine", dependencies: ["FuzzDriver", "TCPEngine", "Packets"],
+                          path: "Fuzz/FuzzTCPEngine"),
         .executableTarget(name: "FuzzLuaPacket", dependencies: [
             "FuzzDriver", "LuaHost", "Devices", "Reactor",
             .product(name: "Logging", package: "swift-log"),
@@ -113,6 +119,8 @@ let package = Package(
             "Devices", "Capture", "Kernel",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
+        .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "Packets"],
+                    resources: [.copy("Scripts")]),
         .testTarget(name: "LuaHostTests", dependencies: [
             "LuaHost", "CLua", "Packets", "Devices", "Reactor", "Capture",
             .product(name: "Logging", package: "swift-log"),

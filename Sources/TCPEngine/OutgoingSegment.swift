@@ -1,0 +1,74 @@
+import Packets
+
+/// A segment the engine sends, handed to the host's emit closure during `dispatch`. The
+/// payload is one or two pieces of a connection's send buffer, valid during that call
+/// only; `write(into:)` makes the TCP segment, and the host puts IP and link headers
+/// around it.
+public struct TCPOutgoingSegment {
+    public var source: TCPEndpoint
+    public var destination: TCPEndpoint
+    public var seq: UInt32
+    public var ack: UInt32
+    /// `TCPFlags` bits.
+    public var flags: UInt16
+    public var window: UInt16
+    public var options: TCPOutgoingOptions
+    public var payload: (UnsafeRawBufferPointer, UnsafeRawBufferPointer)
+
+    public init(source: TCPEndpoint, destination: TCPEndpoint, seq: UInt32, ack: UInt32, flags: UInt16,
+                window: UInt16, options: TCPOutgoingOptions = .init(),
+                payload: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) = (.init(start: nil, count: 0), .init(start: nil, count: 0))) {
+        self.source = source
+        self.destination = destination
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.window = window
+        self.options = options
+        self.payload = payload
+    }
+
+    public var payloadLength: Int { payload.0.count + payload.1.count }
+    public var headerLength: Int { TCPField.headerLength + options.length }
+    /// Bytes `write(into:)` needs: header, options and payload.
+    public var length: Int { headerLength + payloadLength }
+
+    /// The sequence space the segment takes: payload, plus one each for SYN and FIN.
+    public var sequenceLength: Int {
+        payloadLength + (flags & TCPFlags.syn != 0 ? 1 : 0) + (flags & TCPFlags.fin != 0 ? 1 : 0)
+    }
+
+    public var pseudoHeader: IPPseudoHeader? {
+        TCPFourTuple(local: source, remote: destination).outgoingPseudoHeader
+    }
+
+    /// Writes the whole segment with its checksum (over the IPv4 or IPv6 pseudo-header) at
+    /// the start of `buffer`; returns its length, or 0 if the buffer is too small.
+    @discardableResult
+    public func write(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let length = length
+        guard buffer.count >= length, let pseudoHeader else { return 0 }
+        buffer.storeBytes(of: source.port.bigEndian, toByteOffset: TCPField.sourcePort, as: UInt16.self)
+        buffer.storeBytes(of: destination.port.bigEndian, toByteOffset: TCPField.destinationPort, as: UInt16.self)
+        buffer.storeBytes(of: seq.bigEndian, toByteOffset: TCPField.sequenceNumber, as: UInt32.self)
+        buffer.storeBytes(of: ack.bigEndian, toByteOffset: TCPField.acknowledgmentNumber, as: UInt32.self)
+        let offsetAndFlags = UInt16(headerLength / 4) << 12 | flags & 0x1ff
+        buffer.storeBytes(of: offsetAndFlags.bigEndian, toByteOffset: TCPField.dataOffsetAndFlags, as: UInt16.self)
+        buffer.storeBytes(of: window.bigEndian, toByteOffset: TCPField.window, as: UInt16.self)
+        buffer.storeBytes(of: UInt16(0), toByteOffset: TCPField.checksum, as: UInt16.self)
+        buffer.storeBytes(of: UInt16(0), toByteOffset: TCPField.urgentPointer, as: UInt16.self)
+        _ = options.write(into: buffer, at: TCPField.headerLength)
+        var at = headerLength
+        if let source = payload.0.baseAddress, let base = buffer.baseAddress {
+            (base + at).copyMemory(from: source, byteCount: payload.0.count)
+            at += payload.0.count
+        }
+        if let source = payload.1.baseAddress, let base = buffer.baseAddress {
+            (base + at).copyMemory(from: source, byteCount: payload.1.count)
+        }
+        let segment = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
+        let checksum = Checksum.compute(segment, pseudoHeader: pseudoHeader.sum(protocol: IPProtocol.tcp, length: length))
+        buffer.storeBytes(of: checksum.bigEndian, toByteOffset: TCPField.checksum, as: UInt16.self)
+        return length
+    }
+}
