@@ -52,6 +52,12 @@ struct clua_host {
     int layer_metatable_ref;
     /* The packet object handlers get (clua_packet_install), or NULL. */
     struct clua_packet *reused_packet;
+
+    /* Tasks (clua_tasks.c): the host's callbacks, the registry slot of the table from each
+       task's thread to its task_ref (0: not made yet), and how many are alive. */
+    clua_task_callbacks tasks;
+    int task_table_ref;
+    int task_count;
 };
 
 /* The host of a state: the allocator's userdata, shared by all its threads. */
@@ -73,6 +79,17 @@ static inline clua_runtime_callbacks *clua_runtime_of(lua_State *L) {
 void clua_push_query(lua_State *L, clua_runtime_callbacks *runtime, int what, int64_t argument);
 void clua_install_timers(lua_State *L, int tapir);
 void clua_install_devices(lua_State *L, int tapir);
+
+/* Tasks (clua_tasks.c). The task_ref of the running thread L, or raises "<name>: ... only
+   inside a task" when L is not a task the host runs (or cannot yield here). */
+int clua_current_task(lua_State *L, const char *name);
+/* Inside a task: tells the host what it waits for and yields; `k` continues the calling
+   C function with its stack as it was, plus a boolean on top: true when the timeout
+   passed first. Raises what the host refuses. */
+int clua_task_wait(lua_State *L, const char *name, int kind, int64_t object, int64_t timeout_ms,
+                   lua_KContext context, lua_KFunction k);
+/* Tells the host task_ref is ready to run; raises what it refuses. */
+void clua_task_ready(lua_State *L, int task_ref);
 
 /* The device at `index` (raises a type error naming the argument if it is not one). */
 void clua_check_device(lua_State *L, int index);

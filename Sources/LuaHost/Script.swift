@@ -29,6 +29,8 @@ public final class Script {
     /// The reply and query buffers handed to C; valid until the next query.
     var queryBuffer: [UInt8] = []
     var timerErrorLog = ErrorLogLimiter(interval: .seconds(10))
+    /// Its tasks (tapir.spawn, and everything that waits inside one).
+    private(set) lazy var tasks = Tasks(script: self, errorLogInterval: state.options.errorLogInterval)
 
     init(name: String, path: String, state: LuaState, host: TapirHost) throws(LuaError) {
         self.name = name
@@ -76,8 +78,10 @@ public final class Script {
         }
     }
 
-    /// Cancels every timer (at stop, or when a reload replaces this script).
+    /// Cancels every timer and ends every task's wait (at stop, or when a reload replaces
+    /// this script).
     func cancelAllTimers() {
+        tasks.stop()
         for (id, _) in timers {
             if let reference = cancel(timer: id) { state.release(LuaReference(rawValue: reference)) }
         }

@@ -46,6 +46,7 @@ final class ScriptFactory {
         state.selectorCheck = { [unowned host] selector in host.check(selector) }
         do {
             try script.installRuntime()
+            try script.installTasks()
             if let pack {
                 try state.setTapirField("config", to: PackValue.encoded(pack.config))
             }

@@ -211,6 +211,7 @@ uint64_t clua_ticks(void);
 int clua_stack_depth(const clua_host *host);
 
 #include "CLuaRuntime.h"
+#include "CLuaTasks.h"
 
 #endif
 

@@ -1,0 +1,176 @@
+import CLua
+import Reactor
+
+/// The tasks of one script: coroutines the host runs so a script can wait (CLuaTasks.h).
+/// A new or woken task goes on the ready list, which runs on the next turn of the loop
+/// (after the handler, timer or task that readied it); a waiting task is resumed when what
+/// it waits for happens, or timed out by a timer. Each resume is a host call of its own,
+/// with its own instruction budget; an error ends that task only, logged like a handler's.
+/// Loop thread only.
+final class Tasks {
+    /// What a waiting task waits for.
+    struct Wait {
+        var kind: clua_wait_kind
+        var object: Int64
+        var timeout: TimerID?
+    }
+
+    struct Counters: Equatable {
+        var finished = 0
+        var failed = 0
+    }
+
+    unowned let script: Script
+    private var ready: [Int32] = []
+    private var drainScheduled = false
+    private(set) var waits: [Int32: Wait] = [:]
+    private(set) var counters = Counters()
+    private var errorLog: ErrorLogLimiter
+    /// False once the script stopped or was replaced: nothing runs any more.
+    private(set) var running = true
+
+    init(script: Script, errorLogInterval: Duration) {
+        self.script = script
+        errorLog = ErrorLogLimiter(interval: errorLogInterval)
+    }
+
+    /// Tasks alive in the state (running, ready or waiting).
+    var alive: Int { Int(clua_task_count(script.state.host)) }
+
+    /// The task may run (a new one, or woken from its wait).
+    func makeReady(_ task: Int32) throws(HostError) {
+        guard running else { throw HostError("the script is stopping: no task can run") }
+        if let wait = waits.removeValue(forKey: task), let timeout = wait.timeout {
+            script.host.timers.cancel(timeout)
+        }
+        ready.append(task)
+        scheduleDrain()
+    }
+
+    /// The running task waits for `kind` on `object`, at most `timeoutMilliseconds` (< 0: no limit).
+    func wait(_ task: Int32, kind: clua_wait_kind, object: Int64, timeoutMilliseconds: Int64) throws(HostError) {
+        guard running else { throw HostError("the script is stopping: no task can wait") }
+        var wait = Wait(kind: kind, object: object, timeout: nil)
+        if timeoutMilliseconds >= 0 {
+            wait.timeout = script.host.timers.schedule(after: Tasks.delay(milliseconds: timeoutMilliseconds),
+                                                       repeating: nil) {
+                [weak self] in self?.timedOut(task)
+            }
+        }
+        waits[task] = wait
+    }
+
+    /// Wakes every task waiting for `kind` on `object` (a connection became readable, ...).
+    func wake(kind: clua_wait_kind, object: Int64) {
+        for (task, wait) in waits where wait.kind == kind && wait.object == object {
+            try? makeReady(task)
+        }
+    }
+
+    private func timedOut(_ task: Int32) {
+        guard waits.removeValue(forKey: task) != nil else { return }
+        resume(task, timedOut: true)
+    }
+
+    private func scheduleDrain() {
+        guard !drainScheduled else { return }
+        drainScheduled = true
+        script.host.timers.schedule(after: Tasks.delay(milliseconds: 0), repeating: nil) { [weak self] in self?.drain() }
+    }
+
+    /// A delay that is never 0: what is due now runs before anything it schedules, so tasks
+    /// that wake each other (or sleep 0) take turns with the loop instead of holding it.
+    static func delay(milliseconds: Int64) -> Duration {
+        milliseconds > 0 ? .milliseconds(milliseconds) : .nanoseconds(1)
+    }
+
+    /// Runs the tasks that were ready when this turn began; those they ready run next turn.
+    private func drain() {
+        drainScheduled = false
+        let batch = ready
+        ready.removeAll(keepingCapacity: true)
+        for task in batch where running {
+            resume(task, timedOut: false)
+        }
+    }
+
+    private func resume(_ task: Int32, timedOut: Bool) {
+        guard running else { return }
+        let state = script.state
+        var result = clua_result()
+        let status = clua_task_resume(state.host, task, timedOut ? 1 : 0, &result)
+        defer { clua_result_release(state.host, &result) }
+        switch status {
+        case LUA_YIELD:
+            return
+        case LUA_OK:
+            counters.finished += 1
+        default:
+            counters.failed += 1
+            let error = LuaError(result: result, memoryCap: state.memoryCap)
+            if errorLog.admit(at: ContinuousClock.now).log {
+                script.host.logger.error("\(script.name): task failed: \(error)")
+            }
+        }
+        waits[task] = nil
+    }
+
+    /// Ends every wait: the script stops or is replaced (its state, and with it every task,
+    /// goes away).
+    func stop() {
+        running = false
+        for wait in waits.values {
+            if let timeout = wait.timeout { script.host.timers.cancel(timeout) }
+        }
+        waits.removeAll()
+        ready.removeAll()
+    }
+}
+
+// The C callbacks, with the Script as context.
+
+extension Script {
+    func installTasks() throws(LuaError) {
+        var callbacks = clua_task_callbacks()
+        callbacks.context = Unmanaged.passUnretained(self).toOpaque()
+        callbacks.ready = taskReady
+        callbacks.wait = taskWait
+        try state.installTasks(callbacks)
+    }
+}
+
+extension LuaState {
+    func installTasks(_ callbacks: clua_task_callbacks) throws(LuaError) {
+        var callbacks = callbacks
+        var result = clua_result()
+        let status = clua_install_tasks(host, &callbacks, &result)
+        defer { clua_result_release(host, &result) }
+        if status != LUA_OK { throw LuaError(result: result, memoryCap: memoryCap) }
+    }
+}
+
+private func taskReady(context: UnsafeMutableRawPointer?, task: Int32, message: UnsafeMutablePointer<CChar>?) -> Int32 {
+    guard let context else { return -1 }
+    let script = Unmanaged<Script>.fromOpaque(context).takeUnretainedValue()
+    do {
+        try script.tasks.makeReady(task)
+        return 0
+    } catch {
+        writeError(error.description, into: message)
+        return -1
+    }
+}
+
+private func taskWait(context: UnsafeMutableRawPointer?, task: Int32, kind: Int32, object: Int64, timeout: Int64,
+                      message: UnsafeMutablePointer<CChar>?) -> Int32 {
+    guard let context else { return -1 }
+    let script = Unmanaged<Script>.fromOpaque(context).takeUnretainedValue()
+    do {
+        try script.tasks.wait(task, kind: clua_wait_kind(rawValue: UInt32(kind)), object: object,
+                              timeoutMilliseconds: timeout)
+        return 0
+    } catch {
+        writeError(error.description, into: message)
+        return -1
+    }
+}
