@@ -62,7 +62,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: releaseSpeed),
         .target(name: "LuaHost", dependencies: [
-            "CLua", "CEdit", "Packets", "Capture", "Devices", "Kernel", "Reactor",
+            "CLua", "CEdit", "Packets", "Capture", "Devices", "Kernel", "Reactor", "TCPEngine",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: releaseSpeed),

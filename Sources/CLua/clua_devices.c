@@ -119,17 +119,14 @@ void clua_push_device(lua_State *L, const void *device_id) {
     }
 }
 
-/* tapir.open{name = "tap1", mode = "tap", ...} -> device */
-static int tapir_open(lua_State *L) {
-    clua_runtime_callbacks *runtime = clua_runtime_of(L);
-    luaL_checktype(L, 1, LUA_TTABLE);
-    clua_key options[CLUA_MAX_KEYS];
+int clua_read_options(lua_State *L, int table, clua_key *options) {
+    luaL_checktype(L, table, LUA_TTABLE);
     int count = 0;
-    lua_pushnil(L);  /* stack: options, key */
-    while (lua_next(L, 1) != 0) {  /* stack: options, key, value */
+    lua_pushnil(L);  /* stack: ..., key */
+    while (lua_next(L, table) != 0) {  /* stack: ..., key, value */
         if (lua_type(L, -2) != LUA_TSTRING)
-            luaL_argerror(L, 1, "option names must be strings");
-        if (count == CLUA_MAX_KEYS) luaL_argerror(L, 1, "too many options");
+            luaL_argerror(L, table, "option names must be strings");
+        if (count == CLUA_MAX_KEYS) luaL_argerror(L, table, "too many options");
         clua_key *option = &options[count++];
         memset(option, 0, sizeof *option);
         option->name = lua_tolstring(L, -2, &option->name_length);
@@ -143,15 +140,23 @@ static int tapir_open(lua_State *L) {
             break;
         case LUA_TNUMBER:
             if (!lua_isinteger(L, -1))
-                luaL_argerror(L, 1, lua_pushfstring(L, "option '%s' must be an integer", option->name));
+                luaL_argerror(L, table, lua_pushfstring(L, "option '%s' must be an integer", option->name));
             option->integer_value = lua_tointeger(L, -1);
             break;
         default:
-            luaL_argerror(L, 1, lua_pushfstring(L, "option '%s' must be a string, integer or boolean, got %s",
-                                                option->name, luaL_typename(L, -1)));
+            luaL_argerror(L, table, lua_pushfstring(L, "option '%s' must be a string, integer or boolean, got %s",
+                                                    option->name, luaL_typename(L, -1)));
         }
         lua_pop(L, 1);
     }
+    return count;
+}
+
+/* tapir.open{name = "tap1", mode = "tap", ...} -> device */
+static int tapir_open(lua_State *L) {
+    clua_runtime_callbacks *runtime = clua_runtime_of(L);
+    clua_key options[CLUA_MAX_KEYS];
+    int count = clua_read_options(L, 1, options);
     char error[CLUA_ERROR_CAPACITY];
     error[0] = '\0';
     int64_t id = runtime->open(runtime->context, options, count, error);

@@ -58,6 +58,8 @@ struct clua_host {
     clua_task_callbacks tasks;
     int task_table_ref;
     int task_count;
+    /* TCP (clua_tcp.c): the host's callbacks. */
+    clua_tcp_callbacks tcp;
 };
 
 /* The host of a state: the allocator's userdata, shared by all its threads. */
@@ -90,6 +92,11 @@ int clua_task_wait(lua_State *L, const char *name, int kind, int64_t object, int
                    lua_KContext context, lua_KFunction k);
 /* Tells the host task_ref is ready to run; raises what it refuses. */
 void clua_task_ready(lua_State *L, int task_ref);
+
+/* Reads an options table (string keys; string, integer or boolean values) at `table`
+   into `options` (CLUA_MAX_KEYS at most); the strings stay valid while the table is on
+   the stack. Raises naming argument `table`. Returns how many. */
+int clua_read_options(lua_State *L, int table, clua_key *options);
 
 /* The device at `index` (raises a type error naming the argument if it is not one). */
 void clua_check_device(lua_State *L, int index);

@@ -25,6 +25,11 @@ final class PacketDispatch {
     private var anyUnclaimedHandler = false
     private var wantedGeneration = -1
 
+    /// The host's TCP: offered each TCP segment before any handler (true: claimed), and each
+    /// frame nothing claimed (it answers ARP for its listeners' addresses).
+    var claimNatively: ((UnsafeRawBufferPointer, DecodedFrame, HostDevice) -> Bool)?
+    var answerUnclaimed: ((UnsafeRawBufferPointer, DecodedFrame, HostDevice) -> Void)?
+
     init(clock: @escaping () -> TimerInstant) {
         self.clock = clock
     }
@@ -38,6 +43,7 @@ final class PacketDispatch {
     func handle(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
         let frame = FrameDecoder.decode(bytes, linkType: device.linkType)
         if frame.isMalformed { device.malformedFrames += 1 }
+        if frame.has(.tcp), let claimNatively, claimNatively(bytes, frame, device) { return }
         guard frame.isFragment, frame.has(.ip), scripts.contains(where: \.wantsReassembly) else {
             return dispatch(bytes, frame, from: device, to: nil)
         }
@@ -57,6 +63,7 @@ final class PacketDispatch {
         if wantedGeneration != handlerChanges.generation { refreshWanted() }
         if frame.layers.isDisjoint(with: wantedLayers), !anyUnclaimedHandler {
             device.unclaimedFrames += 1
+            answerUnclaimed?(bytes, frame, device)
             return
         }
         var claimed = false
@@ -95,6 +102,7 @@ final class PacketDispatch {
                 return
             }
         }
+        answerUnclaimed?(bytes, frame, device)
     }
 
     /// One handler call with the script's packet object and the device.

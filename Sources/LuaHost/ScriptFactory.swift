@@ -47,6 +47,7 @@ final class ScriptFactory {
         do {
             try script.installRuntime()
             try script.installTasks()
+            try script.installTCP()
             if let pack {
                 try state.setTapirField("config", to: PackValue.encoded(pack.config))
             }

@@ -3,6 +3,7 @@ import Devices
 import Logging
 import Packets
 import Reactor
+import TCPEngine
 
 /// The host: devices, the scripts loaded into it, and the path of every packet between
 /// them, made of parts a reader can name (README.md, Layout):
@@ -29,6 +30,8 @@ public final class TapirHost {
         public var trusted: Bool = true
         /// A failing handler is logged at most once per this interval.
         public var errorLogInterval: Duration = .seconds(10)
+        /// The TCP engine's limits and settings (tapir.tcp).
+        public var tcp = TCPConfiguration()
         /// Bytes read from one device per wakeup before serving the others.
         public var readBudget: Int = DeviceDrain.defaultByteBudget
         /// The largest packet dev:write sends; nil: each device's MTU plus its link
@@ -55,6 +58,8 @@ public final class TapirHost {
     let dispatch: PacketDispatch
     let egress: Egress
     let scriptFactory: ScriptFactory
+    /// The host's TCP: listeners and connections of every script (TCPService).
+    private(set) var tcp: TCPService!
     private let readBuffer = ReadBuffer()
     private let drain: DeviceDrain
 
@@ -94,6 +99,13 @@ public final class TapirHost {
         egress = Egress(devices: deviceSet, logger: logger)
         scriptFactory = ScriptFactory(options: options, logger: logger)
         egress.deviceGone = { [unowned self] device, reason in self.deviceGone(device, reason: reason) }
+        tcp = TCPService(host: self, configuration: options.tcp)
+        dispatch.claimNatively = { [unowned self] bytes, frame, device in
+            self.tcp.isActive && self.tcp.claim(bytes, frame, from: device)
+        }
+        dispatch.answerUnclaimed = { [unowned self] bytes, frame, device in
+            if frame.has(.arp), self.tcp.isActive { self.tcp.answerUnclaimed(bytes, frame, from: device) }
+        }
     }
 
     /// Nanoseconds on the host's clock (tapir.now).
@@ -227,6 +239,7 @@ public final class TapirHost {
     func replace(_ old: Script, with replacement: Script) {
         guard let index = scripts.firstIndex(where: { $0 === old }) else { return }
         old.cancelAllTimers()
+        tcp.stop(old)
         scripts[index] = replacement
     }
 
@@ -246,7 +259,9 @@ public final class TapirHost {
         for script in scripts {
             script.runStopFunctions()
             script.cancelAllTimers()
+            tcp.stop(script)
         }
+        tcp.flush()
         deviceSet.closeRecordings()
     }
 }

@@ -113,6 +113,7 @@ final class Tasks {
             }
         }
         waits[task] = nil
+        script.host.tcp.taskEnded(task, of: script, failed: status != LUA_OK)
     }
 
     /// Ends every wait: the script stops or is replaced (its state, and with it every task,

@@ -455,6 +455,8 @@ public final class TCPEngine {
             body(connection.tuple, connection.state, connection.owner == .application)
         }
     }
+    /// Whether a connection with these endpoints exists (in any state, TIME-WAIT included).
+    public func hasConnection(_ tuple: TCPFourTuple) -> Bool { index[tuple] != nil }
 
     public func state(_ socket: TCPSocket) -> TCPState? { connection(socket)?.state }
     public func counters(_ socket: TCPSocket) -> TCPConnectionCounters? { connection(socket)?.counters }

@@ -212,6 +212,7 @@ int clua_stack_depth(const clua_host *host);
 
 #include "CLuaRuntime.h"
 #include "CLuaTasks.h"
+#include "CLuaTCP.h"
 
 #endif
 
