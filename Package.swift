@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "Packets"],
                     resources: [.copy("Scripts")]),
         .testTarget(name: "LuaHostTests", dependencies: [
-            "LuaHost", "CLua", "Packets", "Devices", "Reactor", "Capture",
+            "LuaHost", "CLua", "Packets", "Devices", "Reactor", "Capture", "TCPEngine",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], exclude: ["Fixtures"]),  // read by path: the golden packet-writer outputs
