@@ -110,7 +110,7 @@ final class TCPService {
         guard engine.process(now: now, source: source, destination: destination, segment: segment) else { return false }
         let tuple = TCPFourTuple(local: destination, remote: source)
         if routes[tuple] == nil { routes[tuple] = route(back: bytes, frame, device) }
-        scheduleFlush()
+        claimedInBurst = true
         return true
     }
 
@@ -138,6 +138,17 @@ final class TCPService {
     }
 
     // MARK: segments out and events
+
+    /// A segment was claimed during the current read burst: the host flushes when it ends.
+    private var claimedInBurst = false
+
+    /// The end of a device's read burst: what the segments of the burst made the engine
+    /// send goes out together, and their events reach the tasks.
+    func burstEnded() {
+        guard claimedInBurst else { return }
+        claimedInBurst = false
+        flush()
+    }
 
     /// Soon (next turn of the loop): what the engine has to send, then its events.
     func scheduleFlush() {

@@ -178,6 +178,7 @@ public final class TapirHost {
             self.handle(bytes, from: device)
         }
         egress.isQueueing = false
+        tcp.burstEnded()
         if case .gone(let reason) = report.stop {
             deviceGone(device, reason: reason)
         } else if report.packets == 0, !events.isDisjoint(with: [.error, .hangup]) {
@@ -205,6 +206,7 @@ public final class TapirHost {
         let report = drain.drain(device.device, into: readBuffer.bytes) { bytes in
             self.handle(bytes, from: device)
         }
+        tcp.burstEnded()
         if case .gone(let reason) = report.stop { deviceGone(device, reason: reason) }
         return report.packets
     }
