@@ -67,7 +67,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: releaseSpeed),
         .executableTarget(name: "tapir", dependencies: [
-            "LuaHost", "Devices", "Kernel", "Reactor", "Capture",
+            "LuaHost", "TCPEngine", "Devices", "Kernel", "Reactor", "Capture",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -78,10 +78,16 @@ public final class Script {
         }
     }
 
-    /// Cancels every timer and ends every task's wait (at stop, or when a reload replaces
-    /// this script).
+    /// Cancels every timer, ends every task and closes its TCP listeners and connections
+    /// (at stop, or when a new version failed to build).
     func cancelAllTimers() {
         tasks.stop()
+        host.tcp.stop(self)
+        cancelTimers()
+    }
+
+    /// Cancels every timer (a reload replaced this script: its connections may still finish).
+    func cancelTimers() {
         for (id, _) in timers {
             if let reference = cancel(timer: id) { state.release(LuaReference(rawValue: reference)) }
         }

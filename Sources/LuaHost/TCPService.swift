@@ -23,12 +23,15 @@ final class TCPService {
     /// an IPv6 wildcard when it names none).
     final class Listener {
         let id: Int64
-        let handles: [TCPListener]
-        let endpoints: [TCPEndpoint]
-        unowned let script: Script
+        var handles: [TCPListener]
+        var endpoints: [TCPEndpoint]
+        let script: Script
         let function: Int32
         /// The link address answered for the listener's IPv4 address when no handler does.
         let mac: MACAddress
+        /// During a reload: listeners of the version being replaced whose engine listeners
+        /// this one takes over when the swap happens.
+        var takesOver: [Int64] = []
 
         init(id: Int64, handles: [TCPListener], endpoints: [TCPEndpoint], script: Script, function: Int32,
              mac: MACAddress) {
@@ -44,7 +47,9 @@ final class TCPService {
     final class Connection {
         let id: Int64
         let socket: TCPSocket
-        unowned let script: Script
+        /// The version of the script that accepted or opened it: it finishes there, also
+        /// across a reload.
+        let script: Script
         /// The task running the listener's function for it (nil for a script's own connect).
         var task: Int32?
         let inbox = ByteQueue()
@@ -284,6 +289,7 @@ final class TCPService {
         if let task = connection.task {
             connectionTasks[TaskKey(script: ObjectIdentifier(connection.script), task: task)] = nil
         }
+        drainIfDone(connection.script)
     }
 
     /// A task ended: if it ran a connection's function, the connection closes with it (a
@@ -305,19 +311,90 @@ final class TCPService {
     func listen(_ endpoints: [TCPEndpoint], backlog: Int?, mac: MACAddress, script: Script,
                 function: Int32) throws -> Int64 {
         var handles: [TCPListener] = []
+        var takesOver: [Int64] = []
         do {
             for endpoint in endpoints {
-                handles.append(try engine.listen(endpoint, options: TCPListenOptions(synBacklog: backlog)))
+                do throws(TCPError) {
+                    handles.append(try engine.listen(endpoint, options: TCPListenOptions(synBacklog: backlog)))
+                } catch {
+                    // A reload: the version being replaced listens there; this one takes
+                    // its listener over at the swap.
+                    guard error == .addressInUse, let old = listeners.values.first(where: {
+                        $0.endpoints.contains(endpoint) && $0.script !== script && $0.script.name == script.name
+                    }) else { throw error }
+                    takesOver.append(old.id)
+                }
             }
         } catch {
             for handle in handles { engine.close(handle) }
             throw error
         }
         nextID += 1
-        listeners[nextID] = Listener(id: nextID, handles: handles, endpoints: endpoints, script: script,
-                                     function: function, mac: mac)
+        let listener = Listener(id: nextID, handles: handles, endpoints: endpoints, script: script,
+                                function: function, mac: mac)
+        listener.takesOver = takesOver
+        listeners[nextID] = listener
         for handle in handles { listenerIDs[handle] = nextID }
         return nextID
+    }
+
+    /// A reload put `new` in the place of `old`: the listeners `new` asked for take over
+    /// `old`'s on the same endpoints at once (nothing is refused in between), `old`'s other
+    /// listeners close, and `old`'s connections finish on `old`: its tasks for them go on
+    /// (its other tasks stop) until the last one closes or `drainTimeout` passes. Returns
+    /// true when `old` is kept draining.
+    @discardableResult
+    func replaced(_ old: Script, by new: Script) -> Bool {
+        for listener in listeners.values where listener.script === new && !listener.takesOver.isEmpty {
+            for id in listener.takesOver {
+                guard let previous = listeners.removeValue(forKey: id) else { continue }
+                for handle in previous.handles { listenerIDs[handle] = listener.id }
+                listener.handles += previous.handles
+                old.state.release(LuaReference(rawValue: previous.function))
+            }
+            listener.takesOver = []
+        }
+        for listener in listeners.values where listener.script === old {
+            if let function = closeListener(listener.id) { old.state.release(LuaReference(rawValue: function)) }
+        }
+        let kept = Set(connections.values.filter { $0.script === old }.compactMap(\.task))
+        guard !kept.isEmpty else { return false }
+        old.tasks.keepOnly(kept)
+        let key = ObjectIdentifier(old)
+        let timer = host.timers.schedule(after: drainTimeout, repeating: nil) { [weak self] in
+            self?.drained(old, timedOut: true)
+        }
+        draining[key] = (old, timer)
+        host.logger.info("\(old.name): the old version finishes its \(kept.count) connection(s) (at most \(drainTimeout))")
+        return true
+    }
+
+    /// How long a replaced version may take to finish its connections.
+    var drainTimeout: Duration = .seconds(30)
+    private var draining: [ObjectIdentifier: (script: Script, timer: TimerID)] = [:]
+
+    /// A replaced version's last connection closed, or its drain timed out: what is left is
+    /// reset and its tasks end.
+    private func drained(_ script: Script, timedOut: Bool) {
+        guard let entry = draining.removeValue(forKey: ObjectIdentifier(script)) else { return }
+        if !timedOut { host.timers.cancel(entry.timer) }
+        let left = connections.values.filter { $0.script === script }
+        if timedOut, !left.isEmpty {
+            host.logger.warning("\(script.name): the old version's \(left.count) connection(s) are reset after \(drainTimeout)")
+        }
+        stop(script)
+        script.tasks.stop()
+    }
+
+    /// The host stops: replaced versions still finishing connections end too.
+    func stopDraining() {
+        for (script, _) in draining.values { drained(script, timedOut: false) }
+    }
+
+    private func drainIfDone(_ script: Script) {
+        guard draining[ObjectIdentifier(script)] != nil, !connections.values.contains(where: { $0.script === script })
+        else { return }
+        drained(script, timedOut: false)
     }
 
     /// Stops a listener; returns its function reference for C to release.
@@ -475,5 +552,6 @@ final class TCPService {
         for connection in connections.values where connection.script === script {
             close(connection, how: 2)
         }
+        if let entry = draining.removeValue(forKey: ObjectIdentifier(script)) { host.timers.cancel(entry.timer) }
     }
 }

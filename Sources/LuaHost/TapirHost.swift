@@ -240,8 +240,8 @@ public final class TapirHost {
     /// dispatch table goes.
     func replace(_ old: Script, with replacement: Script) {
         guard let index = scripts.firstIndex(where: { $0 === old }) else { return }
-        old.cancelAllTimers()
-        tcp.stop(old)
+        old.cancelTimers()
+        if !tcp.replaced(old, by: replacement) { old.tasks.stop() }
         scripts[index] = replacement
     }
 
@@ -261,8 +261,8 @@ public final class TapirHost {
         for script in scripts {
             script.runStopFunctions()
             script.cancelAllTimers()
-            tcp.stop(script)
         }
+        tcp.stopDraining()
         tcp.flush()
         deviceSet.closeRecordings()
     }

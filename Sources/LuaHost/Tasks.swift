@@ -37,9 +37,24 @@ final class Tasks {
     /// Tasks alive in the state (running, ready or waiting).
     var alive: Int { Int(clua_task_count(script.state.host)) }
 
+    /// While a replaced version finishes its connections: the only tasks that may run.
+    private var allowed: Set<Int32>?
+
+    /// Only these tasks go on (a replaced version finishing its connections); the others'
+    /// waits end and they never run again.
+    func keepOnly(_ tasks: Set<Int32>) {
+        allowed = tasks
+        for (task, wait) in waits where !tasks.contains(task) {
+            if let timeout = wait.timeout { script.host.timers.cancel(timeout) }
+            waits[task] = nil
+        }
+        ready.removeAll { !tasks.contains($0) }
+    }
+
     /// The task may run (a new one, or woken from its wait).
     func makeReady(_ task: Int32) throws(HostError) {
         guard running else { throw HostError("the script is stopping: no task can run") }
+        if let allowed, !allowed.contains(task) { throw HostError("the script was replaced: only its connections finish") }
         if let wait = waits.removeValue(forKey: task), let timeout = wait.timeout {
             script.host.timers.cancel(timeout)
         }
@@ -50,6 +65,7 @@ final class Tasks {
     /// The running task waits for `kind` on `object`, at most `timeoutMilliseconds` (< 0: no limit).
     func wait(_ task: Int32, kind: clua_wait_kind, object: Int64, timeoutMilliseconds: Int64) throws(HostError) {
         guard running else { throw HostError("the script is stopping: no task can wait") }
+        if let allowed, !allowed.contains(task) { throw HostError("the script was replaced: only its connections finish") }
         var wait = Wait(kind: kind, object: object, timeout: nil)
         if timeoutMilliseconds >= 0 {
             wait.timeout = script.host.timers.schedule(after: Tasks.delay(milliseconds: timeoutMilliseconds),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LuaHost
 import Logging
+import TCPEngine
 
 /// Options every command that runs scripts shares.
 struct HostOptions: ParsableArguments {
@@ -14,9 +15,33 @@ struct HostOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: debug, info, warning, error.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "TCP connections in all (any state, TIME-WAIT included).")
+    var tcpConnections: Int = 4096
+
+    @Option(name: .long, help: "TCP connections one listener may have (accepted or not).")
+    var tcpListenerConnections: Int = 1024
+
+    @Option(name: .long, help: "Half-open TCP connections per listener before SYN cookies answer instead.")
+    var tcpSynBacklog: Int = 128
+
+    @Option(name: .long, help: "KiB of send and of receive buffer per TCP connection.")
+    var tcpBuffer: Int = 64
+
+    @Option(name: .long, help: "MiB of TCP buffers in all, every connection together.")
+    var tcpMemory: Int = 256
+
+    @Option(name: .long, help: "Milliseconds a closed TCP connection stays in TIME-WAIT (RFC 9293 says 240000; a lab wants ports back).")
+    var tcpTimeWait: Int = 1000
+
     func validate() throws {
         guard budget >= 0 else { throw ValidationError("--budget must not be negative") }
         guard memory > 0 else { throw ValidationError("--memory must be at least 1 MiB") }
+        guard tcpConnections > 0, tcpListenerConnections > 0, tcpSynBacklog > 0 else {
+            throw ValidationError("--tcp-connections, --tcp-listener-connections and --tcp-syn-backlog must be at least 1")
+        }
+        guard (1...16384).contains(tcpBuffer) else { throw ValidationError("--tcp-buffer must be 1 to 16384 KiB") }
+        guard tcpMemory > 0 else { throw ValidationError("--tcp-memory must be at least 1 MiB") }
+        guard tcpTimeWait >= 0 else { throw ValidationError("--tcp-time-wait must not be negative") }
         guard Logger.Level(rawValue: logLevel == "warn" ? "warning" : logLevel) != nil else {
             throw ValidationError("--log-level must be one of debug, info, warning, error")
         }
@@ -29,6 +54,13 @@ struct HostOptions: ParsableArguments {
         options.instructionBudget = budget
         options.memoryCap = memory << 20
         options.moduleDirectories = LuaPaths.preludeDirectories
+        options.tcp.maxConnections = tcpConnections
+        options.tcp.listenerConnectionLimit = tcpListenerConnections
+        options.tcp.synBacklog = tcpSynBacklog
+        options.tcp.sendBufferSize = tcpBuffer << 10
+        options.tcp.receiveBufferSize = tcpBuffer << 10
+        options.tcp.maxBufferBytes = tcpMemory << 20
+        options.tcp.timeWait = .milliseconds(Int64(tcpTimeWait))
         return options
     }
 

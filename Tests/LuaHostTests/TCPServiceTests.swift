@@ -293,4 +293,41 @@ final class TCPServiceTests: XCTestCase {
         exchange()
         XCTAssertTrue(logged.lines.contains { $0.contains("connect: nil connection refused") }, "\(logged.lines)")
     }
+
+    func testAReloadMovesTheListenerAtOnceAndOldConnectionsFinishOnTheOldVersion() throws {
+        func version(_ tag: String) -> String {
+            """
+            tapir.tcp.listen({port = 7}, function(conn)
+              while true do
+                local line = conn:receive()
+                if not line then break end
+                conn:send("\(tag):" .. line .. "\\n")
+              end
+            end)
+            tapir.spawn(function() while true do tapir.sleep(10) end end)
+            """
+        }
+        let script = try load(version("v1"))
+        let old = try connect(port: 7)
+        exchange()
+        send(old, "a\n")
+        exchange()
+        XCTAssertEqual(received(old), "v1:a\n")
+        try version("v2").write(toFile: script.path, atomically: true, encoding: .utf8)
+        let replacement = try host.reload(script)
+        XCTAssertEqual(replacement.handlerCount, 0)
+        let new = try connect(port: 7)
+        exchange()
+        send(old, "b\n")
+        send(new, "c\n")
+        exchange()
+        XCTAssertEqual(received(old), "v1:b\n", "the old connection finishes on the version that accepted it")
+        XCTAssertEqual(received(new), "v2:c\n", "new connections reach the new version")
+        XCTAssertEqual(script.tasks.alive, 2, "the old version's connection task, and its sleeper (no longer run)")
+        peer.shutdown(old)
+        exchange()
+        XCTAssertTrue(peer.isAtEnd(old))
+        XCTAssertFalse(script.tasks.running, "drained: the old version's tasks ended with its last connection")
+        XCTAssertTrue(logged.lines.contains { $0.contains("finishes its 1 connection(s)") }, "\(logged.lines)")
+    }
 }
