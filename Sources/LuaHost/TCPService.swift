@@ -73,7 +73,9 @@ final class TCPService {
     private var connectionTasks: [TaskKey: Int64] = [:]
     private var nextID: Int64 = 0
     private var nextIPv4ID: UInt16 = 1
-    private var flushScheduled = false
+    private var flushTimer: TimerID?
+    /// Scripts whose tasks the last events woke (run at the end of the burst).
+    private var woken: [ObjectIdentifier: Script] = [:]
     private var deadline: (timer: TimerID, at: TCPInstant)?
     private let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535 + 64, alignment: 16)
     /// Largest inbox a receive("*a") or a long line may grow to.
@@ -152,20 +154,39 @@ final class TCPService {
     func burstEnded() {
         guard claimedInBurst else { return }
         claimedInBurst = false
-        flush()
+        settle()
+    }
+
+    /// Sends what is due and delivers the engine's events, then runs the tasks they woke
+    /// and sends what those wrote, a few rounds at most: a request that came in a burst is
+    /// answered in the same turn of the loop.
+    func settle() {
+        for _ in 0..<4 {
+            flush()
+            let scripts = woken.values
+            woken.removeAll(keepingCapacity: true)
+            var ran = false
+            for script in scripts where script.tasks.runReady() { ran = true }
+            if !ran { break }
+        }
     }
 
     /// Soon (next turn of the loop): what the engine has to send, then its events.
     func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        host.timers.schedule(after: .nanoseconds(1), repeating: nil) { [weak self] in self?.flush() }
+        guard flushTimer == nil else { return }
+        flushTimer = host.timers.schedule(after: .nanoseconds(1), repeating: nil) { [weak self] in
+            self?.flushTimer = nil
+            self?.settle()
+        }
     }
 
     /// Sends what is due, hands the engine's events to the tasks, and arms the timer for
     /// the engine's next deadline.
     func flush() {
-        flushScheduled = false
+        if let flushTimer {
+            host.timers.cancel(flushTimer)
+            self.flushTimer = nil
+        }
         let instant = now
         engine.dispatch(now: instant) { segment in self.send(segment) }
         engine.pollEvents { source, events in self.handle(source, events) }
@@ -183,6 +204,7 @@ final class TCPService {
             scheduleFlush()
             return
         }
+        if flushTimer != nil { return }  // a flush comes sooner
         if let deadline {
             if deadline.at == next { return }
             host.timers.cancel(deadline.timer)
@@ -190,7 +212,7 @@ final class TCPService {
         let delay = Duration.microseconds(next.microseconds - instant.microseconds)
         let timer = host.timers.schedule(after: delay, repeating: nil) { [weak self] in
             self?.deadline = nil
-            self?.flush()
+            self?.settle()
         }
         deadline = (timer, next)
     }
@@ -236,6 +258,7 @@ final class TCPService {
             if events.contains(.reset) { connection.failure = connection.failure ?? "reset" }
             if events.contains(.timedOut) { connection.failure = connection.failure ?? "timeout" }
             let tasks = connection.script.tasks
+            woken[ObjectIdentifier(connection.script)] = connection.script
             if !events.isDisjoint(with: [.readable, .closed, .reset, .timedOut]) {
                 tasks.wake(kind: CLUA_WAIT_READABLE, object: id)
             }
@@ -273,6 +296,7 @@ final class TCPService {
         connection.task = task
         connectionTasks[TaskKey(script: ObjectIdentifier(script), task: task)] = connection.id
         try? script.tasks.makeReady(task)
+        woken[ObjectIdentifier(script)] = script
     }
 
     private func register(_ socket: TCPSocket, script: Script) -> Connection {

@@ -22,7 +22,7 @@ final class Tasks {
 
     unowned let script: Script
     private var ready: [Int32] = []
-    private var drainScheduled = false
+    private var drainTimer: TimerID?
     private(set) var waits: [Int32: Wait] = [:]
     private(set) var counters = Counters()
     private var errorLog: ErrorLogLimiter
@@ -89,9 +89,12 @@ final class Tasks {
     }
 
     private func scheduleDrain() {
-        guard !drainScheduled else { return }
-        drainScheduled = true
-        script.host.timers.schedule(after: Tasks.delay(milliseconds: 0), repeating: nil) { [weak self] in self?.drain() }
+        guard drainTimer == nil else { return }
+        drainTimer = script.host.timers.schedule(after: Tasks.delay(milliseconds: 0), repeating: nil) {
+            [weak self] in
+            self?.drainTimer = nil
+            self?.runReady()
+        }
     }
 
     /// A delay that is never 0: what is due now runs before anything it schedules, so tasks
@@ -100,14 +103,22 @@ final class Tasks {
         milliseconds > 0 ? .milliseconds(milliseconds) : .nanoseconds(1)
     }
 
-    /// Runs the tasks that were ready when this turn began; those they ready run next turn.
-    private func drain() {
-        drainScheduled = false
+    /// Runs the tasks that are ready now; those they ready run on the next call (the next
+    /// turn of the loop). Returns whether any ran. The host calls it itself at the end of a
+    /// read burst, so a task woken by a segment answers in the same turn.
+    @discardableResult
+    func runReady() -> Bool {
+        if let drainTimer {
+            script.host.timers.cancel(drainTimer)
+            self.drainTimer = nil
+        }
+        guard !ready.isEmpty else { return false }
         let batch = ready
         ready.removeAll(keepingCapacity: true)
         for task in batch where running {
             resume(task, timedOut: false)
         }
+        return true
     }
 
     private func resume(_ task: Int32, timedOut: Bool) {
