@@ -4,7 +4,7 @@ import Packets
 
 /// The write path, from dev:write (and pkt:reply to a device) to the device: an IPv4
 /// datagram over the device's MTU goes out as fragments (or, with Don't Fragment, not at
-/// all), a packet over its maximum size is refused, each written packet is recorded and
+/// all), an IPv6 one as fragments with a Fragment header, a packet over its maximum size is refused, each written packet is recorded and
 /// shown to the observer, and during a device's read burst writes are queued and written
 /// when it ends (WriteQueue). A failing write is counted on the device and said once per
 /// burst of failures. Loop thread only.
@@ -19,6 +19,8 @@ final class Egress {
     private let fragmentBuffer = ReadBuffer(size: ReadBuffer.size + 64)
     /// Identification for fragmented datagrams that came with none (0).
     private var nextIdentification = UInt16.random(in: 1...UInt16.max)
+    /// Identification of the next IPv6 datagram cut into fragments (RFC 8200: the source's).
+    private var nextIdentification6 = UInt32.random(in: 1...UInt32.max)
     /// Sees every packet written (the console's sniff).
     var packetObserver: ((UnsafeRawBufferPointer, HostDevice, _ outgoing: Bool) -> Void)?
     /// Told of a device a write found gone.
@@ -58,7 +60,36 @@ final class Egress {
                 return false
             }
         }
+        if let mtu = device.mtu, let networkOffset = device.linkType.ipv6Offset(in: bytes), bytes.count - networkOffset > mtu {
+            return writeIPv6(bytes, networkOffset: networkOffset, mtu: mtu, to: device)
+        }
         return writeOne(bytes, to: device)
+    }
+
+    /// An IPv6 datagram over the MTU: this host is its source, so it goes out in fragments
+    /// (RFC 8200 section 4.5); one that is a fragment already, or that cannot be cut (an
+    /// MTU under 1280, headers that do not fit one fragment), is counted too big.
+    private func writeIPv6(_ bytes: UnsafeRawBufferPointer, networkOffset: Int, mtu: Int, to device: HostDevice) -> Bool {
+        let outcome = IPv6Fragmenter.fragment(bytes, networkOffset: networkOffset, mtu: mtu,
+                                              identification: nextIdentification6,
+                                              scratch: fragmentBuffer.bytes) { fragment in
+            writeOne(fragment, to: device)
+        }
+        switch outcome {
+        case .fits:
+            return writeOne(bytes, to: device)
+        case .fragmented:
+            nextIdentification6 = nextIdentification6 == .max ? 1 : nextIdentification6 + 1
+            return true
+        case .stopped:
+            return false
+        case .alreadyFragmented, .mtuBelowMinimum, .noRoom:
+            device.tooBigWrites += 1
+            if device.tooBigLog.admit(at: ContinuousClock.now).log {
+                logger.warning("\(device.name): a \(bytes.count - networkOffset)-byte IPv6 datagram is over the MTU (\(mtu)) and cannot be cut (\(outcome)): not written")
+            }
+            return false
+        }
     }
 
     /// Writes one packet to the device numbered `id` (dev:write): nil when there is none.

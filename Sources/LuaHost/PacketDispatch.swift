@@ -14,8 +14,9 @@ final class PacketDispatch {
     let handlerChanges = HandlerChanges()
     /// Compiled pcap-filter selectors, per expression and link type.
     let filters = FilterCache()
-    /// IPv4 fragments collected for scripts that set `tapir.reassemble = true`.
+    /// IPv4 and IPv6 fragments collected for scripts that set `tapir.reassemble = true`.
     let reassembler = IPv4Reassembler()
+    let reassembler6 = IPv6Reassembler()
     /// The host's clock (reassembly timeouts).
     private let clock: () -> TimerInstant
     /// What all scripts' handlers want, as of `handlerChanges.generation == wantedGeneration`:
@@ -35,8 +36,8 @@ final class PacketDispatch {
     }
 
     /// Decodes one packet and hands it to the handlers that asked for it, in order,
-    /// until one claims it; then, if none did, to the `unclaimed` handlers. An IPv4
-    /// fragment goes as it is to the scripts that did not ask for reassembly, and into
+    /// until one claims it; then, if none did, to the `unclaimed` handlers. An IPv4 or
+    /// IPv6 fragment goes as it is to the scripts that did not ask for reassembly, and into
     /// the reassembler for those that did: they see the whole datagram once it is complete.
     /// (Inlined into TapirHost.handle: one call less per packet.)
     @inline(__always)
@@ -44,12 +45,15 @@ final class PacketDispatch {
         let frame = FrameDecoder.decode(bytes, linkType: device.linkType)
         if frame.isMalformed { device.malformedFrames += 1 }
         if frame.has(.tcp), let claimNatively, claimNatively(bytes, frame, device) { return }
-        guard frame.isFragment, frame.has(.ip), scripts.contains(where: \.wantsReassembly) else {
+        guard frame.isFragment, frame.has(.ip) || frame.has(.ipv6), scripts.contains(where: \.wantsReassembly) else {
             return dispatch(bytes, frame, from: device, to: nil)
         }
         dispatch(bytes, frame, from: device, to: false)
         let nanoseconds = Int64(clamping: clock().nanoseconds)
-        guard let whole = reassembler.add(bytes, networkOffset: frame.networkOffset, now: nanoseconds) else { return }
+        let completed = frame.has(.ip)
+            ? reassembler.add(bytes, networkOffset: frame.networkOffset, now: nanoseconds)
+            : reassembler6.add(bytes, networkOffset: frame.networkOffset, now: nanoseconds)
+        guard let whole = completed else { return }
         whole.withUnsafeBytes { whole in
             dispatch(whole, FrameDecoder.decode(whole, linkType: device.linkType), from: device, to: true)
         }

@@ -64,7 +64,20 @@ extension TapirHost {
             "inconsistent": .integer(Int64(fragments.inconsistent)),
             "evicted": .integer(Int64(fragments.evicted)),
         ])
-        return .record(["devices": .table(deviceStats), "handlers": .array(handlerStats), "reassembly": reassembly])
+        let fragments6 = dispatch.reassembler6.counters
+        let reassembly6: EncodedValue = .record([
+            "fragments": .integer(Int64(fragments6.fragments)),
+            "reassembled": .integer(Int64(fragments6.reassembled)),
+            "atomic": .integer(Int64(fragments6.atomic)),
+            "timed_out": .integer(Int64(fragments6.timedOut)),
+            "overlapping": .integer(Int64(fragments6.overlapping)),
+            "too_big": .integer(Int64(fragments6.tooBig)),
+            "inconsistent": .integer(Int64(fragments6.inconsistent)),
+            "incomplete_headers": .integer(Int64(fragments6.incompleteHeaderChain)),
+            "evicted": .integer(Int64(fragments6.evicted)),
+        ])
+        return .record(["devices": .table(deviceStats), "handlers": .array(handlerStats), "reassembly": reassembly,
+                        "reassembly_ipv6": reassembly6, "tcp": tcp.encodedStats])
     }
 
     /// tapir.open: a device already in the host by that name, or a new one.

@@ -567,6 +567,28 @@ final class TCPService {
                         "counters": counted])
     }
 
+    /// tapir.stats().tcp: the engine's counters, and each connection the scripts hold.
+    var encodedStats: EncodedValue {
+        let counters = engine.counters
+        var held: [EncodedValue] = []
+        for connection in connections.values.sorted(by: { $0.id < $1.id }) {
+            guard let described = describe(connection.id) else { continue }
+            held.append(described)
+        }
+        return .record([
+            "connections": .integer(Int64(engine.connectionCount)),
+            "listeners": .integer(Int64(listeners.count)),
+            "buffer_bytes": .integer(Int64(engine.bufferBytes)),
+            "segments_claimed": .integer(Int64(counters.segmentsClaimed)),
+            "bad_checksums": .integer(Int64(counters.badChecksums)),
+            "resets_sent": .integer(Int64(counters.resetsSent)),
+            "syn_cookies_sent": .integer(Int64(counters.synCookiesSent)),
+            "syn_cookies_accepted": .integer(Int64(counters.synCookiesAccepted)),
+            "syns_dropped": .integer(Int64(counters.synsDropped)),
+            "held": .array(held),
+        ])
+    }
+
     /// Everything of `script`: its listeners close; its connections are reset (the script
     /// stops, or is replaced).
     func stop(_ script: Script) {

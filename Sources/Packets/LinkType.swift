@@ -41,4 +41,16 @@ extension LinkType {
             return ethernet.headerLength
         }
     }
+
+    /// Where the IPv6 header of a frame of this link type starts (after an Ethernet header
+    /// and up to two VLAN tags), or nil when the frame does not carry IPv6.
+    public func ipv6Offset(in frame: UnsafeRawBufferPointer) -> Int? {
+        switch self {
+        case .rawIP:
+            return frame.count > 0 && frame.u8(0) >> 4 == 6 ? 0 : nil
+        case .ethernet:
+            guard let ethernet = try? EthernetFrame(frame), ethernet.payloadType == EtherType.ipv6 else { return nil }
+            return ethernet.headerLength
+        }
+    }
 }

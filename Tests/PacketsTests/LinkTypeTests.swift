@@ -30,4 +30,13 @@ final class LinkTypeTests: XCTestCase {
         XCTAssertNil(offset(.rawIP, [0x60] + [UInt8](repeating: 0, count: 39)))
         XCTAssertNil(offset(.rawIP, []))
     }
+
+    func testIPv6OffsetsFollowTheSameRules() {
+        let ipv6Header = [UInt8](repeating: 0, count: 40).enumerated().map { $0.offset == 0 ? 0x60 : $0.element }
+        XCTAssertEqual((macs + [0x86, 0xdd] + ipv6Header).withUnsafeBytes { LinkType.ethernet.ipv6Offset(in: $0) }, 14)
+        XCTAssertEqual((macs + [0x81, 0x00, 0x00, 0x05, 0x86, 0xdd] + ipv6Header).withUnsafeBytes { LinkType.ethernet.ipv6Offset(in: $0) }, 18)
+        XCTAssertNil((macs + [0x08, 0x00] + ipv4Header).withUnsafeBytes { LinkType.ethernet.ipv6Offset(in: $0) })
+        XCTAssertEqual(ipv6Header.withUnsafeBytes { LinkType.rawIP.ipv6Offset(in: $0) }, 0)
+        XCTAssertNil(ipv4Header.withUnsafeBytes { LinkType.rawIP.ipv6Offset(in: $0) })
+    }
 }

@@ -70,4 +70,60 @@ final class FragmentationKernelTests: XCTestCase {
         stop(tapir)
         try assertCleanRecording(record, count: "ip.src == 198.18.0.2 && ip.flags.mf == 1", atLeast: 1)
     }
+
+    func startIPv6(_ pack: String, device: String, record: String, in sandbox: Sandbox) throws -> ChildProcess {
+        try TapirCommand.start([TapirCommand.lua(pack), "--no-watch", "--record", record], device: device,
+                               in: sandbox, ipv6: true)
+    }
+
+    func testPingsOf8000BytesOverIPv4AndIPv6ComeBackWholeFromIcmpEchoAndVirtualHost() throws {
+        try TapirCommand.requireRoot()
+        for (index, pack) in ["packs/icmp-echo", "packs/virtual-host"].enumerated() {
+            let sandbox = try Sandbox(prefix: "tapir-test")
+            defer { sandbox.remove() }
+            let record = directory + "/ping-\(index).pcap"
+            let tapir = try startIPv6(pack, device: "tapfr\(3 + index)", record: record, in: sandbox)
+            let ping = try sandbox.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "-s", "8000", "198.18.0.2"])
+            XCTAssertTrue(ping.stdout.contains("2 received"), "\(pack): " + ping.stdout + ping.stderr)
+            XCTAssertTrue(ping.stdout.contains("8008 bytes from 198.18.0.2"), "\(pack): " + ping.stdout)
+            let ping6 = try sandbox.run(["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "-s", "8000", "2001:2::2"])
+            XCTAssertTrue(ping6.stdout.contains("2 received"), "\(pack): " + ping6.stdout + ping6.stderr)
+            XCTAssertTrue(ping6.stdout.contains("8008 bytes from 2001:2::2"), "\(pack): " + ping6.stdout)
+            XCTAssertFalse(ping.stdout.contains("truncated") || ping6.stdout.contains("truncated"))
+            stop(tapir)
+            // The replies leave in fragments: IPv4 with MF, IPv6 with a Fragment header.
+            try assertCleanRecording(record, count: "ipv6.src == 2001:2::2 && ipv6.fraghdr", atLeast: 8)
+            try assertCleanRecording(record, count: "ip.src == 198.18.0.2 && ip.flags.mf == 1", atLeast: 8)
+        }
+    }
+
+    func testUDPDatagramsOf9000And65507BytesComeBackIdenticalOverIPv4AndIPv6() throws {
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: "tapir-test")
+        defer { sandbox.remove() }
+        let record = directory + "/udp.pcap"
+        let tapir = try startIPv6("packs/udp-echo", device: "tapfr5", record: record, in: sandbox)
+        let client = """
+            import os, socket, sys
+            for family, address in ((socket.AF_INET, "198.18.0.2"), (socket.AF_INET6, "2001:2::2")):
+                for size in (9000, 65507 if family == socket.AF_INET else 65527):
+                    s = socket.socket(family, socket.SOCK_DGRAM)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                    s.settimeout(3)
+                    data = os.urandom(size)
+                    s.sendto(data, (address, 7))
+                    back, _ = s.recvfrom(70000)
+                    print(address, size, "identical" if back == data else "DIFFERENT %d" % len(back))
+            """
+        let output = try sandbox.run(["python3", "-c", client], timeout: .seconds(30))
+        XCTAssertEqual(output.stdout, """
+            198.18.0.2 9000 identical
+            198.18.0.2 65507 identical
+            2001:2::2 9000 identical
+            2001:2::2 65527 identical
+
+            """, output.stderr)
+        stop(tapir)
+        try assertCleanRecording(record, count: "ipv6.src == 2001:2::2 && ipv6.fraghdr", atLeast: 40)
+    }
 }

@@ -2,6 +2,8 @@
 -- leases.lua, addressing each reply as §4.1 says. It is authoritative for its subnet: a
 -- client asking for a free pool address it has no record of (after a restart, say) gets
 -- it. Leases and counters live in tapir.state, so a reload keeps both.
+-- A message in IPv4 fragments arrives whole.
+tapir.reassemble = true
 local config = tapir.config
 local addresses = require "addresses"
 local message = require "message"

@@ -1,4 +1,7 @@
 -- Echo request -> echo reply; identifier, sequence and data are kept by pkt:reply.
+-- Requests in fragments (IPv4 or IPv6) arrive whole and are answered whole; a reply over
+-- the MTU goes out in fragments.
+tapir.reassemble = true
 local config = tapir.config
 -- Made once, not per request; with the device, pkt:reply writes straight from the host's
 -- buffer (no Lua string per reply).

@@ -3,6 +3,9 @@
 -- addresses and the ports,
 -- so the handler only answers: pkt:reply keeps the payload and, given the device, writes
 -- the reply from the host's buffer (no Lua string, no field read in Lua).
+-- Datagrams in fragments (IPv4 or IPv6) arrive whole and are echoed whole; a reply over the
+-- MTU goes out in fragments.
+tapir.reassemble = true
 local config = tapir.config
 local KEEP_EVERYTHING = {}  -- reused: no table per datagram
 

@@ -3,8 +3,8 @@
 -- the way in and again on the way out (RFC 791; Linux's ip_options_echo), and ICMP
 -- timestamp requests (13) get a timestamp reply (14, RFC 792) with the time of day in
 -- milliseconds since midnight UT as receive and transmit timestamps.
--- IPv4 fragments come reassembled (a reply over the MTU goes out as fragments); an IPv6
--- fragment is left alone: echoing part of a request would be a wrong reply.
+-- IPv4 and IPv6 fragments come reassembled (a reply over the MTU goes out as fragments):
+-- a request in fragments is answered whole, never in part.
 tapir.reassemble = true
 local config = tapir.config
 local frames = require "frames"
