@@ -21,6 +21,8 @@ public final class HostDevice {
     public internal(set) var malformedFrames = 0
     /// Frames that no handler claimed.
     public internal(set) var unclaimedFrames = 0
+    /// Frames a checksum of which failed, kept from the scripts that verify checksums.
+    public internal(set) var badChecksumFrames = 0
     /// IPv4 datagrams over the MTU with Don't Fragment set, not written.
     public internal(set) var tooBigWrites = 0
     var tooBigLog = ErrorLogLimiter(interval: .seconds(10))
@@ -72,6 +74,7 @@ public final class HostDevice {
             "write_errors": .integer(Int64(counters.writeErrors + oversizedWrites)),
             "malformed": .integer(Int64(malformedFrames)),
             "unclaimed": .integer(Int64(unclaimedFrames)),
+            "bad_checksum": .integer(Int64(badChecksumFrames)),
             "too_big": .integer(Int64(tooBigWrites)),
         ])
     }

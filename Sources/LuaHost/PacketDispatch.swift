@@ -71,8 +71,19 @@ final class PacketDispatch {
             return
         }
         var claimed = false
+        // Whether the frame's checksums verify, found at the first script that asks.
+        var checksumsVerify: Bool?
+        func keptFrom(_ script: Script) -> Bool {
+            guard script.verifiesChecksums else { return false }
+            if checksumsVerify == nil {
+                checksumsVerify = FrameChecksums(bytes, frame).allVerify
+                if checksumsVerify == false { device.badChecksumFrames += 1 }
+            }
+            return checksumsVerify == false
+        }
         for script in scripts where !claimed {
             if let reassembling, script.wantsReassembly != reassembling { continue }
+            if keptFrom(script) { continue }
             // refreshWanted() above brought every table up to date; only a handler that
             // added or removed handlers during this packet makes another look needed.
             if wantedGeneration != handlerChanges.generation { refreshDispatchTable(of: script) }
@@ -97,6 +108,7 @@ final class PacketDispatch {
         device.unclaimedFrames += 1
         for script in scripts {
             if let reassembling, script.wantsReassembly != reassembling { continue }
+            if keptFrom(script) { continue }
             refreshDispatchTable(of: script)
             guard !script.dispatchTable.unclaimed.isEmpty else { continue }
             script.bind(bytes, frame, device)

@@ -26,6 +26,9 @@ public final class Script {
     var dispatchTable = DispatchTable()
     /// The script set `tapir.reassemble = true`: it gets whole IPv4 datagrams, not fragments.
     var wantsReassembly = false
+    /// The script set `tapir.verify_checksums = true`: packets with a checksum that fails
+    /// are not dispatched to it, as Linux drops them.
+    var verifiesChecksums = false
     /// The reply and query buffers handed to C; valid until the next query.
     var queryBuffer: [UInt8] = []
     var timerErrorLog = ErrorLogLimiter(interval: .seconds(10))

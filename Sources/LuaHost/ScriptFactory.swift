@@ -56,6 +56,7 @@ final class ScriptFactory {
                 try state.load(path: file)
             }
             script.wantsReassembly = try state.evaluateBoolean("return tapir.reassemble == true", name: name)
+            script.verifiesChecksums = try state.evaluateBoolean("return tapir.verify_checksums == true", name: name)
         } catch {
             script.cancelAllTimers()
             throw error

@@ -11,7 +11,7 @@ import XCTest
 final class APIDocumentationTests: XCTestCase {
     /// Documented, but not in a plain script's state: a hook a script defines for the host
     /// to call, and a pack's settings (PackSandboxTests covers tapir.config).
-    let scriptDefined: Set<String> = ["tapir.on_reload", "tapir.reassemble", "tapir.config"]
+    let scriptDefined: Set<String> = ["tapir.on_reload", "tapir.reassemble", "tapir.verify_checksums", "tapir.config"]
 
     var documented: Set<String> {
         get throws {

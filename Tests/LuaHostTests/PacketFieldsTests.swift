@@ -139,10 +139,10 @@ final class PacketFieldsTests: XCTestCase {
         let echo = try KernelFrames.frame(17)
         XCTAssertEqual(try harness.fields("ip", of: echo),
                        ["version": "4", "ihl": "5", "tos": "0", "len": "84", "id": "\(0xb7f2)", "flags": "2",
-                        "df": "true", "mf": "false", "frag": "0", "ttl": "64", "proto": "1", "chksum": "\(0xf68e)",
+                        "df": "true", "mf": "false", "frag": "0", "ttl": "64", "proto": "1", "chksum_ok": "true", "chksum": "\(0xf68e)",
                         "src": "198.18.0.1", "dst": "198.18.0.2", "options": ""])
         XCTAssertEqual(try harness.fields("icmp", of: echo),
-                       ["type": "8", "code": "0", "chksum": "\(0x7fb1)", "id": "25370", "seq": "1"])
+                       ["type": "8", "code": "0", "chksum_ok": "true", "chksum": "\(0x7fb1)", "id": "25370", "seq": "1"])
         XCTAssertEqual(try harness.fields("udp", of: echo), [:])
         XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(pkt.layers, #pkt.payload) end", on: echo),
                        ["eth:ip:icmp\t56"])
@@ -152,7 +152,7 @@ final class PacketFieldsTests: XCTestCase {
         let harness = try PacketHarness()
         let unreachable = try KernelFrames.frame(20)
         XCTAssertEqual(try harness.fields("icmp", of: unreachable),
-                       ["type": "3", "code": "3", "chksum": "\(0x8973)", "id": "nil", "seq": "nil"])
+                       ["type": "3", "code": "3", "chksum_ok": "true", "chksum": "\(0x8973)", "id": "nil", "seq": "nil"])
         XCTAssertEqual(try harness.fields("ip", of: unreachable)["tos"], "\(0xc0)")
     }
 
@@ -160,7 +160,7 @@ final class PacketFieldsTests: XCTestCase {
         let harness = try PacketHarness()
         let query = try KernelFrames.frame(19)
         XCTAssertEqual(try harness.fields("udp", of: query),
-                       ["sport": "48949", "dport": "53", "len": "61", "chksum": "\(0xe2de)"])
+                       ["sport": "48949", "dport": "53", "len": "61", "chksum_ok": "true", "chksum": "\(0xe2de)"])
         XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(#pkt.payload, pkt.ip.df) end", on: query),
                        ["53\tfalse"])
     }
@@ -196,7 +196,7 @@ final class PacketFieldsTests: XCTestCase {
                        ["version": "6", "tc": "0", "flow": "0", "plen": "32", "nxt": "58", "hlim": "255",
                         "src": "2001:2::1", "dst": "ff02::1:ff00:2"])
         XCTAssertEqual(try harness.fields("icmpv6", of: solicitation),
-                       ["type": "135", "code": "0", "chksum": "\(0x378a)", "id": "nil", "seq": "nil",
+                       ["type": "135", "code": "0", "chksum_ok": "true", "chksum": "\(0x378a)", "id": "nil", "seq": "nil",
                         "target": "2001:2::2", "lladdr": "02:00:00:00:00:0a", "flags": "nil"])
         let advertisement = try harness.fields("icmpv6", of: try KernelFrames.frame(24))
         XCTAssertEqual(advertisement["target"], "2001:2::2")

@@ -206,3 +206,37 @@ final class TasksTests: XCTestCase {
         XCTAssertEqual(written(), [])
     }
 }
+
+/// tapir.verify_checksums and pkt.<layer>.chksum_ok.
+final class ChecksumVerificationTests: XCTestCase {
+    func testAScriptThatVerifiesNeverSeesABadChecksumAndOthersDo() throws {
+        let timers = TimerQueue(clock: ManualClock(now: TimerInstant(nanoseconds: 1)))
+        let lines = LogLines()
+        let host = TapirHost(timers: timers, logger: Logger(label: "test") { _ in CollectingLogHandler(lines: lines) })
+        defer { host.stop() }
+        let device = MemoryDevice(name: "mem0", mode: .tap)
+        let hostDevice = try host.add(device)
+        let directory = NSTemporaryDirectory() + "tapir-chk-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+            tapir.verify_checksums = true
+            tapir.on("udp", function(pkt, dev) dev:write("verifier saw " .. pkt.payload) end)
+            """.write(toFile: directory + "/verifier.lua", atomically: true, encoding: .utf8)
+        try """
+            tapir.on("frame", function(pkt, dev)
+              dev:write("frame saw ip " .. tostring(pkt.ip.chksum_ok) .. " udp " .. tostring(pkt.udp.chksum_ok))
+            end)
+            """.write(toFile: directory + "/everything.lua", atomically: true, encoding: .utf8)
+        try host.load(path: directory + "/verifier.lua")
+        try host.load(path: directory + "/everything.lua")
+        var bad = TestFrames.udp(dport: 7, payload: "bad")
+        bad[14 + 20 + 6] ^= 0xff
+        device.inject(bad)
+        device.inject(TestFrames.udp(dport: 7, payload: "good"))
+        host.pump(hostDevice)
+        XCTAssertEqual(device.takeWritten().map { String(decoding: $0, as: UTF8.self) },
+                       ["frame saw ip true udp false", "verifier saw good", "frame saw ip true udp true"])
+        XCTAssertEqual(hostDevice.badChecksumFrames, 1)
+    }
+}

@@ -58,6 +58,8 @@ public enum PacketField: Int32, CaseIterable, Sendable {
     case udpSport, udpDport, udpLen, udpChksum
     case tcpSport, tcpDport, tcpSeq, tcpAck, tcpFlags, tcpFlagstr, tcpWindow, tcpUrgptr, tcpDataofs
     case tcpChksum, tcpOptions
+    /// Whether the layer's checksum verifies (computed when read; nil for a fragment's transport).
+    case ipChksumOK, icmpChksumOK, icmpv6ChksumOK, udpChksumOK, tcpChksumOK
 
     /// Layer, Lua name, kind, and whether builders and reply may set it.
     public struct Info: Sendable {
@@ -129,6 +131,11 @@ public enum PacketField: Int32, CaseIterable, Sendable {
         case .udpDport: Info(layer: .udp, name: "dport", kind: .integer, settable: true)
         case .udpLen: Info(layer: .udp, name: "len", kind: .integer, settable: false)
         case .udpChksum: Info(layer: .udp, name: "chksum", kind: .integer, settable: true)
+        case .ipChksumOK: Info(layer: .ip, name: "chksum_ok", kind: .boolean, settable: false)
+        case .icmpChksumOK: Info(layer: .icmp, name: "chksum_ok", kind: .boolean, settable: false)
+        case .icmpv6ChksumOK: Info(layer: .icmpv6, name: "chksum_ok", kind: .boolean, settable: false)
+        case .udpChksumOK: Info(layer: .udp, name: "chksum_ok", kind: .boolean, settable: false)
+        case .tcpChksumOK: Info(layer: .tcp, name: "chksum_ok", kind: .boolean, settable: false)
         case .tcpSport: Info(layer: .tcp, name: "sport", kind: .integer, settable: true)
         case .tcpDport: Info(layer: .tcp, name: "dport", kind: .integer, settable: true)
         case .tcpSeq: Info(layer: .tcp, name: "seq", kind: .integer, settable: true)
@@ -184,7 +191,13 @@ extension PacketField {
     /// Reads this field of a decoded frame; `.none` when its layer is absent or the field
     /// does not apply (icmp.id of a non-echo message). `bytes` must be the decoded frame.
     public func read(bytes: UnsafeRawBufferPointer, frame: DecodedFrame) -> PacketFieldValue {
-        switch layer {
+        switch self {
+        case .ipChksumOK, .icmpChksumOK, .icmpv6ChksumOK, .udpChksumOK, .tcpChksumOK:
+            return readChecksumVerdict(bytes, frame)
+        default:
+            break
+        }
+        return switch layer {
         case .frame: readFrame(frame)
         case .eth, .vlan: readLink(bytes, frame)
         case .arp: readARP(bytes, frame)
@@ -195,6 +208,15 @@ extension PacketField {
         case .udp: readUDP(bytes, frame)
         case .tcp: readTCP(bytes, frame)
         }
+    }
+
+    /// chksum_ok: the layer's checksum verifies (FrameChecksums); none when the layer is
+    /// absent, or for a fragment's transport.
+    private func readChecksumVerdict(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame) -> PacketFieldValue {
+        guard frame.has(layer.layers) else { return .none }
+        let checksums = FrameChecksums(bytes, frame)
+        let verdict = self == .ipChksumOK ? checksums.ipHeader : checksums.transport
+        return verdict.map(PacketFieldValue.boolean) ?? .none
     }
 
     private func readFrame(_ frame: DecodedFrame) -> PacketFieldValue {

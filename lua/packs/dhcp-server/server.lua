@@ -4,6 +4,7 @@
 -- it. Leases and counters live in tapir.state, so a reload keeps both.
 -- A message in IPv4 fragments arrives whole.
 tapir.reassemble = true
+tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
 local addresses = require "addresses"
 local message = require "message"

@@ -1,7 +1,8 @@
 -- An authoritative DNS responder over UDP (RFC 1035, negative answers RFC 2308, EDNS0
 -- RFC 6891) for the zones of the `zone` file and the `records` setting. Messages are read
 -- and written with tapir.proto.dns; the answers come from zones.lua.
-tapir.reassemble = true  -- a query in IPv4 fragments arrives whole
+tapir.reassemble = true  -- a query in fragments arrives whole
+tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
 local dns = require "tapir.proto.dns"
 local zone = require "zone"

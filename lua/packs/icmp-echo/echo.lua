@@ -2,6 +2,7 @@
 -- Requests in fragments (IPv4 or IPv6) arrive whole and are answered whole; a reply over
 -- the MTU goes out in fragments.
 tapir.reassemble = true
+tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
 -- Made once, not per request; with the device, pkt:reply writes straight from the host's
 -- buffer (no Lua string per reply).

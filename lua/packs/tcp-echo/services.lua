@@ -1,6 +1,7 @@
 -- Echo (RFC 862), discard (RFC 863) and chargen (RFC 864) over TCP. The host's TCP engine
 -- accepts; each connection runs here as its own task. Counters go in tapir.state, so a
 -- reload keeps them.
+tapir.verify_checksums = true  -- a packet whose checksum fails is dropped, as Linux does
 local config = tapir.config
 tapir.state.served = tapir.state.served or {echo = 0, discard = 0, chargen = 0, bytes = 0}
 local served = tapir.state.served

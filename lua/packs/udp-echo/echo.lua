@@ -6,6 +6,7 @@
 -- Datagrams in fragments (IPv4 or IPv6) arrive whole and are echoed whole; a reply over the
 -- MTU goes out in fragments.
 tapir.reassemble = true
+tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
 local KEEP_EVERYTHING = {}  -- reused: no table per datagram
 

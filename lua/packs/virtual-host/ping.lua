@@ -6,6 +6,7 @@
 -- IPv4 and IPv6 fragments come reassembled (a reply over the MTU goes out as fragments):
 -- a request in fragments is answered whole, never in part.
 tapir.reassemble = true
+tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
 local frames = require "frames"
 

@@ -67,3 +67,18 @@ function test_arp_for_its_address_is_answered()
   test.equal(#out, 1)
   test.equal(test.decode(out[1]).arp.sha, config.mac)
 end
+
+function test_requests_whose_checksums_fail_get_no_reply()
+  test.inject(tapir.build.eth{src = PEER_MAC, dst = config.mac, type = 0x0800}
+    .. tapir.build.ip{src = "198.18.0.1", dst = config.ip, proto = 1,
+                      payload = tapir.build.icmp{type = 8, id = 1, seq = 1, payload = "x", chksum = 0x1234}})
+  test.inject(tapir.build.eth{src = PEER_MAC, dst = config.mac, type = 0x0800}
+    .. tapir.build.ip{src = "198.18.0.1", dst = config.ip, proto = 1, chksum = 0x4321,
+                      payload = tapir.build.icmp{type = 8, id = 1, seq = 2, payload = "x"}})
+  test.inject(tapir.build.eth{src = PEER_MAC, dst = config.mac, type = 0x86dd}
+    .. tapir.build.ipv6{src = "2001:2::1", dst = config.ipv6, nxt = 58,
+                        payload = tapir.build.icmpv6{type = 128, id = 1, seq = 3, payload = "x", chksum = 0x1234}})
+  test.equal(#test.written(), 0, "bad ICMP, IPv4 header and ICMPv6 checksums: no reply")
+  test.inject(ping4(1, 4, "x"))
+  test.equal(#test.written(), 1, "a good request still gets one")
+end

@@ -85,3 +85,13 @@ function test_a_neighbour_solicitation_for_its_address_is_answered()
   test.equal(reply.icmpv6.target, config.ipv6)
   test.equal(reply.ipv6.hlim, 255)
 end
+
+function test_a_datagram_whose_checksum_fails_is_dropped_and_counted()
+  local frame = tapir.build.eth{src = PEER_MAC, dst = config.mac, type = 0x0800}
+      .. tapir.build.ip{src = "198.18.0.1", dst = config.ip, proto = 17,
+                        payload = tapir.build.udp{sport = 40000, dport = config.ports[1], payload = "bad", chksum = 0x1234}}
+  test.inject(frame)
+  test.equal(#test.written(), 0, "not echoed")
+  test.inject(datagram(config.ports[1], "good"))
+  test.equal(#test.written(), 1, "a good one still is")
+end
