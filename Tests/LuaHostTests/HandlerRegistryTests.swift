@@ -71,7 +71,7 @@ final class HandlerRegistryTests: XCTestCase {
             ("tapir.on('udp', {dport = 53}, 7)", "bad argument #3 to 'on' (function expected, got number)"),
             ("tapir.on('udp')", "bad argument #2 to 'on' (function expected, got no value)"),
             ("tapir.on('udp', {bogus = 1}, function() end)",
-             "bad argument #2 to 'on' (unknown key 'bogus' for layer 'udp' (known: sport, dport, len, chksum))"),
+             "bad argument #2 to 'on' (unknown key 'bogus' for layer 'udp' (known: sport, dport, len, chksum, chksum_ok))"),
             ("tapir.on('frame', {x = 1}, function() end)",
              "bad argument #2 to 'on' (unknown key 'x' for layer 'frame' (known: payload, malformed))"),
             ("tapir.on('udp', {dport = 1.5}, function() end)",
