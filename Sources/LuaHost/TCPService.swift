@@ -157,18 +157,19 @@ final class TCPService {
         settle()
     }
 
-    /// Sends what is due and delivers the engine's events, then runs the tasks they woke
-    /// and sends what those wrote, a few rounds at most: a request that came in a burst is
-    /// answered in the same turn of the loop.
+    /// Delivers the engine's events and runs the tasks they woke (a few rounds at most),
+    /// then sends what is due: a request that came in a burst is answered in the same turn
+    /// of the loop, and an answer, an ACK and a FIN the tasks' calls made go out together.
     func settle() {
         for _ in 0..<4 {
-            flush()
+            engine.pollEvents { source, events in self.handle(source, events) }
             let scripts = woken.values
             woken.removeAll(keepingCapacity: true)
             var ran = false
             for script in scripts where script.tasks.runReady() { ran = true }
             if !ran { break }
         }
+        flush()
     }
 
     /// Soon (next turn of the loop): what the engine has to send, then its events.
