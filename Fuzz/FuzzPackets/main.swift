@@ -1,8 +1,9 @@
 // Fuzz target: the layered decoder, every field getter and every representation's round
 // trip (parse -> emit -> parse gives the same representation), on each input as a tap
-// frame (Ethernet) and as a tun datagram (raw IP); then IPv4 fragmentation and reassembly:
-// the input fragmented at two MTUs and reassembled must give its data back, and the input
-// cut into length-prefixed pieces goes through a reassembler as fragments. The decoder's
+// frame (Ethernet) and as a tun datagram (raw IP); then IPv4 and IPv6 fragmentation and
+// reassembly: the input fragmented (IPv4 at two MTUs, IPv6 at 1280) and reassembled must
+// give its data back (IPv6: the very datagram), and the input cut into length-prefixed
+// pieces goes through both reassemblers as fragments. The decoder's
 // one-pass path for common frames must agree with the full decoder. A trap or a memory
 // error is a finding.
 import FuzzDriver
@@ -173,10 +174,32 @@ func fragmentAndReassemble(_ datagram: UnsafeRawBufferPointer, mtu: Int) {
     check(Array(whole[headerLength...]) == data, "reassembly changed the data of a \(ip.len)-byte datagram")
 }
 
-/// The input as pieces (each a 2-byte length, then that many bytes), each handed to a
-/// reassembler as a raw IP fragment one second after the one before.
+/// Fragments the input (a raw IPv6 datagram) at `mtu`; every fragment is decoded and fits,
+/// and all of them reassembled must be the datagram again, byte for byte.
+func fragmentAndReassembleIPv6(_ datagram: UnsafeRawBufferPointer, mtu: Int) {
+    let reassembler = IPv6Reassembler()
+    var whole: [UInt8]?
+    var fragments = 0
+    let outcome = IPv6Fragmenter.fragment(datagram, networkOffset: 0, mtu: mtu, identification: 7,
+                                          scratch: scratch) { fragment in
+        fragments += 1
+        check(fragment.count <= mtu, "a \(fragment.count)-byte IPv6 fragment for an MTU of \(mtu)")
+        exercise(fragment, .rawIP)
+        if let done = reassembler.add(fragment, networkOffset: 0, now: 0) { whole = done }
+        return true
+    }
+    guard case .fragmented = outcome, let ip = try? IPv6Packet(datagram) else { return }
+    whole?.withUnsafeBytes { exercise($0, .rawIP) }
+    let length = IPv6Field.headerLength + Int(ip.plen)
+    check(whole != nil, "\(fragments) fragments of a \(length)-byte IPv6 datagram were not reassembled")
+    check(whole == Array(datagram.prefix(length)), "reassembly changed a \(length)-byte IPv6 datagram")
+}
+
+/// The input as pieces (each a 2-byte length, then that many bytes), each handed to an
+/// IPv4 and an IPv6 reassembler as a raw IP fragment one second after the one before.
 func reassemblePieces(_ input: UnsafeRawBufferPointer) {
     let reassembler = IPv4Reassembler()
+    let reassembler6 = IPv6Reassembler()
     var at = 0
     var now: Int64 = 0
     while at + 2 <= input.count {
@@ -185,10 +208,15 @@ func reassemblePieces(_ input: UnsafeRawBufferPointer) {
         if let whole = reassembler.add(piece, networkOffset: 0, now: now) {
             whole.withUnsafeBytes { exercise($0, .rawIP) }
         }
+        if let whole = reassembler6.add(piece, networkOffset: 0, now: now) {
+            check(whole.count <= IPv6Field.headerLength + 65_535, "a reassembled IPv6 datagram of \(whole.count) bytes")
+            whole.withUnsafeBytes { exercise($0, .rawIP) }
+        }
         at += 2 + length
         now += 1_000_000_000
     }
     sink &+= reassembler.pendingCount &+ reassembler.counters.reassembled
+    sink &+= reassembler6.pendingCount &+ reassembler6.counters.reassembled &+ reassembler6.counters.atomic
 }
 
 FuzzDriver.run { input in
@@ -199,5 +227,6 @@ FuzzDriver.run { input in
     exercise(UnsafeRawBufferPointer(bytes), .ethernet)
     exercise(UnsafeRawBufferPointer(bytes), .rawIP)
     for mtu in [68, 576] { fragmentAndReassemble(UnsafeRawBufferPointer(bytes), mtu: mtu) }
+    fragmentAndReassembleIPv6(UnsafeRawBufferPointer(bytes), mtu: IPv6Fragmenter.minimumMTU)
     reassemblePieces(UnsafeRawBufferPointer(bytes))
 }

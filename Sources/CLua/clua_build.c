@@ -2,7 +2,6 @@
 // gets, into plain values by field id (checking types and raising Lua errors that name
 // the function and the field); Swift writes the bytes into a buffer it reuses, and C
 // pushes them as one string.
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include "clua_internal.h"
@@ -21,59 +20,12 @@ static clua_set_value *take_value(clua_packet_api *api, int field) {
     return value;
 }
 
-static int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* "02:00:00:00:00:0a" (or with '-'). */
-static int parse_mac(const char *text, size_t length, uint8_t *out) {
-    if (length != 17) return 0;
-    for (int i = 0; i < 6; i++) {
-        int high = hex_digit(text[i * 3]), low = hex_digit(text[i * 3 + 1]);
-        if (high < 0 || low < 0) return 0;
-        if (i < 5 && text[i * 3 + 2] != ':' && text[i * 3 + 2] != '-') return 0;
-        out[i] = (uint8_t)(high << 4 | low);
-    }
-    return 1;
-}
-
-/* Text form, or exactly `size` raw bytes. */
-static int parse_address(int kind, const char *text, size_t length, uint8_t *out) {
-    size_t size = kind == CLUA_FIELD_MAC ? 6 : kind == CLUA_FIELD_IPV4 ? 4 : 16;
-    int parsed = 0;
-    if (strlen(text) == length) {  /* no embedded NUL: a text form is possible */
-        if (kind == CLUA_FIELD_MAC) parsed = parse_mac(text, length, out);
-        else parsed = inet_pton(kind == CLUA_FIELD_IPV4 ? AF_INET : AF_INET6, text, out) == 1;
-    }
-    if (!parsed && length == size) {
-        memcpy(out, text, size);
-        parsed = 1;
-    }
-    return parsed;
-}
-
-/* tcpdump letters (S F R P U E W and '.' or 'A' for ACK, N for NS) to the flags integer. */
-static int parse_tcp_flags(const char *text, size_t length, lua_Integer *out) {
-    lua_Integer flags = 0;
-    for (size_t i = 0; i < length; i++) {
-        switch (text[i]) {
-        case 'F': flags |= 0x001; break;
-        case 'S': flags |= 0x002; break;
-        case 'R': flags |= 0x004; break;
-        case 'P': flags |= 0x008; break;
-        case 'A': case '.': flags |= 0x010; break;
-        case 'U': flags |= 0x020; break;
-        case 'E': flags |= 0x040; break;
-        case 'W': case 'C': flags |= 0x080; break;
-        case 'N': flags |= 0x100; break;
-        default: return 0;
-        }
-    }
-    *out = flags;
-    return 1;
+/* A string given for an address or TCP flags field, parsed by Swift (the one parser of
+   these texts); 1 when it was one. */
+static int parse_text(clua_packet_api *api, int kind, const char *text, size_t length,
+                      clua_set_value *value) {
+    if (api->callbacks.parse == NULL) return 0;
+    return api->callbacks.parse(api->callbacks.context, kind, text, length, value) == 1;
 }
 
 static const char *kind_expectation(int kind) {
@@ -126,7 +78,7 @@ static void read_value(lua_State *L, clua_packet_api *api, int field, const char
         } else if (type == LUA_TSTRING && kind == CLUA_FIELD_TCP_FLAGS) {
             size_t length = 0;
             const char *text = lua_tolstring(L, -1, &length);
-            if (parse_tcp_flags(text, length, &value->integer)) return;
+            if (parse_text(api, kind, text, length, value)) return;
         }
         break;
     }
@@ -142,7 +94,7 @@ static void read_value(lua_State *L, clua_packet_api *api, int field, const char
         if (type == LUA_TSTRING) {
             size_t length = 0;
             const char *text = lua_tolstring(L, -1, &length);
-            if (parse_address(kind, text, length, value->address)) return;
+            if (parse_text(api, kind, text, length, value)) return;
         }
         break;
     case CLUA_FIELD_BYTES:
@@ -177,7 +129,7 @@ static void read_fields(lua_State *L, clua_packet_api *api, int table, int layer
         if (field < 0 && allow_payload && strcmp(key, "payload") == 0) field = api->payload_field;
         if (field < 0 || field >= CLUA_MAX_FIELDS)
             luaL_error(L, "bad argument #1 to '%s' (%s has no field '%s%s')", function,
-                       clua_layer_names[layer], prefix, key);
+                       api->layer_names[layer], prefix, key);
         if (!api->settable[field])
             luaL_error(L, "bad argument #1 to '%s' (field '%s%s' is computed, it cannot be set)",
                        function, prefix, key);
@@ -197,7 +149,7 @@ static clua_packet_api *api_of(lua_State *L, int index) {
 static int build_layer(lua_State *L) {
     clua_packet_api *api = api_of(L, lua_upvalueindex(1));
     int layer = (int)lua_tointeger(L, lua_upvalueindex(2));
-    const char *function = clua_layer_names[layer];
+    const char *function = api->layer_names[layer];
     luaL_checktype(L, 1, LUA_TTABLE);
     clear_values(api);
     read_fields(L, api, 1, layer, function, "", 1);
@@ -243,7 +195,7 @@ int clua_packet_reply_method(lua_State *L) {
                 int layer = -1;
                 if (lua_rawget(L, keys) == LUA_TNUMBER) layer = (int)lua_tointeger(L, -1);
                 lua_pop(L, 1);
-                if (layer <= CLUA_LAYER_FRAME || layer >= CLUA_LAYER_COUNT)
+                if (layer < 0 || layer >= api->layer_count || layer == api->frame_layer)
                     luaL_error(L, "bad argument #1 to 'reply' (unknown key '%s': expected payload "
                                "or a layer name)", key);
                 if (!lua_istable(L, -1))
@@ -277,12 +229,13 @@ int clua_packet_reply_method(lua_State *L) {
 void clua_build_install(lua_State *L, clua_packet_api *api) {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     if (lua_getfield(L, -1, "tapir") != LUA_TTABLE) luaL_error(L, "tapir table missing");
-    lua_createtable(L, 0, CLUA_LAYER_COUNT);
-    for (int layer = CLUA_LAYER_ETH; layer < CLUA_LAYER_COUNT; layer++) {
+    lua_createtable(L, 0, api->layer_count);
+    for (int layer = 0; layer < api->layer_count; layer++) {
+        if (layer == api->frame_layer) continue;
         lua_pushlightuserdata(L, api);
         lua_pushinteger(L, layer);
         lua_pushcclosure(L, build_layer, 2);
-        lua_setfield(L, -2, clua_layer_names[layer]);
+        lua_setfield(L, -2, api->layer_names[layer]);
     }
     lua_setfield(L, -2, "build");
     lua_pop(L, 2);

@@ -88,6 +88,23 @@ void *clua_protected_userdata(lua_State *L) {
     return lua_touserdata(L, 1);
 }
 
+typedef struct protected_run {
+    clua_protected_body body;
+    void *context;
+} protected_run;
+
+static int run_body(lua_State *L) {
+    protected_run *run = clua_protected_userdata(L);
+    run->body(L, run->context);
+    return 0;
+}
+
+int clua_run_protected(clua_host *host, clua_protected_body body, void *context,
+                       clua_result *result) {
+    protected_run run = { body, context };
+    return clua_protected(host, run_body, &run, 0, result);
+}
+
 void clua_result_release(clua_host *host, clua_result *result) {
     if (!result->holds_stack) return;
     lua_settop(host->L, result->stack_base);
@@ -193,6 +210,7 @@ static void push_argument(lua_State *L, const clua_argument *argument) {
         break;
     case CLUA_ARGUMENT_LIGHT_USERDATA: lua_pushlightuserdata(L, (void *)argument->pointer); break;
     case CLUA_ARGUMENT_REFERENCE: lua_rawgeti(L, LUA_REGISTRYINDEX, argument->integer); break;
+    case CLUA_ARGUMENT_ENCODED: clua_push_encoded(L, argument->pointer, argument->length); break;
     case CLUA_ARGUMENT_PUSHER:
         if (argument->pusher == NULL) luaL_error(L, "host error: argument pusher missing");
         argument->pusher(L, argument->pointer);

@@ -47,10 +47,10 @@ struct clua_host {
        reused by another object while it is listed. */
     void *device_blocks[CLUA_FAST_DEVICES];
     int device_blocks_used;  /* 1 + the highest id listed */
-    void *layer_proxy_blocks[CLUA_LAYER_COUNT];
+    void *layer_proxy_blocks[CLUA_MAX_LAYERS];
     int packet_metatable_ref;
     int layer_metatable_ref;
-    /* The packet object handlers get (clua_packet_install_pusher), or NULL. */
+    /* The packet object handlers get (clua_packet_install), or NULL. */
     struct clua_packet *reused_packet;
 };
 
@@ -60,6 +60,19 @@ static inline clua_host *clua_host_of(lua_State *L) {
     lua_getallocf(L, &host);
     return (clua_host *)host;
 }
+
+/* The runtime (clua_runtime.c): the host's callbacks, raising if they are not installed
+   (inline: dev:write asks for them per packet); what the host answers to a query,
+   pushed; and each part's install, adding its functions to the tapir table at index
+   `tapir` (clua_timers.c, clua_devices.c). */
+static inline clua_runtime_callbacks *clua_runtime_of(lua_State *L) {
+    clua_runtime_callbacks *runtime = &clua_host_of(L)->runtime;
+    if (runtime->schedule == NULL) luaL_error(L, "the tapir runtime is not available here");
+    return runtime;
+}
+void clua_push_query(lua_State *L, clua_runtime_callbacks *runtime, int what, int64_t argument);
+void clua_install_timers(lua_State *L, int tapir);
+void clua_install_devices(lua_State *L, int tapir);
 
 /* The device at `index` (raises a type error naming the argument if it is not one). */
 void clua_check_device(lua_State *L, int index);

@@ -13,10 +13,6 @@
 /* Packet-level keys that are not layers (values in the packet keys table). */
 enum { KEY_PAYLOAD = -1, KEY_LAYERS = -2, KEY_MALFORMED = -3 };
 
-const char *const clua_layer_names[CLUA_LAYER_COUNT] = {
-    "frame", "eth", "vlan", "arp", "ip", "ipv6", "icmp", "icmpv6", "udp", "tcp",
-};
-
 /* A layer proxy: which packet, which layer. Uservalue 1 keeps the packet alive. */
 typedef struct layer_proxy {
     clua_packet *packet;
@@ -68,14 +64,15 @@ static void push_field(lua_State *L, clua_packet *packet, int field) {
 
 /* "eth:vlan:ip:udp": the layers present, without "frame". */
 static void push_layers(lua_State *L, const clua_packet *packet) {
+    const clua_packet_api *api = packet->api;
     char text[CLUA_TEXT_CAPACITY];
     size_t length = 0;
-    for (int layer = CLUA_LAYER_ETH; layer < CLUA_LAYER_COUNT; layer++) {
-        if (!(packet->layers & (1u << layer))) continue;
-        size_t name_length = strlen(clua_layer_names[layer]);
+    for (int layer = 0; layer < api->layer_count; layer++) {
+        if (layer == api->frame_layer || !(packet->layers & (1u << layer))) continue;
+        size_t name_length = strlen(api->layer_names[layer]);
         if (length + name_length + 1 >= sizeof text) break;
         if (length > 0) text[length++] = ':';
-        memcpy(text + length, clua_layer_names[layer], name_length);
+        memcpy(text + length, api->layer_names[layer], name_length);
         length += name_length;
     }
     lua_pushlstring(L, text, length);
@@ -101,7 +98,7 @@ static void push_layer_proxy(lua_State *L, clua_packet *packet, int layer) {
 static layer_proxy *check_layer_proxy(lua_State *L, int index) {
     clua_host *host = clua_host_of(L);
     layer_proxy *proxy = lua_touserdata(L, index);
-    for (int layer = 0; proxy != NULL && layer < CLUA_LAYER_COUNT; layer++)
+    for (int layer = 0; proxy != NULL && layer < CLUA_MAX_LAYERS; layer++)
         if (host->layer_proxy_blocks[layer] == proxy) return proxy;
     return clua_check_udata(L, index, host->layer_metatable_ref, LAYER_METATABLE);
 }
@@ -124,7 +121,7 @@ static int packet_index(lua_State *L) {
     case KEY_LAYERS: push_layers(L, packet); return 1;
     default: break;
     }
-    if (key <= CLUA_LAYER_FRAME || key >= CLUA_LAYER_COUNT || !(packet->layers & (1u << key))) {
+    if (key < 0 || key >= packet->api->layer_count || !(packet->layers & (1u << key))) {
         lua_pushnil(L);
         return 1;
     }
@@ -163,7 +160,7 @@ static int packet_bytes(lua_State *L) {
 /* pkt:copy(): a packet that owns its bytes and stays valid. */
 static int packet_copy(lua_State *L) {
     clua_packet *packet = clua_packet_check_bound(L, 1);
-    clua_packet *copy = lua_newuserdatauv(L, sizeof *copy + packet->length, CLUA_LAYER_COUNT);
+    clua_packet *copy = lua_newuserdatauv(L, sizeof *copy + packet->length, packet->api->layer_count);
     memcpy(copy, packet, sizeof *copy);
     uint8_t *bytes = (uint8_t *)(copy + 1);
     if (packet->length > 0) memcpy(bytes, packet->bytes, packet->length);
@@ -184,10 +181,10 @@ static int layer_index(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, -2) != LUA_TNUMBER) {
         if (lua_type(L, 2) == LUA_TSTRING)
-            return luaL_error(L, "%s has no field '%s'", clua_layer_names[proxy->layer],
+            return luaL_error(L, "%s has no field '%s'", packet->api->layer_names[proxy->layer],
                               lua_tostring(L, 2));
         return luaL_error(L, "%s fields are named by strings, got %s",
-                          clua_layer_names[proxy->layer], luaL_typename(L, 2));
+                          packet->api->layer_names[proxy->layer], luaL_typename(L, 2));
     }
     int field = (int)lua_tointeger(L, -1);
     /* A proxy kept past its packet may meet a frame without its layer. */
@@ -202,7 +199,7 @@ static int layer_index(lua_State *L) {
 
 static int layer_tostring(lua_State *L) {
     layer_proxy *proxy = luaL_checkudata(L, 1, LAYER_METATABLE);
-    lua_pushfstring(L, "%s layer", clua_layer_names[proxy->layer]);
+    lua_pushfstring(L, "%s layer", proxy->packet->api->layer_names[proxy->layer]);
     return 1;
 }
 
@@ -232,17 +229,36 @@ static void make_metatables(lua_State *L) {
     lua_pop(L, 1);
 }
 
+/* The layers' names, copied into Lua strings that a registry table keeps. */
+static void take_layer_names(lua_State *L, clua_packet_api *api,
+                             const clua_packet_install_request *request) {
+    if (request->layer_count < 1 || request->layer_count > CLUA_MAX_LAYERS
+        || request->frame_layer < 0 || request->frame_layer >= request->layer_count)
+        luaL_error(L, "packet layers out of range (%d layers, frame %d)", request->layer_count,
+                   request->frame_layer);
+    api->layer_count = request->layer_count;
+    api->frame_layer = request->frame_layer;
+    lua_createtable(L, request->layer_count, 0);  /* stack: names */
+    for (int layer = 0; layer < request->layer_count; layer++) {
+        const char *name = request->layer_names[layer];
+        if (name == NULL) luaL_error(L, "packet layer %d has no name", layer);
+        api->layer_names[layer] = lua_pushstring(L, name);
+        lua_rawseti(L, -2, layer + 1);
+    }
+    api->layer_name_strings = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 static void make_name_tables(lua_State *L, clua_packet_api *api,
                              const clua_packet_install_request *request) {
-    lua_createtable(L, CLUA_LAYER_COUNT, 0);  /* stack: tables */
-    for (int layer = 0; layer < CLUA_LAYER_COUNT; layer++) {
+    lua_createtable(L, api->layer_count, 0);  /* stack: tables */
+    for (int layer = 0; layer < api->layer_count; layer++) {
         lua_newtable(L);
         lua_rawseti(L, -2, layer);
     }
     for (int i = 0; i < request->name_count; i++) {
         const clua_field_name *name = &request->names[i];
         if (name->field < 0 || name->field >= CLUA_MAX_FIELDS || name->layer < 0
-            || name->layer >= CLUA_LAYER_COUNT)
+            || name->layer >= api->layer_count)
             luaL_error(L, "packet field '%s' out of range", name->name);
         api->kinds[name->field] = (unsigned char)name->kind;
         api->readable[name->field] = (unsigned char)(name->readable != 0);
@@ -256,9 +272,10 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
     api->name_tables = luaL_ref(L, LUA_REGISTRYINDEX);
 
     lua_newtable(L);
-    for (int layer = CLUA_LAYER_ETH; layer < CLUA_LAYER_COUNT; layer++) {
+    for (int layer = 0; layer < api->layer_count; layer++) {
+        if (layer == api->frame_layer) continue;
         lua_pushinteger(L, layer);
-        lua_setfield(L, -2, clua_layer_names[layer]);
+        lua_setfield(L, -2, api->layer_names[layer]);
     }
     lua_pushinteger(L, KEY_PAYLOAD);
     lua_setfield(L, -2, "payload");
@@ -290,8 +307,8 @@ static void set_index_functions(lua_State *L, const clua_packet_api *api) {
     lua_pop(L, 1);
 }
 
-void clua_packet_install_pusher(lua_State *L, const void *pointer) {
-    clua_packet_install_request *request = (clua_packet_install_request *)pointer;
+void clua_packet_install(lua_State *L, void *context) {
+    clua_packet_install_request *request = context;
     make_metatables(L);
 
     clua_packet_api *api = lua_newuserdatauv(L, sizeof *api, 0);
@@ -299,13 +316,15 @@ void clua_packet_install_pusher(lua_State *L, const void *pointer) {
     api->callbacks = request->callbacks;
     api->payload_field = request->payload_field;
     api->malformed_field = request->malformed_field;
+    api->layer_name_strings = LUA_NOREF;
     api->name_tables = LUA_NOREF;
     api->packet_keys = LUA_NOREF;
     api->self_reference = luaL_ref(L, LUA_REGISTRYINDEX);
+    take_layer_names(L, api, request);
     make_name_tables(L, api, request);
     set_index_functions(L, api);
 
-    clua_packet *packet = lua_newuserdatauv(L, sizeof *packet, CLUA_LAYER_COUNT);
+    clua_packet *packet = lua_newuserdatauv(L, sizeof *packet, api->layer_count);
     memset(packet, 0, sizeof *packet);
     packet->api = api;
     luaL_setmetatable(L, PACKET_METATABLE);
@@ -316,7 +335,6 @@ void clua_packet_install_pusher(lua_State *L, const void *pointer) {
 
     request->packet = packet;
     request->api = api;
-    lua_pushnil(L);
 }
 
 /* --- Host entry points ------------------------------------------------------------- */

@@ -7,7 +7,6 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,12 +91,4 @@ int tapir_if_set_up(const char *name) {
 int tapir_if_index(const char *name) {
     unsigned int index = if_nametoindex(name);
     return index == 0 ? -errno : (int)index;
-}
-
-int tapir_pipe_cloexec(int fds[2]) {
-    return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
-}
-
-int tapir_set_no_new_privileges(void) {
-    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
 }

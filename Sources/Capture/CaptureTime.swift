@@ -1,3 +1,5 @@
+import Glibc
+
 /// A packet's capture time: nanoseconds since the Unix epoch.
 public struct CaptureTime: Sendable, Hashable, Comparable {
     public var nanoseconds: Int64
@@ -12,4 +14,13 @@ public struct CaptureTime: Sendable, Hashable, Comparable {
     public var microsecondsOfSecond: Int32 { Int32((nanoseconds % 1_000_000_000) / 1_000) }
 
     public static func < (a: CaptureTime, b: CaptureTime) -> Bool { a.nanoseconds < b.nanoseconds }
+}
+
+extension CaptureTime {
+    /// The wall clock now (CLOCK_REALTIME), what a live recording stamps on its packets.
+    public static var now: CaptureTime {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return CaptureTime(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
 }

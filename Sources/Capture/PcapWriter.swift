@@ -1,5 +1,6 @@
 import CPcap
 import Glibc
+import SystemPackage
 
 /// Writes a classic pcap file (microsecond timestamps, the format every tool opens)
 /// through libpcap. `path` "-" writes to standard output, for `| wireshark -k -i -`.
@@ -32,7 +33,7 @@ public final class PcapWriter {
         self.pcap = pcap
         self.dumper = dumper
         if flushEachPacket, pcap_dump_flush(dumper) != 0 {
-            throw .writeFailed(path: path, errno: errno != 0 ? errno : EIO)
+            throw .writeFailed(path: path, errno: Self.lastErrno())
         }
     }
 
@@ -42,12 +43,12 @@ public final class PcapWriter {
     /// with the errno; the caller decides whether to go on.
     public func write(_ bytes: UnsafeRawBufferPointer, time: CaptureTime,
                       originalLength: Int? = nil) throws(CaptureError) {
-        guard let dumper else { throw .writeFailed(path: path, errno: EBADF) }
+        guard let dumper else { throw .closed(path: path) }
         let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
         let status = tapir_pcap_dump(dumper, time.seconds, time.microsecondsOfSecond, base,
                                      UInt32(bytes.count), UInt32(originalLength ?? bytes.count),
                                      flushEachPacket ? 1 : 0)
-        if status != 0 { throw .writeFailed(path: path, errno: status) }
+        if status != 0 { throw .writeFailed(path: path, errno: Errno(rawValue: status)) }
     }
 
     public func write(_ bytes: [UInt8], time: CaptureTime) throws(CaptureError) {
@@ -62,7 +63,7 @@ public final class PcapWriter {
         guard let dumper else { return }
         errno = 0
         if pcap_dump_flush(dumper) != 0 {
-            throw .writeFailed(path: path, errno: errno != 0 ? errno : EIO)
+            throw .writeFailed(path: path, errno: Self.lastErrno())
         }
     }
 
@@ -74,12 +75,17 @@ public final class PcapWriter {
             self.pcap = nil
             pcap_close(pcap)
         }
-        let flushFailure: Int32 = pcap_dump_flush(dumper) != 0 ? (errno != 0 ? errno : EIO) : 0
+        let flushFailure: Errno? = pcap_dump_flush(dumper) != 0 ? Self.lastErrno() : nil
         if path == "-" {
             // pcap_dump_close would fclose(stdout); the dumper struct is just the FILE.
         } else {
             pcap_dump_close(dumper)
         }
-        if flushFailure != 0 { throw .writeFailed(path: path, errno: flushFailure) }
+        if let flushFailure { throw .writeFailed(path: path, errno: flushFailure) }
+    }
+
+    /// The errno libpcap's stdio left after a failed flush: EIO when it left none.
+    private static func lastErrno() -> Errno {
+        errno != 0 ? Errno(rawValue: errno) : .ioError
     }
 }

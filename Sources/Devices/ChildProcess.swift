@@ -1,5 +1,5 @@
-import CTunTap
 import Glibc
+import Kernel
 
 /// What a finished child process left.
 public struct ProcessOutput: Sendable, Equatable {
@@ -13,7 +13,8 @@ public struct ProcessOutput: Sendable, Equatable {
     public var succeeded: Bool { status == 0 && !timedOut }
 }
 
-/// A child process started with posix_spawn, its stdout and stderr captured through pipes.
+/// A child process started with posix_spawn (`Syscalls.spawn`), its stdout and stderr
+/// captured through pipes.
 ///
 /// The child starts with an empty signal mask and default signal dispositions: the host
 /// blocks SIGINT/SIGTERM/SIGHUP on its threads, and a child must not inherit that.
@@ -29,13 +30,15 @@ public final class ChildProcess {
 
     /// Starts `arguments[0]` (looked up in PATH, /usr/sbin and /sbin unless it holds a '/').
     public static func spawn(_ arguments: [String]) throws(DeviceError) -> ChildProcess {
-        guard let program = arguments.first else {
-            throw .spawnFailed(program: "(empty command)", errno: EINVAL)
-        }
+        guard let program = arguments.first else { throw .emptyCommand }
         guard let path = locate(program) else {
             throw .programNotFound(program: program, hint: "install it, or put it in PATH")
         }
-        return try ChildProcess(path: path, arguments: arguments)
+        do {
+            return try ChildProcess(path: path, arguments: arguments)
+        } catch {
+            throw .system(error)
+        }
     }
 
     /// Runs a command to the end, killing it (SIGKILL) after `timeout`.
@@ -45,47 +48,45 @@ public final class ChildProcess {
 
     /// The full path of an executable, searched in PATH then /usr/sbin, /sbin.
     public static func locate(_ program: String) -> String? {
-        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+        if program.contains("/") { return Syscalls.isExecutable(program) ? program : nil }
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
         let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         for directory in directories where !directory.isEmpty {
             let candidate = directory + "/" + program
-            if access(candidate, X_OK) == 0 { return candidate }
+            if Syscalls.isExecutable(candidate) { return candidate }
         }
         return nil
     }
 
-    private init(path: String, arguments: [String]) throws(DeviceError) {
+    private init(path: String, arguments: [String]) throws(SystemError) {
         command = arguments.joined(separator: " ")
-        let output = try Spawn.pipe()
+        let output = try Syscalls.pipe()
         let errors: (read: CInt, write: CInt)
         do {
-            errors = try Spawn.pipe()
+            errors = try Syscalls.pipe()
         } catch {
-            Glibc.close(output.read); Glibc.close(output.write)
+            Syscalls.close(output.read); Syscalls.close(output.write)
             throw error
         }
         defer {
-            Glibc.close(output.write)
-            Glibc.close(errors.write)
+            Syscalls.close(output.write)
+            Syscalls.close(errors.write)
         }
-        let childPID: pid_t
         do {
-            childPID = try Spawn.start(path: path, arguments: arguments, stdout: output.write, stderr: errors.write)
+            try Syscalls.setNonBlocking(output.read)
+            try Syscalls.setNonBlocking(errors.read)
+            pid = try Syscalls.spawn(path: path, arguments: arguments, stdout: output.write, stderr: errors.write)
         } catch {
-            Glibc.close(output.read); Glibc.close(errors.read)
+            Syscalls.close(output.read); Syscalls.close(errors.read)
             throw error
         }
-        pid = childPID
         outputPipe = output.read
         errorPipe = errors.read
-        _ = fcntl(outputPipe, F_SETFL, O_NONBLOCK)
-        _ = fcntl(errorPipe, F_SETFL, O_NONBLOCK)
     }
 
     deinit {
         if exitStatus == nil {
-            kill(pid, SIGKILL)
+            Syscalls.kill(pid, SIGKILL)
             reap(blocking: true)
         }
         closePipes()
@@ -100,7 +101,7 @@ public final class ChildProcess {
 
     /// Sends a signal to the child (if it is still running).
     public func signal(_ signal: CInt) {
-        if exitStatus == nil { kill(pid, signal) }
+        if exitStatus == nil { Syscalls.kill(pid, signal) }
     }
 
     /// Waits for the child to exit and its output to end, killing it after `timeout`.
@@ -116,7 +117,7 @@ public final class ChildProcess {
             let remaining = ContinuousClock.now.duration(to: deadline)
             if remaining <= .zero {
                 timedOut = true
-                kill(pid, SIGKILL)
+                Syscalls.kill(pid, SIGKILL)
                 reap(blocking: true)
                 collectOutput()
                 break
@@ -124,9 +125,9 @@ public final class ChildProcess {
             let milliseconds = Int32(min(50, max(1, remaining.components.seconds * 1000
                                                   + remaining.components.attoseconds / 1_000_000_000_000_000)))
             if pipesOpen {
-                var fds = [pollfd(fd: outputPipe, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: errorPipe, events: Int16(POLLIN), revents: 0)]
-                _ = poll(&fds, 2, milliseconds)
+                // A closed pipe (-1) is skipped by poll.
+                var fds = [pollfd(fd: outputPipe, events: 0, revents: 0), pollfd(fd: errorPipe, events: 0, revents: 0)]
+                _ = try? Syscalls.pollReadable(&fds, milliseconds: milliseconds)
             } else {
                 usleep(UInt32(milliseconds) * 1000)
             }
@@ -140,17 +141,7 @@ public final class ChildProcess {
     }
 
     private func reap(blocking: Bool) {
-        var status: CInt = 0
-        while true {
-            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
-            if result == pid { break }
-            if result < 0 && errno == EINTR { continue }
-            if result < 0 { exitStatus = -1 }  // not our child any more (reaped elsewhere)
-            return
-        }
-        // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out (they are macros).
-        let signal = status & 0x7f
-        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        exitStatus = Syscalls.reap(pid, blocking: blocking)
     }
 
     private func collectOutput() {
@@ -162,23 +153,20 @@ public final class ChildProcess {
         guard fd >= 0 else { return }
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count > 0 {
-                bytes.append(contentsOf: chunk[0..<count])
-            } else if count == 0 {
-                Glibc.close(fd)
+            // Nothing more for now (nil), or an error reading a pipe: try again later.
+            guard let count = chunk.withUnsafeMutableBytes({ try? Syscalls.readNonBlocking(fd, into: $0) })
+            else { return }
+            if count == 0 {
+                Syscalls.close(fd)
                 fd = -1
                 return
-            } else if errno == EINTR {
-                continue
-            } else {
-                return  // EAGAIN: nothing more for now
             }
+            bytes.append(contentsOf: chunk[0..<count])
         }
     }
 
     private func closePipes() {
-        if outputPipe >= 0 { Glibc.close(outputPipe); outputPipe = -1 }
-        if errorPipe >= 0 { Glibc.close(errorPipe); errorPipe = -1 }
+        if outputPipe >= 0 { Syscalls.close(outputPipe); outputPipe = -1 }
+        if errorPipe >= 0 { Syscalls.close(errorPipe); errorPipe = -1 }
     }
 }

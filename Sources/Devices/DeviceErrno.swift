@@ -1,4 +1,6 @@
 import Glibc
+import Kernel
+import SystemPackage
 
 /// What an errno from a device read or write means for the device. Shared by every
 /// `PacketDevice`, so a memory device given an injected errno behaves as a real one.
@@ -9,42 +11,49 @@ enum DeviceErrno {
         case gone
         /// Counted; the drain ends (level-triggered polling brings us back).
         case transient
+        /// EBADF, EFAULT (`Errno.isProgrammingError`): a bug in Tapir, never the device's
+        /// doing; the device traps. The kernel says "device gone" with EBADFD, not EBADF.
+        case programmingError
     }
 
     enum WriteAction: Equatable {
         case retry
         case failed(WriteFailure)
         case gone
+        /// As for reads.
+        case programmingError
     }
 
     static func readAction(_ code: CInt) -> ReadAction {
-        switch code {
+        if Errno(rawValue: code).isProgrammingError { return .programmingError }
+        return switch code {
         case EINTR: .retry
         case EAGAIN, EWOULDBLOCK: .wouldBlock
-        case EBADFD, EBADF, EIO, ENXIO, ENODEV, EPIPE, ESHUTDOWN: .gone
+        case EBADFD, EIO, ENXIO, ENODEV, EPIPE, ESHUTDOWN: .gone
         default: .transient
         }
     }
 
     static func writeAction(_ code: CInt) -> WriteAction {
-        switch code {
+        if Errno(rawValue: code).isProgrammingError { return .programmingError }
+        return switch code {
         case EINTR: .retry
         case EAGAIN, EWOULDBLOCK: .failed(.wouldBlock)
         case ENOBUFS: .failed(.noBuffers)
         case EIO: .failed(.io)
         case EINVAL, EMSGSIZE: .failed(.rejected)
-        case EBADFD, EBADF, ENXIO, ENODEV, EPIPE, ESHUTDOWN: .gone
+        case EBADFD, ENXIO, ENODEV, EPIPE, ESHUTDOWN: .gone
         default: .failed(.other(code))
         }
     }
 
-    /// "Input/output error (EIO)"-style text for messages.
-    static func describe(_ code: CInt) -> String {
-        let text = strerror(code).map { String(cString: $0) } ?? "error"
-        return "\(text) (errno \(code))"
+    static func goneReason(device: String, code: CInt) -> String {
+        "device \(device) is gone (deleted, or its namespace removed): \(Errno(rawValue: code).explained)"
     }
 
-    static func goneReason(device: String, code: CInt) -> String {
-        "device \(device) is gone (deleted, or its namespace removed): \(describe(code))"
+    /// Stops the process for a `.programmingError` errno, naming the device and the call.
+    static func trap(_ call: String, device: String, code: CInt) -> Never {
+        preconditionFailure("\(call) of device \(device) failed with \(Errno(rawValue: code).explained): "
+                            + "a bug in Tapir, not a device gone")
     }
 }

@@ -1,13 +1,16 @@
+import Kernel
+import SystemPackage
+
 /// Errors about devices and the sandbox, each with a message a user can act on.
 public enum DeviceError: Error, Equatable, CustomStringConvertible {
     /// Interface names are at most 15 bytes (IFNAMSIZ - 1). Checked before any syscall.
     case nameTooLong(String)
     /// /dev/net/tun could not be opened because it (or the tun module) is missing.
-    case tunMissing(errno: CInt)
+    case tunMissing(errno: Errno)
     /// EPERM / EACCES opening or attaching the device.
-    case permissionDenied(name: String, errno: CInt)
+    case permissionDenied(name: String, errno: Errno)
     /// EPERM bringing a device that is down up: needs CAP_NET_ADMIN.
-    case cannotBringUp(name: String, errno: CInt)
+    case cannotBringUp(name: String, errno: Errno)
     /// EBUSY: the device is held by another process and is not multi-queue.
     case busy(String)
     /// EINVAL from TUNSETIFF: the name is taken by a different kind of device
@@ -17,28 +20,33 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
     case movedToAnotherNamespace(String)
     /// The device was deleted (or its namespace removed) while open.
     case deviceGone(name: String, reason: String)
-    /// Any other failing system call.
-    case system(operation: String, errno: CInt)
+    /// Any other failing system call, starting a process (posix_spawn) among them.
+    case system(SystemError)
     /// A program the sandbox needs is not installed.
     case programNotFound(program: String, hint: String)
-    /// posix_spawn failed.
-    case spawnFailed(program: String, errno: CInt)
+    /// A command with no program in it was asked to run.
+    case emptyCommand
     /// A command run by the sandbox exited non-zero.
     case commandFailed(command: String, status: Int32, stderr: String)
     /// A command run by the sandbox did not finish in time and was killed.
     case commandTimedOut(command: String)
 
+    /// `.system` for a call that returned -errno (`code`) through `DeviceIO`.
+    static func system(_ operation: String, _ code: CInt) -> DeviceError {
+        .system(SystemError(operation: operation, errno: Errno(rawValue: code)))
+    }
+
     public var description: String {
         switch self {
         case .nameTooLong(let name):
             "device name '\(name)' is \(name.utf8.count) bytes long; interface names are at most 15 bytes"
-        case .tunMissing(let code):
-            "/dev/net/tun is not available (\(DeviceErrno.describe(code))): load the tun module: modprobe tun"
-        case .permissionDenied(let name, let code):
-            "cannot open device \(name) (\(DeviceErrno.describe(code))): needs CAP_NET_ADMIN (run as root), "
+        case .tunMissing(let errno):
+            "/dev/net/tun is not available (\(errno.explained)): load the tun module: modprobe tun"
+        case .permissionDenied(let name, let errno):
+            "cannot open device \(name) (\(errno.explained)): needs CAP_NET_ADMIN (run as root), "
                 + "or a device made with `ip tuntap add dev \(name) mode tap user $USER`"
-        case .cannotBringUp(let name, let code):
-            "cannot bring device \(name) up (\(DeviceErrno.describe(code))): needs CAP_NET_ADMIN (run as root), "
+        case .cannotBringUp(let name, let errno):
+            "cannot bring device \(name) up (\(errno.explained)): needs CAP_NET_ADMIN (run as root), "
                 + "or bring it up beforehand: ip link set \(name) up"
         case .busy(let name):
             "device \(name) is in use by another process and is not multi-queue (EBUSY): "
@@ -50,12 +58,12 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
             "device \(name) was moved to another network namespace: open all its queues before moving it"
         case .deviceGone(let name, let reason):
             "device \(name) was deleted while open: \(reason)"
-        case .system(let operation, let code):
-            "\(operation) failed: \(DeviceErrno.describe(code))"
+        case .system(let error):
+            "\(error)"
         case .programNotFound(let program, let hint):
             "'\(program)' was not found in PATH, /usr/sbin or /sbin: \(hint)"
-        case .spawnFailed(let program, let code):
-            "cannot start \(program): \(DeviceErrno.describe(code))"
+        case .emptyCommand:
+            "no program to run: the command is empty"
         case .commandFailed(let command, let status, let stderr):
             "`\(command)` exited with status \(status): \(stderr.trimmingTrailingNewlines)"
         case .commandTimedOut(let command):

@@ -1,5 +1,6 @@
 import CTunTap
 import Glibc
+import Kernel
 import SystemPackage
 
 /// Which step of opening a tun/tap device failed.
@@ -34,6 +35,8 @@ public enum TunTapOpenOutcome: Sendable, Equatable {
 /// Every system call a device makes, in one place, so tests can replace the kernel
 /// (inject EINTR, EAGAIN, ENOBUFS, EIO, EPERM...). Calls return a count or a result,
 /// or `-errno`; they never throw and never retry: the device decides what an errno means.
+/// `SystemDeviceIO` makes them through `Kernel`'s `Syscalls` (reads, writes, close) and
+/// `CTunTap` (the ioctls), and traps on EBADF and EFAULT there.
 public protocol DeviceIO: AnyObject {
     func read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) -> Int
     func readv(_ fd: CInt, _ vectors: UnsafePointer<iovec>, _ count: Int) -> Int
@@ -59,29 +62,19 @@ public final class SystemDeviceIO: DeviceIO, Sendable {
 
     public init() {}
 
-    public func read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
-        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-        return n < 0 ? -Int(errno) : n
-    }
+    public func read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) -> Int { Syscalls.read(fd, buffer) }
 
     public func readv(_ fd: CInt, _ vectors: UnsafePointer<iovec>, _ count: Int) -> Int {
-        let n = Glibc.readv(fd, vectors, CInt(count))
-        return n < 0 ? -Int(errno) : n
+        Syscalls.readv(fd, vectors, count)
     }
 
-    public func write(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) -> Int {
-        let n = Glibc.write(fd, buffer.baseAddress, buffer.count)
-        return n < 0 ? -Int(errno) : n
-    }
+    public func write(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) -> Int { Syscalls.write(fd, buffer) }
 
     public func writev(_ fd: CInt, _ vectors: UnsafePointer<iovec>, _ count: Int) -> Int {
-        let n = Glibc.writev(fd, vectors, CInt(count))
-        return n < 0 ? -Int(errno) : n
+        Syscalls.writev(fd, vectors, count)
     }
 
-    public func close(_ fd: CInt) {
-        _ = Glibc.close(fd)  // Linux releases the descriptor even when close reports EINTR.
-    }
+    public func close(_ fd: CInt) { Syscalls.close(fd) }
 
     public func openTunTap(_ request: TunTapOpenRequest) -> TunTapOpenOutcome {
         var flags: CInt = 0

@@ -62,6 +62,8 @@ public final class MemoryDevice: PacketDevice {
                 counters.readErrors += 1
                 isGone = true
                 return .gone(DeviceErrno.goneReason(device: name, code: code))
+            case .programmingError:
+                DeviceErrno.trap("read", device: name, code: code)
             }
         }
         guard incomingHead < incoming.count else { return .wouldBlock }
@@ -96,6 +98,8 @@ public final class MemoryDevice: PacketDevice {
                 isGone = true
                 counters.recordWriteFailure(.closed)
                 return .gone(DeviceErrno.goneReason(device: name, code: code))
+            case .programmingError:
+                DeviceErrno.trap("write", device: name, code: code)
             }
         }
         written.append(Array(packet))

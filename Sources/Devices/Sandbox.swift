@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 import Synchronization
 
 /// A private network namespace, `PREFIX-<pid>-<n>`, made with iproute2's `ip`, to hold
@@ -34,7 +35,7 @@ public final class Sandbox {
         self.timeout = timeout
         removedStale = try Self.removeStale(prefix: prefix, ipPath: program, timeout: timeout)
         let n = Self.sequence.wrappingAdd(1, ordering: .relaxed).oldValue
-        namespace = "\(prefix)-\(getpid())-\(n)"
+        namespace = "\(prefix)-\(Syscalls.processID)-\(n)"
         try Self.check(ChildProcess.run([program, "netns", "add", namespace], timeout: timeout),
                        "ip netns add \(namespace)")
         do throws(DeviceError) {
@@ -120,7 +121,7 @@ public final class Sandbox {
     private static func removeStale(prefix: String, ipPath: String, timeout: Duration) throws(DeviceError) -> [String] {
         var removed: [String] = []
         for name in try namespaces(ipPath: ipPath, timeout: timeout) {
-            guard let pid = ownerPID(of: name, prefix: prefix), !isAlive(pid) else { continue }
+            guard let pid = ownerPID(of: name, prefix: prefix), !Syscalls.isAlive(pid) else { continue }
             if (try? ChildProcess.run([ipPath, "netns", "del", name], timeout: timeout))?.succeeded == true {
                 removed.append(name)
             }
@@ -136,10 +137,6 @@ public final class Sandbox {
               let pid = pid_t(parts[0]), pid > 0, Int(parts[1]) != nil
         else { return nil }
         return pid
-    }
-
-    private static func isAlive(_ pid: pid_t) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
     }
 
     private static func namespaces(ipPath: String, timeout: Duration) throws(DeviceError) -> [String] {

@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 
 /// A small process that keeps root after `tapir run --user` drops it, for the one job
 /// that needs root at the end: removing the sandbox namespaces. It is started before the
@@ -17,22 +18,24 @@ public final class SandboxKeeper {
     /// Starts `executable arguments... NAMESPACE...`: a program whose main is `serve`.
     public static func start(executable: String, arguments: [String],
                              namespaces: [String]) throws(DeviceError) -> SandboxKeeper {
-        var ends: [CInt] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
-            throw .system(operation: "socketpair", errno: errno)
+        let ends: (CInt, CInt)
+        do {
+            ends = try Syscalls.socketPair()
+        } catch {
+            throw .system(error)
         }
-        defer { Glibc.close(ends[1]) }
+        defer { Syscalls.close(ends.1) }
         let pid: pid_t
         do {
             // Its messages go to our standard error; standard output may carry a recording.
-            pid = try Spawn.start(path: executable, arguments: [executable] + arguments + namespaces,
-                                  stdin: ends[1], stdout: STDERR_FILENO, stderr: STDERR_FILENO,
-                                  ownProcessGroup: true)
+            pid = try Syscalls.spawn(path: executable, arguments: [executable] + arguments + namespaces,
+                                     stdin: ends.1, stdout: STDERR_FILENO, stderr: STDERR_FILENO,
+                                     ownProcessGroup: true)
         } catch {
-            Glibc.close(ends[0])
-            throw error
+            Syscalls.close(ends.0)
+            throw .system(error)
         }
-        return SandboxKeeper(pid: pid, socket: ends[0])
+        return SandboxKeeper(pid: pid, socket: ends.0)
     }
 
     private init(pid: pid_t, socket: CInt) {
@@ -41,7 +44,7 @@ public final class SandboxKeeper {
     }
 
     deinit {
-        if socket >= 0 { Glibc.close(socket) }
+        if socket >= 0 { Syscalls.close(socket) }
     }
 
     /// Asks the keeper to remove the namespaces and waits for its answer, at most
@@ -51,25 +54,30 @@ public final class SandboxKeeper {
         guard !finished else { return true }
         finished = true
         defer {
-            Glibc.close(socket)
+            Syscalls.close(socket)
             socket = -1
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, WNOHANG)
+            _ = Syscalls.reap(pid, blocking: false)
         }
-        let line = Array((Self.request + "\n").utf8)
-        guard line.withUnsafeBytes({ Glibc.write(socket, $0.baseAddress, $0.count) }) == line.count else { return false }
+        guard (try? Syscalls.writeAll(socket, Array((Self.request + "\n").utf8))) != nil else { return false }
         var reply: [UInt8] = []
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 64)
         while !reply.contains(UInt8(ascii: "\n")) {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { return false }
-            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            var descriptors = [pollfd(fd: socket, events: 0, revents: 0)]
             let milliseconds = Int32(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
-            guard poll(&descriptor, 1, max(milliseconds, 1)) >= 0 || errno == EINTR else { return false }
-            guard descriptor.revents != 0 else { continue }
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
+            guard let ready = try? Syscalls.pollReadable(&descriptors, milliseconds: max(milliseconds, 1)) else { return false }
+            guard ready else { continue }
+            // The socket is blocking: poll said there is something (or end of file).
+            let count: Int
+            do {
+                guard let read = try buffer.withUnsafeMutableBytes({ try Syscalls.readNonBlocking(socket, into: $0) })
+                else { continue }
+                count = read
+            } catch {
+                return false
+            }
             guard count > 0 else { return false }
             reply.append(contentsOf: buffer[0..<count])
         }
@@ -82,7 +90,7 @@ public final class SandboxKeeper {
     /// on `input` for the request (or end of file), removes them and answers. Returns the
     /// exit status.
     public static func serve(namespaces: [String], input: CInt = STDIN_FILENO) -> Int32 {
-        let parent = getppid()
+        let parent = Syscalls.parentProcessID
         for namespace in namespaces where Sandbox.ownerPID(of: namespace, prefix: Sandbox.defaultPrefix) != parent {
             warn("refusing to keep '\(namespace)': not a sandbox of process \(parent)")
             return 2
@@ -90,8 +98,8 @@ public final class SandboxKeeper {
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64)
         while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
+            // A blocking read: nil (EAGAIN) cannot come; an error is taken as end of file.
+            let count = buffer.withUnsafeMutableBytes { (try? Syscalls.readNonBlocking(input, into: $0)) ?? 0 }
             if count <= 0 {  // the parent is gone without asking
                 remove(namespaces)
                 return 0
@@ -128,12 +136,10 @@ public final class SandboxKeeper {
     }
 
     private static func reply(_ text: String, to descriptor: CInt) {
-        let line = Array((text + "\n").utf8)
-        _ = line.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        _ = try? Syscalls.writeAll(descriptor, Array((text + "\n").utf8))
     }
 
     private static func warn(_ text: String) {
-        let line = Array("tapir sandbox-keeper: \(text)\n".utf8)
-        _ = line.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        _ = try? Syscalls.writeAll(STDERR_FILENO, Array("tapir sandbox-keeper: \(text)\n".utf8))
     }
 }

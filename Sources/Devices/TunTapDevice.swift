@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 import SystemPackage
 
 /// One queue of a Linux tun or tap device: a non-blocking, close-on-exec descriptor
@@ -81,14 +82,14 @@ public final class TunTapDevice: PacketDevice {
         do throws(DeviceError) {
             try applySettings(configuration, fd: fd, name: name, io: io)
             let mtu = io.interfaceMTU(name)
-            guard mtu >= 0 else { throw .system(operation: "SIOCGIFMTU \(name)", errno: CInt(-mtu)) }
+            guard mtu >= 0 else { throw .system("SIOCGIFMTU \(name)", CInt(-mtu)) }
             let index = io.interfaceIndex(name)
-            guard index >= 0 else { throw .system(operation: "if_nametoindex \(name)", errno: CInt(-index)) }
+            guard index >= 0 else { throw .system("if_nametoindex \(name)", CInt(-index)) }
             var mac: [UInt8]? = nil
             if configuration.mode == .tap {
                 switch io.interfaceMAC(name) {
                 case .success(let bytes): mac = bytes
-                case .failure(let error): throw .system(operation: "SIOCGIFHWADDR \(name)", errno: error.rawValue)
+                case .failure(let error): throw .system(SystemError(operation: "SIOCGIFHWADDR \(name)", errno: error))
                 }
             }
             return TunTapDevice(configuration: configuration, name: name, fd: fd, io: io,
@@ -167,17 +168,17 @@ public final class TunTapDevice: PacketDevice {
             return (fd, kernelName)
         case .failed(let code, .openControlDevice):
             switch code {
-            case ENOENT, ENODEV, ENXIO: throw .tunMissing(errno: code)
-            case EPERM, EACCES: throw .permissionDenied(name: name, errno: code)
-            default: throw .system(operation: "open /dev/net/tun", errno: code)
+            case ENOENT, ENODEV, ENXIO: throw .tunMissing(errno: Errno(rawValue: code))
+            case EPERM, EACCES: throw .permissionDenied(name: name, errno: Errno(rawValue: code))
+            default: throw .system("open /dev/net/tun", code)
             }
         case .failed(let code, .attach):
             switch code {
-            case EPERM, EACCES: throw .permissionDenied(name: name, errno: code)
+            case EPERM, EACCES: throw .permissionDenied(name: name, errno: Errno(rawValue: code))
             case EBUSY: throw .busy(name)
             case EINVAL: throw .kindMismatch(name)
             case ENAMETOOLONG: throw .nameTooLong(name)
-            default: throw .system(operation: "TUNSETIFF \(name)", errno: code)
+            default: throw .system("TUNSETIFF \(name)", code)
             }
         }
     }
@@ -186,21 +187,23 @@ public final class TunTapDevice: PacketDevice {
                                       io: any DeviceIO) throws(DeviceError) {
         if let persist = configuration.persist {
             let result = io.setPersist(fd, persist)
-            guard result >= 0 else { throw .system(operation: "TUNSETPERSIST \(name)", errno: -result) }
+            guard result >= 0 else { throw .system("TUNSETPERSIST \(name)", -result) }
         }
         if let owner = configuration.owner {
             let result = io.setOwner(fd, owner)
-            guard result >= 0 else { throw .system(operation: "TUNSETOWNER \(name)", errno: -result) }
+            guard result >= 0 else { throw .system("TUNSETOWNER \(name)", -result) }
         }
         if let group = configuration.group {
             let result = io.setGroup(fd, group)
-            guard result >= 0 else { throw .system(operation: "TUNSETGROUP \(name)", errno: -result) }
+            guard result >= 0 else { throw .system("TUNSETGROUP \(name)", -result) }
         }
         if configuration.bringUp {
             let result = io.setInterfaceUp(name)
             guard result >= 0 else {
-                if -result == EPERM || -result == EACCES { throw .cannotBringUp(name: name, errno: -result) }
-                throw .system(operation: "SIOCSIFFLAGS \(name) up", errno: -result)
+                if -result == EPERM || -result == EACCES {
+                    throw .cannotBringUp(name: name, errno: Errno(rawValue: -result))
+                }
+                throw .system("SIOCSIFFLAGS \(name) up", -result)
             }
         }
     }
@@ -240,6 +243,8 @@ public final class TunTapDevice: PacketDevice {
                 let reason = DeviceErrno.goneReason(device: name, code: code)
                 goneReason = reason
                 return .gone(reason)
+            case .programmingError:
+                DeviceErrno.trap("read", device: name, code: code)
             }
         }
     }
@@ -276,6 +281,8 @@ public final class TunTapDevice: PacketDevice {
                 goneReason = reason
                 counters.recordWriteFailure(.closed)
                 return .gone(reason)
+            case .programmingError:
+                DeviceErrno.trap("write", device: name, code: code)
             }
         }
     }

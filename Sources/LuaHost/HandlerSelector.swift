@@ -42,7 +42,8 @@ public struct HandlerKey: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Layer names (Wireshark's), plus `frame` for every frame, and the fields a selector may
-/// key on (Scapy-style names, as docs/lua-api.md lists them).
+/// key on (Scapy-style names, as docs/lua-api.md lists them). The names are those of
+/// Packets' `Layers.names`, where each layer's number and bit come from (PacketFields.swift).
 public enum PacketLayer: String, Sendable, CaseIterable {
     case frame, eth, vlan, arp, ip, ipv6, icmp, icmpv6, udp, tcp
 

@@ -15,6 +15,8 @@ public enum LuaArgument {
     case string(String)
     case lightUserdata(UnsafeRawPointer?)
     case reference(LuaReference)
+    /// Plain data, pushed by C from its encoded form (a table of settings).
+    case encoded(EncodedValue)
     /// A C function that pushes one value (the packet object will be one).
     case pushed(by: @convention(c) (OpaquePointer?, UnsafeRawPointer?) -> Void, with: UnsafeRawPointer?)
 }
@@ -39,6 +41,13 @@ extension LuaArgument {
             var bytes = value
             return bytes.withUTF8 { buffer in
                 argument.kind = CLUA_ARGUMENT_STRING
+                argument.pointer = UnsafeRawPointer(buffer.baseAddress)
+                argument.length = buffer.count
+                return withUnsafePointer(to: argument, body)
+            }
+        case .encoded(let value):
+            return value.encoded.withUnsafeBufferPointer { buffer in
+                argument.kind = CLUA_ARGUMENT_ENCODED
                 argument.pointer = UnsafeRawPointer(buffer.baseAddress)
                 argument.length = buffer.count
                 return withUnsafePointer(to: argument, body)

@@ -52,10 +52,9 @@ public final class LuaState {
     private(set) var host: OpaquePointer?
     /// Bumped whenever a handler is added or removed, so dispatch tables know to rebuild.
     public private(set) var handlerGeneration = 0
-    /// Bumped whenever any state of the process adds or removes a handler (and when a
-    /// host's scripts change), so a host can cache what all its scripts want at once.
-    /// Only touched on the event loop's thread.
-    nonisolated(unsafe) static var handlerChanges = 0
+    /// The changes count of the host this state's script belongs to, bumped with
+    /// handlerGeneration, so the host can cache what all its scripts want at once.
+    var hostHandlerChanges: HandlerChanges?
     /// A last check of a new selector, by the host (a filter that does not compile for a
     /// device's link type). Returns the refusal message, or nil to accept.
     public var selectorCheck: ((HandlerSelector) -> String?)?
@@ -139,11 +138,40 @@ public final class LuaState {
         return value
     }
 
-    /// Runs a chunk and tells whether its first result is `true`.
-    public func evaluateBoolean(_ chunk: String, name: String = "evaluate") throws(LuaError) -> Bool {
+    /// A value kept with `evaluate`, as plain data (tables of booleans, numbers, strings;
+    /// other values by their type name). A table nested deeper than 32 (or holding itself)
+    /// is an error.
+    public func encodedValue(_ reference: LuaReference) throws(LuaError) -> EncodedValue {
+        var result = clua_result()
+        var data: UnsafePointer<UInt8>?
+        var length = 0
+        let status = clua_encode_reference(host, reference.rawValue, &data, &length, &result)
+        let value = status == LUA_OK ? EncodedValue(decoding: UnsafeRawBufferPointer(start: data, count: length)) : nil
+        try finish(status, &result)
+        guard let value else { throw LuaError(kind: .runtime, message: "host error: an undecodable encoded value") }
+        return value
+    }
+
+    /// Runs a chunk and returns its first result as plain data (see `encodedValue`).
+    public func evaluateEncoded(_ chunk: String, name: String = "evaluate") throws(LuaError) -> EncodedValue {
         let reference = try evaluate(chunk, name: name)
         defer { release(reference) }
-        return try string(reference) == "true"
+        return try encodedValue(reference)
+    }
+
+    /// Runs a chunk and tells whether its first result is `true`.
+    public func evaluateBoolean(_ chunk: String, name: String = "evaluate") throws(LuaError) -> Bool {
+        try evaluateEncoded(chunk, name: name) == .boolean(true)
+    }
+
+    /// Sets `tapir.<name>` to plain data (a pack's tapir.config).
+    public func setTapirField(_ name: String, to value: EncodedValue) throws(LuaError) {
+        var result = clua_result()
+        let bytes = value.encoded
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            clua_set_tapir_field(host, name, buffer.baseAddress, buffer.count, &result)
+        }
+        try finish(status, &result)
     }
 
     /// Releases a value kept with `evaluate`.
@@ -162,6 +190,15 @@ public final class LuaState {
         let returnedTrue = result.returned_true != 0
         try finish(status, &result)
         return returnedTrue
+    }
+
+    /// Runs a C function of CLua on the state inside a protected call, under the budget
+    /// (clua_run_protected): what it raises comes back as a thrown LuaError. `context` is
+    /// handed to `body` as it is and must stay valid during the call.
+    public func runProtected(_ body: clua_protected_body, context: UnsafeMutableRawPointer?) throws(LuaError) {
+        var result = clua_result()
+        let status = clua_run_protected(host, body, context, &result)
+        try finish(status, &result)
     }
 
     private func finish(_ status: Int32, _ result: inout clua_result) throws(LuaError) {
@@ -283,7 +320,7 @@ public final class LuaState {
             }
             nextHandlerID += 1
             handlerGeneration += 1
-            Self.handlerChanges &+= 1
+            hostHandlerChanges?.bump()
             handlers.append(Handler(id: nextHandlerID, selector: parsed, definedAt: definedAt,
                                     functionReference: functionReference,
                                     errorLogInterval: options.errorLogInterval))
@@ -296,7 +333,7 @@ public final class LuaState {
         guard let index = handlers.firstIndex(where: { $0.id == id }) else { return nil }
         let handler = handlers.remove(at: index)
         handlerGeneration += 1
-        Self.handlerChanges &+= 1
+        hostHandlerChanges?.bump()
         handler.isRegistered = false
         return handler.functionReference
     }

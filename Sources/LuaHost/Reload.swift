@@ -130,19 +130,16 @@ extension Script {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
             .joined(separator: "/")
         let prefix = directory.isEmpty ? "./" : directory + "/"
-        guard let reference = try? state.evaluate("""
+        guard case .table(let loaded)? = try? state.evaluateEncoded("""
             local files = {}
             for name in pairs(package.loaded) do
               local file = package.searchpath(name, package.path)
               if file then files[#files + 1] = file end
             end
-            return table.concat(files, "\\n")
+            return files
             """, name: "watch") else { return files }
-        defer { state.release(reference) }
-        if let text = try? state.string(reference) {
-            for file in text.split(separator: "\n").map(String.init) where file.hasPrefix(prefix) && file != path {
-                files.append(file)
-            }
+        for case (_, .string(let file)) in loaded where file.hasPrefix(prefix) && file != path {
+            files.append(file)
         }
         return files
     }

@@ -122,12 +122,13 @@ private func scriptWrite(context: UnsafeMutableRawPointer?, deviceID: Int64, byt
     let packet = UnsafeRawBufferPointer(start: bytes, count: length)
     // The state holds its script while Lua runs: no retain for the call (per packet).
     return Unmanaged<Script>.fromOpaque(context)._withUnsafeGuaranteedRef { script in
-        let host = script.host  // one strong load of the unowned reference, not one per use
-        guard let device = host.device(id: deviceID) else {
+        switch script.host.egress.write(packet, toDeviceID: deviceID) {
+        case true?: return 1
+        case false?: return 0
+        case nil:
             writeError("no such device", into: error)
             return -1
         }
-        return host.write(packet, to: device) ? 1 : 0
     }
 }
 

@@ -124,3 +124,26 @@ public enum IPPseudoHeader: Hashable, Sendable {
         }
     }
 }
+
+extension IPPseudoHeader {
+    /// Fills the checksum of a UDP, TCP or ICMPv6 message (`segment`: the whole transport
+    /// message, header first) over this pseudo-header, when its checksum field is 0: an
+    /// emitter writes 0 where no checksum was given, and a given one is kept. A UDP sum of 0
+    /// is sent as 0xffff (0 means "none"). Other protocols, and a segment shorter than its
+    /// protocol's header, are left alone.
+    @inlinable @inline(__always)
+    public func fillTransportChecksumIfZero(protocol proto: UInt8, segment: UnsafeMutableRawBufferPointer) {
+        let checksumOffset: Int
+        switch proto {
+        case IPProtocol.udp where segment.count >= UDPField.headerLength: checksumOffset = UDPField.checksum
+        case IPProtocol.tcp where segment.count >= TCPField.headerLength: checksumOffset = TCPField.checksum
+        case IPProtocol.icmpv6 where segment.count >= ICMPv6Field.headerLength: checksumOffset = ICMPv6Field.checksum
+        default: return
+        }
+        let message = UnsafeRawBufferPointer(segment)
+        guard message.u16(checksumOffset) == 0 else { return }
+        var checksum = Checksum.compute(message, pseudoHeader: sum(protocol: proto, length: segment.count))
+        if checksum == 0 && proto == IPProtocol.udp { checksum = 0xffff }
+        segment.setU16(checksumOffset, checksum)
+    }
+}

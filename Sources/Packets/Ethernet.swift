@@ -54,7 +54,19 @@ public struct VLANTag: Hashable, Sendable, CustomStringConvertible {
         id = tci & 0x0fff
     }
 
+    @inlinable
     public var tci: UInt16 { UInt16(pcp & 7) << 13 | (dei ? 0x1000 : 0) | (id & 0x0fff) }
+
+    /// The 4 bytes after the TPID, as Wireshark's vlan layer shows them: the TCI, then the
+    /// EtherType of what follows. (The TPID is the type field before them.)
+    @discardableResult
+    @inlinable
+    public func emit(into buffer: UnsafeMutableRawBufferPointer, followedBy type: UInt16) -> Bool {
+        guard buffer.count >= EthernetField.tagLength else { return false }
+        buffer.setU16(0, tci)
+        buffer.setU16(2, type)
+        return true
+    }
 
     public var description: String { "vlan \(id), p \(pcp)" + (tpid == EtherType.vlan ? "" : " (tpid 0x\(String(tpid, radix: 16)))") }
 }
@@ -65,6 +77,7 @@ public struct EthernetFrame {
     /// Number of VLAN tags (0...2).
     public let tagCount: Int
 
+    @inlinable
     public init(_ buffer: UnsafeRawBufferPointer) throws(PacketError) {
         guard buffer.count >= EthernetField.headerLength else { throw .truncated }
         var tags = 0
@@ -108,6 +121,7 @@ public struct MutableEthernetFrame {
     public let buffer: UnsafeMutableRawBufferPointer
     public let view: EthernetFrame
 
+    @inlinable
     public init(_ buffer: UnsafeMutableRawBufferPointer) throws(PacketError) {
         self.buffer = buffer
         view = try EthernetFrame(UnsafeRawBufferPointer(buffer))
@@ -115,9 +129,12 @@ public struct MutableEthernetFrame {
 
     public subscript<T>(dynamicMember keyPath: KeyPath<EthernetFrame, T>) -> T { view[keyPath: keyPath] }
 
+    @inlinable
     public func setDst(_ address: MACAddress) { address.store(into: buffer, at: EthernetField.destination) }
+    @inlinable
     public func setSrc(_ address: MACAddress) { address.store(into: buffer, at: EthernetField.source) }
     /// Rewrites tag `index` (TPID and TCI); does nothing past `tagCount`.
+    @inlinable
     public func setTag(_ index: Int, _ tag: VLANTag) {
         guard index >= 0, index < view.tagCount else { return }
         let at = EthernetField.etherType + index * EthernetField.tagLength
@@ -126,6 +143,7 @@ public struct MutableEthernetFrame {
     }
 
     /// Sets the EtherType of the payload (after any tags).
+    @inlinable
     public func setPayloadType(_ type: UInt16) {
         buffer.setU16(EthernetField.etherType + view.tagCount * EthernetField.tagLength, type)
     }
@@ -155,11 +173,13 @@ public struct EthernetRepr: Hashable, Sendable, CustomStringConvertible {
         return EthernetRepr(src: frame.src, dst: frame.dst, vlan: tags, type: frame.payloadType)
     }
 
+    @inlinable
     public var bufferLength: Int { EthernetField.headerLength + vlan.count * EthernetField.tagLength }
 
     /// Writes the header into the first `bufferLength` bytes of `buffer`; returns false when
     /// the buffer is too short.
     @discardableResult
+    @inlinable
     public func emit(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         guard buffer.count >= bufferLength else { return false }
         dst.store(into: buffer, at: EthernetField.destination)

@@ -22,6 +22,8 @@ public struct Layers: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public static let udp = Layers(rawValue: 1 << 8)
     public static let tcp = Layers(rawValue: 1 << 9)
 
+    /// The one table of layer names and numbers (a layer's number is the index of its bit):
+    /// LuaHost's `PacketLayer` and the C side of the packet object take theirs from here.
     public static let names: [(Layers, String)] = [
         (.frame, "frame"), (.eth, "eth"), (.vlan, "vlan"), (.arp, "arp"), (.ip, "ip"), (.ipv6, "ipv6"),
         (.icmp, "icmp"), (.icmpv6, "icmpv6"), (.udp, "udp"), (.tcp, "tcp"),
@@ -32,6 +34,10 @@ public struct Layers: OptionSet, Hashable, Sendable, CustomStringConvertible {
         guard let match = Layers.names.first(where: { $0.1 == name }) else { return nil }
         self = match.0
     }
+
+    /// The layer's number: the index of its bit (for a single layer).
+    @inlinable
+    public var number: Int { rawValue.trailingZeroBitCount }
 
     /// "frame:eth:ip:udp", like Wireshark's frame.protocols.
     public var description: String {

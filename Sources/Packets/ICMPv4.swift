@@ -90,7 +90,8 @@ public struct MutableICMPv4Packet {
     }
 }
 
-/// An ICMPv4 message as owned values.
+/// An ICMPv4 message as owned values. `checksum`: the value to send, kept as given; nil
+/// means it is computed (`parse` leaves it nil).
 public struct ICMPv4Repr: Hashable, Sendable, CustomStringConvertible {
     public var type: UInt8
     public var code: UInt8
@@ -98,12 +99,14 @@ public struct ICMPv4Repr: Hashable, Sendable, CustomStringConvertible {
     public var rest: UInt32
     /// Echo data, or the original datagram's header and first 8 payload bytes.
     public var payload: [UInt8]
+    public var checksum: UInt16?
 
-    public init(type: UInt8, code: UInt8 = 0, rest: UInt32 = 0, payload: [UInt8] = []) {
+    public init(type: UInt8, code: UInt8 = 0, rest: UInt32 = 0, payload: [UInt8] = [], checksum: UInt16? = nil) {
         self.type = type
         self.code = code
         self.rest = rest
         self.payload = payload
+        self.checksum = checksum
     }
 
     public static func echoRequest(id: UInt16, seq: UInt16, data: [UInt8]) -> ICMPv4Repr {
@@ -137,13 +140,22 @@ public struct ICMPv4Repr: Hashable, Sendable, CustomStringConvertible {
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         guard buffer.count >= bufferLength else { return false }
-        let message = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bufferLength])
-        message.setU8(ICMPv4Field.type, type)
-        message.setU8(ICMPv4Field.code, code)
-        message.setU16(ICMPv4Field.checksum, 0)
-        message.setU32(ICMPv4Field.rest, rest)
-        message.copy(payload, to: ICMPv4Field.headerLength)
-        message.setU16(ICMPv4Field.checksum, Checksum.compute(UnsafeRawBufferPointer(message)))
+        buffer.copy(payload, to: ICMPv4Field.headerLength)
+        return emitHeader(into: buffer, payloadLength: payload.count)
+    }
+
+    /// Writes the 8-byte header in front of `payloadLength` bytes the caller has already put
+    /// after it (`payload` is not used), and the checksum given or computed over them all.
+    @discardableResult
+    @inlinable
+    public func emitHeader(into buffer: UnsafeMutableRawBufferPointer, payloadLength: Int) -> Bool {
+        let length = ICMPv4Field.headerLength + payloadLength
+        guard payloadLength >= 0, buffer.count >= length else { return false }
+        buffer.setU8(ICMPv4Field.type, type)
+        buffer.setU8(ICMPv4Field.code, code)
+        buffer.setU16(ICMPv4Field.checksum, 0)
+        buffer.setU32(ICMPv4Field.rest, rest)
+        buffer.setU16(ICMPv4Field.checksum, checksum ?? Checksum.compute(UnsafeRawBufferPointer(rebasing: buffer[0..<length])))
         return true
     }
 

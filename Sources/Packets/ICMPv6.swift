@@ -159,6 +159,10 @@ public struct MutableICMPv6Packet {
 /// An ICMPv6 message as owned values. For Neighbor Solicitation/Advertisement and Router
 /// Solicitation the target and the link-layer address options are fields, and `payload`
 /// holds any other options; for other messages `payload` is everything after byte 8.
+/// Emitted: the 8-byte header, the target when given (`parse` and the NS/NA constructors
+/// always give one), the link-layer address options given, then `payload`.
+/// `checksum`: the value to send; nil (or 0) means it is computed over the pseudo-header
+/// when one is given to `emit` (`parse` leaves it nil).
 public struct ICMPv6Repr: Hashable, Sendable, CustomStringConvertible {
     public var type: UInt8
     public var code: UInt8
@@ -168,10 +172,11 @@ public struct ICMPv6Repr: Hashable, Sendable, CustomStringConvertible {
     public var sourceLinkLayerAddress: MACAddress?
     public var targetLinkLayerAddress: MACAddress?
     public var payload: [UInt8]
+    public var checksum: UInt16?
 
     public init(type: UInt8, code: UInt8 = 0, rest: UInt32 = 0, target: IPv6Address? = nil,
                 sourceLinkLayerAddress: MACAddress? = nil, targetLinkLayerAddress: MACAddress? = nil,
-                payload: [UInt8] = []) {
+                payload: [UInt8] = [], checksum: UInt16? = nil) {
         self.type = type
         self.code = code
         self.rest = rest
@@ -179,6 +184,7 @@ public struct ICMPv6Repr: Hashable, Sendable, CustomStringConvertible {
         self.sourceLinkLayerAddress = sourceLinkLayerAddress
         self.targetLinkLayerAddress = targetLinkLayerAddress
         self.payload = payload
+        self.checksum = checksum
     }
 
     public static func echoRequest(id: UInt16, seq: UInt16, data: [UInt8]) -> ICMPv6Repr {
@@ -228,42 +234,52 @@ public struct ICMPv6Repr: Hashable, Sendable, CustomStringConvertible {
                           targetLinkLayerAddress: packet.targetLinkLayerAddress, payload: others)
     }
 
-    var optionsStart: Int { ICMPv6Packet.optionsStart(type: type) }
-
-    public var bufferLength: Int {
-        let start = optionsStart
-        guard start != 0 else { return ICMPv6Field.headerLength + payload.count }
-        return start + (sourceLinkLayerAddress == nil ? 0 : 8) + (targetLinkLayerAddress == nil ? 0 : 8) + payload.count
+    /// Everything before `payload`: header, target, link-layer address options.
+    @inlinable
+    public var headerLength: Int {
+        ICMPv6Field.headerLength + (target == nil ? 0 : 16) + (sourceLinkLayerAddress == nil ? 0 : 8)
+            + (targetLinkLayerAddress == nil ? 0 : 8)
     }
+
+    public var bufferLength: Int { headerLength + payload.count }
 
     /// Writes the whole message, checksum over `pseudoHeader` included.
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, pseudoHeader: IPPseudoHeader) -> Bool {
         guard buffer.count >= bufferLength else { return false }
-        let message = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bufferLength])
-        message.setU8(ICMPv6Field.type, type)
-        message.setU8(ICMPv6Field.code, code)
-        message.setU16(ICMPv6Field.checksum, 0)
-        message.setU32(ICMPv6Field.rest, rest)
-        var at = optionsStart
-        if at == 0 {
-            message.copy(payload, to: ICMPv6Field.headerLength)
-        } else {
-            if at == ICMPv6Field.neighborOptions {
-                (target ?? .unspecified).store(into: message, at: ICMPv6Field.target)
-            }
-            for (kind, address) in [(NDOption.sourceLinkLayerAddress, sourceLinkLayerAddress),
-                                    (NDOption.targetLinkLayerAddress, targetLinkLayerAddress)] {
-                guard let address else { continue }
-                message.setU8(at, kind)
-                message.setU8(at + 1, 1)
-                address.store(into: message, at: at + 2)
-                at += 8
-            }
-            message.copy(payload, to: at)
+        buffer.copy(payload, to: headerLength)
+        return emitHeader(into: buffer, payloadLength: payload.count, pseudoHeader: pseudoHeader)
+    }
+
+    /// Writes everything before the payload in front of `payloadLength` bytes the caller has
+    /// already put after it (`payload` is not used); the checksum given, else 0, filled over
+    /// `pseudoHeader` when one is given and the field is 0.
+    @discardableResult
+    @inlinable
+    public func emitHeader(into buffer: UnsafeMutableRawBufferPointer, payloadLength: Int,
+                           pseudoHeader: IPPseudoHeader?) -> Bool {
+        let length = headerLength + payloadLength
+        guard payloadLength >= 0, buffer.count >= length else { return false }
+        buffer.setU8(ICMPv6Field.type, type)
+        buffer.setU8(ICMPv6Field.code, code)
+        buffer.setU16(ICMPv6Field.checksum, checksum ?? 0)
+        buffer.setU32(ICMPv6Field.rest, rest)
+        var at = ICMPv6Field.headerLength
+        if let target {
+            target.store(into: buffer, at: ICMPv6Field.target)
+            at += 16
         }
-        let pseudo = pseudoHeader.sum(protocol: IPProtocol.icmpv6, length: bufferLength)
-        message.setU16(ICMPv6Field.checksum, Checksum.compute(UnsafeRawBufferPointer(message), pseudoHeader: pseudo))
+        func linkLayerOption(_ kind: UInt8, _ address: MACAddress?) {
+            guard let address else { return }
+            buffer.setU8(at, kind)
+            buffer.setU8(at + 1, 1)  // length in units of 8 bytes
+            address.store(into: buffer, at: at + 2)
+            at += 8
+        }
+        linkLayerOption(NDOption.sourceLinkLayerAddress, sourceLinkLayerAddress)
+        linkLayerOption(NDOption.targetLinkLayerAddress, targetLinkLayerAddress)
+        pseudoHeader?.fillTransportChecksumIfZero(protocol: IPProtocol.icmpv6,
+                                                  segment: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))
         return true
     }
 

@@ -116,6 +116,7 @@ public struct MutableIPv4Packet {
         view = try IPv4Packet(UnsafeRawBufferPointer(buffer))
     }
 
+    @usableFromInline
     init(unchecked buffer: UnsafeMutableRawBufferPointer) {
         self.buffer = buffer
         view = IPv4Packet(unchecked: UnsafeRawBufferPointer(buffer))
@@ -156,7 +157,8 @@ public struct MutableIPv4Packet {
 }
 
 /// An IPv4 header as owned values. `emit` writes the header only, with the total length
-/// from `payloadLength` and the header checksum.
+/// from `payloadLength` and the header checksum: `checksum` as given, computed when nil
+/// (`parse` leaves it nil).
 public struct IPv4Repr: Hashable, Sendable, CustomStringConvertible {
     public var src: IPv4Address
     public var dst: IPv4Address
@@ -171,10 +173,12 @@ public struct IPv4Repr: Hashable, Sendable, CustomStringConvertible {
     /// Option bytes; emitted padded with zeros (End of Options) to a multiple of four.
     public var options: [UInt8]
     public var payloadLength: Int
+    public var checksum: UInt16?
 
+    @inlinable
     public init(src: IPv4Address, dst: IPv4Address, proto: UInt8, payloadLength: Int, ttl: UInt8 = 64,
                 tos: UInt8 = 0, id: UInt16 = 0, flags: UInt8 = IPv4Flags.dontFragment, frag: UInt16 = 0,
-                options: [UInt8] = []) {
+                options: [UInt8] = [], checksum: UInt16? = nil) {
         self.src = src
         self.dst = dst
         self.proto = proto
@@ -184,7 +188,9 @@ public struct IPv4Repr: Hashable, Sendable, CustomStringConvertible {
         self.id = id
         self.flags = flags
         self.frag = frag
-        self.options = Array(options.prefix(IPv4Field.maxHeaderLength - IPv4Field.headerLength))
+        self.options = options.count <= IPv4Field.maxHeaderLength - IPv4Field.headerLength
+            ? options : Array(options.prefix(IPv4Field.maxHeaderLength - IPv4Field.headerLength))
+        self.checksum = checksum
     }
 
     public static func parse(_ packet: IPv4Packet, checkChecksum: Bool = true) throws(PacketError) -> IPv4Repr {
@@ -195,10 +201,13 @@ public struct IPv4Repr: Hashable, Sendable, CustomStringConvertible {
                         options: Array(packet.options))
     }
 
+    @inlinable
     public var headerLength: Int { IPv4Field.headerLength + (options.count + 3) / 4 * 4 }
+    @inlinable
     public var bufferLength: Int { headerLength }
 
     @discardableResult
+    @inlinable @inline(__always)
     public func emit(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         guard buffer.count >= bufferLength, payloadLength >= 0, headerLength + payloadLength <= 0xffff else { return false }
         buffer.setU8(IPv4Field.versionAndHeaderLength, 0x40 | UInt8(headerLength / 4))
@@ -212,7 +221,8 @@ public struct IPv4Repr: Hashable, Sendable, CustomStringConvertible {
         dst.store(into: buffer, at: IPv4Field.destination)
         buffer.copy(options, to: IPv4Field.headerLength)
         buffer.zero(IPv4Field.headerLength + options.count, headerLength - IPv4Field.headerLength - options.count)
-        MutableIPv4Packet(unchecked: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<headerLength])).fillChecksum()
+        let header = MutableIPv4Packet(unchecked: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<headerLength]))
+        if let checksum { header.setChksum(checksum) } else { header.fillChecksum() }
         return true
     }
 

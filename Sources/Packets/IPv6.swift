@@ -237,10 +237,12 @@ public struct IPv6Repr: Hashable, Sendable, CustomStringConvertible {
                         flow: packet.flow, extensionHeaders: headers)
     }
 
+    @inlinable
     public var headerLength: Int { extensionHeaders.reduce(IPv6Field.headerLength) { $0 + $1.length } }
     public var bufferLength: Int { headerLength }
 
     @discardableResult
+    @inlinable
     public func emit(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         guard buffer.count >= bufferLength, payloadLength >= 0,
               headerLength - IPv6Field.headerLength + payloadLength <= 0xffff,

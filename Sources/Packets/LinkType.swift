@@ -28,3 +28,17 @@ public enum LinkType: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension LinkType {
+    /// Where the IPv4 header of a frame of this link type starts (after an Ethernet header
+    /// and up to two VLAN tags), or nil when the frame does not carry IPv4.
+    public func ipv4Offset(in frame: UnsafeRawBufferPointer) -> Int? {
+        switch self {
+        case .rawIP:
+            return frame.count > 0 && frame.u8(0) >> 4 == 4 ? 0 : nil
+        case .ethernet:
+            guard let ethernet = try? EthernetFrame(frame), ethernet.payloadType == EtherType.ipv4 else { return nil }
+            return ethernet.headerLength
+        }
+    }
+}

@@ -131,11 +131,6 @@ public struct MutableTCPPacket {
         view = try TCPPacket(UnsafeRawBufferPointer(buffer))
     }
 
-    init(uncheckedEmitted buffer: UnsafeMutableRawBufferPointer) {
-        self.buffer = buffer
-        view = TCPPacket(unchecked: UnsafeRawBufferPointer(buffer))
-    }
-
     public subscript<T>(dynamicMember keyPath: KeyPath<TCPPacket, T>) -> T { view[keyPath: keyPath] }
     public func verifyChecksum(_ pseudoHeader: IPPseudoHeader) -> Bool { view.verifyChecksum(pseudoHeader) }
 
@@ -158,7 +153,9 @@ public struct MutableTCPPacket {
     }
 }
 
-/// A TCP segment as owned values.
+/// A TCP segment as owned values. `flags`: the nine flag bits as they are (`TCPFlags`);
+/// `checksum`: the value to send; nil (or 0) means it is computed over the pseudo-header when
+/// one is given to `emit` (`parse` leaves it nil).
 public struct TCPRepr: Hashable, Sendable, CustomStringConvertible {
     public var sport: UInt16
     public var dport: UInt16
@@ -170,9 +167,12 @@ public struct TCPRepr: Hashable, Sendable, CustomStringConvertible {
     /// Option bytes; emitted padded with zeros (End of Options) to a multiple of four.
     public var options: [UInt8]
     public var payload: [UInt8]
+    public var checksum: UInt16?
 
+    @inlinable
     public init(sport: UInt16, dport: UInt16, seq: UInt32 = 0, ack: UInt32 = 0, flags: UInt16,
-                window: UInt16 = 65535, urg: UInt16 = 0, options: [UInt8] = [], payload: [UInt8] = []) {
+                window: UInt16 = 65535, urg: UInt16 = 0, options: [UInt8] = [], payload: [UInt8] = [],
+                checksum: UInt16? = nil) {
         self.sport = sport
         self.dport = dport
         self.seq = seq
@@ -180,8 +180,10 @@ public struct TCPRepr: Hashable, Sendable, CustomStringConvertible {
         self.flags = flags & 0x1ff
         self.window = window
         self.urg = urg
-        self.options = Array(options.prefix(TCPField.maxHeaderLength - TCPField.headerLength))
+        self.options = options.count <= TCPField.maxHeaderLength - TCPField.headerLength
+            ? options : Array(options.prefix(TCPField.maxHeaderLength - TCPField.headerLength))
         self.payload = payload
+        self.checksum = checksum
     }
 
     public static func parse(_ packet: TCPPacket, pseudoHeader: IPPseudoHeader?) throws(PacketError) -> TCPRepr {
@@ -191,25 +193,39 @@ public struct TCPRepr: Hashable, Sendable, CustomStringConvertible {
                        options: Array(packet.options), payload: Array(packet.payload))
     }
 
+    @inlinable
     public var headerLength: Int { TCPField.headerLength + (options.count + 3) / 4 * 4 }
     public var bufferLength: Int { headerLength + payload.count }
 
     /// Writes header, options and payload, and the checksum over `pseudoHeader`.
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, pseudoHeader: IPPseudoHeader) -> Bool {
-        guard buffer.count >= bufferLength, bufferLength <= 0xffff else { return false }
-        let segment = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bufferLength])
-        segment.setU16(TCPField.sourcePort, sport)
-        segment.setU16(TCPField.destinationPort, dport)
-        segment.setU32(TCPField.sequenceNumber, seq)
-        segment.setU32(TCPField.acknowledgmentNumber, ack)
-        segment.setU16(TCPField.dataOffsetAndFlags, UInt16(headerLength / 4) << 12 | flags & 0x1ff)
-        segment.setU16(TCPField.window, window)
-        segment.setU16(TCPField.urgentPointer, urg)
-        segment.copy(options, to: TCPField.headerLength)
-        segment.zero(TCPField.headerLength + options.count, headerLength - TCPField.headerLength - options.count)
-        segment.copy(payload, to: headerLength)
-        MutableTCPPacket(uncheckedEmitted: segment).fillChecksum(pseudoHeader)
+        guard buffer.count >= bufferLength else { return false }
+        buffer.copy(payload, to: headerLength)
+        return emitHeader(into: buffer, payloadLength: payload.count, pseudoHeader: pseudoHeader)
+    }
+
+    /// Writes the header and options in front of `payloadLength` bytes the caller has already
+    /// put after them (`payload` is not used); the checksum given, else 0, filled over
+    /// `pseudoHeader` when one is given and the field is 0.
+    @discardableResult
+    @inlinable @inline(__always)
+    public func emitHeader(into buffer: UnsafeMutableRawBufferPointer, payloadLength: Int,
+                           pseudoHeader: IPPseudoHeader?) -> Bool {
+        let length = headerLength + payloadLength
+        guard payloadLength >= 0, buffer.count >= length, length <= 0xffff else { return false }
+        buffer.setU16(TCPField.sourcePort, sport)
+        buffer.setU16(TCPField.destinationPort, dport)
+        buffer.setU32(TCPField.sequenceNumber, seq)
+        buffer.setU32(TCPField.acknowledgmentNumber, ack)
+        buffer.setU16(TCPField.dataOffsetAndFlags, UInt16(headerLength / 4) << 12 | flags & 0x1ff)
+        buffer.setU16(TCPField.window, window)
+        buffer.setU16(TCPField.checksum, checksum ?? 0)
+        buffer.setU16(TCPField.urgentPointer, urg)
+        buffer.copy(options, to: TCPField.headerLength)
+        buffer.zero(TCPField.headerLength + options.count, headerLength - TCPField.headerLength - options.count)
+        pseudoHeader?.fillTransportChecksumIfZero(protocol: IPProtocol.tcp,
+                                                  segment: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))
         return true
     }
 

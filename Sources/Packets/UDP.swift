@@ -70,16 +70,19 @@ public struct MutableUDPPacket {
     }
 }
 
-/// A UDP datagram as owned values.
+/// A UDP datagram as owned values. `checksum`: the value to send; nil (or 0) means it is
+/// computed over the pseudo-header when one is given to `emit` (`parse` leaves it nil).
 public struct UDPRepr: Hashable, Sendable, CustomStringConvertible {
     public var sport: UInt16
     public var dport: UInt16
     public var payload: [UInt8]
+    public var checksum: UInt16?
 
-    public init(sport: UInt16, dport: UInt16, payload: [UInt8] = []) {
+    public init(sport: UInt16, dport: UInt16, payload: [UInt8] = [], checksum: UInt16? = nil) {
         self.sport = sport
         self.dport = dport
         self.payload = payload
+        self.checksum = checksum
     }
 
     /// `pseudoHeader`: checks the checksum when given.
@@ -88,18 +91,32 @@ public struct UDPRepr: Hashable, Sendable, CustomStringConvertible {
         return UDPRepr(sport: packet.sport, dport: packet.dport, payload: Array(packet.payload))
     }
 
+    @inlinable
     public var bufferLength: Int { UDPField.headerLength + payload.count }
 
     /// Writes header and payload, the length and the checksum over `pseudoHeader`.
     @discardableResult
     public func emit(into buffer: UnsafeMutableRawBufferPointer, pseudoHeader: IPPseudoHeader) -> Bool {
-        guard buffer.count >= bufferLength, bufferLength <= 0xffff else { return false }
-        let datagram = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bufferLength])
-        datagram.setU16(UDPField.sourcePort, sport)
-        datagram.setU16(UDPField.destinationPort, dport)
-        datagram.setU16(UDPField.length, UInt16(bufferLength))
-        datagram.copy(payload, to: UDPField.headerLength)
-        MutableUDPPacket(uncheckedEmitted: datagram).fillChecksum(pseudoHeader)
+        guard buffer.count >= bufferLength else { return false }
+        buffer.copy(payload, to: UDPField.headerLength)
+        return emitHeader(into: buffer, payloadLength: payload.count, pseudoHeader: pseudoHeader)
+    }
+
+    /// Writes the header in front of `payloadLength` bytes the caller has already put after
+    /// it (`payload` is not used): ports, length, and the checksum given, else 0, filled over
+    /// `pseudoHeader` when one is given and the field is 0.
+    @discardableResult
+    @inlinable @inline(__always)
+    public func emitHeader(into buffer: UnsafeMutableRawBufferPointer, payloadLength: Int,
+                           pseudoHeader: IPPseudoHeader?) -> Bool {
+        let length = UDPField.headerLength + payloadLength
+        guard payloadLength >= 0, buffer.count >= length, length <= 0xffff else { return false }
+        buffer.setU16(UDPField.sourcePort, sport)
+        buffer.setU16(UDPField.destinationPort, dport)
+        buffer.setU16(UDPField.length, UInt16(length))
+        buffer.setU16(UDPField.checksum, checksum ?? 0)
+        pseudoHeader?.fillTransportChecksumIfZero(protocol: IPProtocol.udp,
+                                                  segment: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))
         return true
     }
 
@@ -108,11 +125,4 @@ public struct UDPRepr: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "UDP \(sport) > \(dport), length \(payload.count)" }
-}
-
-extension MutableUDPPacket {
-    init(uncheckedEmitted buffer: UnsafeMutableRawBufferPointer) {
-        self.buffer = buffer
-        view = UDPPacket(unchecked: UnsafeRawBufferPointer(buffer))
-    }
 }

@@ -1,5 +1,6 @@
-import CSystem
+import CKernel
 import Glibc
+import Kernel
 import SystemPackage
 
 /// A single-threaded epoll loop: readable fds, timers (one timerfd armed for the
@@ -102,8 +103,7 @@ public final class EventLoop: TimerScheduler {
 
     func deregisterOwned(_ fd: Int32) -> Bool {
         guard registrations.removeValue(forKey: fd) != nil else { return false }
-        // Fails only when the fd was already closed, which removed it from epoll anyway.
-        try? Syscalls.epollRemove(epoll, fd: fd)
+        Syscalls.epollRemove(epoll, fd: fd)
         return true
     }
 

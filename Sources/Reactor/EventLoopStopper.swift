@@ -1,3 +1,5 @@
+import Kernel
+
 /// Stops an `EventLoop` from another thread: `stop()` makes the loop's `run()` return at
 /// the end of its current turn, waking it if it is waiting. Made by
 /// `EventLoop.makeStopper()`; safe to keep after the loop is gone (it then does nothing).

@@ -1,5 +1,4 @@
-import CSystem
-import Glibc
+import CKernel
 
 /// What epoll reported for a registered fd. `error` and `hangup` come whether asked for
 /// or not; a callback that sees them should read what is left and deregister the fd,

@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 import SystemPackage
 
 /// What happened to a watched file, reported once the directory has been quiet for the
@@ -72,7 +73,12 @@ final class FileWatcher {
         }
         var directoryPath = path.removingLastComponent()
         if directoryPath.isEmpty { directoryPath = "." }
-        let directory = try Syscalls.inotifyAddWatch(fd, directory: directoryPath.string, mask: Self.events)
+        let directory: Int32
+        do {
+            directory = try Syscalls.inotifyAddWatch(fd, directory: directoryPath.string, mask: Self.events)
+        } catch {
+            throw ReactorError.cannotWatch(path: directoryPath.string, errno: error.errno)
+        }
         let id = nextWatch
         nextWatch += 1
         directories[directory, default: Directory(path: directoryPath.string, watches: [])]

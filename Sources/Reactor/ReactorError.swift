@@ -1,10 +1,8 @@
 import SystemPackage
 
-/// Everything the reactor can fail with. Raised only by `Syscalls` (the one place that
-/// talks to the kernel) and by the checks that guard its callers.
+/// What the reactor explains beyond a failed system call (which it throws as the
+/// kernel boundary's `SystemError`, unchanged).
 public enum ReactorError: Error, Equatable, CustomStringConvertible {
-    /// A system call failed; `operation` names it and what it was for.
-    case systemCall(operation: String, errno: Errno)
     /// `onSignal` was asked to handle a signal that is not blocked on the loop thread,
     /// so the kernel would deliver it the default way and never to the loop.
     case signalNotBlocked(signal: Int32)
@@ -13,8 +11,6 @@ public enum ReactorError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .systemCall(operation, errno):
-            return "\(operation) failed: \(errno)"
         case let .signalNotBlocked(signal):
             return "signal \(signal) is not blocked on the event-loop thread; call "
                 + "SignalMask.blockTerminationSignals() (or block it) at the very start of main, "

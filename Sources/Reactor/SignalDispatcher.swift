@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 
 /// The loop's signalfd and the callback for each signal it reads. Created by the first
 /// `onSignal`; the fd's set grows and shrinks with the callbacks.
@@ -8,8 +9,8 @@ final class SignalDispatcher {
     private var handlers: [Int32: () -> Void] = [:]
     private let buffer = UnsafeMutableRawBufferPointer.allocate(
         byteCount: 16 * signalfdInfoSize, alignment: 8)
-    /// sizeof(struct signalfd_siginfo), fixed by the kernel ABI; ssi_signo is its first field.
-    private static let signalfdInfoSize = 128
+    /// ssi_signo is the first field of each record.
+    private static let signalfdInfoSize = Syscalls.signalfdRecordSize
     private var signalfdInfoSize: Int { Self.signalfdInfoSize }
 
     init(loop: EventLoop) {

@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 
 /// A set of signal numbers (a `sigset_t`).
 public struct SignalSet: Equatable, @unchecked Sendable, CustomStringConvertible {

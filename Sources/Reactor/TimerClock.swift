@@ -1,3 +1,5 @@
+import Kernel
+
 /// A point in time on a timer clock, in nanoseconds from that clock's origin
 /// (boot for `MonotonicClock`; whatever the owner chooses for a `ManualClock`, e.g.
 /// a capture's first timestamp).

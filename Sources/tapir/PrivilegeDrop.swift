@@ -1,14 +1,14 @@
 import ArgumentParser
-import CTunTap
 import Devices
 import Foundation
 import Glibc
+import Kernel
 import Logging
 import LuaHost
 
 /// `tapir run --user NAME [--group NAME]`: once the devices and the sandbox are set up and
-/// before any Lua runs, the process gives up root for good: setgroups (to the one group),
-/// setgid, setuid, no-new-privileges; then it checks that no capability is left
+/// before any Lua runs, the process gives up root for good (`Syscalls.dropPrivileges`:
+/// setgroups to the one group, setgid, setuid, no-new-privileges); then it checks that no capability is left
 /// (CapEff and CapPrm in /proc/self/status) and stops if one is. What needs root later:
 /// removing the sandbox goes through a SandboxKeeper started before the drop; tapir.open
 /// works only on a device the user owns, and says so otherwise.
@@ -52,8 +52,9 @@ struct PrivilegeDrop {
     /// capability is left and makes the host's tapir.open explain what it now needs.
     /// Returns the keeper: ask it, not the sandboxes, to remove them at exit.
     func perform(sandboxes: [Sandbox], host: TapirHost, logger: Logger) throws -> SandboxKeeper? {
-        guard geteuid() == 0 else {
-            throw CleanExit.message("tapir: --user needs tapir to start as root (it runs as uid \(geteuid()))", code: 1)
+        guard Syscalls.effectiveUserID == 0 else {
+            throw CleanExit.message(
+                "tapir: --user needs tapir to start as root (it runs as uid \(Syscalls.effectiveUserID))", code: 1)
         }
         var keeper: SandboxKeeper?
         if !sandboxes.isEmpty {
@@ -91,12 +92,13 @@ struct PrivilegeDrop {
     }
 
     private func drop() throws {
-        var groups = [gid]
-        guard setgroups(1, &groups) == 0 else { throw failure("setgroups") }
-        guard setgid(gid) == 0 else { throw failure("setgid \(gid)") }
-        guard setuid(uid) == 0 else { throw failure("setuid \(uid)") }
-        guard tapir_set_no_new_privileges() == 0 else { throw failure("prctl(PR_SET_NO_NEW_PRIVS)") }
-        guard getuid() == uid, geteuid() == uid, getgid() == gid, getegid() == gid else {
+        do {
+            try Syscalls.dropPrivileges(uid: uid, gid: gid)
+        } catch {
+            throw CleanExit.message("tapir: cannot drop root to \(userName): \(error)", code: 1)
+        }
+        guard Syscalls.realUserID == uid, Syscalls.effectiveUserID == uid,
+              Syscalls.realGroupID == gid, Syscalls.effectiveGroupID == gid else {
             throw CleanExit.message("tapir: the user and group did not change as asked; stopping", code: 1)
         }
         let capabilities = Self.capabilities()
@@ -104,11 +106,6 @@ struct PrivilegeDrop {
             let shown = capabilities.map { "CapEff \($0.effective), CapPrm \($0.permitted)" } ?? "unreadable"
             throw CleanExit.message("tapir: capabilities are left after dropping root (\(shown)); stopping", code: 1)
         }
-    }
-
-    private func failure(_ call: String) -> ExitCode {
-        CleanExit.message("tapir: cannot drop root to \(userName): \(call) failed: \(String(cString: strerror(errno)))",
-                          code: 1)
     }
 
     /// The effective and permitted capability sets, from /proc/self/status.
@@ -129,10 +126,7 @@ struct PrivilegeDrop {
 
     /// This program, to start the keeper from (by its real path, not argv[0]).
     static var executable: String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return CommandLine.arguments[0] }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        Syscalls.executablePath() ?? CommandLine.arguments[0]
     }
 }
 

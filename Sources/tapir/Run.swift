@@ -47,7 +47,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Keep the 4-byte packet-information header on the device (stripped for handlers).")
     var pi = false
 
-    @Option(name: .long, help: "Record every frame in and out to this pcap file ('-': standard output, flushed per packet).")
+    @Option(name: .long, help: "Record every frame in and out to this pcap file ('-': standard output, flushed per packet); with several devices, each after the first to FILE-DEVICE.pcap beside it (tapir-record-DEVICE.pcap with '-').")
     var record: String?
 
     @Flag(inversion: .prefixedNo, help: "Reload a script when its file (or a module it required from beside it) is saved.")

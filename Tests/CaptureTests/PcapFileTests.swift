@@ -1,5 +1,6 @@
 import Capture
 import Foundation
+import SystemPackage
 import XCTest
 
 final class PcapFileTests: XCTestCase {
@@ -92,6 +93,18 @@ final class PcapFileTests: XCTestCase {
         }
     }
 
+    /// A write after close says so (it was a made-up EBADF: "writing pcap PATH failed:
+    /// Bad file descriptor").
+    func testWriteAfterCloseSaysTheWriterIsClosed() throws {
+        let path = temporaryPath("closed.pcap")
+        let writer = try PcapWriter(path: path, linkType: .ethernet)
+        try writer.close()
+        XCTAssertThrowsError(try writer.write(arpRequest, time: CaptureTime(seconds: 1))) { error in
+            XCTAssertEqual(error as? CaptureError, .closed(path: path))
+            XCTAssertEqual("\(error)", "pcap \(path) is closed: nothing more can be written to it")
+        }
+    }
+
     func testFullDiskIsDetected() throws {
         guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs to fill needs root") }
         let mountPoint = temporaryPath("full-disk")
@@ -107,7 +120,7 @@ final class PcapFileTests: XCTestCase {
                 break
             }
         }
-        XCTAssertEqual(failure, .writeFailed(path: mountPoint + "/out.pcap", errno: ENOSPC))
+        XCTAssertEqual(failure, .writeFailed(path: mountPoint + "/out.pcap", errno: .noSpace))
         XCTAssertTrue("\(failure!)".contains("disk is full"))
         _ = try? writer.close()
     }

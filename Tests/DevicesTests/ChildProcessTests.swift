@@ -1,5 +1,7 @@
 import Devices
+import Foundation
 import Glibc
+import Kernel
 import XCTest
 
 final class ChildProcessTests: XCTestCase {
@@ -51,6 +53,29 @@ final class ChildProcessTests: XCTestCase {
         }
         let message = "\(DeviceError.programNotFound(program: "ip", hint: "install iproute2 (apt-get install iproute2)"))"
         XCTAssertTrue(message.contains("install iproute2"), message)
+    }
+
+    /// An empty command is its own error (it was a made-up EINVAL, "cannot start (empty
+    /// command): Invalid argument (errno 22)").
+    func testEmptyCommandIsItsOwnError() {
+        XCTAssertThrowsError(try ChildProcess.spawn([])) { error in
+            XCTAssertEqual(error as? DeviceError, .emptyCommand)
+            XCTAssertEqual("\(error)", "no program to run: the command is empty")
+        }
+    }
+
+    /// A program that cannot start is the system call's error, posix_spawn's errno and all
+    /// (it read "cannot start PATH: Exec format error (errno 8)").
+    func testProgramThatCannotStartIsTheSystemError() throws {
+        let path = NSTemporaryDirectory() + "tapir-child-not-a-program-\(getpid())"
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("not a program\n".utf8),
+                                                    attributes: [.posixPermissions: 0o755]))
+        defer { unlink(path) }
+        XCTAssertThrowsError(try ChildProcess.spawn([path])) { error in
+            XCTAssertEqual(error as? DeviceError,
+                           .system(SystemError(operation: "posix_spawn \(path)", errno: .execFormatError)))
+            XCTAssertEqual("\(error)", "posix_spawn \(path) failed: Exec format error (errno 8)")
+        }
     }
 
     func testHasExitedWhileRunning() throws {

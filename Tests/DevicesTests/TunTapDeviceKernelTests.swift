@@ -55,6 +55,18 @@ final class TunTapDeviceKernelTests: XCTestCase {
         try sandbox.ip(["neigh", "add", "198.18.0.2", "lladdr", "02:00:00:00:00:02",
                         "dev", queues[0].name, "nud", "permanent"])
 
+        // The moved device drops what is sent while its queueing discipline comes up (longer
+        // on a loaded machine): probes to port 10 until one is read, then the flows.
+        let prober = try sandbox.start(["sh", "-c",
+            "for i in $(seq 1 200); do echo x | nc -u -w0 -p 5000 198.18.0.2 10; sleep 0.05; done"])
+        var probed = false
+        serve(queues, for: .seconds(15), until: { probed || prober.hasExited }) { _, frame in
+            if udpDestinationPort(frame) == 10 { probed = true }
+        }
+        XCTAssertTrue(probed, "no probe reached either queue")
+        prober.signal(SIGTERM)
+        _ = prober.wait(timeout: .seconds(5))
+
         // 64 flows: each nc binds a fresh source port; each flow hashes to one queue.
         let sender = try sandbox.start(["sh", "-c",
             "for i in $(seq 1 64); do echo x | nc -u -w0 198.18.0.2 9; done"])
@@ -64,21 +76,23 @@ final class TunTapDeviceKernelTests: XCTestCase {
             if senderDoneAt == nil, sender.hasExited { senderDoneAt = .now }
             return senderDoneAt.map { $0.duration(to: .now) > .milliseconds(300) } ?? false
         }) { queue, frame in
-            // IPv4, UDP, to 198.18.0.2 port 9.
-            guard frame.count >= 14 + 20 + 8, frame[12] == 0x08, frame[13] == 0x00, frame[14 + 9] == 17,
-                  Array(frame[30..<34]) == PingResponder.address else { return }
-            let headerLength = Int(frame[14] & 0x0f) * 4
-            guard frame.count >= 14 + headerLength + 4,
-                  frame[14 + headerLength + 2] == 0, frame[14 + headerLength + 3] == 9 else { return }
-            udpPerQueue[queue] += 1
+            if udpDestinationPort(frame) == 9 { udpPerQueue[queue] += 1 }
         }
         let output = sender.wait(timeout: .seconds(5))
         XCTAssertTrue(output.succeeded, output.stderr)
-        // The first few may be dropped while the moved device's queueing discipline comes up.
         XCTAssertGreaterThanOrEqual(udpPerQueue[0] + udpPerQueue[1], 48, "\(udpPerQueue)")
         XCTAssertLessThanOrEqual(udpPerQueue[0] + udpPerQueue[1], 64, "\(udpPerQueue)")
         XCTAssertGreaterThan(udpPerQueue[0], 0, "queue 0 got nothing: \(udpPerQueue)")
         XCTAssertGreaterThan(udpPerQueue[1], 0, "queue 1 got nothing: \(udpPerQueue)")
+    }
+
+    /// The UDP destination port of an IPv4 frame to 198.18.0.2, else nil.
+    private func udpDestinationPort(_ frame: UnsafeRawBufferPointer) -> UInt16? {
+        guard frame.count >= 14 + 20 + 8, frame[12] == 0x08, frame[13] == 0x00, frame[14 + 9] == 17,
+              Array(frame[30..<34]) == PingResponder.address else { return nil }
+        let headerLength = Int(frame[14] & 0x0f) * 4
+        guard frame.count >= 14 + headerLength + 4 else { return nil }
+        return UInt16(frame[14 + headerLength + 2]) << 8 | UInt16(frame[14 + headerLength + 3])
     }
 
     func testDeletedDeviceStopsCleanly() throws {

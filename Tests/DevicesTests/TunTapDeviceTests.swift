@@ -1,5 +1,7 @@
 import Devices
 import Glibc
+import Kernel
+import SystemPackage
 import XCTest
 
 /// TunTapDevice over a scripted kernel: errno handling, the packet-information header,
@@ -196,7 +198,7 @@ final class TunTapDeviceTests: XCTestCase {
 
     func testMissingTunDeviceSaysLoadTheModule() {
         let error = openError(.failed(errno: ENOENT, step: .openControlDevice))
-        XCTAssertEqual(error, .tunMissing(errno: ENOENT))
+        XCTAssertEqual(error, .tunMissing(errno: Errno(rawValue: ENOENT)))
         XCTAssertTrue("\(error!)".contains("modprobe tun"), "\(error!)")
     }
 
@@ -221,7 +223,12 @@ final class TunTapDeviceTests: XCTestCase {
         let io = ScriptedDeviceIO()
         io.openOutcome = .opened(fd: 55, name: "tap9")
         io.mtu = -Int(ENODEV)
-        XCTAssertThrowsError(try TunTapDevice.open(.init(name: "tap9", mode: .tap), io: io))
+        XCTAssertThrowsError(try TunTapDevice.open(.init(name: "tap9", mode: .tap), io: io)) { error in
+            // The call's SystemError, wrapped; the message as it was.
+            XCTAssertEqual(error as? DeviceError,
+                           .system(SystemError(operation: "SIOCGIFMTU tap9", errno: Errno(rawValue: ENODEV))))
+            XCTAssertEqual("\(error)", "SIOCGIFMTU tap9 failed: No such device (errno \(ENODEV))")
+        }
         XCTAssertEqual(io.closed, [55])
     }
 

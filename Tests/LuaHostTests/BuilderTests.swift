@@ -133,6 +133,44 @@ final class BuilderTests: XCTestCase {
         XCTAssertEqual(Array(bytes[26...27]), [0x12, 0x34])
     }
 
+    /// Address and flag strings given to builders are read by the same Swift parser as
+    /// tapir.on's keys (PacketFieldKind.parse, called from C): text forms and raw bytes.
+    func testAddressAndFlagStringsAreReadByTheSwiftParser() throws {
+        let harness = try PacketHarness()
+        for text in ["02:00:00:00:00:0A", "02-54-41-50-49-52", "\\x02TAPIR"] {
+            let bytes = try build("tapir.build.eth{src = \"\(text)\"}", harness)
+            let lua = try XCTUnwrap(harness.bytes("\"\(text)\"", on: []))
+            guard case .mac(let expected)? = lua.withUnsafeBytes({ PacketFieldKind.mac.parse($0) }) else {
+                return XCTFail("\(text) is not a MAC address to the parser")
+            }
+            XCTAssertEqual(Array(bytes[6..<12]), expected.bytes, text)
+        }
+        for text in ["198.18.0.1", "\\xc6\\x12\\x00\\x02"] {
+            let bytes = try build("tapir.build.ip{src = \"\(text)\", proto = 17}", harness)
+            let lua = try harness.bytes("\"\(text)\"", on: [])
+            guard case .ipv4(let expected)? = lua.withUnsafeBytes({ PacketFieldKind.ipv4.parse($0) }) else {
+                return XCTFail("\(text) is not an IPv4 address to the parser")
+            }
+            XCTAssertEqual(Array(bytes[12..<16]), expected.bytes, text)
+        }
+        for text in ["2001:2::1", "::ffff:198.18.0.1", "fe80::1:2:3:4:5"] {
+            let bytes = try build("tapir.build.ipv6{src = \"\(text)\", nxt = 17}", harness)
+            XCTAssertEqual(Array(bytes[8..<24]), IPv6Address(text)?.bytes, text)
+        }
+        for (letters, flags) in [("S", 0x02), ("SA", 0x12), ("R.", 0x14), ("FPUEWCN", 0x1e9), ("", 0)] {
+            let bytes = try build("tapir.build.tcp{flags = \"\(letters)\"}", harness)
+            XCTAssertEqual(Int(bytes[12] & 1) << 8 | Int(bytes[13]), flags, letters)
+            XCTAssertEqual(PacketField.tcpFlags.key(string: letters), .integer(Int64(flags)), letters)
+        }
+        for (expression, expected) in [("eth{src = '02:00:00:00:00:0g'}", "MAC address"),
+                                       ("ip{src = '198.18.0.256', proto = 17}", "IPv4 address"),
+                                       ("ipv6{src = '2001:2:::1', nxt = 17}", "IPv6 address"),
+                                       ("tcp{flags = 'S!'}", "integer or TCP flag letters")] {
+            let error = harness.state.loadError("local _ = tapir.build.\(expression)")
+            XCTAssertTrue(error?.message.contains("\(expected) expected") ?? false, "\(expression): \(String(describing: error))")
+        }
+    }
+
     func testWrongArgumentsRaiseLuaErrorsNamingFunctionAndField() throws {
         let harness = try PacketHarness()
         let cases: [(String, String)] = [

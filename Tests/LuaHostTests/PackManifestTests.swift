@@ -57,6 +57,21 @@ final class PackManifestTests: XCTestCase {
         XCTAssertTrue(try manifestError("return {").contains("pack.lua"))
     }
 
+    /// The manifest is read out of its state as an encoded value: one that holds itself
+    /// cannot be, and says so (it used to be cut off silently, then named as missing fields).
+    func testAManifestHoldingItselfIsRefusedSayingWhy() throws {
+        let message = try manifestError("""
+            local manifest = {\(valid)}
+            manifest.handlers.again = manifest
+            return manifest
+            """)
+        XCTAssertTrue(message.hasSuffix("pack.lua: a table nested more than 32 deep (or holding itself) cannot be handed to the host"),
+                      message)
+        XCTAssertTrue(try manifestError("return function() end").hasSuffix("must return a table (the manifest), not function"))
+        XCTAssertTrue(try manifestError("return {\(valid) config = print}")
+            .hasSuffix("field 'config': expected a table of settings, got function"))
+    }
+
     func testAnAPIMismatchIsAClearError() throws {
         let message = try manifestError("return {name = 'p', version = '1.0.0', description = 'd', api = 99, handlers = {'main.lua'}}")
         XCTAssertTrue(message.contains("field 'api': the pack needs host API 99; this tapir offers API 1"), message)

@@ -78,6 +78,36 @@ final class PacketHarness {
 }
 
 final class PacketFieldsTests: XCTestCase {
+    /// Packets' Layers.names is the one table of layers: PacketLayer's numbers and bits,
+    /// and the layer names C was handed (the packet's keys, tapir.build's builders).
+    func testLayersComeFromPacketsTableOfNamesAndNumbers() throws {
+        XCTAssertEqual(PacketLayer.allCases.map(\.rawValue).sorted(), Layers.names.map(\.1).sorted())
+        for (number, (bit, name)) in Layers.names.enumerated() {
+            let layer = try XCTUnwrap(PacketLayer(rawValue: name))
+            XCTAssertEqual(layer.layers, bit, name)
+            XCTAssertEqual(Int(layer.number), bit.number, name)
+            XCTAssertEqual(bit.number, number, name)
+            XCTAssertEqual(PacketLayer(number: layer.number), layer)
+        }
+        XCTAssertNil(PacketLayer(number: Int32(Layers.names.count)))
+        XCTAssertNil(PacketLayer(number: -1))
+        let harness = try PacketHarness()
+        try harness.state.load(chunk: """
+            local names = {}
+            for name in pairs(tapir.build) do names[#names + 1] = name end
+            table.sort(names)
+            tapir.log.info(table.concat(names, " "))
+            """, name: "builders")
+        XCTAssertEqual(harness.log.lines.last?.message,
+                       Layers.names.map(\.1).filter { $0 != "frame" }.sorted().joined(separator: " "))
+        let tagged = try KernelFrames.frame(27)  // VLAN 100, ICMP echo request
+        XCTAssertEqual(try harness.run("""
+            function(pkt)
+              tapir.log.info(pkt.layers, tostring(pkt.vlan), select(2, pcall(function() return pkt.frame end)))
+            end
+            """, on: tagged), ["eth:vlan:ip:icmp\tvlan layer\tevaluate:2: packet has no field 'frame'"])
+    }
+
     func testEveryFieldHasAUniqueNameInItsLayerAndAnIDBelowTheCLimit() {
         var seen = Set<String>()
         for field in PacketField.allCases {

@@ -28,6 +28,20 @@ func hexBytes(_ text: String) -> [UInt8]? {
 }
 
 final class PacketObjectTests: XCTestCase {
+    /// The install runs in C through LuaState.runProtected: refused memory comes back as a
+    /// thrown error, the state is left as it was and a later install succeeds.
+    func testAnInstallThatRunsOutOfMemoryThrowsAndTheStateGoesOn() throws {
+        let state = try LuaState(log: { _, _ in })
+        state.memoryCap = state.memoryUsed + 256
+        XCTAssertThrowsError(try PacketObject(state: state)) { error in
+            XCTAssertEqual((error as? LuaError)?.kind, .memory, "\(error)")
+        }
+        XCTAssertEqual(state.stackDepth, 0)
+        state.memoryCap = 64 << 20
+        let packet = try PacketObject(state: state)
+        XCTAssertTrue(try packet.state.isTrue("type(tapir.build.udp) == 'function'"))
+    }
+
     func testPacketReuseKeepsLuaMemoryFlat() throws {
         let harness = try PacketHarness()
         let handler = try harness.state.function("""

@@ -32,6 +32,17 @@ final class ReloadTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
     }
 
+    /// What a script's file watch covers: its own file and the modules it required from
+    /// beside it, read out of its state as plain data.
+    func testTheWatchedFilesAreTheScriptAndTheModulesBesideIt() throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try "return {}".write(toFile: directory + "/helper.lua", atomically: true, encoding: .utf8)
+        try "return {}".write(toFile: directory + "/other.lua", atomically: true, encoding: .utf8)
+        try "local helper = require 'helper'\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let script = try host.load(path: path)
+        XCTAssertEqual(script.sourceFiles(), [path, directory + "/helper.lua"])
+    }
+
     func version(_ reply: String, extra: String = "") -> String {
         """
         tapir.state.count = tapir.state.count or 0

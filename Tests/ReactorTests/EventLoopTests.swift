@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 import SystemPackage
 import XCTest
 @testable import Reactor
@@ -24,6 +25,20 @@ final class EventLoopTests: XCTestCase {
         try runLoop(loop)
         XCTAssertEqual(received, [1, 2, 3])
         XCTAssertEqual(seen, [.readable])
+    }
+
+    /// A refused registration is the kernel boundary's SystemError, the call and fd named
+    /// and the errno's number given (it read "... failed: Operation not permitted").
+    func testRegisteringARegularFileIsRefusedWithTheSystemError() throws {
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let file = try FileDescriptor.open("/proc/self/status", .readOnly)
+        defer { try? file.close() }
+        XCTAssertThrowsError(try loop.register(file) { _ in }) { error in
+            XCTAssertEqual(error as? SystemError,
+                           SystemError(operation: "epoll_ctl(ADD) of fd \(file.rawValue)", errno: .notPermitted))
+            XCTAssertEqual("\(error)", "epoll_ctl(ADD) of fd \(file.rawValue) failed: Operation not permitted (errno 1)")
+        }
     }
 
     func testHangupIsReportedWhenTheWriteEndCloses() throws {

@@ -121,6 +121,36 @@ final class DNSKernelTests: XCTestCase {
                       output.stderr)
     }
 
+    /// A broken zone file stops the pack with the file's line and what is wrong; so does an
+    /// $INCLUDE the run does not allow (it needs include_dir and --allow io, which
+    /// `tapir test` does not give: DNSAgainstNSDKernelTests serves one under `tapir run`).
+    func testABrokenZoneFileSaysWhichLineAndWhy() throws {
+        let folder = NSTemporaryDirectory() + "tapir-dns-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let broken = folder + "/broken.zone"
+        try "$ORIGIN lab.test.\n$TTL 1h\n\nwww A 198.18.0.300\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let including = folder + "/including.zone"
+        try "$ORIGIN lab.test.\n$INCLUDE hosts.inc\n".write(toFile: including, atomically: true, encoding: .utf8)
+
+        func run(_ arguments: [String]) throws -> ProcessOutput {
+            try ChildProcess.run([TapirCommand.path, "test", TapirCommand.lua("packs/dns-responder")] + arguments,
+                                 timeout: .seconds(20))
+        }
+        let cases: [([String], String)] = [
+            (["--set", "zone=\(broken)"], "zone:4: A needs an IPv4 address, got '198.18.0.300'"),
+            (["--set", "zone=\(including)"],
+             "zone:2: $INCLUDE hosts.inc: needs the zone's folder: --set include_dir=FOLDER --allow io"),
+            (["--set", "zone=\(including)", "--set", "include_dir=\(folder)"],
+             "zone:2: $INCLUDE hosts.inc: reading another file needs permission 'io': run with --allow io"),
+        ]
+        for (arguments, message) in cases {
+            let output = try run(arguments)
+            XCTAssertNotEqual(output.status, 0, arguments.joined(separator: " "))
+            XCTAssertTrue((output.stdout + output.stderr).contains(message), "\(arguments): \(output.stdout)\(output.stderr)")
+        }
+    }
+
     func testDNSOverATunDevice() throws {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: "tapir-test-dns")

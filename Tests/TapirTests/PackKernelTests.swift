@@ -36,6 +36,52 @@ final class PackKernelTests: XCTestCase {
                        file: file, line: line)
     }
 
+    /// What Linux answers and the virtual host must too: ping -R gets the record-route
+    /// option back with the host's address in it (in, and out again); an ICMP timestamp
+    /// request gets a timestamp reply; a reset's window is 0.
+    func assertAnswersAsLinuxDoes(_ sandbox: Sandbox, file: StaticString = #filePath, line: UInt = #line) throws {
+        let recorded = try sandbox.run(["ping", "-R", "-c", "1", "-W", "2", "198.18.0.2"])
+        let route = recorded.stdout.components(separatedBy: "RR:").dropFirst().first ?? ""
+        let addresses = route.split(whereSeparator: { $0.isWhitespace }).prefix(4).map(String.init)
+        XCTAssertEqual(addresses, ["198.18.0.1", "198.18.0.2", "198.18.0.2", "198.18.0.1"],
+                       recorded.stdout + recorded.stderr, file: file, line: line)
+        let probe = try sandbox.run(["python3", "-c", """
+            import socket, struct, time
+            def checksum(data):
+                total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+                while total > 0xffff: total = (total & 0xffff) + (total >> 16)
+                return ~total & 0xffff
+            icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+            icmp.settimeout(2)
+            body = struct.pack("!BBHHHIII", 13, 0, 0, 0x7a, 1, 4242, 0, 0)
+            icmp.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], ("198.18.0.2", 0))
+            while True:
+                packet = icmp.recv(200)
+                start = (packet[0] & 15) * 4
+                kind, code, _, ident, seq, originate, receive, transmit = struct.unpack("!BBHHHIII", packet[start:start + 20])
+                if kind == 14 and ident == 0x7a:
+                    print("timestamp", originate, receive == transmit, 0 <= receive < 86400000)
+                    break
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+            tcp.settimeout(2)
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probe.settimeout(2)
+            try:
+                probe.connect(("198.18.0.2", 81))
+            except OSError:
+                pass
+            while True:
+                packet = tcp.recv(200)
+                start = (packet[0] & 15) * 4
+                sport, dport, seq, ack, offset, flags, window = struct.unpack("!HHIIBBH", packet[start:start + 16])
+                if sport == 81 and flags & 4:
+                    print("reset window", window)
+                    break
+            """])
+        XCTAssertTrue(probe.stdout.contains("timestamp 4242 True True"), probe.stdout + probe.stderr, file: file, line: line)
+        XCTAssertTrue(probe.stdout.contains("reset window 0"), probe.stdout + probe.stderr, file: file, line: line)
+    }
+
     func testArpResponderAnswersArping() throws {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: "tapir-test")
@@ -61,6 +107,8 @@ final class PackKernelTests: XCTestCase {
         defer { sandbox.remove() }
         let tapir = try startPack([TapirCommand.lua("packs/udp-echo")], device: "tapu0", in: sandbox)
         try assertUDPEcho(sandbox)
+        let echo6 = try sandbox.run(["sh", "-c", "echo hello-v6 | nc -6 -u -w1 2001:2::2 7"])
+        XCTAssertEqual(echo6.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "hello-v6", echo6.stderr)
         stop(tapir)
     }
 
@@ -90,6 +138,7 @@ final class PackKernelTests: XCTestCase {
                        refused.stderr)
         let tcp = try sandbox.run(["sh", "-c", "nc -z -w2 198.18.0.2 80; echo status=$?"])
         XCTAssertTrue(tcp.stdout.contains("status=1"), tcp.stdout + tcp.stderr)
+        try assertAnswersAsLinuxDoes(sandbox)
         try XCTAssertEqual(TapirCommand.errorCounters(in: sandbox).values.filter { $0 != 0 }.count, 0)
         stop(tapir)
     }

@@ -172,6 +172,23 @@ final class PrivilegeKernelTests: XCTestCase {
         XCTAssertTrue(gone, "the keeper removes the sandbox when tapir dies")
     }
 
+    /// A drop that fails names the call and its errno, and stops tapir before any Lua runs
+    /// (it read "setgroups failed: Operation not permitted", without the number). As root
+    /// of a user namespace of its own (unshare --map-root-user), whose setgroups is denied,
+    /// tapir can make its device in the namespace's own network but not drop to nobody.
+    func testAFailedDropNamesTheCallAndItsErrno() throws {
+        try TapirCommand.requireRoot()
+        guard let unshare = ChildProcess.locate("unshare") else { throw XCTSkip("no unshare (util-linux)") }
+        let probe = try ChildProcess.run([unshare, "--user", "--map-root-user", "--net", "true"])
+        guard probe.succeeded else { throw XCTSkip("no user namespaces here: \(probe.stderr)") }
+        let output = try ChildProcess.run([unshare, "--user", "--map-root-user", "--net", TapirCommand.path, "run",
+                                           responder, "--dev", "tapirdrop0", "--user", Self.user],
+                                          timeout: .seconds(20))
+        XCTAssertEqual(output.status, 1, output.stderr)
+        XCTAssertTrue(output.stderr.contains("tapir: cannot drop root to \(Self.user): "
+                                             + "setgroups failed: Operation not permitted (errno 1)"), output.stderr)
+    }
+
     func testTheKeeperRefusesANamespaceItsParentDidNotMake() throws {
         let output = try ChildProcess.run([TapirCommand.path, "sandbox-keeper", "tapir-1-0"])
         XCTAssertEqual(output.status, 2)

@@ -106,6 +106,7 @@ typedef enum clua_argument_kind {
     CLUA_ARGUMENT_LIGHT_USERDATA, /* pointer */
     CLUA_ARGUMENT_REFERENCE,    /* integer: a registry reference */
     CLUA_ARGUMENT_PUSHER,       /* pusher(L, pointer) pushes one value, inside the protected call */
+    CLUA_ARGUMENT_ENCODED,      /* pointer, length: an encoded value (see Encoded values) */
 } clua_argument_kind;
 
 typedef struct clua_argument {
@@ -152,6 +153,14 @@ int clua_load_string(clua_host *host, const char *chunk, size_t length, const ch
 int clua_evaluate_to_reference(clua_host *host, const char *chunk, size_t length,
                                const char *chunk_name, int *reference, clua_result *result);
 
+/* Runs body(L, context) inside a protected call, under the budget: the way the host runs
+   C code that builds Lua values (installing an API, pushing host data), with whatever it
+   raises caught and returned as a status and a message in result. body leaves the stack
+   as it found it. */
+typedef void (*clua_protected_body)(lua_State *L, void *context);
+int clua_run_protected(clua_host *host, clua_protected_body body, void *context,
+                       clua_result *result);
+
 /* Calls the function kept as a registry reference, under the budget. */
 int clua_call_reference(clua_host *host, int function_reference, const clua_argument *arguments,
                         int argument_count, clua_result *result);
@@ -171,6 +180,21 @@ int clua_reference_text(clua_host *host, int reference, const char **text, size_
 void clua_result_release(clua_host *host, clua_result *result);
 /* Releases a registry reference. Protected; returns a status. */
 int clua_unreference(clua_host *host, int reference);
+
+/*
+ * Encoded values: the one form plain data takes between the host and Lua, both ways.
+ * 'n' nil, 't' true, 'f' false, 'i' int64 (little-endian), 'd' double, 's' u32 length
+ * (little-endian) + bytes, '{' u32 pair count + (key, value) pairs; from Lua only, 'x' u32
+ * length + a type name, for a value of another type (a function, userdata, a thread).
+ * Tables nest at most 32 deep.
+ */
+/* Sets tapir.<name> to an encoded value (tapir.config). Protected; returns a status. */
+int clua_set_tapir_field(clua_host *host, const char *name, const uint8_t *data, size_t length,
+                         clua_result *result);
+/* Encodes the value kept as `reference` into *data (valid until clua_result_release). A
+   table nested deeper than 32 (or holding itself) is an error. */
+int clua_encode_reference(clua_host *host, int reference, const uint8_t **data, size_t *length,
+                          clua_result *result);
 
 /* Copies tapir.state of `from` into tapir.state of `to` (plain data: booleans, numbers,
    strings, tables of them; shared tables and cycles are kept as they are; functions,

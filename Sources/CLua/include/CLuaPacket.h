@@ -7,26 +7,16 @@
  * One packet userdata per state is made once and bound to each frame before its handlers
  * run, then unbound: no allocation per packet. Field values come from ONE Swift callback
  * (read_field) that fills a plain struct; C pushes it. Builders and reply read their Lua
- * tables into plain structs here (raising Lua errors for wrong types), Swift writes the
- * bytes into a buffer it reuses, and C pushes them as a string.
+ * tables into plain structs here (raising Lua errors for wrong types; address and flag
+ * strings are parsed by Swift, through `parse`), Swift writes the bytes into a buffer it
+ * reuses, and C pushes them as a string.
  */
 
 #include "CLua.h"
 
-/* Layer numbers: the bit index of the layer in Packets' `Layers`. */
-enum {
-    CLUA_LAYER_FRAME = 0,
-    CLUA_LAYER_ETH = 1,
-    CLUA_LAYER_VLAN = 2,
-    CLUA_LAYER_ARP = 3,
-    CLUA_LAYER_IP = 4,
-    CLUA_LAYER_IPV6 = 5,
-    CLUA_LAYER_ICMP = 6,
-    CLUA_LAYER_ICMPV6 = 7,
-    CLUA_LAYER_UDP = 8,
-    CLUA_LAYER_TCP = 9,
-    CLUA_LAYER_COUNT = 10
-};
+/* Most layers: the bits of `layers` (Packets' `Layers.rawValue`). Which layers there are,
+   their numbers (bit indices) and names, come from Swift at install (Layers.names). */
+#define CLUA_MAX_LAYERS 16
 
 /* Most field ids (PacketField raw values are below this). */
 #define CLUA_MAX_FIELDS 128
@@ -67,7 +57,7 @@ typedef enum clua_field_kind {
 
 /* One Lua-visible field name, from Swift's table (PacketFields.swift). */
 typedef struct clua_field_name {
-    int layer;              /* CLUA_LAYER_* */
+    int layer;              /* a layer number (below the request's layer_count) */
     int field;              /* id < CLUA_MAX_FIELDS */
     const char *name;       /* NUL-terminated, static */
     clua_field_kind kind;
@@ -107,6 +97,10 @@ typedef struct clua_packet_callbacks {
     void (*read_field)(void *context, const clua_packet *packet, int field, clua_field_value *out);
     /* Writes a one-line summary; returns its length (<= capacity). */
     size_t (*summary)(void *context, const clua_packet *packet, char *buffer, size_t capacity);
+    /* A string given for a MAC, IPV4, IPV6 or TCP_FLAGS field (kind: a clua_field_kind):
+       1 after filling out->address (an address in its text form, or exactly its 6, 4 or
+       16 raw bytes) or out->integer (tcpdump letters), 0 when the text is not one. */
+    int (*parse)(void *context, int kind, const char *text, size_t length, clua_set_value *out);
     /* tapir.build.<layer>{...}: 0 and the bytes (valid until the next call), or -1 and error. */
     int (*build)(void *context, int layer, const clua_set_value *values,
                  const uint8_t **bytes, size_t *length, char *error);
@@ -118,9 +112,15 @@ typedef struct clua_packet_callbacks {
                  char *error);
 } clua_packet_callbacks;
 
-/* What clua_packet_install_pusher needs and gives back. */
+/* What clua_packet_install needs and gives back. */
 typedef struct clua_packet_install_request {
     clua_packet_callbacks callbacks;
+    /* The layers by number: layer_names[n] names layer n (NUL-terminated, copied). Every
+       layer but frame_layer (every frame's: pkt.payload, pkt.malformed) is a key of the
+       packet (pkt.ip) and a builder (tapir.build.ip). */
+    const char *const *layer_names;
+    int layer_count;        /* 1...CLUA_MAX_LAYERS */
+    int frame_layer;
     const clua_field_name *names;
     int name_count;
     int payload_field;      /* the field id of `payload` (frame layer) */
@@ -132,10 +132,10 @@ typedef struct clua_packet_install_request {
 
 /*
  * Installs the packet metatables, the field-name tables and tapir.build, and makes the
- * reused packet. A clua_argument PUSHER (pointer: a clua_packet_install_request) so it
- * runs inside a protected call on the state; it pushes nil.
+ * reused packet. A clua_protected_body (context: a clua_packet_install_request): run it
+ * with clua_run_protected.
  */
-void clua_packet_install_pusher(lua_State *L, const void *request);
+void clua_packet_install(lua_State *L, void *request);
 
 /* Binding the reused packet (plain writes, no Lua; safe between calls). */
 void clua_packet_bind(clua_packet *packet, const uint8_t *bytes, size_t length, uint16_t layers,
@@ -161,6 +161,10 @@ typedef struct clua_packet_api {
     int payload_field;
     int malformed_field;
     int self_reference;         /* keeps this block alive */
+    int layer_count;
+    int frame_layer;
+    const char *layer_names[CLUA_MAX_LAYERS];  /* Lua strings kept by layer_name_strings */
+    int layer_name_strings;     /* registry ref: {[layer + 1] = name} */
     int name_tables;            /* registry ref: {[layer] = {name = field id}} */
     int packet_keys;            /* registry ref: {eth = 1, ..., payload = -1, copy = fn, ...} */
     unsigned char kinds[CLUA_MAX_FIELDS];
@@ -176,6 +180,5 @@ typedef struct clua_packet_api {
 void clua_build_install(lua_State *L, clua_packet_api *api);
 int clua_packet_reply_method(lua_State *L);
 clua_packet *clua_packet_check_bound(lua_State *L, int index);
-extern const char *const clua_layer_names[CLUA_LAYER_COUNT];
 
 #endif

@@ -7,9 +7,8 @@
  * CLua, the C side checks arguments and raises; Swift answers through these callbacks
  * with plain values and never touches the Lua state.
  *
- * Plain data (stats, device descriptions) crosses from Swift as an encoded value, pushed
- * by C: 'n' nil, 't' true, 'f' false, 'i' int64 (little-endian), 'd' double, 's' u32
- * length + bytes, '{' u32 pair count + (key, value) pairs.
+ * Plain data (stats, device descriptions) crosses from Swift as an encoded value (CLua.h),
+ * pushed by C.
  */
 
 #include <stddef.h>
@@ -55,7 +54,7 @@ int clua_install_runtime(clua_host *host, const clua_runtime_callbacks *callback
    the id cast to a pointer. */
 void clua_push_device(lua_State *L, const void *device_id);
 
-/* Pushes an encoded plain value (see above). Raises on malformed data. */
+/* Pushes an encoded plain value (CLua.h). Raises on malformed data. */
 void clua_push_encoded(lua_State *L, const uint8_t *data, size_t length);
 
 #endif

@@ -40,12 +40,4 @@ int tapir_if_set_up(const char *name);
 /// if_nametoindex: the ifindex of `name`.
 int tapir_if_index(const char *name);
 
-/// pipe2(O_CLOEXEC), which Glibc's Swift overlay does not export (it needs _GNU_SOURCE);
-/// used by the sandbox's child-process runner.
-int tapir_pipe_cloexec(int fds[2]);
-
-/// prctl(PR_SET_NO_NEW_PRIVS) (variadic): no exec after `tapir run --user` regains a
-/// privilege (setuid programs, file capabilities). 0, or -errno.
-int tapir_set_no_new_privileges(void);
-
 #endif

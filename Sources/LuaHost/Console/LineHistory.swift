@@ -1,4 +1,4 @@
-import Glibc
+import Kernel
 import SystemPackage
 
 /// The lines entered at the console, kept in a plain text file (one line each, oldest
@@ -42,7 +42,7 @@ struct LineHistory {
     /// it, so a crash mid-write cannot leave half a history.
     func save() throws(LineEditorError) {
         guard let path else { return }
-        let temporary = path + ".tmp-\(getpid())"
+        let temporary = path + ".tmp-\(Syscalls.processID)"
         var text = entries.joined(separator: "\n")
         if !text.isEmpty { text += "\n" }
         do {
@@ -50,10 +50,11 @@ struct LineHistory {
                 temporary, .writeOnly, options: [.create, .truncate],
                 permissions: [.ownerReadWrite])
             try fd.closeAfter { _ = try fd.writeAll(text.utf8) }
-            guard rename(temporary, path) == 0 else { throw Errno(rawValue: errno) }
+            try Syscalls.rename(temporary, to: path)
         } catch {
-            _ = unlink(temporary)
-            throw .historyUnwritable(path: path, errno: (error as? Errno) ?? .ioError)
+            Syscalls.unlink(temporary)
+            let errno = (error as? Errno) ?? (error as? SystemError)?.errno ?? .ioError
+            throw .historyUnwritable(path: path, errno: errno)
         }
     }
 

@@ -1,5 +1,6 @@
 import Devices
 import Glibc
+import Kernel
 import Reactor
 import SystemPackage
 
@@ -21,37 +22,39 @@ final class PeerCommand {
     private var exitStatus: Int32?
     private var reapTimer: TimerID?
 
+    /// Throws `DeviceError.programNotFound` without `ip`, and the `SystemError` of the call
+    /// that failed otherwise.
     init(_ command: String, namespace: String, loop: EventLoop, editor: LineEditor,
-         onFinish: @escaping (PeerCommand) -> Void) throws(DeviceError) {
+         onFinish: @escaping (PeerCommand) -> Void) throws {
         guard let ip = ChildProcess.locate("ip") else {
-            throw .programNotFound(program: "ip", hint: "install iproute2")
+            throw DeviceError.programNotFound(program: "ip", hint: "install iproute2")
         }
         self.command = command
         self.loop = loop
         self.editor = editor
         self.onFinish = onFinish
-        let pipe = try Spawn.pipe()
+        let pipe = try Syscalls.pipe()
         let arguments = [ip, "netns", "exec", namespace, "/bin/sh", "-c", command]
         let childPID: pid_t
         do {
-            childPID = try Spawn.start(path: ip, arguments: arguments, stdout: pipe.write, stderr: pipe.write,
-                                       ownProcessGroup: true)
+            try Syscalls.setNonBlocking(pipe.read)
+            childPID = try Syscalls.spawn(path: ip, arguments: arguments, stdout: pipe.write, stderr: pipe.write,
+                                          ownProcessGroup: true)
         } catch {
-            Glibc.close(pipe.read); Glibc.close(pipe.write)
+            Syscalls.close(pipe.read); Syscalls.close(pipe.write)
             throw error
         }
-        Glibc.close(pipe.write)
+        Syscalls.close(pipe.write)
         pid = childPID
-        _ = fcntl(pipe.read, F_SETFL, O_NONBLOCK)
         output = FileDescriptor(rawValue: pipe.read)
         do {
             try loop.register(output) { [weak self] _ in self?.readAvailable() }
         } catch {
-            kill(childPID, SIGKILL)
-            try? output.close()
+            Syscalls.kill(childPID, SIGKILL)
+            Syscalls.close(pipe.read)
             isReading = false
             reap(blocking: true)
-            throw .system(operation: "epoll_ctl", errno: EINVAL)
+            throw error
         }
     }
 
@@ -62,7 +65,7 @@ final class PeerCommand {
     /// Ends the command (at the console's end) and reaps it.
     func terminate() {
         if exitStatus == nil {
-            kill(pid, SIGTERM)
+            Syscalls.kill(pid, SIGTERM)
             stopReading()
             reap(blocking: true)
         }
@@ -73,18 +76,15 @@ final class PeerCommand {
     private func readAvailable() {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while isReading {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(output.rawValue, $0.baseAddress, $0.count) }
-            if count > 0 {
-                printLines(chunk[0..<count])
-            } else if count == 0 {
-                return finish()
-            } else if errno == EINTR {
-                continue
-            } else if errno == EAGAIN {
-                return
-            } else {
-                return finish()
+            let count: Int?
+            do {
+                count = try chunk.withUnsafeMutableBytes { try Syscalls.readNonBlocking(output.rawValue, into: $0) }
+            } catch {
+                return finish()  // the pipe failed: as good as ended
             }
+            guard let count else { return }  // nothing more for now
+            if count == 0 { return finish() }
+            printLines(chunk[0..<count])
         }
     }
 
@@ -126,20 +126,11 @@ final class PeerCommand {
         guard isReading else { return }
         isReading = false
         _ = loop.deregister(output)
-        try? output.close()
+        Syscalls.close(output.rawValue)
     }
 
     private func reap(blocking: Bool) {
         guard exitStatus == nil else { return }
-        var status: CInt = 0
-        while true {
-            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
-            if result == pid { break }
-            if result < 0 && errno == EINTR { continue }
-            if result < 0 { exitStatus = -1 }
-            return
-        }
-        let signal = status & 0x7f
-        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        exitStatus = Syscalls.reap(pid, blocking: blocking)
     }
 }

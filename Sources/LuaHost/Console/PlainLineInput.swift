@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 import Reactor
 import SystemPackage
 
@@ -33,7 +34,7 @@ final class PlainLineInput: LineSource {
         do {
             try loop.register(input) { [weak self] _ in self?.readAvailable() }
             isRegistered = true
-        } catch ReactorError.systemCall(_, errno: .notPermitted) {
+        } catch let error as SystemError where error.errno == .notPermitted {
             // epoll refuses regular files and /dev/null; they are always readable, so
             // read a chunk on each turn of the loop instead.
             scheduleRead(on: loop)

@@ -5,31 +5,32 @@ import Packets
 // native key dispatch (`tapir.on("udp", {dport = 53}, fn)`) compares. Layer names are
 // Wireshark's, field names Scapy's short ones.
 
-// PacketLayer (HandlerSelector.swift) names the layers; its cases are in the order of the
-// bits of Packets' `Layers`, which is also CLua's layer number.
+// PacketLayer (HandlerSelector.swift) names the layers for Swift code; their numbers and
+// bits are those of the same names in Packets' `Layers.names`, the one table of layers,
+// which is also what CLua is handed at install (PacketObject).
 extension PacketLayer {
-    /// CLua's layer number: the bit index in `Layers`.
-    public var number: Int32 {
-        switch self {
-        case .frame: 0
-        case .eth: 1
-        case .vlan: 2
-        case .arp: 3
-        case .ip: 4
-        case .ipv6: 5
-        case .icmp: 6
-        case .icmpv6: 7
-        case .udp: 8
-        case .tcp: 9
-        }
-    }
+    /// The layer's bit in Packets' `Layers`, found by name once.
+    public var layers: Layers { Self.bits[self] ?? [] }
 
+    /// Its number: the index of that bit (CLua's layer number).
+    public var number: Int32 { Int32(layers.number) }
+
+    /// The layer numbered `number`, nil for none.
     public init?(number: Int32) {
-        guard let layer = PacketLayer.allCases.first(where: { $0.number == number }) else { return nil }
+        guard number >= 0, Int(number) < Self.byNumber.count, let layer = Self.byNumber[Int(number)] else { return nil }
         self = layer
     }
 
-    public var layers: Layers { Layers(rawValue: 1 << UInt16(number)) }
+    private static let bits: [PacketLayer: Layers] = Dictionary(uniqueKeysWithValues: allCases.map { layer in
+        guard let bits = Layers(name: layer.rawValue) else { preconditionFailure("no layer '\(layer)' in Layers.names") }
+        return (layer, bits)
+    })
+
+    private static let byNumber: [PacketLayer?] = {
+        var layers = [PacketLayer?](repeating: nil, count: Layers.names.map { $0.0.number + 1 }.max() ?? 0)
+        for layer in allCases { layers[layer.layers.number] = layer }
+        return layers
+    }()
 }
 
 /// How a field's value reads in Lua, and what a builder takes for it.
@@ -366,13 +367,11 @@ extension PacketField {
     /// The key for a string given in Lua: an address in text form or as raw bytes, or
     /// bytes/text to compare. nil when it cannot be a value of this field.
     public func key(string: String) -> PacketFieldKey? {
-        let raw = Array(string.utf8)
         switch info.kind {
-        case .mac: return (MACAddress(string) ?? (raw.count == 6 ? MACAddress(bytes: raw) : nil)).map { .mac($0) }
-        case .ipv4: return (IPv4Address(string) ?? (raw.count == 4 ? IPv4Address(bytes: raw) : nil)).map { .ipv4($0) }
-        case .ipv6: return (IPv6Address(string) ?? (raw.count == 16 ? IPv6Address(bytes: raw) : nil)).map { .ipv6($0) }
-        case .bytes, .text: return .bytes(raw)
-        case .tcpFlags: return TCPFlagLetters.parse(raw).map { .integer(Int64($0)) }
+        case .mac, .ipv4, .ipv6, .tcpFlags:
+            var string = string
+            return string.withUTF8 { info.kind.parse(UnsafeRawBufferPointer($0)) }
+        case .bytes, .text: return .bytes(Array(string.utf8))
         case .integer, .boolean: return nil
         }
     }
@@ -400,6 +399,27 @@ extension PacketField {
     }
 }
 
+extension PacketFieldKind {
+    /// A value of this kind given as a string: an address in its text form or as exactly
+    /// its raw bytes (6, 4 or 16), or TCP flags as tcpdump letters; nil when the text is
+    /// neither, or this kind takes no text. The one parser of these texts: tapir.on's keys
+    /// and, through C, builders and pkt:reply use it.
+    public func parse(_ text: UnsafeRawBufferPointer) -> PacketFieldKey? {
+        switch self {
+        case .mac:
+            return (MACAddress(String(decoding: text, as: UTF8.self)) ?? MACAddress(bytes: text)).map { .mac($0) }
+        case .ipv4:
+            return (IPv4Address(String(decoding: text, as: UTF8.self)) ?? IPv4Address(bytes: text)).map { .ipv4($0) }
+        case .ipv6:
+            return (IPv6Address(String(decoding: text, as: UTF8.self)) ?? IPv6Address(bytes: text)).map { .ipv6($0) }
+        case .tcpFlags:
+            return TCPFlagLetters.parse(text).map { .integer(Int64($0)) }
+        case .integer, .boolean, .bytes, .text:
+            return nil
+        }
+    }
+}
+
 /// TCP flags as tcpdump writes them: S F R P U E W, then "." for ACK ("S.", "R.", "P.").
 public enum TCPFlagLetters {
     private static let letters: [(UInt16, UInt8)] = [
@@ -419,7 +439,7 @@ public enum TCPFlagLetters {
     }
 
     /// Letters to flags; "A" is taken for ACK too (Scapy), "N" for NS. nil on another letter.
-    public static func parse(_ letters: [UInt8]) -> UInt16? {
+    public static func parse(_ letters: some Sequence<UInt8>) -> UInt16? {
         var flags: UInt16 = 0
         for letter in letters {
             switch letter {

@@ -40,31 +40,34 @@ public final class PacketObject {
         request.callbacks.context = Unmanaged.passUnretained(self).toOpaque()
         request.callbacks.read_field = packetReadField
         request.callbacks.summary = packetSummary
+        request.callbacks.parse = packetParseText
         request.callbacks.build = packetBuild
         request.callbacks.reply = packetReply
         request.payload_field = PacketField.payload.rawValue
         request.malformed_field = PacketField.malformed.rawValue
 
-        // The install runs as an argument pusher, so that it happens inside a protected call.
-        let installer = try state.evaluate("return function() end", name: "packet API")
-        defer { state.release(installer) }
-        var failure: LuaError?
-        names.withUnsafeBufferPointer { buffer in
-            request.names = buffer.baseAddress
-            request.name_count = Int32(buffer.count)
-            withUnsafeMutablePointer(to: &request) { pointer in
-                do throws(LuaError) {
-                    try state.call(installer, with: [.pushed(by: clua_packet_install_pusher,
-                                                             with: UnsafeRawPointer(pointer))])
-                } catch {
-                    failure = error
+        request.layer_count = Int32(Self.layerNames.count)
+        request.frame_layer = PacketLayer.frame.number
+        try Self.layerNames.withCStrings { (layerNames) throws(LuaError) in
+            request.layer_names = layerNames
+            try names.withUnsafeBufferPointer { (buffer) throws(LuaError) in
+                request.names = buffer.baseAddress
+                request.name_count = Int32(buffer.count)
+                try withUnsafeMutablePointer(to: &request) { (pointer) throws(LuaError) in
+                    try state.runProtected(clua_packet_install, context: pointer)
                 }
             }
         }
-        if let failure { throw failure }
         packet = request.packet
         api = request.api
     }
+
+    /// The layers' names by number, from Packets' `Layers.names` (C copies them).
+    static let layerNames: [String] = {
+        var names = [String](repeating: "", count: Layers.names.map { $0.0.number + 1 }.max() ?? 0)
+        for (layer, name) in Layers.names { names[layer.number] = name }
+        return names
+    }()
 
     deinit {
         if let packet { clua_packet_unbind(packet) }
@@ -107,6 +110,20 @@ public final class PacketObject {
 }
 
 extension PacketFieldKind {
+    /// The kind a settable field of C's `kind` takes (text has none: it is read only).
+    init?(cKind: clua_field_kind) {
+        switch cKind {
+        case CLUA_FIELD_INTEGER: self = .integer
+        case CLUA_FIELD_BOOLEAN: self = .boolean
+        case CLUA_FIELD_MAC: self = .mac
+        case CLUA_FIELD_IPV4: self = .ipv4
+        case CLUA_FIELD_IPV6: self = .ipv6
+        case CLUA_FIELD_BYTES: self = .bytes
+        case CLUA_FIELD_TCP_FLAGS: self = .tcpFlags
+        default: return nil
+        }
+    }
+
     var cKind: clua_field_kind {
         switch self {
         case .integer, .text: CLUA_FIELD_INTEGER
@@ -149,6 +166,25 @@ private func packetSummary(context: UnsafeMutableRawPointer?, packet: UnsafePoin
     guard let packet, let buffer else { return 0 }
     let (bytes, frame) = contents(of: packet)
     return copyText(frame.summary(bytes), into: buffer, capacity: capacity)
+}
+
+private func packetParseText(context: UnsafeMutableRawPointer?, kind: Int32, text: UnsafePointer<CChar>?, length: Int,
+                             out: UnsafeMutablePointer<clua_set_value>?) -> Int32 {
+    guard let out, let kind = PacketFieldKind(cKind: clua_field_kind(rawValue: UInt32(bitPattern: kind))) else { return 0 }
+    switch kind.parse(UnsafeRawBufferPointer(start: text, count: text == nil ? 0 : length)) {
+    case .mac(let address)?: out.storeAddress { address.store(into: $0, at: 0) }
+    case .ipv4(let address)?: out.storeAddress { address.store(into: $0, at: 0) }
+    case .ipv6(let address)?: out.storeAddress { address.store(into: $0, at: 0) }
+    case .integer(let flags)?: out.pointee.integer = lua_Integer(flags)
+    case .boolean?, .bytes?, nil: return 0
+    }
+    return 1
+}
+
+extension UnsafeMutablePointer where Pointee == clua_set_value {
+    fileprivate func storeAddress(_ store: (UnsafeMutableRawBufferPointer) -> Void) {
+        withUnsafeMutableBytes(of: &pointee.address) { store($0) }
+    }
 }
 
 private func packetBuild(context: UnsafeMutableRawPointer?, layer: Int32, values: UnsafePointer<clua_set_value>?,
@@ -244,5 +280,22 @@ extension UnsafeMutablePointer where Pointee == clua_field_value {
         }
         pointee.kind = CLUA_VALUE_TEXT
         pointee.length = length
+    }
+}
+
+extension Array where Element == String {
+    /// Runs body with the strings as an array of C strings, valid during body.
+    func withCStrings<R, E: Error>(_ body: (UnsafePointer<UnsafePointer<CChar>?>) throws(E) -> R) throws(E) -> R {
+        var storage: [CChar] = []
+        var offsets: [Int] = []
+        for string in self {
+            offsets.append(storage.count)
+            storage.append(contentsOf: string.utf8.map { CChar(bitPattern: $0) })
+            storage.append(0)
+        }
+        return try storage.withUnsafeBufferPointer { (characters) throws(E) -> R in
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in characters.baseAddress.map { $0 + offset } }
+            return try pointers.withUnsafeBufferPointer { (buffer) throws(E) -> R in try body(buffer.baseAddress!) }
+        }
     }
 }

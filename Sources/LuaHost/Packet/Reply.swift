@@ -30,14 +30,14 @@ extension PacketOutput {
                 let repr = ARPRepr(op: try values.u16(.arpOp) ?? ARPOperation.reply,
                                    sha: values.mac(.arpSHA) ?? local ?? arp.tha, spa: values.ipv4(.arpSPA) ?? arp.tpa,
                                    tha: values.mac(.arpTHA) ?? arp.sha, tpa: values.ipv4(.arpTPA) ?? arp.spa)
-                _ = repr.emit(into: UnsafeMutableRawBufferPointer(rebasing: buffer[at..<at + ARPField.length]))
-                total = try place(values.bytes(.payload) ?? empty, after: at + ARPField.length)
+                total = try place(values.bytes(.payload) ?? PacketOutput.empty, after: at + ARPField.length)
+                repr.emit(into: region(at, at + ARPField.length))
             } else if let ip = frame.ipv4(bytes) {
                 total = try replyIPv4(ip, bytes, frame, values, at: at, id: ipv4ID)
             } else if let ip = frame.ipv6(bytes) {
                 total = try replyIPv6(ip, bytes, frame, values, at: at)
             } else {
-                let rest = bytes.slice(from: frame.networkOffset, to: bytes.count)
+                let rest = bytes.slice(frame.networkOffset, bytes.count)
                 total = try place(values.bytes(.payload) ?? rest, after: at)
             }
             return .success(UnsafeRawBufferPointer(rebasing: buffer[0..<total]))
@@ -45,8 +45,6 @@ extension PacketOutput {
             return .failure(error)
         }
     }
-
-    private var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
     /// Overrides must name layers the packet has.
     private func checkOverrides(_ values: SetValues, _ frame: DecodedFrame) throws(PacketBuildError) {
@@ -75,35 +73,32 @@ extension PacketOutput {
     /// The Ethernet header and its tags, addresses swapped; returns its length.
     private func writeLink(_ eth: EthernetFrame, _ values: SetValues, local: MACAddress?) throws(PacketBuildError) -> Int {
         let headerLength = eth.headerLength
-        buffer.put(eth.buffer.slice(from: 0, to: headerLength), at: 0)
+        buffer.copy(eth.buffer.slice(0, headerLength), to: 0)
+        guard let link = try? MutableEthernetFrame(region(0, headerLength)) else {
+            throw PacketBuildError(message: "the packet's Ethernet header did not read back")
+        }
         let ownAddress = eth.dst.isMulticast ? (local ?? eth.dst) : eth.dst
-        (values.mac(.ethDst) ?? eth.src).store(into: buffer, at: EthernetField.destination)
-        (values.mac(.ethSrc) ?? ownAddress).store(into: buffer, at: EthernetField.source)
-        if let type = try values.u16(.ethType) { buffer.putU16(type, at: headerLength - 2) }
+        link.setDst(values.mac(.ethDst) ?? eth.src)
+        link.setSrc(values.mac(.ethSrc) ?? ownAddress)
+        if let type = try values.u16(.ethType) { link.setPayloadType(type) }
         if eth.tagCount > 0, var tag = eth.tag(0) {
             if let id = try values.unsigned(.vlanID, bits: 12) { tag.id = UInt16(id) }
             if let pcp = try values.unsigned(.vlanPCP, bits: 3) { tag.pcp = UInt8(pcp) }
             if let dei = values.boolean(.vlanDEI) { tag.dei = dei }
-            buffer.putU16(tag.tci, at: EthernetField.etherType + 2)
+            link.setTag(0, tag)
         }
         return headerLength
     }
 
     private func replyIPv4(_ ip: IPv4Packet, _ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame,
                            _ values: SetValues, at start: Int, id: UInt16) throws(PacketBuildError) -> Int {
-        let options = values.bytes(.ipOptions) ?? empty
-        let headerLength = IPv4Field.headerLength + (options.count + 3) / 4 * 4
-        guard headerLength <= IPv4Field.maxHeaderLength else {
-            throw PacketBuildError(message: "field '\(values.label(.ipOptions))': \(options.count) bytes, at most 40")
-        }
-        let proto = try values.u8(.ipProto) ?? ip.proto
-        let src = values.ipv4(.ipSrc) ?? ip.dst
-        let dst = values.ipv4(.ipDst) ?? ip.src
-        let pseudoHeader = IPPseudoHeader.v4(source: src, destination: dst)
-        let end = try writeTransport(bytes, frame, values, at: start + headerLength, pseudoHeader: pseudoHeader,
+        var header = try ipv4Repr(values, proto: try values.u8(.ipProto) ?? ip.proto, src: values.ipv4(.ipSrc) ?? ip.dst,
+                                  dst: values.ipv4(.ipDst) ?? ip.src, id: id, payloadLength: 0)
+        let transportStart = start + header.headerLength
+        let end = try writeTransport(bytes, frame, values, at: transportStart, pseudoHeader: header.pseudoHeader,
                                      limit: start + 65535)
-        try writeIPv4Header(values, headerLength: headerLength, options: options, total: end, proto: proto,
-                            src: src, dst: dst, ttl: 64, id: id, at: start)
+        header.payloadLength = end - transportStart
+        try emit(header, at: start)
         return end
     }
 
@@ -114,8 +109,9 @@ extension PacketOutput {
         let payloadStart = start + IPv6Field.headerLength
         let end = try writeTransport(bytes, frame, values, at: payloadStart,
                                      pseudoHeader: .v6(source: src, destination: dst), limit: payloadStart + 65535)
-        try writeIPv6Header(values, payloadLength: end - payloadStart, next: try values.u8(.ipv6Nxt) ?? ip.proto,
-                            src: src, dst: dst, tc: ip.tc, flow: ip.flow, at: start)
+        let header = try ipv6Repr(values, next: try values.u8(.ipv6Nxt) ?? ip.proto, src: src, dst: dst, tc: ip.tc,
+                                  flow: ip.flow, payloadLength: end - payloadStart)
+        header.emit(into: region(start, payloadStart))
         return end
     }
 
@@ -125,81 +121,65 @@ extension PacketOutput {
         let payload = values.bytes(.payload) ?? frame.payload(bytes)
         if let udp = frame.udp(bytes) {
             let end = try place(payload, after: start + UDPField.headerLength, limit: limit)
-            buffer.putU16(try values.u16(.udpSport) ?? udp.dport, at: start + UDPField.sourcePort)
-            buffer.putU16(try values.u16(.udpDport) ?? udp.sport, at: start + UDPField.destinationPort)
-            buffer.putU16(UInt16(end - start), at: start + UDPField.length)
-            buffer.putU16(try values.u16(.udpChksum) ?? 0, at: start + UDPField.checksum)
-            fillTransportChecksum(proto: IPProtocol.udp, at: start, length: end - start, pseudoHeader: pseudoHeader)
+            let header = UDPRepr(sport: try values.u16(.udpSport) ?? udp.dport, dport: try values.u16(.udpDport) ?? udp.sport,
+                                 checksum: try values.u16(.udpChksum))
+            header.emitHeader(into: region(start, end), payloadLength: payload.count, pseudoHeader: pseudoHeader)
             return end
         }
         if let tcp = frame.tcp(bytes) {
-            let options = values.bytes(.tcpOptions) ?? empty
-            let headerLength = TCPField.headerLength + (options.count + 3) / 4 * 4
-            guard headerLength <= TCPField.maxHeaderLength else {
-                throw PacketBuildError(message: "field '\(values.label(.tcpOptions))': \(options.count) bytes, at most 40")
-            }
-            let end = try place(payload, after: start + headerLength, limit: limit)
             let controlLength = (tcp.flags & TCPFlags.syn != 0 ? 1 : 0) + (tcp.flags & TCPFlags.fin != 0 ? 1 : 0)
-            try writeTCPHeader(values, headerLength: headerLength, options: options, sport: tcp.dport, dport: tcp.sport,
-                               seq: tcp.ack, ack: tcp.seq &+ UInt32(truncatingIfNeeded: frame.payloadLength + controlLength),
-                               flags: TCPFlags.ack, window: tcp.window, at: start)
-            fillTransportChecksum(proto: IPProtocol.tcp, at: start, length: end - start, pseudoHeader: pseudoHeader)
+            let header = try tcpRepr(values, sport: tcp.dport, dport: tcp.sport, seq: tcp.ack,
+                                     ack: tcp.seq &+ UInt32(truncatingIfNeeded: frame.payloadLength + controlLength),
+                                     flags: TCPFlags.ack, window: tcp.window)
+            let end = try place(payload, after: start + header.headerLength, limit: limit)
+            header.emitHeader(into: region(start, end), payloadLength: payload.count, pseudoHeader: pseudoHeader)
             return end
         }
         if let icmp = frame.icmp(bytes) {
+            var rest = icmp.rest
+            if let id = try values.u16(.icmpID) { rest = UInt32(id) << 16 | rest & 0xffff }
+            if let seq = try values.u16(.icmpSeq) { rest = rest & 0xffff_0000 | UInt32(seq) }
+            let header = ICMPv4Repr(type: try values.u8(.icmpType) ?? icmp.type, code: try values.u8(.icmpCode) ?? icmp.code,
+                                    rest: rest, checksum: try values.u16(.icmpChksum))
             let end = try place(payload, after: start + ICMPv4Field.headerLength, limit: limit)
-            buffer.putU8(try values.u8(.icmpType) ?? icmp.type, at: start + ICMPv4Field.type)
-            buffer.putU8(try values.u8(.icmpCode) ?? icmp.code, at: start + ICMPv4Field.code)
-            buffer.putU16(0, at: start + ICMPv4Field.checksum)
-            buffer.putU32(icmp.rest, at: start + ICMPv4Field.rest)
-            if let id = try values.u16(.icmpID) { buffer.putU16(id, at: start + ICMPv4Field.identifier) }
-            if let seq = try values.u16(.icmpSeq) { buffer.putU16(seq, at: start + ICMPv4Field.sequence) }
-            let message = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
-            buffer.putU16(try values.u16(.icmpChksum) ?? Checksum.compute(message), at: start + ICMPv4Field.checksum)
+            header.emitHeader(into: region(start, end), payloadLength: payload.count)
             return end
         }
         if let icmp = frame.icmpv6(bytes) {
-            let end = try replyICMPv6(icmp, values, payload: payload, at: start, limit: limit)
-            fillTransportChecksum(proto: IPProtocol.icmpv6, at: start, length: end - start, pseudoHeader: pseudoHeader)
-            return end
+            return try replyICMPv6(icmp, values, payload: payload, at: start, limit: limit, pseudoHeader: pseudoHeader)
         }
         // Another protocol, or a later fragment: its bytes are the payload.
-        let rest = bytes.slice(from: frame.transportOffset, to: frame.networkEnd)
+        let rest = bytes.slice(frame.transportOffset, frame.networkEnd)
         return try place(values.bytes(.payload) ?? rest, after: start, limit: limit)
     }
 
+    /// Echo and other messages keep the 4 bytes after the checksum (id/seq overridable) and
+    /// the data; a Neighbor Solicitation/Advertisement keeps its target, takes its flags
+    /// (advertisements only) and a link-layer address option from the overrides, and carries
+    /// only the payload given.
     private func replyICMPv6(_ icmp: ICMPv6Packet, _ values: SetValues, payload: UnsafeRawBufferPointer,
-                             at start: Int, limit: Int) throws(PacketBuildError) -> Int {
+                             at start: Int, limit: Int, pseudoHeader: IPPseudoHeader) throws(PacketBuildError) -> Int {
         let type = try values.u8(.icmpv6Type) ?? icmp.type
-        buffer.putU8(type, at: start + ICMPv6Field.type)
-        buffer.putU8(try values.u8(.icmpv6Code) ?? icmp.code, at: start + ICMPv6Field.code)
-        buffer.putU16(try values.u16(.icmpv6Chksum) ?? 0, at: start + ICMPv6Field.checksum)
-        let isNeighborMessage = type == ICMPv6Type.neighborSolicitation || type == ICMPv6Type.neighborAdvertisement
-        guard isNeighborMessage else {
-            buffer.putU32(icmp.rest, at: start + ICMPv6Field.rest)
-            if let id = try values.u16(.icmpv6ID) { buffer.putU16(id, at: start + ICMPv6Field.identifier) }
-            if let seq = try values.u16(.icmpv6Seq) { buffer.putU16(seq, at: start + ICMPv6Field.sequence) }
-            return try place(payload, after: start + ICMPv6Field.headerLength, limit: limit)
+        let code = try values.u8(.icmpv6Code) ?? icmp.code
+        let checksum = try values.u16(.icmpv6Chksum)
+        let header: ICMPv6Repr
+        let data: UnsafeRawBufferPointer
+        if type == ICMPv6Type.neighborSolicitation || type == ICMPv6Type.neighborAdvertisement {
+            let oldFlags = icmp.type == ICMPv6Type.neighborAdvertisement ? icmp.ndFlags : 0
+            let flags = type == ICMPv6Type.neighborAdvertisement ? try values.u8(.icmpv6Flags) ?? oldFlags : 0
+            header = icmpv6Repr(type: type, code: code, rest: UInt32(flags) << 24,
+                                target: values.ipv6(.icmpv6Target) ?? icmp.target ?? .unspecified,
+                                linkLayerAddress: values.mac(.icmpv6LLAddr), checksum: checksum)
+            data = values.bytes(.payload) ?? PacketOutput.empty
+        } else {
+            var rest = icmp.rest
+            if let id = try values.u16(.icmpv6ID) { rest = UInt32(id) << 16 | rest & 0xffff }
+            if let seq = try values.u16(.icmpv6Seq) { rest = rest & 0xffff_0000 | UInt32(seq) }
+            header = ICMPv6Repr(type: type, code: code, rest: rest, checksum: checksum)
+            data = payload
         }
-        // Neighbor Solicitation / Advertisement: flags, target, link-layer address option.
-        let oldFlags = icmp.type == ICMPv6Type.neighborAdvertisement ? icmp.ndFlags : 0
-        let flags = type == ICMPv6Type.neighborAdvertisement ? try values.u8(.icmpv6Flags) ?? oldFlags : 0
-        buffer.putU32(UInt32(flags) << 24, at: start + ICMPv6Field.rest)
-        let target = values.ipv6(.icmpv6Target) ?? icmp.target ?? .unspecified
-        target.store(into: buffer, at: start + ICMPv6Field.target)
-        var at = start + ICMPv6Field.neighborOptions
-        if let lladdr = values.mac(.icmpv6LLAddr) {
-            at = writeLinkLayerOption(lladdr, type: type, at: at)
-        }
-        return try place(values.bytes(.payload) ?? empty, after: at, limit: limit)
-    }
-}
-
-extension UnsafeRawBufferPointer {
-    /// The bytes from `start` to `end`, clamped to the buffer.
-    func slice(from start: Int, to end: Int) -> UnsafeRawBufferPointer {
-        let lower = Swift.min(Swift.max(start, 0), count)
-        let upper = Swift.min(Swift.max(end, lower), count)
-        return UnsafeRawBufferPointer(rebasing: self[lower..<upper])
+        let end = try place(data, after: start + header.headerLength, limit: limit)
+        header.emitHeader(into: region(start, end), payloadLength: data.count, pseudoHeader: pseudoHeader)
+        return end
     }
 }

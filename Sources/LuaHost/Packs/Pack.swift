@@ -37,26 +37,27 @@ public struct Pack: Sendable {
             state = try LuaState(options: .init(memoryCap: 16 << 20, instructionBudget: 1_000_000,
                                                 trusted: false, packPermissions: []),
                                  log: { _, _ in })
-            try state.load(chunk: """
-                local chunk, problem = loadfile(\(PackValue.quoted(file)), "t")
-                if not chunk then error(problem, 0) end
-                __manifest = chunk()
+            let run = try state.evaluate("""
+                return function(file)
+                  local chunk, problem = loadfile(file, "t")
+                  if not chunk then error(problem, 0) end
+                  __manifest = chunk()
+                end
                 """, name: "pack.lua")
+            defer { state.release(run) }
+            try state.call(run, with: [.string(file)])
         } catch {
             // Lua shortens long file names in its messages: name the file in full first.
             throw PackError("\(file): \(error.message)")
         }
-        let text: String
+        let manifest: EncodedValue
         do {
-            let reference = try state.evaluate(LuaTableSnapshot.chunk(flattening: "__manifest"), name: "manifest")
-            defer { state.release(reference) }
-            text = try state.string(reference)
+            manifest = try state.evaluateEncoded("return __manifest", name: "manifest")
         } catch {
-            throw PackError("\(file): \(error)")
+            throw PackError("\(file): \(error.message)")
         }
-        guard let table = LuaTableSnapshot(text: text) else {
-            let got = text.split(separator: "\t").last.map(String.init) ?? "?"
-            throw PackError("\(file): must return a table (the manifest), not \(got)")
+        guard let table = LuaTableSnapshot(manifest) else {
+            throw PackError("\(file): must return a table (the manifest), not \(manifest.luaTypeName)")
         }
         return table
     }

@@ -7,8 +7,9 @@ enum PackTestAPI {
     /// The most devices `test.devices(N)` gives a test.
     static let maxDevices = 64
 
-    /// The Lua chunk that defines `test` and `__T`; `config` is the pack's settings.
-    static func prelude(config: [String: PackValue]) -> String {
+    /// The Lua chunk that defines `test` and `__T`; `__T.configure(settings)` fills
+    /// test.config (PackTestRunner hands it the pack's settings).
+    static func prelude() -> String {
         let fields = PacketLayer.allCases.filter { $0 != .frame }.map { layer in
             "\(layer.rawValue) = {" + PacketField.fields(of: layer).map { "\"\($0.name)\"" }.joined(separator: ", ") + "}"
         }.joined(separator: ", ")
@@ -28,7 +29,14 @@ enum PackTestAPI {
           return tostring(value)
         end
 
-        test = {config = \(PackValue.luaTable(config))}
+        test = {config = {}}
+
+        -- Puts the settings into test.config, in place: a file's top level may hold
+        -- test.config in a local.
+        function T.configure(settings)
+          for key in pairs(test.config) do test.config[key] = nil end
+          for key, value in pairs(settings) do test.config[key] = value end
+        end
 
         -- How many memory devices each test of this file gets (mem0..mem<N-1>, dev.id
         -- 1..N); called at the top of the file, before the tests run and load the pack.

@@ -70,7 +70,8 @@ public struct PackTestRunner {
         do {
             let decoderDevice = try testHost.add(decoder)
             script = try testHost.makeScript(path: file, name: file) { (script) throws(LuaError) in
-                try script.state.load(chunk: PackTestAPI.prelude(config: config), name: "test API")
+                try script.state.load(chunk: PackTestAPI.prelude(), name: "test API")
+                try Self.call(script.state, "configure", PackValue.encoded(config))
             }
             testHost.scripts.append(script)
             names = try text(script.state, "return __T.names()").split(separator: "\n").map(String.init)
@@ -78,12 +79,7 @@ public struct PackTestRunner {
             let deviceCount = Int(try text(script.state, "return tostring(__T.devices)")) ?? 1
             let fileConfig = try Self.config(config, overriddenBy: try text(script.state, "return __T.settings"),
                                              of: pack)
-            // In place: a file's top level may hold test.config in a local before this.
-            try script.state.load(chunk: """
-                local settings = \(PackValue.luaTable(fileConfig))
-                for key in pairs(test.config) do test.config[key] = nil end
-                for key, value in pairs(settings) do test.config[key] = value end
-                """, name: "test")
+            try Self.call(script.state, "configure", PackValue.encoded(fileConfig))
             return names.map { name in
                 result(name, runTest(name, script: script, decoder: (decoder, decoderDevice, testHost),
                                      pack: pack, config: fileConfig, deviceCount: deviceCount))
@@ -91,6 +87,13 @@ public struct PackTestRunner {
         } catch {
             return [result("(file)", "\(error)")]
         }
+    }
+
+    /// Calls the test API's __T.<function> with plain data.
+    private static func call(_ state: LuaState, _ function: String, _ argument: EncodedValue) throws(LuaError) {
+        let reference = try state.evaluate("return __T.\(function)", name: "test")
+        defer { state.release(reference) }
+        try state.call(reference, with: [.encoded(argument)])
     }
 
     /// Runs one test function; returns why it failed, or nil.
@@ -104,7 +107,7 @@ public struct PackTestRunner {
         do {
             let hostDevices = try devices.map { try host.add($0) }
             try host.load(pack: pack, config: config)
-            try state.load(chunk: "__T.begin(\(PackValue.quoted(name)))", name: "test")
+            try Self.call(state, "begin", .string(name))
             for _ in 0..<stepLimit {
                 let step = try text(state, "return __T.step()")
                 let parts = step.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
@@ -123,8 +126,7 @@ public struct PackTestRunner {
                     host.pump(hostDevices[index])
                 case "written":
                     let index = Self.deviceIndex(Substring(argument), count: devices.count)
-                    let frames = devices[index].takeWritten().map { "\"" + Self.hex($0) + "\"" }.joined(separator: ", ")
-                    try state.load(chunk: "__T.answer({\(frames)})", name: "test")
+                    try Self.call(state, "answer", .array(devices[index].takeWritten().map { .string(Self.hex($0)) }))
                 case "advance":
                     timers.advance(by: .milliseconds(Int64(argument) ?? 0))
                 case "pcap":
@@ -146,16 +148,16 @@ public struct PackTestRunner {
     private func answerPcap(_ name: String, beside testFile: String, state: LuaState) throws(LuaError) {
         let directory = testFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let path = name.hasPrefix("/") ? name : (directory.isEmpty ? name : directory + "/" + name)
-        let frames: String
+        let frames: [EncodedValue]
         do {
             let reader = try PcapReader(path: path)
             defer { reader.close() }
-            frames = try reader.readAll().map { "\"" + Self.hex($0.bytes) + "\"" }.joined(separator: ", ")
+            frames = try reader.readAll().map { .string(Self.hex($0.bytes)) }
         } catch {
-            try state.load(chunk: "__T.fail(\(PackValue.quoted("test.pcap: \(error)")))", name: "test")
+            try Self.call(state, "fail", .string("test.pcap: \(error)"))
             return
         }
-        try state.load(chunk: "__T.answer({\(frames)})", name: "test")
+        try Self.call(state, "answer", .array(frames))
     }
 
     /// `config` with the settings a test file asked for (test.settings: "key=value"

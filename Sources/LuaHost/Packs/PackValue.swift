@@ -110,7 +110,23 @@ public enum PackValue: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Lua source for this value (strings with every unusual byte escaped).
+    /// The value as Lua gets it (a list: an array).
+    public var encoded: EncodedValue {
+        switch self {
+        case .string(let text): .string(text)
+        case .integer(let number): .integer(number)
+        case .boolean(let flag): .boolean(flag)
+        case .list(let items): .array(items.map(\.encoded))
+        }
+    }
+
+    /// A table holding every setting (tapir.config), by name.
+    public static func encoded(_ values: [String: PackValue]) -> EncodedValue {
+        .table(values.sorted { $0.key < $1.key }.map { (.string($0.key), $0.value.encoded) })
+    }
+
+    /// Lua source for this value (strings with every unusual byte escaped), for the Lua
+    /// files `tapir pack new` writes.
     public var luaLiteral: String {
         switch self {
         case .string(let text): Self.quoted(text)
@@ -132,12 +148,6 @@ public enum PackValue: Equatable, Sendable, CustomStringConvertible {
             }
         }
         return result + "\""
-    }
-
-    /// A table constructor holding every setting, for tapir.config.
-    public static func luaTable(_ values: [String: PackValue]) -> String {
-        "{" + values.sorted { $0.key < $1.key }.map { "[\(quoted($0.key))] = \($0.value.luaLiteral)" }
-            .joined(separator: ", ") + "}"
     }
 }
 

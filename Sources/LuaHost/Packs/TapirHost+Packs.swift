@@ -1,12 +1,5 @@
 import SystemPackage
 
-/// How a pack is loaded: its settings and the permissions granted to it.
-struct PackLoad {
-    var pack: Pack
-    var config: [String: PackValue]
-    var granted: Set<PackPermission>
-}
-
 extension TapirHost {
     /// Loads a pack into one fresh, untrusted Lua state of its own: `tapir.config` holds
     /// `config` (see PackManifest.resolve), then its handler files run in order. Of the

@@ -4,12 +4,13 @@
 -- keeps it in tapir.state, so a reload keeps every lease).
 --
 -- The store: store.leases[key] = {ip = TEXT, mac = TEXT, expires = MS, state = "offered"
--- | "bound" | "expired"}, one per client (key: "id:" .. client id in hex, or "hw:" .. MAC);
+-- | "bound" | "expired" | "released"}, one per client (key: "id:" .. client id in hex, or "hw:" .. MAC);
 -- store.declined[ip] = MS until which a declined address is not handed out.
 --
--- An expired lease is remembered, not deleted, so the client gets the same address back;
--- its address goes to a new client only when no address was never leased (the oldest
--- expired first). A released lease is forgotten at once.
+-- An expired or released lease is remembered, not deleted ("expired", "released"), so
+-- the client gets the same address back when it is free (RFC 2131 4.3.1); its address
+-- goes to a new client only when no address was never leased (the one let go longest ago
+-- first).
 local addresses = require "addresses"
 
 local Leases = {}
@@ -131,7 +132,7 @@ function Leases:may_hold(mac, ip)
 end
 
 local function active(record, now)
-  return record.state ~= "expired" and record.expires > now
+  return (record.state == "offered" or record.state == "bound") and record.expires > now
 end
 
 -- Whether client `key` (with `mac`) may have `ip` (text) now; false and why not.
@@ -205,8 +206,8 @@ function Leases:bind(key, mac, ip_text, now)
   self:hold(key, mac, ip_text, now + self.lease_ms, "bound")
 end
 
--- Forgets the lease of `key` on `ip`; true if there was one.
-function Leases:release(key, ip_text)
+-- Forgets the record of `key` on `ip`; true if there was one.
+function Leases:forget(key, ip_text)
   local record = self.store.leases[key]
   if not record or record.ip ~= ip_text then return false end
   self.store.leases[key] = nil
@@ -214,15 +215,26 @@ function Leases:release(key, ip_text)
   return true
 end
 
+-- The client let its lease of `ip` go: the address is free, and remembered as the
+-- client's, so it gets it back while no one else took it. True if there was a lease.
+function Leases:release(key, ip_text, now)
+  local record = self.store.leases[key]
+  if not record or record.ip ~= ip_text or record.state == "released" or record.state == "expired" then
+    return false
+  end
+  record.state, record.expires = "released", now
+  return true
+end
+
 -- The client chose another server: an address only offered to it is free again.
 function Leases:withdraw_offer(key)
   local record = self.store.leases[key]
-  if record and record.state == "offered" then self:release(key, record.ip) end
+  if record and record.state == "offered" then self:forget(key, record.ip) end
 end
 
 -- A client found `ip` in use: nobody gets it for a while.
 function Leases:decline(key, ip_text, now)
-  self:release(key, ip_text)
+  self:forget(key, ip_text)
   self.store.declined[ip_text] = now + Leases.DECLINE_HOLD_MS
 end
 
@@ -231,7 +243,7 @@ end
 function Leases:expire(now, report)
   local leases = self.store.leases
   for key, record in pairs(leases) do
-    if record.state ~= "expired" and record.expires <= now then
+    if (record.state == "offered" or record.state == "bound") and record.expires <= now then
       if record.state == "offered" then
         leases[key] = nil
         self.holder[addresses.to_integer(record.ip)] = nil

@@ -5,6 +5,7 @@
 local config = tapir.config
 local addresses = require "addresses"
 local message = require "message"
+local dhcp = require "tapir.proto.dhcp"
 local Leases = require "leases"
 
 local IP, MAC = config.ip, config.mac
@@ -24,36 +25,107 @@ state.pool = state.pool or {}
 local pool, problem = Leases.new({ip = IP, prefix = config.prefix, pool = config.pool, static = config.static,
                                   lease = config.lease}, state.pool)
 if not pool then error(problem, 0) end
-if #config.dns > 63 then error("setting 'dns': at most 63 addresses fit in the option", 0) end
-if #config.router > 63 then error("setting 'router': at most 63 addresses fit in the option", 0) end
-if #config.domain > 255 then error("setting 'domain': at most 255 bytes fit in the option", 0) end
 local SUBNET_BROADCAST = addresses.to_text(pool.broadcast)
 
--- The options every ACK and OFFER carry after 53 (and 54, first of them).
-local SERVER_ID = message.option(message.SERVER_ID, addresses.to_bytes(IP))
-local LEASE_OPTIONS = {
-  message.option(message.LEASE_TIME, message.u32(config.lease)),
-  message.option(message.RENEWAL_TIME, message.u32(config.lease // 2)),
-  message.option(message.REBINDING_TIME, message.u32(config.lease * 7 // 8)),
-}
-local NETWORK_OPTIONS = {message.option(message.SUBNET_MASK, message.u32(pool.mask))}
-if #config.router > 0 then
-  NETWORK_OPTIONS[#NETWORK_OPTIONS + 1] = message.option(message.ROUTER, message.address_list(config.router))
-end
-if #config.dns > 0 then
-  NETWORK_OPTIONS[#NETWORK_OPTIONS + 1] = message.option(message.DNS, message.address_list(config.dns))
-end
-if config.domain ~= "" then
-  NETWORK_OPTIONS[#NETWORK_OPTIONS + 1] = message.option(message.DOMAIN, config.domain)
+local O = message.OPTION
+local function check(ok, why)
+  if not ok then error(why, 0) end
+  return ok
 end
 
-local function options_for(kind)
-  local list = {SERVER_ID}
-  if kind ~= "inform" then
-    for _, option in ipairs(LEASE_OPTIONS) do list[#list + 1] = option end
+-- The value of every option the settings give (code -> bytes), checked once here.
+local VALUES = {[O.SUBNET_MASK] = dhcp.u32(pool.mask), [O.BROADCAST] = dhcp.u32(pool.broadcast)}
+local function list_setting(code, name, list)
+  if #list == 0 then return end
+  if #list > 63 then error("setting '" .. name .. "': at most 63 addresses fit in the option", 0) end
+  VALUES[code] = check(dhcp.addresses(list))
+end
+list_setting(O.ROUTER, "router", config.router)
+list_setting(O.DNS, "dns", config.dns)
+list_setting(O.NTP, "ntp", config.ntp)
+if config.domain ~= "" then
+  if #config.domain > 255 then error("setting 'domain': at most 255 bytes fit in the option", 0) end
+  VALUES[O.DOMAIN] = config.domain
+end
+if config.mtu ~= 0 then
+  if config.mtu < 68 or config.mtu > 65535 then error("setting 'mtu' = " .. config.mtu .. ": 68 to 65535, or 0 for none", 0) end
+  VALUES[O.MTU] = dhcp.u16(config.mtu)
+end
+if config.time_offset ~= "" then
+  local offset = config.time_offset:match("^%s*([+-]?%d+)%s*$")
+  offset = offset and tonumber(offset)
+  if not offset or offset < -0x80000000 or offset > 0x7fffffff then
+    error("setting 'time_offset' = '" .. config.time_offset .. "' is not seconds east of UTC (-43200 to 50400, say)", 0)
   end
-  for _, option in ipairs(NETWORK_OPTIONS) do list[#list + 1] = option end
-  return list
+  VALUES[O.TIME_OFFSET] = dhcp.i32(offset)
+end
+if #config.search > 0 then
+  local value, why = dhcp.search_list(config.search)
+  if not value then error("setting 'search': " .. why, 0) end
+  VALUES[O.SEARCH] = value
+end
+if #config.routes > 0 then
+  -- RFC 3442: a client given option 121 ignores option 3, so the default route goes in too.
+  local routes, has_default = {}, false
+  for _, text in ipairs(config.routes) do
+    local prefix, length, router = text:match("^%s*([%d.]+)/(%d+)%s+via%s+([%d.]+)%s*$")
+    local network = addresses.to_integer(prefix)
+    length = tonumber(length)
+    if not network or not length or length > 32 or not addresses.to_integer(router) then
+      error("setting 'routes': '" .. text .. "' is not 'PREFIX/LENGTH via ROUTER' (198.19.0.0/16 via 198.18.0.1)", 0)
+    end
+    if network & ~addresses.mask(length) & 0xffffffff ~= 0 then
+      error("setting 'routes': '" .. text .. "' has host bits set past /" .. length, 0)
+    end
+    has_default = has_default or length == 0
+    routes[#routes + 1] = {prefix = prefix, length = length, router = router}
+  end
+  if not has_default and #config.router > 0 then
+    routes[#routes + 1] = {prefix = "0.0.0.0", length = 0, router = config.router[1]}
+  end
+  VALUES[O.CLASSLESS_ROUTES] = check(dhcp.classless_routes(routes))
+end
+-- Host names by MAC, 'MAC=NAME; ...'.
+local HOST_NAMES = {}
+for entry in config.hostnames:gmatch("[^;]+") do
+  if entry:match("%S") then
+    local mac_text, name = entry:match("^%s*([^=%s]+)%s*=%s*([%w][%w%-%.]*)%s*$")
+    local mac = addresses.normal_mac(mac_text)
+    if not mac or #name > 255 then error("setting 'hostnames': '" .. entry .. "' is not MAC=NAME", 0) end
+    HOST_NAMES[mac] = name
+  end
+end
+
+-- Sent whenever set, asked for or not (RFC 2131 4.3.1: what the client needs to use the
+-- address); the others only to a client whose parameter request list (55) names them.
+local ALWAYS = {O.SUBNET_MASK, O.ROUTER, O.DNS, O.DOMAIN}
+local LEASE_ORDER = {O.SERVER_ID, O.LEASE_TIME, O.RENEWAL_TIME, O.REBINDING_TIME}
+local SERVER_ID = addresses.to_bytes(IP)
+local LEASE_VALUES = {[O.LEASE_TIME] = dhcp.u32(config.lease), [O.RENEWAL_TIME] = dhcp.u32(config.lease // 2),
+                      [O.REBINDING_TIME] = dhcp.u32(config.lease * 7 // 8)}
+
+-- The options of an OFFER or ACK (`kind` "inform": no lease options) to `request`: 54 and
+-- the lease times first, then what the client asked for in the order it asked (RFC 2132
+-- 9.8), then what is always sent.
+local function options_for(kind, request)
+  local options, order = {[O.SERVER_ID] = SERVER_ID}, {O.SERVER_ID}
+  if kind ~= "inform" then
+    for _, code in ipairs(LEASE_ORDER) do
+      if LEASE_VALUES[code] then options[code] = LEASE_VALUES[code] order[#order + 1] = code end
+    end
+  end
+  local function add(code, value)
+    if value and not options[code] then
+      options[code] = value
+      order[#order + 1] = code
+    end
+  end
+  local host_name = HOST_NAMES[request.mac]
+  for _, code in ipairs(request.parameters) do
+    if code == O.HOST_NAME then add(code, host_name) else add(code, VALUES[code]) end
+  end
+  for _, code in ipairs(ALWAYS) do add(code, VALUES[code]) end
+  return options, order
 end
 
 -- Warnings that a client can repeat (malformed requests, an exhausted pool) are logged
@@ -88,7 +160,8 @@ end
 local function send(dev, pkt, request, kind, fields)
   fields.type = kind
   if request.client_id then  -- echoed, so the client knows the reply is its own (RFC 6842)
-    fields.options[#fields.options + 1] = message.option(message.CLIENT_ID, request.client_id)
+    fields.options[O.CLIENT_ID] = request.client_id
+    fields.order[#fields.order + 1] = O.CLIENT_ID
   end
   local ip_dst, port, mac_dst = destination(request, pkt, kind, fields.yiaddr)
   dev:write(tapir.build.eth{src = MAC, dst = mac_dst, type = 0x0800}
@@ -99,8 +172,8 @@ end
 
 local function nak(dev, pkt, request, why)
   tapir.log.info(string.format("NAK to %s: %s", request.mac, why))
-  send(dev, pkt, request, message.NAK,
-       {options = {SERVER_ID, message.option(message.MESSAGE, why:sub(1, 255))}})
+  send(dev, pkt, request, message.NAK, {options = {[O.SERVER_ID] = SERVER_ID, [O.MESSAGE] = why:sub(1, 255)},
+                                        order = {O.SERVER_ID, O.MESSAGE}})
 end
 
 local function client_key(request)
@@ -116,7 +189,8 @@ local function on_discover(dev, pkt, request, key, now)
     return
   end
   pool:offer(key, request.mac, ip, now)
-  send(dev, pkt, request, message.OFFER, {yiaddr = ip, options = options_for("offer")})
+  local options, order = options_for("offer", request)
+  send(dev, pkt, request, message.OFFER, {yiaddr = ip, options = options, order = order})
 end
 
 local function on_request(dev, pkt, request, key, now)
@@ -139,7 +213,8 @@ local function on_request(dev, pkt, request, key, now)
   if not ok then return nak(dev, pkt, request, ip .. ": " .. why) end
   pool:bind(key, request.mac, ip, now)
   tapir.log.info(string.format("ACK %s to %s (%s, lease %d s)", ip, request.mac, kind, config.lease))
-  send(dev, pkt, request, message.ACK, {ciaddr = request.ciaddr, yiaddr = ip, options = options_for("ack")})
+  local options, order = options_for("ack", request)
+  send(dev, pkt, request, message.ACK, {ciaddr = request.ciaddr, yiaddr = ip, options = options, order = order})
 end
 
 local function on_decline(request, key, now)
@@ -149,15 +224,17 @@ local function on_decline(request, key, now)
                                request.mac, request.requested, Leases.DECLINE_HOLD_MS // 1000))
 end
 
-local function on_release(request, key)
+local function on_release(request, key, now)
   if request.server and request.server ~= IP then return end
-  if pool:release(key, request.ciaddr) then
-    tapir.log.info(string.format("%s released %s", request.mac, request.ciaddr))
+  if pool:release(key, request.ciaddr, now) then
+    tapir.log.info(string.format("%s released %s (kept for it while no one else needs it)", request.mac,
+                                 request.ciaddr))
   end
 end
 
 local function on_inform(dev, pkt, request)
-  send(dev, pkt, request, message.ACK, {ciaddr = request.ciaddr, options = options_for("inform")})
+  local options, order = options_for("inform", request)
+  send(dev, pkt, request, message.ACK, {ciaddr = request.ciaddr, options = options, order = order})
 end
 
 tapir.on("udp", {dport = 67}, function(pkt, dev)
@@ -194,7 +271,7 @@ tapir.on("udp", {dport = 67}, function(pkt, dev)
     on_decline(request, key, now)
   elseif kind == message.RELEASE then
     counters.release = counters.release + 1
-    on_release(request, key)
+    on_release(request, key, now)
   elseif kind == message.INFORM then
     counters.inform = counters.inform + 1
     on_inform(dev, pkt, request)

@@ -1,7 +1,7 @@
 return {
   name = "dns-responder",
   version = "1.0.0",
-  description = "Authoritative DNS over UDP from records given in settings or a zone file",
+  description = "Authoritative DNS over UDP for zones from a zone file or settings",
   api = 1,
   handlers = {"responder.lua"},
   config = {
@@ -10,14 +10,19 @@ return {
     mac = {type = "mac", default = "02:54:41:50:49:52", help = "the MAC address given in ARP and NDP replies"},
     port = {type = "port", default = 53, help = "the UDP port answered on"},
     records = {type = "string", default = "",
-               help = "records, 'NAME [TTL] TYPE VALUE; ...' (A, AAAA, PTR, CNAME, TXT, MX 'PREF HOST')"},
+               help = "records, 'NAME [TTL] [IN] TYPE DATA; ...' (A, AAAA, NS, CNAME, PTR, MX, TXT, SRV, SOA, CAA)"},
     zone = {type = "file", default = "example.zone",
-            help = "a zone file, one record a line (the default: the pack's example.test zone; '' for none)"},
+            help = "a zone file in the RFC 1035 master-file format (the default: the pack's example.test zone; '' for none)"},
+    include_dir = {type = "string", default = "",
+                   help = "the zone file's folder, where $INCLUDE reads (needs --allow io); '': $INCLUDE refused"},
+    soa = {type = "string", default = "ns hostmaster 1 3600 900 604800 300",
+           help = "the SOA of zones made for records under no SOA: MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM"
+                  .. " (names relative to the zone)"},
     ttl = {type = "integer", default = 300, help = "the TTL of records that give none"},
     synthesize_ptr = {type = "boolean", default = true,
                       help = "answer PTR queries for the addresses of A and AAAA records that have no PTR"},
     arp = {type = "boolean", default = true,
            help = "answer ARP and neighbour solicitations for ip and ipv6, so the pack works alone"},
   },
-  permissions = {},
+  permissions = {"io"},   -- only for $INCLUDE, with --allow io
 }

@@ -1,22 +1,44 @@
--- An authoritative DNS responder over UDP (RFC 1035, EDNS0 per RFC 6891) for the records
--- of the `records` setting and the `zone` file. Answers are encoded at load (answers.lua);
--- a query costs a parse with string.byte/string.unpack and one concatenation.
+-- An authoritative DNS responder over UDP (RFC 1035, negative answers RFC 2308, EDNS0
+-- RFC 6891) for the zones of the `zone` file and the `records` setting. Messages are read
+-- and written with tapir.proto.dns; the answers come from zones.lua.
 tapir.reassemble = true  -- a query in IPv4 fragments arrives whole
 local config = tapir.config
+local dns = require "tapir.proto.dns"
 local zone = require "zone"
-local answers = require "answers"
-local names = require "names"
-local query = require "query"
+local zones = require "zones"
 
 local IP, IPV6 = config.ip, config.ipv6
 
 if config.ttl < 0 or config.ttl > 0x7fffffff then
   error("setting 'ttl' = " .. config.ttl .. " is not a TTL (0 to 2^31 - 1 seconds)", 0)
 end
-local records = {}
-zone.from_setting(config.records, config.ttl, records)
-zone.from_file(config.zone, config.ttl, records)
-local by_name, name_count = answers.build(records, {synthesize_ptr = config.synthesize_ptr})
+
+-- $INCLUDE reads files of `include_dir`, with io (granted by --allow io).
+local function include_reader()
+  if config.include_dir == "" then
+    return nil, "needs the zone's folder: --set include_dir=FOLDER --allow io"
+  end
+  local open = type(io) == "table" and rawget(io, "open")
+  if not open then return nil, "reading another file needs permission 'io': run with --allow io" end
+  return function(name)
+    local file, why = open(config.include_dir .. "/" .. name, "r")
+    if not file then return nil, "cannot read it: " .. tostring(why) end
+    local text = file:read("a")
+    file:close()
+    return text
+  end
+end
+
+local records, problem = zone.from_setting(config.records, config.ttl)
+if not records then error(problem, 0) end
+local read, no_include = include_reader()
+local from_file
+from_file, problem = zone.from_file(config.zone, "zone", {ttl = config.ttl, read = read, no_include = no_include})
+if not from_file then error(problem, 0) end
+for _, rr in ipairs(from_file) do records[#records + 1] = rr end
+local db
+db, problem = zones.build(records, {synthesize_ptr = config.synthesize_ptr, soa = config.soa, ttl = config.ttl})
+if not db then error(problem, 0) end
 
 -- Counters, kept across reloads in tapir.state.dns, and answered to a CHAOS-class TXT
 -- query for counters.dns-responder (as BIND answers version.bind).
@@ -25,30 +47,11 @@ local COUNTER_NAMES = {"queries", "noerror", "nxdomain", "refused", "notimp", "f
 tapir.state.dns = tapir.state.dns or {}
 local counters = tapir.state.dns
 for _, name in ipairs(COUNTER_NAMES) do counters[name] = counters[name] or 0 end
-local COUNTERS_QUERY = names.wire("counters.dns-responder")
+local COUNTERS_QUERY = "counters.dns-responder"
 
 local OUR_UDP_SIZE = 4096
 local PLAIN_DNS_LIMIT = 512
-local QR, AA, TC, RD, CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0010
-local RCODE = {noerror = 0, formerr = 1, nxdomain = 3, notimp = 4, refused = 5}
-local EDNS_BADVERS = 16
-local CLASS_IN, CLASS_CHAOS = 1, 3
-local TYPE_TXT, TYPE_OPT, TYPE_IXFR, TYPE_AXFR = 16, 41, 251, 252
-local NO_ANSWER = {count = 0, bytes = ""}
-local NXDOMAIN = {count = 0, bytes = "", rcode = RCODE.nxdomain}
-
--- Our OPT RR: root name, type 41, class = our UDP size, TTL = ext-rcode/version/DO, no options.
-local function opt_record(extended_rcode, dnssec_ok)
-  return "\0" .. string.pack(">I2I2I1I1I2I2", TYPE_OPT, OUR_UDP_SIZE, extended_rcode, 0,
-                             dnssec_ok and 0x8000 or 0, 0)
-end
-local OPT_PLAIN, OPT_DO = opt_record(0, false), opt_record(0, true)
-
--- The OPT a reply carries: one when the query had one (RFC 6891 6.1.1), DO echoed.
-local function our_opt(q)
-  if not q.udp_size then return nil end
-  return q.dnssec_ok and OPT_DO or OPT_PLAIN
-end
+local T, RCODE, CLASS = dns.TYPE, dns.RCODE, dns.CLASS
 
 local last_malformed_log = -math.huge
 local function malformed(pkt, why)
@@ -61,41 +64,38 @@ local function malformed(pkt, why)
   end
 end
 
--- The reply to a parsed query `q` (see query.lua): header, the question as it came,
--- the answer RRs, our OPT when the query had one; cut to the question with TC set when
--- it is over the client's limit.
-local function respond(pkt, dev, q, flags, answer, opt)
-  local question = q.question_end and q.payload:sub(13, q.question_end) or ""
-  local qdcount = q.question_end and 1 or 0
-  local additional = opt and 1 or 0
-  local rcode = answer.rcode or RCODE.noerror
-  local reply = string.pack(">I2I2I2I2I2I2", q.id, flags | rcode, qdcount, answer.count, 0, additional)
-      .. question .. answer.bytes .. (opt or "")
+-- The reply to the query `q`: `fields` over a header with the ID, opcode, RD and CD
+-- echoed, QR set, the question as it came (when there was one), and an OPT when the query
+-- had one (RFC 6891 6.1.1: our UDP size, DO echoed), errors included. Cut to the header,
+-- question and OPT with TC set when over the client's limit.
+local function respond(pkt, dev, q, fields)
+  local reply = {id = q.id, qr = true, opcode = q.opcode, rd = q.rd, cd = q.cd, aa = fields.aa,
+                 rcode = fields.rcode or RCODE.NOERROR, questions = fields.questions or q.questions,
+                 answers = fields.answers, authority = fields.authority, additional = fields.additional}
+  if q.edns then reply.edns = {udp_size = OUR_UDP_SIZE, dnssec_ok = q.edns.dnssec_ok, options = fields.options} end
+  local bytes, why = dns.encode(reply)
+  if not bytes then error("cannot encode the answer: " .. why, 0) end
   local limit = PLAIN_DNS_LIMIT
-  if q.udp_size then limit = math.max(q.udp_size, PLAIN_DNS_LIMIT) end
-  if #reply > limit then
+  if q.edns then limit = math.max(q.edns.udp_size, PLAIN_DNS_LIMIT) end
+  if #bytes > limit then
     counters.truncated = counters.truncated + 1
-    reply = string.pack(">I2I2I2I2I2I2", q.id, flags | TC | rcode, qdcount, 0, 0, additional)
-        .. question .. (opt or "")
+    reply.tc, reply.answers, reply.authority, reply.additional = true, nil, nil, nil
+    bytes = assert(dns.encode(reply))
   end
-  dev:write(pkt:reply{payload = reply})
+  dev:write(pkt:reply{payload = bytes})
 end
 
 -- One TXT RR, "name=value" a string, owned by the question's name.
-local function counters_answer()
+local function counters_answer(q)
   local strings = {}
-  for i, name in ipairs(COUNTER_NAMES) do
-    local text = name .. "=" .. counters[name]
-    strings[i] = string.char(#text) .. text
-  end
-  local rdata = table.concat(strings)
-  return {count = 1, bytes = string.pack(">I2I2I2I4s2", 0xC00C, TYPE_TXT, CLASS_CHAOS, 0, rdata)}
+  for i, name in ipairs(COUNTER_NAMES) do strings[i] = name .. "=" .. counters[name] end
+  return {{name = q.questions[1].name, type = T.TXT, class = CLASS.CH, ttl = 0, strings = strings}}
 end
 
-local FORMERR = {count = 0, bytes = "", rcode = RCODE.formerr}
-local NOTIMP = {count = 0, bytes = "", rcode = RCODE.notimp}
-local REFUSED = {count = 0, bytes = "", rcode = RCODE.refused}
-local parsed = {}   -- reused: no table per query
+local NO_QUESTION = {}
+-- Extended DNS error 20, "Not Authoritative" (RFC 8914), in the OPT of a REFUSED for a
+-- name outside our zones.
+local NOT_AUTHORITATIVE = {{code = 15, data = string.pack(">I2", 20)}}
 
 local function answer_query(pkt, dev)
   local ip = pkt.ip
@@ -104,43 +104,56 @@ local function answer_query(pkt, dev)
   elseif not pkt.ipv6 or pkt.ipv6.dst ~= IPV6 then
     return
   end
-  local q, problem = query.parse(pkt.payload, parsed)
+  local payload = pkt.payload
+  local q, why = dns.decode(payload)
   if not q then
-    malformed(pkt, problem)
-    return true
+    -- A header we can read with an opcode we do not serve is answered NOTIMP all the same.
+    local flags = #payload >= 12 and string.unpack(">I2", payload, 3)
+    if not flags or flags & 0x8000 ~= 0 or (flags >> 11) & 0xF == 0 then
+      malformed(pkt, why)
+      return true
+    end
+    q = {id = string.unpack(">I2", payload), opcode = (flags >> 11) & 0xF, rd = flags & 0x0100 ~= 0,
+         cd = flags & 0x0010 ~= 0, questions = NO_QUESTION}
   end
-  if q.is_response then
+  if q.qr then
     counters.ignored = counters.ignored + 1
     return true
   end
   counters.queries = counters.queries + 1
-  local flags = QR | (q.flags & (RD | CD)) | (q.flags & 0x7800)   -- opcode echoed
+  local question = q.questions[1]
   if q.opcode ~= 0 then
     counters.notimp = counters.notimp + 1
-    q.question_end = nil
-    respond(pkt, dev, q, flags, NOTIMP, nil)
-  elseif q.formerr then
+    respond(pkt, dev, q, {rcode = RCODE.NOTIMP, questions = NO_QUESTION})
+  elseif #q.questions ~= 1 then
     counters.formerr = counters.formerr + 1
-    respond(pkt, dev, q, flags, FORMERR, nil)
-  elseif q.edns_version and q.edns_version ~= 0 then
+    respond(pkt, dev, q, {rcode = RCODE.FORMERR, questions = NO_QUESTION})
+  elseif q.edns_error then
+    counters.formerr = counters.formerr + 1
+    respond(pkt, dev, q, {rcode = RCODE.FORMERR})
+  elseif q.edns and q.edns.version ~= 0 then
     counters.formerr = counters.formerr + 1   -- counted with FORMERR: a query we cannot read
-    respond(pkt, dev, q, flags, NO_ANSWER, opt_record(EDNS_BADVERS >> 4, q.dnssec_ok))
-  elseif q.qclass == CLASS_CHAOS and q.qtype == TYPE_TXT
-         and q.payload:sub(13, q.name_end):lower() == COUNTERS_QUERY then
-    respond(pkt, dev, q, flags | AA, counters_answer(), our_opt(q))
-  elseif q.qclass ~= CLASS_IN or q.qtype == TYPE_AXFR or q.qtype == TYPE_IXFR then
+    respond(pkt, dev, q, {rcode = RCODE.BADVERS})
+  elseif question.class == CLASS.CH and question.type == T.TXT
+         and dns.canonical(question.name) == COUNTERS_QUERY then
+    respond(pkt, dev, q, {aa = true, answers = counters_answer(q)})
+  elseif question.class ~= CLASS.IN or question.type == T.AXFR or question.type == T.IXFR then
     counters.refused = counters.refused + 1
-    respond(pkt, dev, q, flags, REFUSED, our_opt(q))
+    respond(pkt, dev, q, {rcode = RCODE.REFUSED})
   else
-    local entry = by_name[q.payload:sub(13, q.name_end):lower()]
-    local answer = NXDOMAIN
-    if entry then answer = entry[q.qtype] or entry.other end
-    if answer.rcode == RCODE.nxdomain then
-      counters.nxdomain = counters.nxdomain + 1
+    local answer = db:answer(dns.canonical(question.name), question.type)
+    if not answer then
+      counters.refused = counters.refused + 1
+      respond(pkt, dev, q, {rcode = RCODE.REFUSED, options = NOT_AUTHORITATIVE})
     else
-      counters.noerror = counters.noerror + 1
+      if answer.rcode == RCODE.NXDOMAIN then
+        counters.nxdomain = counters.nxdomain + 1
+      else
+        counters.noerror = counters.noerror + 1
+      end
+      respond(pkt, dev, q, {aa = true, rcode = answer.rcode, answers = answer.answers,
+                            authority = answer.authority, additional = answer.additional})
     end
-    respond(pkt, dev, q, flags | AA, answer, our_opt(q))
   end
   return true
 end
@@ -161,5 +174,5 @@ if config.arp then
   end)
 end
 
-tapir.log.debug(string.format("dns-responder: %d records for %d names on %s and %s, UDP port %d",
-                             #records, name_count, IP, IPV6, config.port))
+tapir.log.debug(string.format("dns-responder: %d records for %d names in zones %s, on %s and %s, UDP port %d",
+                             #records, db.count, table.concat(db:zone_list(), " "), IP, IPV6, config.port))

@@ -3,7 +3,7 @@
 -- incrementally (RFC 1624) and written out of the egress port: straight on tun, behind
 -- the next hop's MAC on tap (ARP first, neighbours.lua). What cannot go on gets an ICMP
 -- error (icmp_errors.lua). Pings to the router's addresses are answered, UDP to them gets
--- port unreachable (what ends a traceroute to the router).
+-- port unreachable (what ends a traceroute to the router), TCP a reset.
 local addresses = require "addresses"
 local counters = require "counters"
 local icmp_errors = require "icmp_errors"
@@ -48,6 +48,32 @@ local function send(dev, frame)
   if dev:write(frame) then count("forwarded") else count("write_failed") end
 end
 
+-- A TCP segment to one of the router's addresses: no port is open, so a reset (RFC 793
+-- 3.4, as Linux sends it): to a segment with ACK, seq = its ack; else RST+ACK with ack =
+-- its seq + its length (SYN and FIN count one each). Window 0, from the address it was
+-- sent to. Never about a reset.
+local function reset(port, link_source, bytes, offset, header_length)
+  local total_length = unpack(">I2", bytes, offset + 3)
+  local at = offset + header_length
+  if total_length - header_length < 20 then return end
+  local sport, dport, seq, ack, offset_byte, flags = unpack(">I2I2I4I4BB", bytes, at + 1)
+  if flags & 0x04 ~= 0 then return end
+  local data_length = total_length - header_length - (offset_byte >> 4) * 4
+  if data_length < 0 then return end
+  local source, destination = unpack(">I4I4", bytes, offset + 13)
+  local segment
+  if flags & 0x10 ~= 0 then
+    segment = {sport = dport, dport = sport, seq = ack, ack = 0, flags = 0x04, window = 0}
+  else
+    local length = data_length + (flags & 0x02 ~= 0 and 1 or 0) + (flags & 0x01 ~= 0 and 1 or 0)
+    segment = {sport = dport, dport = sport, seq = 0, ack = (seq + length) & 0xffffffff, flags = 0x14, window = 0}
+  end
+  local datagram = tapir.build.ip{src = addresses.text(destination), dst = addresses.text(source), proto = 6,
+                                  df = true, payload = tapir.build.tcp(segment)}
+  local link = port.tap and pack(">I6I6I2", link_source, port.mac, 0x0800) or ""
+  if port.dev:write(link .. datagram) then count("tcp_resets") else count("write_failed") end
+end
+
 local function for_the_router(pkt, dev, port, bytes, offset, header_length, protocol, fragment_field, link_source)
   local whole = fragment_field & (MORE_FRAGMENTS | OFFSET_BITS) == 0
   if protocol == 1 and whole and bytes:byte(offset + header_length + 1) == 8 then
@@ -55,6 +81,9 @@ local function for_the_router(pkt, dev, port, bytes, offset, header_length, prot
   elseif protocol == 17 and whole then
     count("dropped")
     icmp_errors.send(port, link_source, bytes, offset, 3, 3)
+  elseif protocol == 6 and whole then
+    count("dropped")
+    reset(port, link_source, bytes, offset, header_length)
   else
     count("dropped")
   end

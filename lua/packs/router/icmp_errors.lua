@@ -1,6 +1,7 @@
 -- ICMP errors about datagrams the router cannot forward (RFC 792), sent back out of the
--- port the datagram came in on, from that port's address, quoting its IP header and the
--- first 8 bytes of its data. Never about an ICMP error, a broadcast or multicast, a
+-- port the datagram came in on, from that port's address, as Linux sends them: quoting as
+-- much of the datagram as keeps the error within 576 bytes (RFC 1812 4.3.2.3), TOS
+-- precedence "internetwork control" (0xc0) over the datagram's TOS bits. Never about an ICMP error, a broadcast or multicast, a
 -- datagram from an address no host has, or a fragment other than the first (RFC 1812
 -- 4.3.2.7); at most icmp_limit a second (4.3.2.8) (require "icmp_errors").
 local addresses = require "addresses"
@@ -15,6 +16,8 @@ local QUERY_TYPES = {[0] = true, [8] = true, [9] = true, [10] = true, [13] = tru
                      [15] = true, [16] = true, [17] = true, [18] = true}
 
 local icmp_errors = {}
+-- 576 bytes at most for the error: its IP header (20) and ICMP header (8) leave 548.
+local QUOTE_LIMIT = 576 - 20 - 8
 local window_start, sent_in_window = -math.huge, 0
 
 local function may_report(bytes, offset, header_length)
@@ -50,9 +53,10 @@ function icmp_errors.send(port, link_source, bytes, offset, type, code, next_hop
     return
   end
   local total_length = unpack(">I2", bytes, offset + 3)
-  local quote = bytes:sub(offset + 1, offset + math.min(header_length + 8, total_length))
+  local quote = bytes:sub(offset + 1, offset + math.min(QUOTE_LIMIT, total_length))
   local source = unpack(">I4", bytes, offset + 13)
-  local datagram = tapir.build.ip{src = port.address_text, dst = addresses.text(source), proto = 1,
+  local tos = bytes:byte(offset + 2) & 0x1e | 0xc0
+  local datagram = tapir.build.ip{src = port.address_text, dst = addresses.text(source), proto = 1, tos = tos,
                                   payload = tapir.build.icmp{type = type, code = code, seq = next_hop_mtu,
                                                              payload = quote}}
   local link = port.tap and string.pack(">I6I6I2", link_source, port.mac, 0x0800) or ""

@@ -43,10 +43,11 @@ local function reset(pkt, dev)
   local ip, ipv6 = pkt.ip, pkt.ipv6
   if ip and (ip.dst ~= config.ip or is_group_ipv4(ip.src)) then return end
   if ipv6 and (ipv6.dst ~= config.ipv6 or is_group_ipv6(ipv6.src)) then return end
+  -- Window 0, as Linux sends a reset (pkt:reply would keep theirs).
   if tcp.flags & 0x10 ~= 0 then
-    dev:write(pkt:reply{tcp = {flags = 0x04}, payload = ""})  -- seq = their ack
+    dev:write(pkt:reply{tcp = {flags = 0x04, window = 0}, payload = ""})  -- seq = their ack
   else
-    dev:write(pkt:reply{tcp = {flags = 0x14, seq = 0}, payload = ""})  -- ack = their seq + length
+    dev:write(pkt:reply{tcp = {flags = 0x14, seq = 0, window = 0}, payload = ""})  -- ack = their seq + length
   end
   return true
 end

@@ -179,13 +179,26 @@ function test_choosing_another_server_frees_the_offer()
   test.equal(only_reply().yiaddr, offered)
 end
 
-function test_release_then_a_new_client_gets_the_freed_address()
+function test_a_client_that_released_gets_its_previous_address_back()
   local first = lease(A)
   local second = lease(B)
   test.expect(first ~= second, "two clients, two addresses")
   send{type = 7, mac = A, ciaddr = first, src = first, dst = SERVER_IP, eth_dst = SERVER_MAC, server = SERVER_IP}
   nothing_written("a release is not answered")
-  test.equal(lease(C), first, "the released address is the lowest free one")
+  test.expect(stats():find("lease " .. first .. " " .. A .. " released 0", 1, true), "kept as A's")
+  local third = lease(C)
+  test.expect(third ~= first, "a new client gets a never-leased address while there is one, not A's: " .. third)
+  test.equal(lease(A), first, "A asks again (no requested address) and gets its previous one (RFC 2131 4.3.1)")
+end
+
+function test_a_released_address_goes_to_others_only_when_nothing_else_is_free()
+  -- every other address of the pool taken: the released one is the only one left
+  local first = lease(A)
+  send{type = 7, mac = A, ciaddr = first, src = first, dst = SERVER_IP, eth_dst = SERVER_MAC, server = SERVER_IP}
+  for i = 1, 252 do lease(string.format("02:00:00:00:01:%02x", i)) end
+  test.equal(lease(C), first, "free, so given")
+  send{type = 1, mac = A}
+  test.equal(#test.written(), 0, "nothing left to offer A")
 end
 
 function test_decline_keeps_the_address_from_everyone_for_a_while()

@@ -213,11 +213,13 @@ function test_mx_answers_carry_preference_and_a_compressed_host()
   test.equal(read_name(reply, r.answers[2].rdata_at + 2), "backup-mx.example.net")
 end
 
-function test_any_returns_every_record_of_the_name()
-  local r = parse(ask(query("www.example.test", 255)))
-  test.equal(#r.answers, 2)
+function test_any_returns_the_names_first_rrset()
+  local r = parse(ask(query("www.example.test", 255)))   -- RFC 8482 4.1, as NSD answers over UDP
+  test.equal(#r.answers, 1)
   test.equal(r.answers[1].type, 1)
-  test.equal(r.answers[2].type, 28)
+  r = parse(ask(query("example.test", 255)))
+  test.equal(#r.answers, 1)
+  test.equal(r.answers[1].type, 6, "the SOA, first in the zone file")
 end
 
 -- Negative answers -----------------------------------------------------------------------
@@ -231,7 +233,11 @@ function test_an_unknown_name_is_nxdomain_with_aa()
   test.equal(r.flags & (QR | AA | RD), QR | AA | RD)
   test.equal(r.flags & 0x0080, 0, "RA clear: no recursion here")
   test.equal(r.an, 0)
-  test.equal(reply:sub(13), q:sub(13))
+  test.equal(reply:sub(13, #q), q:sub(13))
+  test.equal(r.ns, 1, "the zone's SOA in the authority section (RFC 2308)")
+  test.equal(r.authority[1].name, "example.test")
+  test.equal(r.authority[1].type, 6)
+  test.equal(r.authority[1].ttl, 300, "the lesser of the SOA's TTL and its minimum")
 end
 
 function test_a_known_name_without_the_type_is_noerror_no_data()
@@ -403,4 +409,89 @@ function test_queries_over_ipv6_are_answered()
   local frame = test.decode(out[1])
   test.equal(frame.ipv6.src, config.ipv6)
   test.equal(parse(frame.payload).an, 1)
+end
+
+-- What a resolver needs from an authority (RFC 1034 4.3.2, RFC 2308) ----------------------
+
+function test_no_data_carries_the_soa_with_the_negative_ttl()
+  local r = parse(ask(query("www.example.test", 16)))
+  test.equal(r.rcode, 0)
+  test.equal(r.an, 0)
+  test.equal(r.ns, 1)
+  test.equal(r.authority[1].name, "example.test")
+  test.equal(r.authority[1].type, 6)
+  test.equal(r.authority[1].ttl, 300)
+end
+
+function test_an_empty_non_terminal_is_noerror_not_nxdomain()
+  local r = parse(ask(query("sub.example.test", 1)))
+  test.equal(r.rcode, 0, "host.sub.example.test exists, so sub.example.test does")
+  test.equal(r.flags & AA, AA)
+  test.equal(r.an, 0)
+  test.equal(r.authority[1].type, 6)
+  r = parse(ask(query("_udp.example.test", 33)))
+  test.equal(r.rcode, 0)
+  r = parse(ask(query("other.sub.example.test", 1)))
+  test.equal(r.rcode, 3, "but a name under it that is not there is NXDOMAIN")
+end
+
+function test_a_name_outside_every_zone_is_refused_without_aa()
+  local q = query("www.other.test", 1, {edns = 1232})
+  local reply = ask(q)
+  local r = parse(reply)
+  test.equal(r.rcode, 5)
+  test.equal(r.flags & AA, 0)
+  test.equal(r.an + r.ns, 0)
+  test.equal(r.qd, 1)
+  test.equal(r.additional[1].type, 41, "the OPT, as in every answer to an EDNS query")
+  test.equal(r.additional[1].rdata, string.pack(">I2s2", 15, "\0\20"), "extended error 20: not authoritative")
+  r = parse(ask(query("test", 1)))
+  test.equal(r.rcode, 5, "the parent of a zone is outside it")
+end
+
+function test_soa_and_ns_are_answered_at_the_apex()
+  local reply = ask(query("example.test", 6))
+  local r = parse(reply)
+  test.equal(r.an, 1)
+  test.equal(r.answers[1].type, 6)
+  test.equal(r.answers[1].ttl, 300)
+  test.equal(read_name(reply, r.answers[1].rdata_at), "ns.example.test")
+  test.equal(r.ns, 0)
+  reply = ask(query("example.test", 2))
+  r = parse(reply)
+  test.equal(r.an, 1)
+  test.equal(r.answers[1].type, 2)
+  test.equal(read_name(reply, r.answers[1].rdata_at), "ns.example.test")
+  test.equal(#r.additional, 1, "the name server's address")
+  test.equal(r.additional[1].name, "ns.example.test")
+  test.equal(hex(r.additional[1].rdata), "c6120002")
+end
+
+function test_srv_and_caa_are_served()
+  local reply = ask(query("_sip._udp.example.test", 33))
+  local r = parse(reply)
+  test.equal(r.an, 1)
+  test.equal(r.answers[1].type, 33)
+  test.equal(hex(r.answers[1].rdata:sub(1, 6)), "000a000513c4")
+  test.equal(r.answers[1].rdata:sub(7), "\3www\7example\4test\0", "the target, never compressed")
+  test.equal(#r.additional, 0, "minimal responses: no addresses for SRV or MX targets")
+  r = parse(ask(query("example.test", 257)))
+  test.equal(r.an, 1)
+  test.equal(r.answers[1].rdata, "\0\5issueca.example.test")
+end
+
+function test_errors_to_an_edns_query_carry_an_opt()
+  local r = parse(ask(query("www.example.test", 1, {flags = (4 << 11) | RD, edns = 1232})))
+  test.equal(r.rcode, 4)
+  test.equal(#r.additional, 1)
+  test.equal(r.additional[1].type, 41)
+  local two = string.pack(">I2I2I2I2I2I2", 9, RD, 2, 0, 0, 1) .. wire("www.example.test") .. "\0\1\0\1"
+      .. "\xc0\x0c\0\28\0\1" .. "\0" .. string.pack(">I2I2I4s2", 41, 1232, 0, "")
+  r = parse(ask(two))
+  test.equal(r.rcode, 1)
+  test.equal(#r.additional, 1)
+  test.equal(r.additional[1].type, 41)
+  r = parse(ask(query("www.example.test", 1, {edns = 1232, options = string.pack(">I2I2", 10, 40) .. "short"})))
+  test.equal(r.rcode, 1)
+  test.equal(r.additional[1].type, 41)
 end

@@ -85,7 +85,7 @@ function test_ping_to_the_port_address_is_answered()
   written(0, "no answer to a loopback source")
 end
 
-function test_no_route_gets_net_unreachable_quoting_the_header_and_8_bytes()
+function test_no_route_gets_net_unreachable_quoting_the_datagram()
   local sent = ip_frame{dst = UNROUTED, ttl = 9}
   test.inject(sent)
   local frame = written(1)[1]
@@ -96,8 +96,55 @@ function test_no_route_gets_net_unreachable_quoting_the_header_and_8_bytes()
   test.equal(reply.ip.dst, PEER_IP)
   test.equal(reply.eth.dst, PEER_MAC)
   test.equal(reply.eth.src, ROUTER_MAC)
-  test.equal(reply.payload, sent:sub(15, 14 + 20 + 8), "the quote: IP header as received and the UDP header")
+  test.equal(reply.payload, sent:sub(15), "the quote: the whole datagram as received, as Linux sends it")
+  test.equal(reply.ip.tos, 0xc0, "precedence: internetwork control")
   test.expect(header_checksum_is_right(frame), "the error's own header checksum")
+end
+
+function test_an_icmp_error_quotes_as_much_as_fits_in_576_bytes_and_keeps_the_tos_bits()
+  local sent = ip_frame{dst = UNROUTED, tos = 0x10 | 0x02,
+                        payload = tapir.build.udp{sport = 40000, dport = 33434, payload = string.rep("x", 1000)}}
+  test.inject(sent)
+  local frame = written(1)[1]
+  local reply = test.decode(frame)
+  test.equal(#frame - 14, 576, "the error is 576 bytes long")
+  test.equal(reply.payload, sent:sub(15, 14 + 548))
+  test.equal(reply.ip.tos, 0xc0 | 0x10 | 0x02, "the TOS bits kept (0x1e), precedence set")
+end
+
+-- TCP to the router's own address: no port is open there ---------------------------------
+
+local function tcp_frame(fields)
+  return ip_frame{dst = PORT_ADDRESS, proto = 6, payload = tapir.build.tcp(fields)}
+end
+
+function test_a_syn_to_the_router_gets_a_reset_with_window_0()
+  test.inject(tcp_frame{sport = 40001, dport = 22, seq = 1000, flags = "S", window = 64240})
+  local frame = written(1, "a reset")[1]
+  local reply = test.decode(frame)
+  test.equal(reply.eth.dst, PEER_MAC)
+  test.equal(reply.eth.src, ROUTER_MAC)
+  test.equal(reply.ip.src, PORT_ADDRESS)
+  test.equal(reply.ip.dst, PEER_IP)
+  test.equal(reply.tcp.sport, 22)
+  test.equal(reply.tcp.dport, 40001)
+  test.equal(reply.tcp.flags, 0x14, "RST+ACK")
+  test.equal(reply.tcp.seq, 0)
+  test.equal(reply.tcp.ack, 1001, "their seq + 1 for the SYN")
+  test.equal(reply.tcp.window, 0, "as Linux sends it, not their window")
+  test.expect(header_checksum_is_right(frame), "the reset's header checksum")
+end
+
+function test_a_segment_with_ack_gets_a_reset_at_its_ack_and_a_reset_gets_nothing()
+  test.inject(tcp_frame{sport = 40002, dport = 80, seq = 5, ack = 777, flags = "P.", window = 500, payload = "GET /"})
+  local reply = test.decode(written(1)[1])
+  test.equal(reply.tcp.flags, 0x04, "RST alone")
+  test.equal(reply.tcp.seq, 777)
+  test.equal(reply.tcp.window, 0)
+  test.inject(tcp_frame{sport = 40002, dport = 80, seq = 5, ack = 777, flags = "R."})
+  written(0, "never a reset for a reset")
+  test.inject(tcp_frame{sport = 40003, dport = 80, seq = 0xffffffff, flags = "F", payload = "ab"})
+  test.equal(test.decode(written(1)[1]).tcp.ack, 2, "seq + 2 bytes + FIN, modulo 2^32")
 end
 
 function test_a_datagram_waits_for_arp_then_goes_out_with_ttl_lowered()
@@ -166,7 +213,7 @@ function test_ttl_running_out_gets_time_exceeded_from_the_port_address()
     test.equal(reply.icmp.code, 0)
     test.equal(reply.ip.src, PORT_ADDRESS)
     test.equal(reply.ip.dst, PEER_IP)
-    test.equal(reply.payload, sent:sub(15, 14 + 28))
+    test.equal(reply.payload, sent:sub(15))
   end
   -- an echo request is a query, not an error: it gets one too
   test.inject(ip_frame{dst = UNROUTED, ttl = 1, proto = 1, payload = tapir.build.icmp{type = 8, id = 1, seq = 1}})

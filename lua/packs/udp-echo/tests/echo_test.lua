@@ -52,9 +52,36 @@ function test_arp_for_another_address_is_not_answered()
   test.equal(#test.written(), 0)
 end
 
-function test_ipv6_datagrams_are_not_echoed()
-  test.inject(tapir.build.eth{src = PEER_MAC, dst = config.mac, type = 0x86dd}
-           .. tapir.build.ipv6{src = "2001:2::1", dst = "2001:2::2", nxt = 17,
-                               payload = tapir.build.udp{sport = 40000, dport = config.ports[1], payload = "v6"}})
-  test.equal(#test.written(), 0)
+local function datagram_v6(dport, data, dst)
+  return tapir.build.eth{src = PEER_MAC, dst = config.mac, type = 0x86dd}
+      .. tapir.build.ipv6{src = "2001:2::1", dst = dst or config.ipv6, nxt = 17,
+                          payload = tapir.build.udp{sport = 40000, dport = dport, payload = data}}
+end
+
+function test_ipv6_datagrams_are_echoed_too()
+  test.inject(datagram_v6(config.ports[1], "over v6"))
+  local out = test.written()
+  test.equal(#out, 1)
+  local reply = test.decode(out[1])
+  test.equal(reply.payload, "over v6")
+  test.equal(reply.ipv6.src, config.ipv6)
+  test.equal(reply.ipv6.dst, "2001:2::1")
+  test.equal(reply.udp.sport, config.ports[1])
+  test.equal(reply.udp.dport, 40000)
+  test.equal(reply.eth.dst, PEER_MAC)
+  test.inject(datagram_v6(config.ports[1], "not mine", "2001:2::50"))
+  test.inject(datagram_v6(9, "other port"))
+  test.equal(#test.written(), 0, "other addresses and ports are left alone")
+end
+
+function test_a_neighbour_solicitation_for_its_address_is_answered()
+  test.inject(tapir.build.eth{src = PEER_MAC, dst = "33:33:ff:00:00:02", type = 0x86dd}
+           .. tapir.build.ipv6{src = "2001:2::1", dst = "ff02::1:ff00:2", nxt = 58, hlim = 255,
+                               payload = tapir.build.icmpv6{type = 135, target = config.ipv6, lladdr = PEER_MAC}})
+  local out = test.written()
+  test.equal(#out, 1)
+  local reply = test.decode(out[1])
+  test.equal(reply.icmpv6.type, 136)
+  test.equal(reply.icmpv6.target, config.ipv6)
+  test.equal(reply.ipv6.hlim, 255)
 end

@@ -21,7 +21,7 @@ local function tcp4(flags, seq, ack, data)
   return eth(0x0800)
       .. tapir.build.ip{src = PEER_IP, dst = config.ip, proto = 6,
                         payload = tapir.build.tcp{sport = 40001, dport = 80, flags = flags, seq = seq,
-                                                  ack = ack, payload = data}}
+                                                  ack = ack, window = 64240, payload = data}}
 end
 
 local function only_reply()
@@ -97,6 +97,7 @@ function test_tcp_syn_to_a_closed_port_gets_rst_ack()
   test.equal(rst.tcp.ack, 1001)
   test.equal(rst.tcp.seq, 0)
   test.equal(rst.tcp.sport, 80)
+  test.equal(rst.tcp.window, 0, "as Linux sends it, not their 64240")
 end
 
 function test_tcp_ack_gets_rst_with_their_ack_and_a_reset_gets_nothing()
@@ -104,8 +105,58 @@ function test_tcp_ack_gets_rst_with_their_ack_and_a_reset_gets_nothing()
   local rst = only_reply()
   test.equal(rst.tcp.flags, 0x04)
   test.equal(rst.tcp.seq, 777)
+  test.equal(rst.tcp.window, 0)
   test.inject(tcp4(0x04, 5000, 0, ""))
   test.equal(#test.written(), 0)
+end
+
+-- As Linux answers: record route and timestamps ------------------------------------------
+
+local function ping4(options, icmp)
+  return eth(0x0800)
+      .. tapir.build.ip{src = PEER_IP, dst = config.ip, proto = 1, options = options,
+                        payload = tapir.build.icmp(icmp or {type = 8, id = 7, seq = 1, payload = "rr"})}
+end
+
+function test_a_ping_with_record_route_gets_it_back_with_our_address_in_and_out()
+  -- ping -R: 39 bytes of room, the sender's own address recorded already (pointer 8)
+  local rr = "\7\39\8" .. "\198\18\0\1" .. string.rep("\0", 32)
+  test.inject(ping4(rr))
+  local reply = only_reply()
+  test.equal(reply.icmp.type, 0)
+  test.equal(reply.icmp.id, 7)
+  test.equal(reply.payload, "rr")
+  local options = reply.ip.options
+  test.equal(options:sub(1, 3), "\7\39\16", "two addresses added: pointer 8 -> 16")
+  test.equal(options:sub(4, 15), "\198\18\0\1\198\18\0\2\198\18\0\2", "the sender's, then ours twice")
+  test.equal(options:sub(16, 39), string.rep("\0", 24))
+  test.equal(reply.ip.ihl, 15)
+end
+
+function test_a_full_record_route_is_echoed_unchanged_and_other_options_dropped()
+  local full = "\7\7\8" .. "\198\18\0\1"   -- room for one address, taken
+  test.inject(ping4(full))
+  test.equal(only_reply().ip.options:sub(1, 7), full)
+  test.inject(ping4("\148\4\0\0"))          -- router alert only: nothing to echo
+  test.equal(only_reply().ip.options, "")
+end
+
+function test_a_timestamp_request_gets_a_timestamp_reply()
+  local originate = string.pack(">I4", 12345678)
+  test.inject(ping4(nil, {type = 13, id = 9, seq = 3, payload = originate .. string.rep("\0", 8)}))
+  local reply = only_reply()
+  test.equal(reply.icmp.type, 14)
+  test.equal(reply.icmp.code, 0)
+  local data = reply.payload
+  test.equal(#data, 12)
+  test.equal(data:sub(1, 4), originate, "the originate timestamp, copied")
+  local receive, transmit = string.unpack(">I4I4", data, 5)
+  test.equal(receive, transmit)
+  test.expect(receive < 86400000, "milliseconds since midnight UT: " .. receive)
+  local ms = os.time() % 86400 * 1000
+  test.expect(math.abs(receive - ms) <= 2000 or math.abs(receive - ms) >= 86400000 - 2000, "about now")
+  test.inject(ping4(nil, {type = 13, id = 9, seq = 4, payload = "\1\2"}))
+  test.equal(#test.written(), 0, "too short for an originate timestamp: dropped, as Linux does")
 end
 
 -- What the Linux kernel sent in a recorded session (tests/kernel-frames.pcap): ARP, ping,

@@ -1,0 +1,134 @@
+import Devices
+import Logging
+import Packets
+
+/// The write path, from dev:write (and pkt:reply to a device) to the device: an IPv4
+/// datagram over the device's MTU goes out as fragments (or, with Don't Fragment, not at
+/// all), a packet over its maximum size is refused, each written packet is recorded and
+/// shown to the observer, and during a device's read burst writes are queued and written
+/// when it ends (WriteQueue). A failing write is counted on the device and said once per
+/// burst of failures. Loop thread only.
+final class Egress {
+    private let devices: DeviceSet
+    private let logger: Logger
+    /// Frames written during a device's read burst, written when it ends.
+    private let writeQueue = WriteQueue()
+    /// True during a device's read burst (see TapirHost.readable).
+    var isQueueing = false
+    /// Where oversized IPv4 writes are cut into fragments, one at a time.
+    private let fragmentBuffer = ReadBuffer(size: ReadBuffer.size + 64)
+    /// Identification for fragmented datagrams that came with none (0).
+    private var nextIdentification = UInt16.random(in: 1...UInt16.max)
+    /// Sees every packet written (the console's sniff).
+    var packetObserver: ((UnsafeRawBufferPointer, HostDevice, _ outgoing: Bool) -> Void)?
+    /// Told of a device a write found gone.
+    var deviceGone: (HostDevice, String) -> Void = { _, _ in }
+
+    init(devices: DeviceSet, logger: Logger) {
+        self.devices = devices
+        self.logger = logger
+    }
+
+    /// Writes one packet to a device (dev:write). An IPv4 datagram longer than the
+    /// device's MTU goes out as fragments, unless its Don't Fragment bit is set: then it
+    /// is not written (counted as `too_big`). False when it was not written (counted on
+    /// the device; a gone device is reported once). During a device's read burst the
+    /// frame is queued (WriteQueue) and true returned; a refusal then is counted only.
+    func write(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
+        guard !device.goneReported else { return false }
+        if let mtu = device.mtu, let networkOffset = device.linkType.ipv4Offset(in: bytes), bytes.count - networkOffset > mtu {
+            let outcome = IPv4Fragmenter.fragment(bytes, networkOffset: networkOffset, mtu: mtu,
+                                                  identification: nextIdentification,
+                                                  scratch: fragmentBuffer.bytes) { fragment in
+                writeOne(fragment, to: device)
+            }
+            switch outcome {
+            case .fits:
+                break
+            case .fragmented:
+                nextIdentification = nextIdentification == .max ? 1 : nextIdentification + 1
+                return true
+            case .stopped:
+                return false
+            case .tooBigDontFragment:
+                device.tooBigWrites += 1
+                if device.tooBigLog.admit(at: ContinuousClock.now).log {
+                    logger.warning("\(device.name): a \(bytes.count - networkOffset)-byte IPv4 datagram with Don't Fragment set is over the MTU (\(mtu)): not written")
+                }
+                return false
+            }
+        }
+        return writeOne(bytes, to: device)
+    }
+
+    /// Writes one packet to the device numbered `id` (dev:write): nil when there is none.
+    @inline(__always)
+    func write(_ bytes: UnsafeRawBufferPointer, toDeviceID id: Int64) -> Bool? {
+        guard let device = devices.device(id: id) else { return nil }
+        return write(bytes, to: device)
+    }
+
+    /// Writes what was queued during the read burst, in order (a device gone since is skipped).
+    func flush() {
+        guard !writeQueue.isEmpty else { return }
+        writeQueue.flush { id, bytes in
+            guard let device = self.devices.device(id: id), !device.goneReported else { return }
+            _ = self.deliver(bytes, to: device)
+        }
+    }
+
+    private func writeOne(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
+        if let limit = device.maxPacketSize, bytes.count > limit {
+            device.oversizedWrites += 1
+            device.failedWritesInARow += 1
+            if device.writeErrorLog.admit(at: .now).log {
+                logger.warning("""
+                    dev:write of \(bytes.count) bytes to \(device.name) refused: larger than its maximum packet size, \
+                    \(limit) bytes (MTU and link headers; --max-packet); counted (tapir.stats write_errors)
+                    """)
+            }
+            return false
+        }
+        devices.record(bytes, on: device)
+        packetObserver?(bytes, device, true)
+        if isQueueing {
+            if writeQueue.append(bytes, deviceID: device.id) { return true }
+            flush()  // full: make room, keeping the order
+            if writeQueue.append(bytes, deviceID: device.id) { return true }
+        }
+        return deliver(bytes, to: device)
+    }
+
+    /// The write system call, its failure counted and said.
+    @inline(__always)
+    private func deliver(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
+        switch device.device.write(bytes) {
+        case .written:
+            if device.failedWritesInARow > 0 { writesResumed(on: device) }
+            return true
+        case .failed(let failure):
+            writeFailed(on: device, failure)
+            return false
+        case .gone(let reason):
+            deviceGone(device, reason)
+            return false
+        }
+    }
+
+    /// Says that writes fail (once per burst: the error log interval), and why.
+    private func writeFailed(on device: HostDevice, _ failure: WriteFailure) {
+        device.failedWritesInARow += 1
+        let (log, suppressed) = device.writeErrorLog.admit(at: .now)
+        guard log else { return }
+        let earlier = suppressed > 0 ? " (\(suppressed) more failed since the last report)" : ""
+        logger.warning("""
+            write to \(device.name) failed: \(failure.explanation); the packet is dropped and counted \
+            (tapir.stats write_errors), the host goes on\(earlier)
+            """)
+    }
+
+    private func writesResumed(on device: HostDevice) {
+        logger.info("writes to \(device.name) go out again, after \(device.failedWritesInARow) failed")
+        device.failedWritesInARow = 0
+    }
+}
