@@ -52,6 +52,7 @@ let package = Package(
             "CKernel",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
+        // The host's TCP (docs/tcp-engine.md): segments in and out, timers from a given clock.
         .target(name: "TCPEngine", dependencies: ["Packets"], swiftSettings: releaseSpeed),
         .target(name: "Reactor", dependencies: [
             "CKernel", "Kernel",

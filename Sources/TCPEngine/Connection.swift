@@ -599,7 +599,7 @@ final class Connection {
         receiveBuffer.dequeue(count)
         // A window update once the window opened by enough (RFC 9293 section 3.8.6.2.2).
         let after = advertisableWindow()
-        if after - before >= Swift.min(receiveBuffer.capacity / 2, localMSS), state == .established || state == .finWait1 || state == .finWait2 {
+        if after - before >= windowStep, state == .established || state == .finWait1 || state == .finWait2 {
             ackNow = true
         }
         return count
@@ -648,6 +648,9 @@ final class Connection {
     func timestampNow(_ now: TCPInstant) -> UInt32 {
         tsOffset &+ UInt32(truncatingIfNeeded: now.milliseconds)
     }
+
+    /// The least a window update may open the window by (RFC 9293 section 3.8.6.2.2).
+    private var windowStep: Int { Swift.max(Swift.min(receiveBuffer.capacity / 2, localMSS), 1) }
 
     /// The window to advertise: free receive space, in units of the scale.
     private func advertisableWindow() -> Int {
@@ -747,8 +750,11 @@ final class Connection {
         var flags = flags
         var window = 0
         if flags & TCPFlags.ack != 0 || flags & TCPFlags.syn != 0 {
+            // Receiver silly window avoidance (RFC 9293 section 3.8.6.2.2, MUST-39): the
+            // right edge moves on only by min(buffer / 2, MSS) or more, and never back.
             let advertise = advertisableWindow()
-            if rcvAdvertised < rcvNxt + advertise || flags & TCPFlags.syn != 0 {
+            let current = Swift.max(rcvAdvertised - rcvNxt, 0)
+            if advertise - current >= windowStep || flags & TCPFlags.syn != 0 {
                 rcvAdvertised = rcvNxt + advertise
             }
             window = Swift.max(rcvAdvertised - rcvNxt, 0) >> Int(flags & TCPFlags.syn != 0 ? 0 : rcvShift)

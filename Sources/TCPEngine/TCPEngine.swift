@@ -25,7 +25,8 @@ public final class TCPEngine {
     /// Segments not tied to a connection: RSTs and SYN-cookie SYN-ACKs.
     private var control: [TCPOutgoingSegment]
     private let controlCapacity = 64
-    private var events: [TCPEventSource]
+    /// Sockets and listeners with events since the last poll (internal for tests).
+    private(set) var events: [TCPEventSource]
     private var challengeWindowStart: TCPInstant?
     private var challengeCount = 0
     private var nextEphemeralPort: UInt16 = 49152
@@ -272,8 +273,22 @@ public final class TCPEngine {
         }
         if !connection.pendingEvents.isEmpty && connection.owner == .application && !connection.inEventQueue {
             connection.inEventQueue = true
+            if events.count == events.capacity { dropStaleEvents() }
             events.append(.socket(TCPSocket(index: slot, generation: generations[Int(slot)])))
         }
+    }
+
+    /// Entries of connections freed since they were queued (their slots may hold new ones
+    /// with entries of their own): dropped when the queue would otherwise grow.
+    private func dropStaleEvents() {
+        var kept = 0
+        for position in events.indices {
+            let entry = events[position]
+            if case let .socket(socket) = entry, connection(socket) == nil { continue }
+            events[kept] = entry
+            kept += 1
+        }
+        events.removeLast(events.count - kept)
     }
 
     private func queueEvent(_ listener: Listener) {

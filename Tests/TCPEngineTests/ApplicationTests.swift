@@ -100,4 +100,32 @@ final class ApplicationTests: XCTestCase {
         XCTAssertTrue(syn(from: host, to: .v4(IPv4Address(198, 18, 0, 2))))
         XCTAssertEqual(engine.connectionCount, 1)
     }
+
+    /// Connections that get events, are closed and freed, their slots used again, all
+    /// without a poll: the event queue keeps its capacity (stale entries are dropped).
+    func testEventQueueStaysBoundedWithoutPolls() throws {
+        let engine = engine { $0.maxConnections = 2 }
+        let capacity = engine.events.capacity
+        let peer = TCPEndpoint(.v4(IPv4Address(198, 18, 0, 1)), 7)
+        for round in 0..<300 {
+            var from = local
+            from.port = UInt16(1000 + round)
+            let socket = try engine.connect(from: from, to: peer, now: now)
+            var iss: UInt32 = 0
+            engine.dispatch(now: now) { iss = $0.seq }
+            // The SYN-ACK: connected (an event, queued), then the application aborts.
+            var bytes: [UInt8] = []
+            TCPRepr(sport: 7, dport: from.port, seq: 500, ack: iss &+ 1, flags: TCPFlags.syn | TCPFlags.ack)
+                .emit(appendingTo: &bytes, pseudoHeader: TCPFourTuple(local: peer, remote: from).outgoingPseudoHeader!)
+            XCTAssertTrue(bytes.withUnsafeBytes { engine.process(now: now, source: peer, destination: from, segment: try! TCPPacket($0)) })
+            XCTAssertEqual(engine.state(socket), .established)
+            engine.abort(socket)
+            engine.dispatch(now: now) { _ in }
+            XCTAssertEqual(engine.connectionCount, 0)
+        }
+        XCTAssertEqual(engine.events.capacity, capacity)
+        var polled = 0
+        engine.pollEvents { _, _ in polled += 1 }
+        XCTAssertEqual(polled, 0, "every queued socket is gone")
+    }
 }
