@@ -214,6 +214,19 @@ public struct TCPRepr: Hashable, Sendable, CustomStringConvertible {
                            pseudoHeader: IPPseudoHeader?) -> Bool {
         let length = headerLength + payloadLength
         guard payloadLength >= 0, buffer.count >= length, length <= 0xffff else { return false }
+        emitFixedHeader(into: buffer, headerLength: headerLength)
+        buffer.copy(options, to: TCPField.headerLength)
+        buffer.zero(TCPField.headerLength + options.count, headerLength - TCPField.headerLength - options.count)
+        pseudoHeader?.fillTransportChecksumIfZero(protocol: IPProtocol.tcp,
+                                                  segment: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))
+        return true
+    }
+
+    /// Writes the fixed 20 bytes: ports, numbers, a data offset of `headerLength` (the
+    /// options after them are the caller's: an engine writes its own without an array),
+    /// flags, window, urgent pointer and the checksum given, else 0. The buffer holds 20 bytes.
+    @inlinable @inline(__always)
+    public func emitFixedHeader(into buffer: UnsafeMutableRawBufferPointer, headerLength: Int) {
         buffer.setU16(TCPField.sourcePort, sport)
         buffer.setU16(TCPField.destinationPort, dport)
         buffer.setU32(TCPField.sequenceNumber, seq)
@@ -222,11 +235,6 @@ public struct TCPRepr: Hashable, Sendable, CustomStringConvertible {
         buffer.setU16(TCPField.window, window)
         buffer.setU16(TCPField.checksum, checksum ?? 0)
         buffer.setU16(TCPField.urgentPointer, urg)
-        buffer.copy(options, to: TCPField.headerLength)
-        buffer.zero(TCPField.headerLength + options.count, headerLength - TCPField.headerLength - options.count)
-        pseudoHeader?.fillTransportChecksumIfZero(protocol: IPProtocol.tcp,
-                                                  segment: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))
-        return true
     }
 
     public func emit(appendingTo bytes: inout [UInt8], pseudoHeader: IPPseudoHeader) {

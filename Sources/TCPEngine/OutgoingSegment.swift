@@ -48,15 +48,9 @@ public struct TCPOutgoingSegment {
     public func write(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         let length = length
         guard buffer.count >= length, let pseudoHeader else { return 0 }
-        buffer.storeBytes(of: source.port.bigEndian, toByteOffset: TCPField.sourcePort, as: UInt16.self)
-        buffer.storeBytes(of: destination.port.bigEndian, toByteOffset: TCPField.destinationPort, as: UInt16.self)
-        buffer.storeBytes(of: seq.bigEndian, toByteOffset: TCPField.sequenceNumber, as: UInt32.self)
-        buffer.storeBytes(of: ack.bigEndian, toByteOffset: TCPField.acknowledgmentNumber, as: UInt32.self)
-        let offsetAndFlags = UInt16(headerLength / 4) << 12 | flags & 0x1ff
-        buffer.storeBytes(of: offsetAndFlags.bigEndian, toByteOffset: TCPField.dataOffsetAndFlags, as: UInt16.self)
-        buffer.storeBytes(of: window.bigEndian, toByteOffset: TCPField.window, as: UInt16.self)
-        buffer.storeBytes(of: UInt16(0), toByteOffset: TCPField.checksum, as: UInt16.self)
-        buffer.storeBytes(of: UInt16(0), toByteOffset: TCPField.urgentPointer, as: UInt16.self)
+        // The header through Packets (no options array: the engine writes its own after it).
+        TCPRepr(sport: source.port, dport: destination.port, seq: seq, ack: ack, flags: flags, window: window)
+            .emitFixedHeader(into: buffer, headerLength: headerLength)
         _ = options.write(into: buffer, at: TCPField.headerLength)
         var at = headerLength
         if let source = payload.0.baseAddress, let base = buffer.baseAddress {
@@ -66,9 +60,8 @@ public struct TCPOutgoingSegment {
         if let source = payload.1.baseAddress, let base = buffer.baseAddress {
             (base + at).copyMemory(from: source, byteCount: payload.1.count)
         }
-        let segment = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
-        let checksum = Checksum.compute(segment, pseudoHeader: pseudoHeader.sum(protocol: IPProtocol.tcp, length: length))
-        buffer.storeBytes(of: checksum.bigEndian, toByteOffset: TCPField.checksum, as: UInt16.self)
+        pseudoHeader.fillTransportChecksumIfZero(protocol: IPProtocol.tcp,
+                                                 segment: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))
         return length
     }
 }
