@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     char body[1024];
     memset(body, 'x', sizeof body);
     response_length = (size_t)snprintf(response, sizeof response,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n", sizeof body);
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: keep-alive\r\nContent-Length: %zu\r\n\r\n", sizeof body);
     memcpy(response + response_length, body, sizeof body);
     response_length += sizeof body;
 
