@@ -126,4 +126,34 @@ final class TCPKernelTests: XCTestCase {
         XCTAssertTrue(log.contains("kernel is at \(mac)"), log)
         XCTAssertTrue(log.contains("kernel said: hello script"), log)
     }
+
+    func testAThousandConnectionsHeldOpenAreAllServedAfterwards() throws {
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: "tapir-test-tcp")
+        defer { sandbox.remove() }
+        let tapir = try startEcho("tapt4", in: sandbox, settings: ["idle=0"])
+        let client = """
+            import socket, sys
+            held = []
+            for i in range(1000):
+                held.append(socket.create_connection(("198.18.0.2", 7), timeout=10))
+            print("open", len(held), flush=True)
+            for i, s in enumerate(held):
+                s.sendall(b"line %d\\n" % i)
+            answered = 0
+            for i, s in enumerate(held):
+                data = b""
+                while not data.endswith(b"\\n"):
+                    chunk = s.recv(100)
+                    if not chunk:
+                        break
+                    data += chunk
+                answered += data == b"line %d\\n" % i
+                s.close()
+            print("answered", answered)
+            """
+        let output = try sandbox.run(["sh", "-c", "ulimit -n 4096; python3 -c '\(client)'"], timeout: .seconds(120))
+        XCTAssertEqual(output.stdout, "open 1000\nanswered 1000\n", output.stderr)
+        _ = stop(tapir)
+    }
 }
