@@ -161,6 +161,7 @@ final class TCPService {
     /// then sends what is due: a request that came in a burst is answered in the same turn
     /// of the loop, and an answer, an ACK and a FIN the tasks' calls made go out together.
     func settle() {
+        settling = true
         for _ in 0..<4 {
             engine.pollEvents { source, events in self.handle(source, events) }
             let scripts = woken.values
@@ -170,11 +171,24 @@ final class TCPService {
             if !ran { break }
         }
         flush()
+        settling = false
+        // Tasks readied after the last round (or by the flush's events) run next turn.
+        for script in woken.values { script.tasks.scheduleIfReady() }
+        woken.removeAll(keepingCapacity: true)
+    }
+
+    /// True while settle runs: what is readied or written meanwhile is taken care of by
+    /// it, with no timer turn.
+    private(set) var settling = false
+
+    /// A task of `script` became ready while settling: settle runs it.
+    func readiedWhileSettling(_ script: Script) {
+        woken[ObjectIdentifier(script)] = script
     }
 
     /// Soon (next turn of the loop): what the engine has to send, then its events.
     func scheduleFlush() {
-        guard flushTimer == nil else { return }
+        guard flushTimer == nil, !settling else { return }
         flushTimer = host.timers.schedule(after: .nanoseconds(1), repeating: nil) { [weak self] in
             self?.flushTimer = nil
             self?.settle()

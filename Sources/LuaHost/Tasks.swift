@@ -88,8 +88,17 @@ final class Tasks {
         resume(task, timedOut: true)
     }
 
+    /// Arms the next turn's run if tasks are waiting on the ready list (settle left them).
+    func scheduleIfReady() {
+        if !ready.isEmpty { scheduleDrain() }
+    }
+
     private func scheduleDrain() {
         guard drainTimer == nil else { return }
+        if script.host.tcp.settling {
+            script.host.tcp.readiedWhileSettling(script)  // run in this turn, no timer
+            return
+        }
         drainTimer = script.host.timers.schedule(after: Tasks.delay(milliseconds: 0), repeating: nil) {
             [weak self] in
             self?.drainTimer = nil
