@@ -22,7 +22,10 @@ final class TCPKernelTests: XCTestCase {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: "tapir-test-tcp")
         defer { sandbox.remove() }
-        let tapir = try startEcho("tapt0", in: sandbox)
+        let record = NSTemporaryDirectory() + "tapir-tcp-\(getpid())-\(UUID().uuidString).pcap"
+        defer { try? FileManager.default.removeItem(atPath: record) }
+        let tapir = try TapirCommand.start([TapirCommand.lua("packs/tcp-echo"), "--record", record],
+                                           device: "tapt0", in: sandbox, ipv6: true)
         let echoed = try sandbox.run(["sh", "-c", "printf 'hello\\nworld\\n' | nc -N -w 5 198.18.0.2 7"])
         XCTAssertEqual(echoed.stdout, "hello\nworld\n", echoed.stderr)
         let echoed6 = try sandbox.run(["sh", "-c", "printf 'over six\\n' | nc -N -w 5 2001:2::2 7"])
@@ -35,6 +38,14 @@ final class TCPKernelTests: XCTestCase {
         XCTAssertEqual(discard.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0")
         try XCTAssertEqual(TapirCommand.errorCounters(in: sandbox).values.filter { $0 != 0 }.count, 0)
         _ = stop(tapir)
+        // tshark, checksums checked, finds nothing malformed and no bad checksum in either direction.
+        guard let tshark = ChildProcess.locate("tshark") else { throw XCTSkip("tshark is not installed") }
+        let marks = try ChildProcess.run([tshark, "-r", record, "-o", "tcp.check_checksum:TRUE",
+                                          "-o", "ip.check_checksum:TRUE",
+                                          "-Y", "_ws.malformed || tcp.checksum.status == 0 || ip.checksum.status == 0"])
+        XCTAssertEqual(marks.stdout, "", "tshark marks the recording")
+        let segments = try ChildProcess.run([tshark, "-r", record, "-Y", "tcp.srcport == 7 || tcp.srcport == 19"]).stdout
+        XCTAssertGreaterThan(segments.split(separator: "\n").count, 10, "the host's segments were recorded")
     }
 
     /// A transfer through the echo service: what comes back has the same SHA-256.
