@@ -1,3 +1,4 @@
+import Foundation
 @testable import LuaHost
 import XCTest
 
@@ -167,5 +168,115 @@ final class PackManifestTests: XCTestCase {
     func testFilesAreNotListElements() throws {
         XCTAssertTrue(try manifestError("return {\(valid) config = {x = {type = 'list', of = 'file', default = {}, help = 'h'}}}")
             .contains("field 'config.x.of': 'file' is not a list element type"))
+    }
+
+    /// Writes `files` (path from `root` -> content) under `root`, making folders.
+    func write(_ files: [String: String], under root: String) throws {
+        for (path, content) in files {
+            let full = root + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try content.write(toFile: full, atomically: true, encoding: .utf8)
+        }
+    }
+
+    func testAFolderSettingHoldsEveryFileUnderItByPath() throws {
+        let directory = try packs.write("site", handler: """
+            local site = tapir.config.site
+            assert(site["/index.html"] == "<h1>hi</h1>\\n" and site["/css/a.css"] == "p {}", "files by path")
+            assert(site["/.git/config"] == nil and site["/.hidden"] == nil, "hidden entries left out")
+            local count = 0
+            for _ in pairs(site) do count = count + 1 end
+            assert(count == 4, "four files, got " .. count)
+            assert(next(tapir.config.none) == nil, "an empty path gives no files")
+            """, config: """
+            site = {type = "folder", default = "www", help = "h"},
+            none = {type = "folder", default = "", help = "h"},
+            """)
+        try write(["www/index.html": "<h1>hi</h1>\n", "www/css/a.css": "p {}", "www/a/b/c.txt": "deep",
+                   "www/.hidden": "no", "www/.git/config": "no", "www/empty": ""], under: directory)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/www/link.txt", withDestinationPath: "a/b/c.txt")
+        let manifest = try Pack(directory: directory).manifest
+        XCTAssertEqual(manifest.setting("site")?.type, .folder)
+        XCTAssertEqual(manifest.setting("site")?.defaultValue, .string("www"), "the default stays a path")
+        let values = try manifest.resolve([:])
+        XCTAssertEqual(values["site"], .files(["/index.html": "<h1>hi</h1>\n", "/css/a.css": "p {}",
+                                               "/a/b/c.txt": "deep", "/empty": "", "/link.txt": "deep"]))
+        XCTAssertEqual(values["none"], .files([:]))
+        let given = packs.root + "/other"
+        try write(["only.txt": "x"], under: given)
+        XCTAssertEqual(try manifest.resolve(["site": given])["site"], .files(["/only.txt": "x"]),
+                       "a given path is the working directory's")
+        // Lua sees a table by path (the handler asserts it); one file less for the count.
+        try FileManager.default.removeItem(atPath: directory + "/www/empty")
+        try packs.load(directory)
+    }
+
+    func testAFolderLinkLeadingOutIsRefusedSayingWhich() throws {
+        let directory = try packs.write("site", handler: "", config: "site = {type = 'folder', default = 'www', help = 'h'},")
+        try write(["www/index.html": "hi", "secret.txt": "s"], under: directory)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/www/up.txt", withDestinationPath: "../secret.txt")
+        let manifest = try Pack(directory: directory).manifest
+        XCTAssertThrowsError(try manifest.resolve([:])) { error in
+            XCTAssertEqual("\(error)", "pack 'site': setting 'site': '/up.txt' in '\(directory)/www' is a link leading "
+                + "outside the folder (to '\(SettingFolder.realPath(directory + "/secret.txt")!)')")
+        }
+        try FileManager.default.removeItem(atPath: directory + "/www/up.txt")
+        try FileManager.default.createSymbolicLink(atPath: directory + "/www/etc", withDestinationPath: "/etc")
+        XCTAssertThrowsError(try manifest.resolve([:])) { error in
+            XCTAssertTrue("\(error)".contains("'/etc' in '\(directory)/www' is a link leading outside the folder (to '/etc')"),
+                          "\(error)")
+        }
+        try FileManager.default.removeItem(atPath: directory + "/www/etc")
+        try FileManager.default.createDirectory(atPath: directory + "/www/sub", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/www/sub/loop", withDestinationPath: "..")
+        XCTAssertThrowsError(try manifest.resolve([:])) { error in
+            XCTAssertTrue("\(error)".contains("'/sub/loop' in '\(directory)/www' is a link to a folder"), "\(error)")
+        }
+        try FileManager.default.removeItem(atPath: directory + "/www/sub/loop")
+        XCTAssertEqual(try manifest.resolve([:])["site"], .files(["/index.html": "hi"]))
+    }
+
+    func testAFolderPastItsLimitsOrHoldingBinaryIsRefused() throws {
+        let directory = try packs.write("site", handler: "", config: "site = {type = 'folder', default = '', help = 'h'},")
+        let manifest = try Pack(directory: directory).manifest
+        let missing = packs.root + "/nowhere"
+        XCTAssertThrowsError(try manifest.resolve(["site": missing])) { error in
+            XCTAssertEqual("\(error)", "pack 'site': setting 'site': cannot read '\(missing)': No such file or directory")
+        }
+        let file = packs.root + "/plain.txt"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try manifest.resolve(["site": file])) { error in
+            XCTAssertEqual("\(error)", "pack 'site': setting 'site': cannot read '\(file)': not a folder")
+        }
+        let binary = packs.root + "/binary"
+        try write(["ok.txt": "fine"], under: binary)
+        try Data([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe]).write(to: URL(fileURLWithPath: binary + "/logo.png"))
+        XCTAssertThrowsError(try manifest.resolve(["site": binary])) { error in
+            XCTAssertEqual("\(error)", "pack 'site': setting 'site': '/logo.png' in '\(binary)' is not UTF-8 text "
+                + "(a folder's files reach Lua as text: binary files are refused)")
+        }
+        let many = packs.root + "/many"
+        try FileManager.default.createDirectory(atPath: many, withIntermediateDirectories: true)
+        for index in 0...SettingFolder.fileLimit {
+            FileManager.default.createFile(atPath: many + "/f\(index)", contents: Data("x".utf8))
+        }
+        XCTAssertThrowsError(try manifest.resolve(["site": many])) { error in
+            XCTAssertEqual("\(error)", "pack 'site': setting 'site': cannot read '\(many)': more than \(SettingFolder.fileLimit) files")
+        }
+        let big = packs.root + "/big"
+        let half = String(repeating: "x", count: SettingFolder.byteLimit / 2 + 1)
+        try write(["a": half, "b": half], under: big)
+        XCTAssertThrowsError(try manifest.resolve(["site": big])) { error in
+            XCTAssertEqual("\(error)", "pack 'site': setting 'site': cannot read '\(big)': more than 8 MiB of files (at '/b')")
+        }
+        try write(["c": String(half.dropFirst(2))], under: big)
+        try FileManager.default.removeItem(atPath: big + "/b")
+        XCTAssertEqual(try manifest.resolve(["site": big])["site"].map { "\($0)" }, "/a,/c", "just under the limit")
+    }
+
+    func testFoldersAreNotListElements() throws {
+        XCTAssertTrue(try manifestError("return {\(valid) config = {x = {type = 'list', of = 'folder', default = {}, help = 'h'}}}")
+            .contains("field 'config.x.of': 'folder' is not a list element type"))
     }
 }

@@ -32,7 +32,8 @@ public struct PackManifest: Sendable {
     /// Every setting's value: its default, or the text given for it (`--set key=value`),
     /// checked against its type. A `file` setting's value is the text of its file: a path
     /// given is relative to the working directory, a default one to the pack's folder,
-    /// and "" reads nothing (the value is "").
+    /// and "" reads nothing (the value is ""). A `folder` setting's value is the table of
+    /// its folder's files (SettingFolder), found the same way ("" gives no files).
     public func resolve(_ given: [String: String]) throws(PackError) -> [String: PackValue] {
         var values: [String: PackValue] = [:]
         for setting in settings { values[setting.name] = setting.defaultValue }
@@ -51,6 +52,15 @@ public struct PackManifest: Sendable {
             guard case .string(var path)? = values[setting.name], !path.isEmpty else { continue }
             if given[setting.name] == nil, !path.hasPrefix("/") { path = directory + "/" + path }
             values[setting.name] = .string(try SettingFile.read(path, setting: setting.name, pack: name))
+        }
+        for setting in settings where setting.type == .folder {
+            guard case .string(var path)? = values[setting.name] else { continue }
+            guard !path.isEmpty else {
+                values[setting.name] = .files([:])
+                continue
+            }
+            if given[setting.name] == nil, !path.hasPrefix("/") { path = directory + "/" + path }
+            values[setting.name] = .files(try SettingFolder.read(path, setting: setting.name, pack: name))
         }
         return values
     }
@@ -213,7 +223,8 @@ extension PackSetting {
                 items.append(item)
             }
             return .list(items)
-        case (.string, .string(let text)?), (.file, .string(let text)?), (.ipv4, .string(let text)?),
+        case (.string, .string(let text)?), (.file, .string(let text)?), (.folder, .string(let text)?),
+             (.ipv4, .string(let text)?),
              (.ipv6, .string(let text)?), (.mac, .string(let text)?):
             return type.parse(text)
         case (.integer, .integer(let number)?), (.port, .integer(let number)?):

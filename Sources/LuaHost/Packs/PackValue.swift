@@ -7,10 +7,13 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
     /// none); tapir.config holds the file's text, read when the pack is configured (see
     /// PackManifest.resolve).
     case file
+    /// A folder's path, like `file`; tapir.config holds a table from each regular file's
+    /// path under the folder ("/index.html") to its text (see SettingFolder).
+    case folder
     /// Comma-separated on the command line; a Lua list in tapir.config.
     case list(PackValueType)
 
-    public static let names = ["string", "integer", "boolean", "ipv4", "ipv6", "mac", "port", "file", "list"]
+    public static let names = ["string", "integer", "boolean", "ipv4", "ipv6", "mac", "port", "file", "folder", "list"]
     /// The types a list may hold.
     static let elementNames = ["string", "integer", "boolean", "ipv4", "ipv6", "mac", "port"]
 
@@ -25,6 +28,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
         case "mac": .mac
         case "port": .port
         case "file": .file
+        case "folder": .folder
         default: nil
         }
     }
@@ -40,6 +44,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
         case .mac: "mac"
         case .port: "port"
         case .file: "file"
+        case .folder: "folder"
         }
     }
 
@@ -54,6 +59,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
         case .mac: "a MAC address (like 02:54:41:50:49:52)"
         case .port: "a port (an integer from 0 to 65535)"
         case .file: "a file's path"
+        case .folder: "a folder's path"
         case .list(let element): "a comma-separated list of \(element) values"
         }
     }
@@ -61,7 +67,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
     /// A value from its command-line text; nil when it is not of this type.
     public func parse(_ text: String) -> PackValue? {
         switch self {
-        case .string, .file:
+        case .string, .file, .folder:
             return .string(text)
         case .integer:
             return Int64(text).map(PackValue.integer)
@@ -99,24 +105,29 @@ public enum PackValue: Equatable, Sendable, CustomStringConvertible {
     case integer(Int64)
     case boolean(Bool)
     case list([PackValue])
+    /// A `folder` setting's files once read: each file's text by its path under the
+    /// folder ("/index.html").
+    case files([String: String])
 
-    /// The command-line form (lists comma-separated).
+    /// The command-line form (lists comma-separated; a folder's files: their paths).
     public var description: String {
         switch self {
         case .string(let text): text
         case .integer(let number): String(number)
         case .boolean(let flag): flag ? "true" : "false"
         case .list(let items): items.map(\.description).joined(separator: ",")
+        case .files(let files): files.keys.sorted().joined(separator: ",")
         }
     }
 
-    /// The value as Lua gets it (a list: an array).
+    /// The value as Lua gets it (a list: an array; files: a table by path).
     public var encoded: EncodedValue {
         switch self {
         case .string(let text): .string(text)
         case .integer(let number): .integer(number)
         case .boolean(let flag): .boolean(flag)
         case .list(let items): .array(items.map(\.encoded))
+        case .files(let files): .table(files.sorted { $0.key < $1.key }.map { (.string($0.key), .string($0.value)) })
         }
     }
 
@@ -133,6 +144,9 @@ public enum PackValue: Equatable, Sendable, CustomStringConvertible {
         case .integer(let number): String(number)
         case .boolean(let flag): flag ? "true" : "false"
         case .list(let items): "{" + items.map(\.luaLiteral).joined(separator: ", ") + "}"
+        case .files(let files):
+            "{" + files.sorted { $0.key < $1.key }.map { "[\(Self.quoted($0.key))] = \(Self.quoted($0.value))" }
+                .joined(separator: ", ") + "}"
         }
     }
 
