@@ -1,14 +1,16 @@
 return {
   name = "dns-responder",
   version = "1.0.0",
-  description = "Authoritative DNS over UDP for zones from a zone file or settings",
+  description = "Authoritative DNS over UDP and TCP for zones from a zone file or settings",
   api = 1,
   handlers = {"responder.lua"},
   config = {
     ip = {type = "ipv4", default = "198.18.0.2", help = "the IPv4 address answered on"},
     ipv6 = {type = "ipv6", default = "2001:2::2", help = "the IPv6 address answered on"},
     mac = {type = "mac", default = "02:54:41:50:49:52", help = "the MAC address given in ARP and NDP replies"},
-    port = {type = "port", default = 53, help = "the UDP port answered on"},
+    port = {type = "port", default = 53, help = "the UDP and TCP port answered on"},
+    tcp = {type = "boolean", default = true, help = "answer over TCP too (RFC 7766), where truncated UDP answers are asked again"},
+    tcp_idle = {type = "integer", default = 10000, help = "milliseconds a TCP connection may wait for its next query before it is closed"},
     records = {type = "string", default = "",
                help = "records, 'NAME [TTL] [IN] TYPE DATA; ...' (A, AAAA, NS, CNAME, PTR, MX, TXT, SRV, SOA, CAA)"},
     zone = {type = "file", default = "example.zone",

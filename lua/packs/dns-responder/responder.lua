@@ -1,6 +1,8 @@
--- An authoritative DNS responder over UDP (RFC 1035, negative answers RFC 2308, EDNS0
--- RFC 6891) for the zones of the `zone` file and the `records` setting. Messages are read
--- and written with tapir.proto.dns; the answers come from zones.lua.
+-- An authoritative DNS responder over UDP and TCP (RFC 1035, negative answers RFC 2308,
+-- EDNS0 RFC 6891, TCP RFC 7766) for the zones of the `zone` file and the `records`
+-- setting. Messages are read and written with tapir.proto.dns; the answers come from
+-- zones.lua. Over UDP an answer larger than the client's limit is cut to its question with
+-- TC set, so the client asks again over TCP, where it comes whole.
 tapir.reassemble = true  -- a query in fragments arrives whole
 tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
@@ -44,7 +46,7 @@ if not db then error(problem, 0) end
 -- Counters, kept across reloads in tapir.state.dns, and answered to a CHAOS-class TXT
 -- query for counters.dns-responder (as BIND answers version.bind).
 local COUNTER_NAMES = {"queries", "noerror", "nxdomain", "refused", "notimp", "formerr", "truncated",
-                       "malformed", "ignored"}
+                       "malformed", "ignored", "tcp_connections", "tcp_queries"}
 tapir.state.dns = tapir.state.dns or {}
 local counters = tapir.state.dns
 for _, name in ipairs(COUNTER_NAMES) do counters[name] = counters[name] or 0 end
@@ -55,35 +57,38 @@ local PLAIN_DNS_LIMIT = 512
 local T, RCODE, CLASS = dns.TYPE, dns.RCODE, dns.CLASS
 
 local last_malformed_log = -math.huge
-local function malformed(pkt, why)
+local function malformed(from, why)
   counters.malformed = counters.malformed + 1
   local now = tapir.now()
   if now - last_malformed_log >= 10000 then
     last_malformed_log = now
     tapir.log.warn(string.format("malformed query from %s dropped: %s (%d malformed so far)",
-                                 pkt.ip and pkt.ip.src or pkt.ipv6.src, why, counters.malformed))
+                                 from, why, counters.malformed))
   end
 end
 
 -- The reply to the query `q`: `fields` over a header with the ID, opcode, RD and CD
 -- echoed, QR set, the question as it came (when there was one), and an OPT when the query
--- had one (RFC 6891 6.1.1: our UDP size, DO echoed), errors included. Cut to the header,
--- question and OPT with TC set when over the client's limit.
-local function respond(pkt, dev, q, fields)
+-- had one (RFC 6891 6.1.1: our UDP size, DO echoed), errors included.
+local function respond(q, fields)
   local reply = {id = q.id, qr = true, opcode = q.opcode, rd = q.rd, cd = q.cd, aa = fields.aa,
                  rcode = fields.rcode or RCODE.NOERROR, questions = fields.questions or q.questions,
                  answers = fields.answers, authority = fields.authority, additional = fields.additional}
   if q.edns then reply.edns = {udp_size = OUR_UDP_SIZE, dnssec_ok = q.edns.dnssec_ok, options = fields.options} end
+  return reply
+end
+
+-- The reply's bytes, at most `limit` of them: when over, cut to the header, question and
+-- OPT with TC set.
+local function encode(reply, limit)
   local bytes, why = dns.encode(reply)
   if not bytes then error("cannot encode the answer: " .. why, 0) end
-  local limit = PLAIN_DNS_LIMIT
-  if q.edns then limit = math.max(q.edns.udp_size, PLAIN_DNS_LIMIT) end
   if #bytes > limit then
     counters.truncated = counters.truncated + 1
     reply.tc, reply.answers, reply.authority, reply.additional = true, nil, nil, nil
     bytes = assert(dns.encode(reply))
   end
-  dev:write(pkt:reply{payload = bytes})
+  return bytes
 end
 
 -- One TXT RR, "name=value" a string, owned by the question's name.
@@ -98,68 +103,104 @@ local NO_QUESTION = {}
 -- name outside our zones.
 local NOT_AUTHORITATIVE = {{code = 15, data = string.pack(">I2", 20)}}
 
-local function answer_query(pkt, dev)
-  local ip = pkt.ip
-  if ip then
-    if ip.dst ~= IP or ip.mf or ip.frag ~= 0 then return end
-  elseif not pkt.ipv6 or pkt.ipv6.dst ~= IPV6 then
-    return
-  end
-  local payload = pkt.payload
+-- The query `q` and the reply to a query's bytes (a table for dns.encode), or nil when it
+-- gets none (malformed, or a response); `from` names the client in the log.
+local function reply_to(payload, from)
   local q, why = dns.decode(payload)
   if not q then
     -- A header we can read with an opcode we do not serve is answered NOTIMP all the same.
     local flags = #payload >= 12 and string.unpack(">I2", payload, 3)
     if not flags or flags & 0x8000 ~= 0 or (flags >> 11) & 0xF == 0 then
-      malformed(pkt, why)
-      return true
+      malformed(from, why)
+      return nil
     end
     q = {id = string.unpack(">I2", payload), opcode = (flags >> 11) & 0xF, rd = flags & 0x0100 ~= 0,
          cd = flags & 0x0010 ~= 0, questions = NO_QUESTION}
   end
   if q.qr then
     counters.ignored = counters.ignored + 1
-    return true
+    return nil
   end
   counters.queries = counters.queries + 1
   local question = q.questions[1]
   if q.opcode ~= 0 then
     counters.notimp = counters.notimp + 1
-    respond(pkt, dev, q, {rcode = RCODE.NOTIMP, questions = NO_QUESTION})
+    return q, respond(q, {rcode = RCODE.NOTIMP, questions = NO_QUESTION})
   elseif #q.questions ~= 1 then
     counters.formerr = counters.formerr + 1
-    respond(pkt, dev, q, {rcode = RCODE.FORMERR, questions = NO_QUESTION})
+    return q, respond(q, {rcode = RCODE.FORMERR, questions = NO_QUESTION})
   elseif q.edns_error then
     counters.formerr = counters.formerr + 1
-    respond(pkt, dev, q, {rcode = RCODE.FORMERR})
+    return q, respond(q, {rcode = RCODE.FORMERR})
   elseif q.edns and q.edns.version ~= 0 then
     counters.formerr = counters.formerr + 1   -- counted with FORMERR: a query we cannot read
-    respond(pkt, dev, q, {rcode = RCODE.BADVERS})
+    return q, respond(q, {rcode = RCODE.BADVERS})
   elseif question.class == CLASS.CH and question.type == T.TXT
          and dns.canonical(question.name) == COUNTERS_QUERY then
-    respond(pkt, dev, q, {aa = true, answers = counters_answer(q)})
+    return q, respond(q, {aa = true, answers = counters_answer(q)})
   elseif question.class ~= CLASS.IN or question.type == T.AXFR or question.type == T.IXFR then
     counters.refused = counters.refused + 1
-    respond(pkt, dev, q, {rcode = RCODE.REFUSED})
+    return q, respond(q, {rcode = RCODE.REFUSED})
   else
     local answer = db:answer(dns.canonical(question.name), question.type)
     if not answer then
       counters.refused = counters.refused + 1
-      respond(pkt, dev, q, {rcode = RCODE.REFUSED, options = NOT_AUTHORITATIVE})
+      return q, respond(q, {rcode = RCODE.REFUSED, options = NOT_AUTHORITATIVE})
     else
       if answer.rcode == RCODE.NXDOMAIN then
         counters.nxdomain = counters.nxdomain + 1
       else
         counters.noerror = counters.noerror + 1
       end
-      respond(pkt, dev, q, {aa = true, rcode = answer.rcode, answers = answer.answers,
+      return q, respond(q, {aa = true, rcode = answer.rcode, answers = answer.answers,
                             authority = answer.authority, additional = answer.additional})
     end
+  end
+end
+
+local function answer_udp(pkt, dev)
+  local ip = pkt.ip
+  if ip then
+    if ip.dst ~= IP or ip.mf or ip.frag ~= 0 then return end
+  elseif not pkt.ipv6 or pkt.ipv6.dst ~= IPV6 then
+    return
+  end
+  local q, reply = reply_to(pkt.payload, ip and ip.src or pkt.ipv6.src)
+  if reply then
+    local limit = PLAIN_DNS_LIMIT
+    if q.edns then limit = math.max(q.edns.udp_size, PLAIN_DNS_LIMIT) end
+    dev:write(pkt:reply{payload = encode(reply, limit)})
   end
   return true
 end
 
-tapir.on("udp", {dport = config.port}, answer_query)
+tapir.on("udp", {dport = config.port}, answer_udp)
+
+-- RFC 7766: over TCP each message has a two-byte length before it; a connection carries
+-- queries one after another (answered in turn) until the client closes it or stays idle
+-- for `tcp_idle` ms. No truncation but the 65535 bytes a length can say.
+local function serve_tcp(conn)
+  counters.tcp_connections = counters.tcp_connections + 1
+  conn:settimeout(config.tcp_idle)
+  while true do
+    local prefix = conn:receive(2)
+    if not prefix then return end
+    local length = string.unpack(">I2", prefix)
+    local message = conn:receive(length)
+    if not message then return end
+    counters.tcp_queries = counters.tcp_queries + 1
+    local _, reply = reply_to(message, conn.peer.ip)
+    if reply then
+      local bytes = encode(reply, 65535)
+      if not conn:send(string.pack(">s2", bytes)) then return end
+    end
+  end
+end
+
+if config.tcp then
+  tapir.tcp.listen({port = config.port, ip = IP, mac = config.mac}, serve_tcp)
+  tapir.tcp.listen({port = config.port, ipv6 = IPV6, mac = config.mac}, serve_tcp)
+end
 
 if config.arp then
   tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
@@ -175,5 +216,5 @@ if config.arp then
   end)
 end
 
-tapir.log.debug(string.format("dns-responder: %d records for %d names in zones %s, on %s and %s, UDP port %d",
+tapir.log.debug(string.format("dns-responder: %d records for %d names in zones %s, on %s and %s, port %d",
                              #records, db.count, table.concat(db:zone_list(), " "), IP, IPV6, config.port))
