@@ -20,16 +20,19 @@ M.others = {}           -- decoded frames written that were for no peer
 local Peer = {}
 Peer.__index = Peer
 
--- A peer from `src` (198.18.0.1, MAC 02:00:00:00:00:01) to dst:dport; nothing is sent yet.
+-- A peer from `src` (198.18.0.1, or 2001:2::1 to an IPv6 `dst`; MAC 02:00:00:00:00:01)
+-- to dst:dport; nothing is sent yet.
 function M.peer(fields)
   next_port = next_port + 1
+  local ipv6 = fields.dst:find(":", 1, true) ~= nil
   local peer = setmetatable({
-    src = fields.src or "198.18.0.1", dst = fields.dst, sport = fields.sport or next_port, dport = fields.dport,
+    src = fields.src or (ipv6 and "2001:2::1" or "198.18.0.1"), dst = fields.dst, sport = fields.sport or next_port, dport = fields.dport,
     src_mac = fields.src_mac or "02:00:00:00:00:01", dst_mac = fields.dst_mac,
     seq = fields.isn or 1000, rcv_nxt = nil, window = fields.window or 65535, mss = fields.mss or 1460,
     received = "", fin = false, reset = false, segments = {},
+    unsent = "", snd_una = nil, snd_wnd = 0,
   }, Peer)
-  peer.ipv6 = peer.dst:find(":", 1, true) ~= nil
+  peer.ipv6 = ipv6
   peers[peer.sport] = peer
   return peer
 end
@@ -63,7 +66,10 @@ function M.collect()
   end
   for _, peer in ipairs(due) do
     peer.ack_due = false
-    if not peer.reset then test.inject(peer:frame("A")) end
+    if not peer.reset and not peer:push() then test.inject(peer:frame("A")) end
+  end
+  for _, peer in pairs(peers) do
+    if #peer.unsent > 0 and not peer.reset then peer:push() end
   end
   return #due > 0
 end
@@ -75,6 +81,11 @@ function Peer:segment(tcp, payload)
                                        window = tcp.window}
   local flags = tcp.flags
   if flags & 0x04 ~= 0 then self.reset = true return end
+  if flags & 0x10 ~= 0 then  -- what they acknowledge, and their window from there
+    if not self.snd_una or not before(tcp.ack, self.snd_una) then
+      self.snd_una, self.snd_wnd = tcp.ack, tcp.window
+    end
+  end
   if flags & 0x02 ~= 0 then  -- SYN-ACK
     self.syn_ack = tcp
     self.rcv_nxt = (tcp.seq + 1) & 0xffffffff
@@ -109,15 +120,28 @@ function Peer:connect()
   return true
 end
 
--- Sends data in segments of at most mss bytes (with PSH on the last).
+-- Queues data and sends what the server's window takes now, in segments of at most mss
+-- bytes (PSH on the last); the rest goes as acknowledgements open the window (collect).
+-- Nothing is retransmitted: the memory device loses nothing.
 function Peer:send(data)
-  local at = 1
-  while at <= #data do
-    local piece = data:sub(at, at + self.mss - 1)
-    at = at + #piece
-    test.inject(self:frame(at > #data and "PA" or "A", piece))
+  self.unsent = self.unsent .. data
+  self:push()
+end
+
+-- Sends what the window allows of what is queued; true when anything went.
+function Peer:push()
+  local in_flight = self.snd_una and ((self.seq - self.snd_una) & 0xffffffff) or 0
+  local room = (self.snd_una and self.snd_wnd or 65535) - in_flight
+  local sent = false
+  while #self.unsent > 0 and room > 0 do
+    local piece = self.unsent:sub(1, math.min(self.mss, room))
+    self.unsent = self.unsent:sub(#piece + 1)
+    room = room - #piece
+    test.inject(self:frame(#self.unsent == 0 and "PA" or "A", piece))
     self.seq = (self.seq + #piece) & 0xffffffff
+    sent = true
   end
+  return sent
 end
 
 -- A FIN (after what was sent).
