@@ -101,6 +101,18 @@ final class HTTPServerKernelTests: XCTestCase {
         stop(tapir)
     }
 
+    /// The kernel side's TCP counter `name` (/proc/net/snmp's Tcp lines).
+    func tcpCounter(_ name: String, in sandbox: Sandbox) throws -> Int {
+        let lines = try sandbox.run(["cat", "/proc/net/snmp"]).stdout.split(separator: "\n")
+            .filter { $0.hasPrefix("Tcp: ") }.map { $0.split(separator: " ") }
+        guard lines.count == 2, let index = lines[0].firstIndex(of: Substring(name)) else { return -1 }
+        return Int(lines[1][index]) ?? -1
+    }
+
+    /// curl keeps getting 200 while hping3 floods the port with SYNs for 5 s. Each curl
+    /// may take a few seconds: the flood overflows the kernel's queue for the tap (its
+    /// TX dropped count), which drops some of curl's SYNs too, and curl sends them again
+    /// 1 s and 3 s later; what matters is that every one is answered 200.
     func testCurlKeepsGetting200sThroughASynFlood() throws {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: "tapir-test-http")
@@ -108,25 +120,26 @@ final class HTTPServerKernelTests: XCTestCase {
         let tapir = try startServer(device: "taph2", in: sandbox)
         XCTAssertEqual(try sandbox.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                                         "http://198.18.0.2/"]).stdout, "200")
+        let segmentsBefore = try tcpCounter("InSegs", in: sandbox)
         // Only at the namespace's own peer address, and for 5 s at most.
         let flood = try sandbox.start(["timeout", "5", "hping3", "-S", "--flood", "-p", "80", "198.18.0.2"])
-        usleep(500_000)
-        var codes: [String] = []
-        let end = ContinuousClock.now + .seconds(4)
-        while ContinuousClock.now < end {
-            let curl = try sandbox.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3",
-                                        "http://198.18.0.2/big.txt"], timeout: .seconds(5))
-            codes.append(curl.stdout)
-            usleep(100_000)
+        usleep(300_000)
+        var runs: [String] = []
+        while !flood.hasExited {
+            let curl = try sandbox.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                                        "--max-time", "10", "http://198.18.0.2/big.txt"], timeout: .seconds(12))
+            runs.append(curl.stdout)
         }
         let floodOutput = flood.wait(timeout: .seconds(10))
         let sent = floodOutput.stdout + floodOutput.stderr
-        XCTAssertTrue(sent.contains("packets transmitted"), sent)
         let transmitted = sent.split(separator: "\n").first { $0.contains("packets transmitted") }
             .flatMap { Int($0.split(separator: " ")[0]) } ?? 0
         XCTAssertGreaterThan(transmitted, 10_000, "a flood: \(sent)")
-        XCTAssertGreaterThanOrEqual(codes.count, 3, "curl ran through the flood")
-        XCTAssertEqual(codes.filter { $0 != "200" }, [], "every curl during the flood got 200 (\(codes.count) runs)")
+        // The host answered the flood: a SYN-ACK for each SYN it read, which the kernel resets.
+        let answered = try tcpCounter("InSegs", in: sandbox) - segmentsBefore
+        XCTAssertGreaterThan(answered, 10_000, "SYN-ACKs came back during the flood")
+        XCTAssertGreaterThanOrEqual(runs.count, 2, "curl ran through the flood: \(runs)")
+        XCTAssertEqual(runs.filter { !$0.hasPrefix("200 ") }, [], "every curl during the flood got 200: \(runs)")
         XCTAssertEqual(try sandbox.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                                         "http://198.18.0.2/"]).stdout, "200", "and after it")
         stop(tapir)
