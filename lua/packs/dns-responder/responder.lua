@@ -176,17 +176,38 @@ end
 
 tapir.on("udp", {dport = config.port}, answer_udp)
 
+-- `count` bytes of what `conn` sends, by `deadline` (tapir.now milliseconds), else nil.
+-- (conn:receive's timeout is how long it waits for more data: a client sending a byte now
+-- and then would hold it for ever. receiveany with what is left of the deadline cannot.)
+local function reader(conn)
+  local buffer = ""
+  return function(count, deadline)
+    while #buffer < count do
+      local left = deadline - tapir.now()
+      if left <= 0 then return nil end
+      conn:settimeout(math.ceil(left))
+      local data = conn:receiveany(65536)
+      if not data then return nil end
+      buffer = buffer .. data
+    end
+    local bytes = buffer:sub(1, count)
+    buffer = buffer:sub(count + 1)
+    return bytes
+  end
+end
+
 -- RFC 7766: over TCP each message has a two-byte length before it; a connection carries
--- queries one after another (answered in turn) until the client closes it or stays idle
--- for `tcp_idle` ms. No truncation but the 65535 bytes a length can say.
+-- queries one after another (answered in turn) until the client closes it or sends no
+-- length for `tcp_idle` ms; a query whose bytes do not all come within `tcp_idle` ms of its
+-- length closes it too. No truncation but the 65535 bytes a length can say.
 local function serve_tcp(conn)
   counters.tcp_connections = counters.tcp_connections + 1
-  conn:settimeout(config.tcp_idle)
+  local read = reader(conn)
   while true do
-    local prefix = conn:receive(2)
+    local prefix = read(2, tapir.now() + config.tcp_idle)
     if not prefix then return end
     local length = string.unpack(">I2", prefix)
-    local message = conn:receive(length)
+    local message = read(length, tapir.now() + config.tcp_idle)
     if not message then return end
     counters.tcp_queries = counters.tcp_queries + 1
     local _, reply = reply_to(message, conn.peer.ip)

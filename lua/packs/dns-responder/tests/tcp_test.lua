@@ -93,3 +93,19 @@ function test_an_idle_connection_is_closed()
   peer:run(200)
   test.expect(peer.fin, "closed after tcp_idle")
 end
+
+function test_a_query_dribbled_past_tcp_idle_closes_the_connection()
+  local peer = connect()
+  local bytes = string.pack(">s2", query(5, "www.example.test", dns.TYPE.A))
+  peer:send(bytes:sub(1, 3))
+  for i = 4, 6 do  -- a byte every 500 ms: each comes within tcp_idle, the query does not
+    peer:run(500)
+    test.equal(peer.fin, false, "open at byte " .. i)
+    peer:send(bytes:sub(i, i))
+  end
+  peer:run(400)
+  test.equal(peer.fin, false, "open 1900 ms after the length")
+  peer:run(200)
+  test.expect(peer.fin, "closed 2000 ms after the length")
+  test.equal(peer.received, "", "unanswered")
+end
