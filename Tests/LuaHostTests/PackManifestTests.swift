@@ -259,7 +259,7 @@ final class PackManifestTests: XCTestCase {
         let many = packs.root + "/many"
         try FileManager.default.createDirectory(atPath: many, withIntermediateDirectories: true)
         for index in 0...SettingFolder.fileLimit {
-            FileManager.default.createFile(atPath: many + "/f\(index)", contents: Data("x".utf8))
+            _ = FileManager.default.createFile(atPath: many + "/f\(index)", contents: Data("x".utf8))
         }
         XCTAssertThrowsError(try manifest.resolve(["site": many])) { error in
             XCTAssertEqual("\(error)", "pack 'site': setting 'site': cannot read '\(many)': more than \(SettingFolder.fileLimit) files")
