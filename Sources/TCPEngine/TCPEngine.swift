@@ -214,12 +214,7 @@ public final class TCPEngine {
 
     private func free(_ slot: Int32) {
         guard let connection = slots[Int(slot)] else { return }
-        if let listener = connection.listener {
-            listener.connections -= 1
-            if connection.inBacklog { listener.synReceived -= 1 }
-            if connection.owner == .listener { listener.remove(slot) }
-        }
-        connection.listener = nil
+        detachFromListener(connection, slot: slot)
         bufferBytes -= connection.bufferBytes
         connection.releaseBuffers()
         index.removeValue(forKey: connection.tuple)
@@ -254,6 +249,18 @@ public final class TCPEngine {
         settle(connection, slot: slot)
     }
 
+    /// The connection no longer counts against its listener's limits.
+    private func detachFromListener(_ connection: Connection, slot: Int32) {
+        guard let listener = connection.listener else { return }
+        listener.connections -= 1
+        if connection.inBacklog {
+            listener.synReceived -= 1
+            connection.inBacklog = false
+        }
+        if connection.owner == .listener { listener.remove(slot) }
+        connection.listener = nil
+    }
+
     private func settle(_ connection: Connection, slot: Int32) {
         if connection.acceptPending {
             connection.acceptPending = false
@@ -270,6 +277,13 @@ public final class TCPEngine {
             // Nobody will read or write again: TIME-WAIT keeps no buffers.
             bufferBytes -= connection.bufferBytes
             connection.releaseBuffers()
+        }
+        if connection.listener != nil, connection.owner == .orphan || connection.state == .timeWait {
+            // Closed by the application, or only keeping its port in TIME-WAIT: it is no longer
+            // one of the listener's connections (a client that does not keep connections
+            // alive would otherwise find the listener full of TIME-WAITs). The engine's own
+            // limits, connections and buffer bytes in all, still count it.
+            detachFromListener(connection, slot: slot)
         }
         if !connection.pendingEvents.isEmpty && connection.owner == .application && !connection.inEventQueue {
             connection.inEventQueue = true
