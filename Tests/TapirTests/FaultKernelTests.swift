@@ -293,16 +293,23 @@ final class FaultKernelTests: XCTestCase {
         let sent = Int(flooded.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         XCTAssertEqual(flooded.status, 0, flooded.stderr)
         // The flood outruns any reader on two cores: the kernel's queue to the tap then
-        // drops frames (its TX dropped counter says so), now and then a ping among them.
-        // What tapir reads, it answers: at least 18 of 20.
+        // drops frames (its TX dropped counter says so), now and then a ping among them,
+        // more of them the busier the machine. What is bounded is tapir's part: every echo
+        // request it read was answered (its handler's calls, less the 2 pings before), and
+        // the flood did not starve it (most pings got through).
         let received = ping.stdout.split(separator: "\n").first { $0.contains("received") }
             .flatMap { line in line.split(separator: ",").first { $0.contains("received") } }
             .flatMap { Int($0.split(separator: " ")[0]) } ?? 0
-        XCTAssertGreaterThanOrEqual(received, 18, "pings answered during the flood: \(ping.stdout)")
         let link = (try? sandbox.ip(["-s", "link", "show", "tapm0"]).stdout) ?? ""
 
         let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
+        let requestsRead = (counter("calls", onLineWith: "handler icmp", in: output.stderr) ?? 0) - 2
+        // (A reply may still be lost on its way into the flooded kernel: one is allowed.)
+        XCTAssertGreaterThanOrEqual(received, requestsRead - 1,
+                                    "every echo request tapir read was answered (\(requestsRead) read): \(ping.stdout)")
+        XCTAssertGreaterThan(requestsRead, 0, "the handler's calls were counted: \(output.stderr)")
+        XCTAssertGreaterThanOrEqual(received, 10, "pings answered during the flood: \(ping.stdout)")
         let malformed = counter("malformed", onLineWith: "stats tapm0", in: output.stderr) ?? 0
         print("malformed flood: \(sent) frames sent, \(malformed) counted malformed by tapir, "
               + "\(received) of 20 pings answered; the kernel's side of the link:\n\(link)")

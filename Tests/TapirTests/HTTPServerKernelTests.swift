@@ -184,4 +184,36 @@ final class HTTPServerKernelTests: XCTestCase {
         XCTAssertTrue((1.4...3).contains(idleSeconds), "closed after the idle time: \(slow.stdout)")
         stop(tapir)
     }
+
+    func testAReloadWhileTenDownloadsRunLeavesEveryOneWhole() throws {
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: "tapir-test-http")
+        defer { sandbox.remove() }
+        let tapir = try startServer(device: "taphr0", in: sandbox)
+        let expected = try bytes(folder + "/big.txt")
+        let downloads = NSTemporaryDirectory() + "tapir-http-dl-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: downloads) }
+        // Ten downloads slowed to about 2 s each, a reload (SIGHUP) in the middle of them.
+        let clients = try (0..<10).map { index in
+            try sandbox.start(["curl", "-s", "--limit-rate", "150k", "-o", downloads + "/\(index)",
+                               "-w", "%{http_code}", "http://198.18.0.2/big.txt"])
+        }
+        usleep(700_000)
+        tapir.signal(SIGHUP)
+        for client in clients {
+            let output = client.wait(timeout: .seconds(30))
+            XCTAssertEqual(output.stdout, "200", output.stderr)
+        }
+        for index in 0..<10 {
+            XCTAssertEqual(try bytes(downloads + "/\(index)"), expected, "download \(index)")
+        }
+        // After the reload new connections reach the new version.
+        let after = try sandbox.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://198.18.0.2/"])
+        XCTAssertEqual(after.stdout, "200")
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stderr.contains("reloaded"), output.stderr)
+        XCTAssertTrue(output.stderr.contains("finishes its"), "the old version finished its connections: " + output.stderr)
+    }
 }
