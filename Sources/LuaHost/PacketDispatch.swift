@@ -26,10 +26,10 @@ final class PacketDispatch {
     private var anyUnclaimedHandler = false
     private var wantedGeneration = -1
 
-    /// The host's TCP: offered each TCP segment before any handler (true: claimed), and each
-    /// frame nothing claimed (it answers ARP for its listeners' addresses).
-    var claimNatively: ((UnsafeRawBufferPointer, DecodedFrame, HostDevice) -> Bool)?
-    var answerUnclaimed: ((UnsafeRawBufferPointer, DecodedFrame, HostDevice) -> Void)?
+    /// The host's TCP (the host owns it): offered each TCP segment before any handler, and
+    /// each ARP request nothing claimed (it answers for its listeners' addresses). Unowned
+    /// and called directly: no retain, no closure on the per-packet path.
+    unowned(unsafe) var tcp: TCPService?
 
     init(clock: @escaping () -> TimerInstant) {
         self.clock = clock
@@ -44,7 +44,7 @@ final class PacketDispatch {
     func handle(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
         let frame = FrameDecoder.decode(bytes, linkType: device.linkType)
         if frame.isMalformed { device.malformedFrames += 1 }
-        if frame.has(.tcp), let claimNatively, claimNatively(bytes, frame, device) { return }
+        if frame.has(.tcp), let tcp, tcp.isActive, tcp.claim(bytes, frame, from: device) { return }
         guard frame.isFragment, frame.has(.ip) || frame.has(.ipv6), scripts.contains(where: \.wantsReassembly) else {
             return dispatch(bytes, frame, from: device, to: nil)
         }
@@ -67,23 +67,15 @@ final class PacketDispatch {
         if wantedGeneration != handlerChanges.generation { refreshWanted() }
         if frame.layers.isDisjoint(with: wantedLayers), !anyUnclaimedHandler {
             device.unclaimedFrames += 1
-            answerUnclaimed?(bytes, frame, device)
+            if frame.has(.arp) { answerARP(bytes, frame, from: device) }
             return
         }
         var claimed = false
         // Whether the frame's checksums verify, found at the first script that asks.
         var checksumsVerify: Bool?
-        func keptFrom(_ script: Script) -> Bool {
-            guard script.verifiesChecksums else { return false }
-            if checksumsVerify == nil {
-                checksumsVerify = FrameChecksums(bytes, frame).allVerify
-                if checksumsVerify == false { device.badChecksumFrames += 1 }
-            }
-            return checksumsVerify == false
-        }
         for script in scripts where !claimed {
             if let reassembling, script.wantsReassembly != reassembling { continue }
-            if keptFrom(script) { continue }
+            if script.verifiesChecksums, !Self.verify(&checksumsVerify, bytes, frame, device) { continue }
             // refreshWanted() above brought every table up to date; only a handler that
             // added or removed handlers during this packet makes another look needed.
             if wantedGeneration != handlerChanges.generation { refreshDispatchTable(of: script) }
@@ -108,7 +100,7 @@ final class PacketDispatch {
         device.unclaimedFrames += 1
         for script in scripts {
             if let reassembling, script.wantsReassembly != reassembling { continue }
-            if keptFrom(script) { continue }
+            if script.verifiesChecksums, !Self.verify(&checksumsVerify, bytes, frame, device) { continue }
             refreshDispatchTable(of: script)
             guard !script.dispatchTable.unclaimed.isEmpty else { continue }
             script.bind(bytes, frame, device)
@@ -118,7 +110,25 @@ final class PacketDispatch {
                 return
             }
         }
-        answerUnclaimed?(bytes, frame, device)
+        if frame.has(.arp) { answerARP(bytes, frame, from: device) }
+    }
+
+    /// Whether the frame's checksums verify, worked out once per frame (a failure counted
+    /// on the device then).
+    @inline(never)
+    private static func verify(_ verdict: inout Bool?, _ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame,
+                               _ device: HostDevice) -> Bool {
+        if let verdict { return verdict }
+        let verifies = FrameChecksums(bytes, frame).allVerify
+        if !verifies { device.badChecksumFrames += 1 }
+        verdict = verifies
+        return verifies
+    }
+
+    @inline(never)
+    private func answerARP(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, from device: HostDevice) {
+        guard let tcp, tcp.isActive else { return }
+        tcp.answerUnclaimed(bytes, frame, from: device)
     }
 
     /// One handler call with the script's packet object and the device.

@@ -100,12 +100,7 @@ public final class TapirHost {
         scriptFactory = ScriptFactory(options: options, logger: logger)
         egress.deviceGone = { [unowned self] device, reason in self.deviceGone(device, reason: reason) }
         tcp = TCPService(host: self, configuration: options.tcp)
-        dispatch.claimNatively = { [unowned self] bytes, frame, device in
-            self.tcp.isActive && self.tcp.claim(bytes, frame, from: device)
-        }
-        dispatch.answerUnclaimed = { [unowned self] bytes, frame, device in
-            if frame.has(.arp), self.tcp.isActive { self.tcp.answerUnclaimed(bytes, frame, from: device) }
-        }
+        dispatch.tcp = tcp
     }
 
     /// Nanoseconds on the host's clock (tapir.now).

@@ -11,16 +11,18 @@ public struct Layers: OptionSet, Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
-    public static let frame = Layers(rawValue: 1 << 0)
-    public static let eth = Layers(rawValue: 1 << 1)
-    public static let vlan = Layers(rawValue: 1 << 2)
-    public static let arp = Layers(rawValue: 1 << 3)
-    public static let ip = Layers(rawValue: 1 << 4)
-    public static let ipv6 = Layers(rawValue: 1 << 5)
-    public static let icmp = Layers(rawValue: 1 << 6)
-    public static let icmpv6 = Layers(rawValue: 1 << 7)
-    public static let udp = Layers(rawValue: 1 << 8)
-    public static let tcp = Layers(rawValue: 1 << 9)
+    // Computed and inlinable, not stored: another module reads them as constants, with no
+    // global-initialization check per use (the per-packet path tests several).
+    @inlinable public static var frame: Layers { Layers(rawValue: 1 << 0) }
+    @inlinable public static var eth: Layers { Layers(rawValue: 1 << 1) }
+    @inlinable public static var vlan: Layers { Layers(rawValue: 1 << 2) }
+    @inlinable public static var arp: Layers { Layers(rawValue: 1 << 3) }
+    @inlinable public static var ip: Layers { Layers(rawValue: 1 << 4) }
+    @inlinable public static var ipv6: Layers { Layers(rawValue: 1 << 5) }
+    @inlinable public static var icmp: Layers { Layers(rawValue: 1 << 6) }
+    @inlinable public static var icmpv6: Layers { Layers(rawValue: 1 << 7) }
+    @inlinable public static var udp: Layers { Layers(rawValue: 1 << 8) }
+    @inlinable public static var tcp: Layers { Layers(rawValue: 1 << 9) }
 
     /// The one table of layer names and numbers (a layer's number is the index of its bit):
     /// LuaHost's `PacketLayer` and the C side of the packet object take theirs from here.
