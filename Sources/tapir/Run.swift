@@ -107,13 +107,18 @@ struct Run: ParsableCommand {
         sandboxKeeper = try privilegeDrop?.perform(sandboxes: devices.sandboxes, host: tapirHost, logger: logger)
 
         for item in plan.items {
-            do {
+            do throws(LuaError) {
                 switch item {
                 case .script(let path): try tapirHost.load(path: path)
                 case .pack(let pack, let config): try tapirHost.load(pack: pack, config: config, allowed: plan.allowed)
                 }
             } catch {
-                throw CleanExit.message("tapir: \(error)", code: 1)
+                // A pack that refuses its settings says so in one line (its file:line and what
+                // is wrong); the traceback is the pack's business, shown at --log-level debug.
+                // A script given by path is the user's own code: its traceback helps.
+                guard case .pack = item else { throw CleanExit.message("tapir: \(error)", code: 1) }
+                if let traceback = error.traceback, !traceback.isEmpty { logger.debug("\(traceback)") }
+                throw CleanExit.message("tapir: \(error.message)", code: 1)
             }
         }
 

@@ -149,6 +149,15 @@ final class DNSKernelTests: XCTestCase {
             XCTAssertNotEqual(output.status, 0, arguments.joined(separator: " "))
             XCTAssertTrue((output.stdout + output.stderr).contains(message), "\(arguments): \(output.stdout)\(output.stderr)")
         }
+        // tapir run says it in one line, with no traceback.
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: "tapir-test-dns")
+        defer { sandbox.remove() }
+        let output = try sandbox.run([TapirCommand.path, "run", TapirCommand.lua("packs/dns-responder"),
+                                      "--set", "zone=\(broken)", "--dev", "tapdz0"], timeout: .seconds(20))
+        XCTAssertEqual(output.status, 1, output.stderr)
+        XCTAssertTrue(output.stderr.contains("tapir: zone:4: A needs an IPv4 address, got '198.18.0.300'"), output.stderr)
+        XCTAssertFalse(output.stderr.contains("stack traceback"), output.stderr)
     }
 
     func testDNSOverATunDevice() throws {
