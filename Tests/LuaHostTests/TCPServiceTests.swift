@@ -9,42 +9,17 @@ import XCTest
 
 /// The host's TCP on a memory device and a manual clock, with a second TCP engine as the
 /// peer: a listener's function per connection, receive and send in tasks, closes, resets.
-final class TCPServiceTests: XCTestCase {
-    var timers: TimerQueue<ManualClock>!
-    var host: TapirHost!
-    var device: MemoryDevice!
-    var hostDevice: HostDevice!
-    var logged: LogLines!
-    var directory: String!
+final class TCPServiceTests: MemoryHostTestCase {
     var peer: TCPEngine!
 
     static let peerAddress = TCPAddress.v4(TestFrames.kernelIP)
     static let hostAddress = TCPAddress.v4(TestFrames.hostIP)
 
     override func setUpWithError() throws {
-        timers = TimerQueue(clock: ManualClock(now: TimerInstant(nanoseconds: 1_000_000_000)))
-        logged = LogLines()
-        let lines = logged!
-        host = TapirHost(timers: timers, logger: Logger(label: "test") { _ in CollectingLogHandler(lines: lines) })
-        device = MemoryDevice(name: "mem0", mode: .tap)
-        hostDevice = try host.add(device)
-        directory = NSTemporaryDirectory() + "tapir-tcp-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try super.setUpWithError()
         var configuration = TCPConfiguration()
         configuration.delayedAck = .zero
         peer = TCPEngine(configuration: configuration)
-    }
-
-    override func tearDownWithError() throws {
-        host.stop()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    @discardableResult
-    func load(_ source: String, name: String = "script.lua") throws -> Script {
-        let path = directory + "/" + name
-        try source.write(toFile: path, atomically: true, encoding: .utf8)
-        return try host.load(path: path)
     }
 
     var peerNow: TCPInstant { TCPInstant(microseconds: Int64(timers.clock.now.nanoseconds / 1000)) }

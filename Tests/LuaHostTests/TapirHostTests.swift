@@ -7,42 +7,7 @@ import Reactor
 import XCTest
 
 /// The host on memory devices and a manual clock: dispatch, timers, devices, stats.
-final class TapirHostTests: XCTestCase {
-    var timers: TimerQueue<ManualClock>!
-    var host: TapirHost!
-    var device: MemoryDevice!
-    var hostDevice: HostDevice!
-    var logged: LogLines!
-    var directory: String!
-
-    override func setUpWithError() throws {
-        timers = TimerQueue(clock: ManualClock(now: TimerInstant(nanoseconds: 1_000_000_000)))
-        logged = LogLines()
-        let lines = logged!
-        host = TapirHost(timers: timers, logger: Logger(label: "test") { _ in CollectingLogHandler(lines: lines) })
-        device = MemoryDevice(name: "mem0", mode: .tap)
-        hostDevice = try host.add(device)
-        directory = NSTemporaryDirectory() + "tapir-host-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        host.stop()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    @discardableResult
-    func load(_ source: String, name: String = "script.lua") throws -> Script {
-        let path = directory + "/" + name
-        try source.write(toFile: path, atomically: true, encoding: .utf8)
-        return try host.load(path: path)
-    }
-
-    func inject(_ frame: [UInt8]) {
-        device.inject(frame)
-        host.pump(hostDevice)
-    }
-
+final class TapirHostTests: MemoryHostTestCase {
     func testHandlersSeeOnlyTheLayersTheyAskedFor() throws {
         try load("""
             seen = {}

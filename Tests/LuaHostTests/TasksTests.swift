@@ -8,47 +8,7 @@ import XCTest
 
 /// Tasks on a memory device and a manual clock: tapir.spawn, tapir.sleep, tapir.request,
 /// errors and budgets per task.
-final class TasksTests: XCTestCase {
-    var timers: TimerQueue<ManualClock>!
-    var host: TapirHost!
-    var device: MemoryDevice!
-    var hostDevice: HostDevice!
-    var logged: LogLines!
-    var directory: String!
-
-    override func setUpWithError() throws {
-        try makeHost(TapirHost.Options())
-        directory = NSTemporaryDirectory() + "tapir-tasks-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    private func makeHost(_ options: TapirHost.Options) throws {
-        host?.stop()
-        timers = TimerQueue(clock: ManualClock(now: TimerInstant(nanoseconds: 1_000_000_000)))
-        logged = LogLines()
-        let lines = logged!
-        host = TapirHost(options: options, timers: timers,
-                         logger: Logger(label: "test") { _ in CollectingLogHandler(lines: lines) })
-        device = MemoryDevice(name: "mem0", mode: .tap)
-        hostDevice = try host.add(device)
-    }
-
-    override func tearDownWithError() throws {
-        host.stop()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    @discardableResult
-    func load(_ source: String, name: String = "script.lua") throws -> Script {
-        let path = directory + "/" + name
-        try source.write(toFile: path, atomically: true, encoding: .utf8)
-        return try host.load(path: path)
-    }
-
-    func written() -> [String] {
-        device.takeWritten().map { String(decoding: $0, as: UTF8.self) }
-    }
-
+final class TasksTests: MemoryHostTestCase {
     func advance(milliseconds: Int) {
         timers.advance(by: .milliseconds(milliseconds))
     }

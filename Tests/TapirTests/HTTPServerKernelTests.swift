@@ -138,7 +138,9 @@ final class HTTPServerKernelTests: XCTestCase {
         // The host answered the flood: a SYN-ACK for each SYN it read, which the kernel resets.
         let answered = try tcpCounter("InSegs", in: sandbox) - segmentsBefore
         XCTAssertGreaterThan(answered, 10_000, "SYN-ACKs came back during the flood")
-        XCTAssertGreaterThanOrEqual(runs.count, 2, "curl ran through the flood: \(runs)")
+        // One curl whose SYN the flood pushed out of the tap's queue retries at 1 s and 3 s,
+        // and can take the whole 5 s: at least one ran, and every one got 200.
+        XCTAssertGreaterThanOrEqual(runs.count, 1, "curl ran through the flood: \(runs)")
         XCTAssertEqual(runs.filter { !$0.hasPrefix("200 ") }, [], "every curl during the flood got 200: \(runs)")
         XCTAssertEqual(try sandbox.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                                         "http://198.18.0.2/"]).stdout, "200", "and after it")
