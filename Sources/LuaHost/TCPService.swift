@@ -467,14 +467,27 @@ final class TCPService {
     func receive(_ id: Int64, mode: clua_receive_mode, count: Int) -> Attempt {
         guard let connection = connections[id] else { return .failed("closed", partial: nil) }
         let socket = connection.socket
-        while engine.readableBytes(socket) > 0 {
-            let room = connection.inbox.reserve(min(engine.readableBytes(socket), 256 * 1024))
-            let read = engine.read(socket, into: room)
+        let inbox = connection.inbox
+        // Bytes move from the engine into the inbox only while the inbox cannot answer this
+        // receive: what the script does not ask for stays in the engine's buffer, whose
+        // window then stays shut, so a script that reads slowly holds at most one buffer
+        // (and, for a line or "*a", at most maxReceive).
+        func satisfied() -> Bool {
+            switch mode {
+            case CLUA_RECEIVE_LINE: inbox.firstIndex(of: UInt8(ascii: "\n")) != nil
+            case CLUA_RECEIVE_COUNT: inbox.count >= count
+            case CLUA_RECEIVE_ANY: inbox.count > 0
+            default: false
+            }
+        }
+        while !satisfied(), inbox.count <= maxReceive, engine.readableBytes(socket) > 0 {
+            let wanted = mode == CLUA_RECEIVE_COUNT ? count - inbox.count : engine.readableBytes(socket)
+            let room = inbox.reserve(min(wanted, engine.readableBytes(socket), 256 * 1024))
+            let read = engine.read(socket, into: UnsafeMutableRawBufferPointer(rebasing: room[0..<min(room.count, wanted)]))
             if read <= 0 { break }
-            connection.inbox.appended(read)
+            inbox.appended(read)
             scheduleFlush()  // the window opened
         }
-        let inbox = connection.inbox
         let ended = engine.isAtEnd(socket) || connection.failure != nil
         func end() -> Attempt {
             let partial = inbox.count > 0 ? inbox.take(inbox.count) : nil

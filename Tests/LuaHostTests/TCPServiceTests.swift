@@ -305,4 +305,25 @@ final class TCPServiceTests: MemoryHostTestCase {
         XCTAssertFalse(script.tasks.running, "drained: the old version's tasks ended with its last connection")
         XCTAssertTrue(logged.lines.contains { $0.contains("finishes its 1 connection(s)") }, "\(logged.lines)")
     }
+
+    func testASlowReaderHoldsNoMoreThanItAsksForAndTheWindowShuts() throws {
+        try load("""
+            tapir.tcp.listen({port = 9}, function(conn)
+              while conn:receive(10) do tapir.sleep(5) end
+            end)
+            """)
+        let socket = try connect(port: 9)
+        exchange()
+        let chunk = [UInt8](repeating: 0x61, count: 256 * 1024)
+        var accepted = 0
+        for _ in 0..<20 {
+            accepted += chunk.withUnsafeBytes { peer.write(socket, $0) }
+            exchange(rounds: 20)
+        }
+        let connection = try XCTUnwrap(host.tcp.connections.values.first)
+        XCTAssertLessThanOrEqual(connection.inbox.count, 10, "the inbox holds what one receive(10) takes")
+        // The peer's send buffer and the host's receive window, and what the slow reader
+        // took meanwhile (10 bytes every 5 ms): far from the 5 MiB offered.
+        XCTAssertLessThan(accepted, 512 * 1024, "the peer was held back by the window")
+    }
 }
