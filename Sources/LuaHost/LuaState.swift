@@ -354,8 +354,14 @@ extension LuaState {
     /// Adds the host's runtime functions (timers, devices, stats, on_stop, now) to tapir.
     func installRuntime(_ callbacks: clua_runtime_callbacks) throws(LuaError) {
         var callbacks = callbacks
+        try install { clua_install_runtime($0, &callbacks, &$1) }
+    }
+
+    /// Runs one of CLua's install entry points (a protected call that fills a result) on
+    /// this state, and throws what it raised.
+    func install(_ entry: (OpaquePointer?, inout clua_result) -> Int32) throws(LuaError) {
         var result = clua_result()
-        let status = clua_install_runtime(host, &callbacks, &result)
+        let status = entry(host, &result)
         defer { clua_result_release(host, &result) }
         if status != LUA_OK { throw LuaError(result: result, memoryCap: memoryCap) }
     }

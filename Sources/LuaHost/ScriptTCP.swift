@@ -18,10 +18,7 @@ extension Script {
         callbacks.close = tcpClose
         callbacks.describe = tcpDescribe
         callbacks.set_nagle = tcpSetNagle
-        var result = clua_result()
-        let status = clua_install_tcp(state.host, &callbacks, &result)
-        defer { clua_result_release(state.host, &result) }
-        if status != LUA_OK { throw LuaError(result: result, memoryCap: state.memoryCap) }
+        try state.install { clua_install_tcp($0, &callbacks, &$1) }
     }
 }
 

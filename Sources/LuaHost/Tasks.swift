@@ -179,10 +179,7 @@ extension Script {
 extension LuaState {
     func installTasks(_ callbacks: clua_task_callbacks) throws(LuaError) {
         var callbacks = callbacks
-        var result = clua_result()
-        let status = clua_install_tasks(host, &callbacks, &result)
-        defer { clua_result_release(host, &result) }
-        if status != LUA_OK { throw LuaError(result: result, memoryCap: memoryCap) }
+        try install { clua_install_tasks($0, &callbacks, &$1) }
     }
 }
 
