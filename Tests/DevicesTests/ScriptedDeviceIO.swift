@@ -90,5 +90,12 @@ final class ScriptedDeviceIO: DeviceIO {
     func interfaceMTU(_ name: String) -> Int { mtu }
     func interfaceMAC(_ name: String) -> Result<[UInt8], Errno> { .success(mac) }
     func interfaceIndex(_ name: String) -> Int { 7 }
+    func deviceNamespace(_ tunFD: CInt) -> CInt { -EOPNOTSUPP }
+    func deviceName(_ tunFD: CInt) -> Result<String, Errno> { .failure(.notSupported) }
+    func linkSockets(in namespaceFD: CInt) -> Result<(netlink: CInt, control: CInt), Errno> { .failure(.notSupported) }
+    func linkMTUAndIndex(_ controlFD: CInt, _ name: String) -> Result<(mtu: Int, index: Int), Errno> {
+        .failure(.notSupported)
+    }
+    func readLinkChanges(_ netlinkFD: CInt, index: Int) -> Result<LinkChanges, Errno> { .failure(.notSupported) }
     func setInterfaceUp(_ name: String) -> CInt { 0 }
 }
