@@ -19,6 +19,12 @@ public final class LinkWatcher {
         public var descriptorChanged = false
         /// Why the link is no longer followed (the watcher is closed).
         public var stopped: String?
+
+        public init(mtu: Int? = nil, descriptorChanged: Bool = false, stopped: String? = nil) {
+            self.mtu = mtu
+            self.descriptorChanged = descriptorChanged
+            self.stopped = stopped
+        }
     }
 
     private let io: any DeviceIO
