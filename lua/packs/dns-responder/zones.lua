@@ -15,7 +15,7 @@
 -- names below it): NOERROR with no answer. Both carry the zone's SOA in the authority
 -- section, its TTL the lesser of the SOA's TTL and MINIMUM (RFC 2308 3 and 5).
 local dns = require "tapir.proto.dns"
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local zones = {}
 
