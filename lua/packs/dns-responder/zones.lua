@@ -19,7 +19,7 @@
 -- its SOA, every other record of every name in the zone (names sorted, each name's types
 -- in the zone's order), the SOA again; nil when `apex` is not the apex of a zone served.
 local dns = require "tapir.proto.dns"
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local zones = {}
 

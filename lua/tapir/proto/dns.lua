@@ -25,7 +25,7 @@
 -- Names are text: labels joined by ".", no trailing dot, "" the root; a label byte that
 -- is a dot, a backslash or outside printable ASCII reads as "\." "\\" or "\DDD" (the
 -- master-file escapes), so any name survives a round trip. Case is kept as sent.
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local byte, char, sub, pack, unpack = string.byte, string.char, string.sub, string.pack, string.unpack
 local concat = table.concat
