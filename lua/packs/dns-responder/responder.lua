@@ -10,7 +10,7 @@ local config = tapir.config
 local dns = require "tapir.proto.dns"
 local zone = require "zone"
 local zones = require "zones"
-local address = require "tapir.address"
+local addr = require "tapir.addr"
 
 local IP, IPV6 = config.ip, config.ipv6
 
@@ -49,12 +49,8 @@ if not db then error(problem, 0) end
 local transfer_clients = {}
 for item in config.transfer:gmatch("[^,]+") do
   local text = item:match("^%s*(.-)%s*$")
-  local bytes = address.ipv4_bytes(text)
-  local canonical = bytes and address.ipv4_text(bytes)
-  if not canonical then
-    bytes = address.ipv6_bytes(text)
-    canonical = bytes and address.ipv6_text(bytes)
-  end
+  local family = addr.family(text)
+  local canonical = (family == "ipv4" or family == "ipv6") and addr.normal(text)
   if not canonical then
     error("setting 'transfer': '" .. text .. "' is not an IPv4 or IPv6 address", 0)
   end
