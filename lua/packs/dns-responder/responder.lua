@@ -8,11 +8,17 @@ tapir.reassemble = true  -- a query in fragments arrives whole
 tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
 local dns = require "tapir.proto.dns"
+local Counters = require "tapir.counters"
+local neighbours = require "tapir.neighbours"
 local zone = require "zone"
 local zones = require "zones"
 local addr = require "tapir.addr"
 
 local IP, IPV6 = config.ip, config.ipv6
+
+-- First, so frames to another unicast MAC reach no later handler; ARP and neighbour
+-- solicitations answered unless `arp` is off (another pack answers them).
+neighbours.new{mac = config.mac, ipv4 = IP, ipv6 = IPV6, answer = config.arp}:start()
 
 if config.ttl < 0 or config.ttl > 0x7fffffff then
   error("setting 'ttl' = " .. config.ttl .. " is not a TTL (0 to 2^31 - 1 seconds)", 0)
@@ -59,11 +65,9 @@ end
 
 -- Counters, kept across reloads in tapir.state.dns, and answered to a CHAOS-class TXT
 -- query for counters.dns-responder (as BIND answers version.bind).
-local COUNTER_NAMES = {"queries", "noerror", "nxdomain", "refused", "notimp", "formerr", "truncated",
-                       "malformed", "ignored", "tcp_connections", "tcp_queries", "transfers"}
-tapir.state.dns = tapir.state.dns or {}
-local counters = tapir.state.dns
-for _, name in ipairs(COUNTER_NAMES) do counters[name] = counters[name] or 0 end
+local counters = Counters.new{key = "dns", names = {"queries", "noerror", "nxdomain", "refused", "notimp", "formerr",
+                                                    "truncated", "malformed", "ignored", "tcp_connections", "tcp_queries",
+                                                    "transfers"}}
 local COUNTERS_QUERY = "counters.dns-responder"
 
 local OUR_UDP_SIZE = 4096
@@ -72,7 +76,7 @@ local T, RCODE, CLASS = dns.TYPE, dns.RCODE, dns.CLASS
 
 local last_malformed_log = -math.huge
 local function malformed(from, why)
-  counters.malformed = counters.malformed + 1
+  counters:add("malformed")
   local now = tapir.now()
   if now - last_malformed_log >= 10000 then
     last_malformed_log = now
@@ -98,7 +102,7 @@ local function encode(reply, limit)
   local bytes, why = dns.encode(reply)
   if not bytes then error("cannot encode the answer: " .. why, 0) end
   if #bytes > limit then
-    counters.truncated = counters.truncated + 1
+    counters:add("truncated")
     reply.tc, reply.answers, reply.authority, reply.additional = true, nil, nil, nil
     bytes = assert(dns.encode(reply))
   end
@@ -107,9 +111,7 @@ end
 
 -- One TXT RR, "name=value" a string, owned by the question's name.
 local function counters_answer(q)
-  local strings = {}
-  for i, name in ipairs(COUNTER_NAMES) do strings[i] = name .. "=" .. counters[name] end
-  return {{name = q.questions[1].name, type = T.TXT, class = CLASS.CH, ttl = 0, strings = strings}}
+  return {{name = q.questions[1].name, type = T.TXT, class = CLASS.CH, ttl = 0, strings = counters:list()}}
 end
 
 local NO_QUESTION = {}
@@ -128,10 +130,10 @@ local function transfer(q)
   local question = q.questions[1]
   local records = db:transfer(dns.canonical(question.name))
   if not records then
-    counters.refused = counters.refused + 1
+    counters:add("refused")
     return {respond(q, {rcode = RCODE.NOTAUTH})}
   end
-  counters.transfers = counters.transfers + 1
+  counters:add("transfers")
   local messages, current, size = {}, {}, 0
   for _, rr in ipairs(records) do
     local rr_size = #assert(dns.encode({answers = {rr}})) - 12
@@ -166,22 +168,22 @@ local function reply_to(payload, from, over_tcp)
          cd = flags & 0x0010 ~= 0, questions = NO_QUESTION}
   end
   if q.qr then
-    counters.ignored = counters.ignored + 1
+    counters:add("ignored")
     return nil
   end
-  counters.queries = counters.queries + 1
+  counters:add("queries")
   local question = q.questions[1]
   if q.opcode ~= 0 then
-    counters.notimp = counters.notimp + 1
+    counters:add("notimp")
     return q, respond(q, {rcode = RCODE.NOTIMP, questions = NO_QUESTION})
   elseif #q.questions ~= 1 then
-    counters.formerr = counters.formerr + 1
+    counters:add("formerr")
     return q, respond(q, {rcode = RCODE.FORMERR, questions = NO_QUESTION})
   elseif q.edns_error then
-    counters.formerr = counters.formerr + 1
+    counters:add("formerr")
     return q, respond(q, {rcode = RCODE.FORMERR})
   elseif q.edns and q.edns.version ~= 0 then
-    counters.formerr = counters.formerr + 1   -- counted with FORMERR: a query we cannot read
+    counters:add("formerr")   -- counted with FORMERR: a query we cannot read
     return q, respond(q, {rcode = RCODE.BADVERS})
   elseif question.class == CLASS.CH and question.type == T.TXT
          and dns.canonical(question.name) == COUNTERS_QUERY then
@@ -192,18 +194,18 @@ local function reply_to(payload, from, over_tcp)
     local messages = transfer(q)
     return q, messages[1], messages
   elseif question.class ~= CLASS.IN or question.type == T.AXFR or question.type == T.IXFR then
-    counters.refused = counters.refused + 1
+    counters:add("refused")
     return q, respond(q, {rcode = RCODE.REFUSED})
   else
     local answer = db:answer(dns.canonical(question.name), question.type)
     if not answer then
-      counters.refused = counters.refused + 1
+      counters:add("refused")
       return q, respond(q, {rcode = RCODE.REFUSED, options = NOT_AUTHORITATIVE})
     else
       if answer.rcode == RCODE.NXDOMAIN then
-        counters.nxdomain = counters.nxdomain + 1
+        counters:add("nxdomain")
       else
-        counters.noerror = counters.noerror + 1
+        counters:add("noerror")
       end
       return q, respond(q, {aa = true, rcode = answer.rcode, answers = answer.answers,
                             authority = answer.authority, additional = answer.additional})
@@ -254,7 +256,7 @@ end
 -- length for `tcp_idle` ms; a query whose bytes do not all come within `tcp_idle` ms of its
 -- length closes it too. No truncation but the 65535 bytes a length can say.
 local function serve_tcp(conn)
-  counters.tcp_connections = counters.tcp_connections + 1
+  counters:add("tcp_connections")
   local read = reader(conn)
   while true do
     local prefix = read(2, tapir.now() + config.tcp_idle)
@@ -262,7 +264,7 @@ local function serve_tcp(conn)
     local length = string.unpack(">I2", prefix)
     local message = read(length, tapir.now() + config.tcp_idle)
     if not message then return end
-    counters.tcp_queries = counters.tcp_queries + 1
+    counters:add("tcp_queries")
     local _, reply, messages = reply_to(message, conn.peer.ip, true)
     for _, each in ipairs(messages or {reply}) do
       local bytes = encode(each, 65535)
@@ -274,20 +276,6 @@ end
 if config.tcp then
   tapir.tcp.listen({port = config.port, ip = IP, mac = config.mac}, serve_tcp)
   tapir.tcp.listen({port = config.port, ipv6 = IPV6, mac = config.mac}, serve_tcp)
-end
-
-if config.arp then
-  tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
-    dev:write(pkt:reply{arp = {sha = config.mac}})
-    return true
-  end)
-  -- Neighbour solicitation -> advertisement (solicited, override), hop limit 255 (RFC 4861).
-  tapir.on("icmpv6", {type = 135, target = IPV6}, function(pkt, dev)
-    if pkt.ipv6.src == "::" then return end
-    dev:write(pkt:reply{ipv6 = {src = IPV6, hlim = 255},
-                        icmpv6 = {type = 136, flags = 0x60, lladdr = config.mac}})
-    return true
-  end)
 end
 
 tapir.log.debug(string.format("dns-responder: %d records for %d names in zones %s, on %s and %s, port %d",
