@@ -85,6 +85,7 @@ public final class LuaState {
             throw LuaError(kind: .memory,
                 message: "cannot create a Lua state within a memory cap of \(options.memoryCap) bytes")
         }
+        try setTapirField("version", to: .string(TapirVersion.text))
     }
 
     deinit {
