@@ -64,6 +64,13 @@ function DelayQueue:arm(due)
   end)
 end
 
+-- Sends what is due when a frame comes in (cheap when nothing is): written from a
+-- handler, frames join the host's batch of writes for the read burst, where the timer's
+-- are written one at a time.
+function DelayQueue:release_due(now)
+  if self.size > 0 and self.heap[1].due <= now then self:release() end
+end
+
 -- Sends every frame due by now, then arms the timer for the next.
 function DelayQueue:release()
   local now = self.now()
