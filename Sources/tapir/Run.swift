@@ -78,9 +78,13 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let logger = host.makeLogger()
+        let searchPath = PackPaths.searchPath
+        for argument in scripts {
+            if let shadowing = searchPath.shadowing(argument) { logger.warning("\(shadowing)") }
+        }
         let plan: LoadPlan
         do {
-            plan = try LoadPlan(arguments: scripts, settings: settings, allow: allow, searchPath: PackPaths.searchPath)
+            plan = try LoadPlan(arguments: scripts, settings: settings, allow: allow, searchPath: searchPath)
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
