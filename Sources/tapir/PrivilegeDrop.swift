@@ -80,7 +80,7 @@ struct PrivilegeDrop {
                 return try opener(request)
             } catch let error as DeviceError {
                 switch error {
-                case .permissionDenied, .cannotBringUp:
+                case .permissionDenied, .controlDeviceDenied, .cannotBringUp:
                     throw PrivilegeError.openRefused(device: request.name, user: userName, reason: "\(error)")
                 default:
                     throw error
@@ -135,8 +135,9 @@ enum PrivilegeError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .openRefused(device, user, reason):
-            "tapir runs as \(user) (--user) and cannot make or bring up devices now"
+        case let .openRefused(template, user, reason):
+            let device = template.exampleName
+            return "tapir runs as \(user) (--user) and cannot make or bring up devices now"
                 + (reason.isEmpty ? "" : " (\(reason))")
                 + "; open \(device) with --dev before the drop, or make it beforehand as root: "
                 + "ip tuntap add dev \(device) mode tap user \(user) && ip link set \(device) up"

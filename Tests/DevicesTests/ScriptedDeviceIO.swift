@@ -90,5 +90,6 @@ final class ScriptedDeviceIO: DeviceIO {
     func interfaceMTU(_ name: String) -> Int { mtu }
     func interfaceMAC(_ name: String) -> Result<[UInt8], Errno> { .success(mac) }
     func interfaceIndex(_ name: String) -> Int { 7 }
-    func setInterfaceUp(_ name: String) -> CInt { 0 }
+    var interfaceUp: CInt = 0
+    func setInterfaceUp(_ name: String) -> CInt { interfaceUp }
 }
