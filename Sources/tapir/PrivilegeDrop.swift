@@ -91,6 +91,14 @@ struct PrivilegeDrop {
         return keeper
     }
 
+    /// Reads, while still root, the Lua files the run starts with (the scripts and what
+    /// is beside them, the packs, the prelude): the user may not be allowed to read them
+    /// (a checkout under /root, mode 700). See StartingSources.
+    func readStartingSources(scripts: [String], packs: [String], options: TapirHost.Options, logger: Logger) {
+        let kept = StartingSources.keep(scripts: scripts, packs: packs, moduleDirectories: options.moduleDirectories)
+        logger.debug("read \(kept) Lua files before dropping root to \(userName)")
+    }
+
     private func drop() throws {
         do {
             try Syscalls.dropPrivileges(uid: uid, gid: gid)
