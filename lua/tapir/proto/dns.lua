@@ -40,6 +40,12 @@ dns.CLASS = {IN = 1, CH = 3, NONE = 254, ANY = 255}
 dns.RCODE = {NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5, YXDOMAIN = 6,
              YXRRSET = 7, NXRRSET = 8, NOTAUTH = 9, NOTZONE = 10, BADVERS = 16}
 dns.OPCODE = {QUERY = 0, IQUERY = 1, STATUS = 2, NOTIFY = 4, UPDATE = 5}
+-- Fields decode gives that say something of the bytes read and that encode does not write
+-- (a round trip drops them).
+dns.DECODE_ONLY = {edns_error = true}
+-- Names compare, and so compress, case-blind (RFC 4343): encoding may write a name as a
+-- pointer to an earlier one in another case, which a round trip then reads.
+dns.CASE_BLIND = true
 
 local T = dns.TYPE
 local MAX_NAME = 255
@@ -136,7 +142,7 @@ local function read_name(p, pos)
     local size = byte(p, pos)
     if not size then return nil, "a name runs past the end" end
     if size == 0 then
-      return name, after or pos + 1
+      return name or "", after or pos + 1
     elseif size >= 0xC0 then
       local low = byte(p, pos + 1)
       if not low then return nil, "a name runs past the end" end

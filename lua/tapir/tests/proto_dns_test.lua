@@ -277,3 +277,16 @@ function test_every_truncation_of_a_real_answer_is_refused_with_a_reason()
     test.equal(type(why), "string")
   end
 end
+
+function test_a_name_that_is_only_a_pointer_to_the_root()
+  -- The answer's owner points at the zero byte that ends the question's name (offset 29):
+  -- the root, "" (found by the fuzz target; a pointer is followed before any label).
+  local bytes = unhex [[
+    0001 8400 0001 0001 0000 0000
+    03 777777 07 6578616d706c65 04 74657374 00   0001 0001
+    c01d 0001 0001 0000003c 0004 c6120001
+  ]]
+  local msg = assert(dns.decode(bytes))
+  test.equal(msg.answers[1].name, "")
+  test.equal(msg.answers[1].address, "198.18.0.1")
+end
