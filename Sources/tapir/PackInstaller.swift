@@ -10,11 +10,10 @@ struct PackInstaller {
     var replace: Bool
 
     func install(_ source: String) throws(PackError) -> Pack {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+        guard Syscalls.kind(of: source) != nil else {
             throw PackError("\(source): no such file or folder")
         }
-        if isDirectory.boolValue { return try installFolder(try Pack(directory: source)) }
+        if Syscalls.isDirectory(source) { return try installFolder(try Pack(directory: source)) }
         guard Self.isGzip(source) else {
             throw PackError("\(source) is not a gzip tarball (.tar.gz) nor a pack folder; "
                 + "give a pack's folder, or an archive of it made with: tar -czf NAME.tar.gz NAME")
@@ -24,10 +23,8 @@ struct PackInstaller {
 
     /// Whether the file starts with gzip's magic bytes (1f 8b).
     static func isGzip(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        let magic = (try? handle.read(upToCount: 2)) ?? Data()
-        return magic == Data([0x1f, 0x8b])
+        guard let bytes = try? Syscalls.readFile(path) else { return false }
+        return bytes.starts(with: [0x1f, 0x8b])
     }
 
     private func installFolder(_ pack: Pack) throws(PackError) -> Pack {
