@@ -76,7 +76,12 @@ static void on_interrupt(int signal_number) {
     clua_host *host = interrupted_host;
     if (host == NULL) return;
     host->interrupt_requested = 1;
-    lua_sethook(host->L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+    const int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+    lua_sethook(host->L, interrupt_hook, mask, 1);
+    /* and on a task the host is running (a chunk run as one) */
+    int entered = host->entered_count;
+    for (int i = 0; i < entered && i < CLUA_ENTERED_THREADS; i++)
+        lua_sethook(host->entered[i], interrupt_hook, mask, 1);
 }
 
 void clua_console_arm_interrupt(clua_host *host) {

@@ -61,7 +61,7 @@ clua_host *clua_host_new(const clua_options *options, const clua_callbacks *call
     }
     lua_atpanic(host->L, panic);
     lua_setwarnf(host->L, forward_warning, host);
-    clua_budget_install(host);  /* before any script, so every coroutine inherits it */
+    clua_budget_install(host);
 
     setup_request request = { options };
     clua_result result;
@@ -77,6 +77,7 @@ clua_host *clua_host_new(const clua_options *options, const clua_callbacks *call
 void clua_host_close(clua_host *host) {
     if (host == NULL) return;
     /* Finalizers run here, under a fresh budget; their errors become warnings. */
+    clua_budget_close(host);
     clua_budget_begin_call(host);
     lua_close(host->L);
     free(host);

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include "CLua.h"
 
-enum { CLUA_FAST_DEVICES = 64 };
+enum { CLUA_FAST_DEVICES = 64, CLUA_ENTERED_THREADS = 8 };
 
 struct clua_host {
     lua_State *L;
@@ -25,6 +25,15 @@ struct clua_host {
     int hook_step;                  /* count hook granularity while under budget */
     int budget_exceeded;            /* sticky until control is back in the host */
     int call_depth;                 /* nesting of host calls (callbacks may re-enter) */
+    int budget_mode;                /* off, always hooked, or watched (clua_budget.c) */
+    volatile sig_atomic_t budget_armed;  /* the hook is on for the rest of this call */
+    struct clua_watchdog *watchdog; /* NULL until the first watched call */
+    int watchdog_failed;
+    int signal_unblocked;
+    struct clua_host *previous_watched_host;
+    /* The threads the host runs in this call, main thread aside (a task it resumed). */
+    lua_State *volatile entered[CLUA_ENTERED_THREADS];
+    volatile sig_atomic_t entered_count;
     /* Set by the console's SIGINT handler (clua_console.c); whichever hook runs next,
        the interrupt's own or the budget's, raises "interrupted!" and clears it. */
     volatile sig_atomic_t interrupt_requested;
@@ -129,10 +138,18 @@ static inline void *clua_check_udata(lua_State *L, int index, int metatable_slot
 }
 
 void clua_budget_install(clua_host *host);
-/* Puts the budget hook back on thread L, in place of any other hook. */
+/* Puts the budget's hook back on thread L (or none, while the watchdog has not armed
+   it), in place of any other hook. */
 void clua_budget_rearm(lua_State *L);
 void clua_budget_begin_call(clua_host *host);
 void clua_budget_end_call(clua_host *host);
+/* Around the host's lua_resume of a thread, so the watchdog can arm it. */
+void clua_budget_enter_thread(clua_host *host, lua_State *thread);
+void clua_budget_leave_thread(clua_host *host);
+/* Stops the watchdog; what runs after counts with the hook always on. */
+void clua_budget_close(clua_host *host);
+/* coroutine.resume, wrap and close set the budget's hook on the thread they run. */
+void clua_budget_guard_coroutines(lua_State *L);
 /* Raises "interrupted!" if the console asked for it (clears the request). */
 void clua_raise_if_interrupted(lua_State *L, clua_host *host);
 

@@ -276,6 +276,7 @@ void clua_open_libraries(lua_State *L, const clua_options *options) {
     } else {
         sandbox_os(L);
     }
+    clua_budget_guard_coroutines(L);
     sandbox_base(L, options->trusted);
     sandbox_package(L, options);
     if (!options->trusted && options->pack) {

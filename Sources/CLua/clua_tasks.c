@@ -308,9 +308,11 @@ static int resume(lua_State *L) {
         lua_pushboolean(thread, request->timed_out);
         arguments = 1;
     }
-    clua_budget_rearm(thread);
+    clua_host *host = clua_host_of(L);
+    clua_budget_enter_thread(host, thread);
     int results = 0;
     int status = lua_resume(thread, L, arguments, &results);
+    clua_budget_leave_thread(host);
     request->status = status;
     if (status == LUA_YIELD) {
         lua_pop(thread, results);

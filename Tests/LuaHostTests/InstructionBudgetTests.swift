@@ -93,6 +93,58 @@ final class InstructionBudgetTests: XCTestCase {
         try assertStoppedByBudget(state)
     }
 
+    /// The coroutine made by coroutine.wrap loops itself: nothing the host entered runs,
+    /// so only the hook coroutine.wrap set on its thread can stop it.
+    func testLoopInsideACoroutineWrapIsStopped() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              local spin = coroutine.wrap(function() while true do end end)
+              spin()
+            end)
+            """, name: "wrapped.lua")
+        try assertStoppedByBudget(state)
+    }
+
+    /// A to-be-closed variable of a coroutine closed by the script runs on that coroutine.
+    func testLoopInCloseOfACoroutineIsStopped() throws {
+        let state = try makeState()
+        try state.load(chunk: """
+            tapir.on("frame", function()
+              local co = coroutine.create(function()
+                local guard <close> = setmetatable({}, {__close = function() while true do end end})
+                coroutine.yield()
+              end)
+              coroutine.resume(co)
+              coroutine.close(co)
+              while true do end
+            end)
+            """, name: "closed.lua")
+        try assertStoppedByBudget(state)
+    }
+
+    /// Under the budget a handler runs with no hook at all (the watchdog arms one only
+    /// when a call outlives its slice); a long one still counts, and is stopped.
+    func testAShortCallRunsUnhookedAndALongOneIsArmed() throws {
+        let state = try LuaState(options: .init(instructionBudget: 5_000_000, trusted: true), log: { _, _ in })
+        try state.load(chunk: """
+            tapir.on("frame", function() short_hook = debug.gethook() == nil return true end)
+            tapir.on("frame", function()
+              local started = os.clock()
+              while os.clock() - started < 0.02 do end  -- well past the slice, under the budget
+              long_hook = debug.gethook() ~= nil
+              while true do end
+            end)
+            """, name: "hooks.lua")
+        XCTAssertEqual(state.call(state.handlers[0]), .claimed)
+        XCTAssertTrue(try state.isTrue("short_hook"))
+        guard case .failed(let error) = state.call(state.handlers[1]) else { return XCTFail("not stopped") }
+        XCTAssertEqual(error.kind, .budget, error.message)
+        XCTAssertTrue(try state.isTrue("long_hook"))
+        XCTAssertEqual(state.call(state.handlers[0]), .claimed)
+        XCTAssertTrue(try state.isTrue("short_hook"), "the next call starts unhooked again")
+    }
+
     func testCoroutineKeptAcrossCallsIsBudgetedAgain() throws {
         let state = try makeState()
         try state.load(chunk: """

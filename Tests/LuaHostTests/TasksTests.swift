@@ -116,6 +116,26 @@ final class TasksTests: MemoryHostTestCase {
         XCTAssertEqual(host.scripts[0].tasks.counters.failed, 1)
     }
 
+    /// A task the host made, resumed by the script from a handler instead of by the host:
+    /// coroutine.resume puts the budget's hook on it, and the handler is stopped too.
+    func testATaskResumedFromAHandlerIsStopped() throws {
+        var options = TapirHost.Options()
+        options.instructionBudget = 100_000
+        try makeHost(options)
+        try load("""
+            local dev = tapir.devices()[1]
+            local runaway = tapir.spawn(function() while true do end end)
+            tapir.on("udp", function()
+              local ok, message = coroutine.resume(runaway)
+              dev:write(tostring(ok) .. " " .. tostring(message):gsub("^.-: ", ""))
+              while true do end
+            end)
+            """)
+        inject(TestFrames.udp(dport: 7))
+        XCTAssertEqual(written(), ["false instruction budget exceeded (100000 instructions)"])
+        XCTAssertTrue(logged.lines.contains { $0.contains("instruction budget exceeded") }, "\(logged.lines)")
+    }
+
     func testRequestReturnsACopyOfTheFirstMatchingAnswer() throws {
         try load("""
             local dev = tapir.devices()[1]
