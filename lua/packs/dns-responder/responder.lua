@@ -2,7 +2,8 @@
 -- EDNS0 RFC 6891, TCP RFC 7766) for the zones of the `zone` file and the `records`
 -- setting. Messages are read and written with tapir.proto.dns; the answers come from
 -- zones.lua. Over UDP an answer larger than the client's limit is cut to its question with
--- TC set, so the client asks again over TCP, where it comes whole.
+-- TC set, so the client asks again over TCP, where it comes whole. The clients of the
+-- `transfer` setting get whole zones over TCP (AXFR, RFC 5936).
 tapir.reassemble = true  -- a query in fragments arrives whole
 tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
@@ -11,6 +12,7 @@ local Counters = require "tapir.counters"
 local neighbours = require "tapir.neighbours"
 local zone = require "zone"
 local zones = require "zones"
+local addr = require "tapir.addr"
 
 local IP, IPV6 = config.ip, config.ipv6
 
@@ -49,10 +51,23 @@ local db
 db, problem = zones.build(records, {synthesize_ptr = config.synthesize_ptr, soa = config.soa, ttl = config.ttl})
 if not db then error(problem, 0) end
 
+-- The clients allowed a zone transfer, by their address as the host writes it.
+local transfer_clients = {}
+for item in config.transfer:gmatch("[^,]+") do
+  local text = item:match("^%s*(.-)%s*$")
+  local family = addr.family(text)
+  local canonical = (family == "ipv4" or family == "ipv6") and addr.normal(text)
+  if not canonical then
+    error("setting 'transfer': '" .. text .. "' is not an IPv4 or IPv6 address", 0)
+  end
+  transfer_clients[canonical] = true
+end
+
 -- Counters, kept across reloads in tapir.state.dns, and answered to a CHAOS-class TXT
 -- query for counters.dns-responder (as BIND answers version.bind).
 local counters = Counters.new{key = "dns", names = {"queries", "noerror", "nxdomain", "refused", "notimp", "formerr",
-                                                    "truncated", "malformed", "ignored", "tcp_connections", "tcp_queries"}}
+                                                    "truncated", "malformed", "ignored", "tcp_connections", "tcp_queries",
+                                                    "transfers"}}
 local COUNTERS_QUERY = "counters.dns-responder"
 
 local OUR_UDP_SIZE = 4096
@@ -104,9 +119,43 @@ local NO_QUESTION = {}
 -- name outside our zones.
 local NOT_AUTHORITATIVE = {{code = 15, data = string.pack(">I2", 20)}}
 
+-- Messages of a zone transfer carry up to this many bytes of records each (RFC 5936 2.2:
+-- any size up to 65535; NSD and BIND send about 16 KB).
+local TRANSFER_MESSAGE_BYTES = 16000
+
+-- The messages of a zone transfer to the query `q` from an allowed client: the zone's
+-- records (db:transfer) spread over messages, the question in the first only (RFC 5936
+-- 2.2.1); NOTAUTH for a name that is no zone's apex.
+local function transfer(q)
+  local question = q.questions[1]
+  local records = db:transfer(dns.canonical(question.name))
+  if not records then
+    counters:add("refused")
+    return {respond(q, {rcode = RCODE.NOTAUTH})}
+  end
+  counters:add("transfers")
+  local messages, current, size = {}, {}, 0
+  for _, rr in ipairs(records) do
+    local rr_size = #assert(dns.encode({answers = {rr}})) - 12
+    if #current > 0 and size + rr_size > TRANSFER_MESSAGE_BYTES then
+      messages[#messages + 1] = current
+      current, size = {}, 0
+    end
+    current[#current + 1] = rr
+    size = size + rr_size
+  end
+  messages[#messages + 1] = current
+  for i, answers in ipairs(messages) do
+    messages[i] = respond(q, {aa = true, answers = answers, questions = i > 1 and NO_QUESTION or nil})
+    if i > 1 then messages[i].edns = nil end
+  end
+  return messages
+end
+
 -- The query `q` and the reply to a query's bytes (a table for dns.encode), or nil when it
--- gets none (malformed, or a response); `from` names the client in the log.
-local function reply_to(payload, from)
+-- gets none (malformed, or a response); `from` names the client in the log. Over TCP
+-- (`over_tcp`) a zone transfer's reply is a list of messages (the third value).
+local function reply_to(payload, from, over_tcp)
   local q, why = dns.decode(payload)
   if not q then
     -- A header we can read with an opcode we do not serve is answered NOTIMP all the same.
@@ -139,6 +188,11 @@ local function reply_to(payload, from)
   elseif question.class == CLASS.CH and question.type == T.TXT
          and dns.canonical(question.name) == COUNTERS_QUERY then
     return q, respond(q, {aa = true, answers = counters_answer(q)})
+  elseif (question.type == T.AXFR or question.type == T.IXFR) and question.class == CLASS.IN
+         and over_tcp and transfer_clients[from] then
+    -- IXFR is answered with the whole zone, as RFC 1995 4 allows a server to.
+    local messages = transfer(q)
+    return q, messages[1], messages
   elseif question.class ~= CLASS.IN or question.type == T.AXFR or question.type == T.IXFR then
     counters:add("refused")
     return q, respond(q, {rcode = RCODE.REFUSED})
@@ -211,9 +265,9 @@ local function serve_tcp(conn)
     local message = read(length, tapir.now() + config.tcp_idle)
     if not message then return end
     counters:add("tcp_queries")
-    local _, reply = reply_to(message, conn.peer.ip)
-    if reply then
-      local bytes = encode(reply, 65535)
+    local _, reply, messages = reply_to(message, conn.peer.ip, true)
+    for _, each in ipairs(messages or {reply}) do
+      local bytes = encode(each, 65535)
       if not conn:send(string.pack(">s2", bytes)) then return end
     end
   end

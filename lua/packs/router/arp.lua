@@ -1,5 +1,6 @@
 -- ARP on tap ports: requests for a port's address are answered with the port's MAC, and
 -- what any ARP packet says about a neighbour goes to the cache (neighbours.lua).
+local addresses = require "addresses"
 local counters = require "counters"
 local neighbours = require "neighbours"
 local ports = require "ports"
@@ -15,7 +16,7 @@ tapir.on("arp", function(pkt, dev)
     unpack(">I2I2BBI2I6I4I6I4", bytes, 15)
   if hardware ~= 1 or protocol ~= 0x0800 or hardware_length ~= 6 or protocol_length ~= 4 then return end
   local for_us = tpa == port.address
-  neighbours.learn(port, spa, sha, for_us)
+  if addresses.is_unicast(spa) and spa ~= port.address then neighbours.ipv4.learn(port, spa, sha, for_us) end
   if op == 1 and for_us then
     if dev:write(pack(">I6I6I2 I2I2BBI2 I6I4I6I4", sha, port.mac, 0x0806,
                       1, 0x0800, 6, 4, 2, port.mac, port.address, sha, spa)) then

@@ -13,7 +13,7 @@ local routes = require "routes"
 
 local unpack, pack = string.unpack, string.pack
 local by_device, by_address, broadcasts = ports.by_device, ports.by_address, ports.broadcasts
-local is_unicast, lookup, header_for, enqueue = addresses.is_unicast, routes.lookup, neighbours.header, neighbours.enqueue
+local is_unicast, lookup, header_for, enqueue = addresses.is_unicast, routes.lookup, neighbours.ipv4.header, neighbours.ipv4.enqueue
 local ECHO_REPLY = {icmp = {type = 0}}  -- reused: no table per ping
 local DONT_FRAGMENT, MORE_FRAGMENTS, OFFSET_BITS = 0x4000, 0x2000, 0x1fff
 
@@ -137,7 +137,7 @@ tapir.on("ip", function(pkt, dev)
     return true
   end
   local egress = route.port
-  local mtu = egress.dev.mtu
+  local mtu = ports.mtu(egress)
   if mtu and total_length > mtu and fragment_field & DONT_FRAGMENT ~= 0 then
     count("too_big")
     icmp_errors.send(port, link_source, bytes, offset, 3, 4, mtu)

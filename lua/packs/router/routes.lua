@@ -49,7 +49,15 @@ for _, port in ipairs(ports.list) do
   end
 end
 
+-- An IPv6 route (its prefix or gateway has a colon) is routes6.lua's.
+local function is_ipv6(text)
+  local prefix_text, _, target = text:match("^(%S+)%s+(%a+)%s+(%S+)$")
+  return prefix_text ~= nil and (prefix_text:find(":", 1, true) or target:find(":", 1, true)) ~= nil
+end
+routes.is_ipv6 = is_ipv6
+
 for _, text in ipairs(tapir.config.routes) do
+  if is_ipv6(text) then goto next_route end
   local prefix_text, kind, target = text:match("^(%S+)%s+(%a+)%s+(%S+)$")
   local network, length = nil, "'" .. text .. "' is not 'PREFIX via GATEWAY' or 'PREFIX dev N'"
   if prefix_text then network, length = addresses.parse_prefix(prefix_text) end
@@ -81,6 +89,7 @@ for _, text in ipairs(tapir.config.routes) do
   else
     tapir.log.warn("route '" .. text .. "' left out: port " .. route.port.number .. " has no device")
   end
+  ::next_route::
 end
 
 return routes

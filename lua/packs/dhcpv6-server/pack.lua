@@ -1,0 +1,27 @@
+return {
+  name = "dhcpv6-server",
+  version = "1.0.0",
+  description = "A DHCPv6 server (RFC 8415) for one link: addresses (IA_NA) from a pool, prefix delegation (IA_PD), "
+                .. "DNS options, Rapid Commit, leases kept across reloads",
+  api = 1,
+  handlers = {"server.lua"},
+  config = {
+    mac = {type = "mac", default = "02:54:41:50:44:36",
+           help = "the server's MAC address; its link-local address (the replies' source) and DUID come from it"},
+    pool = {type = "string", default = "2001:2::1000-2001:2::10ff",
+            help = "addresses handed out (IA_NA), FIRST-LAST, differing in the last 32 bits only; empty: none"},
+    prefixes = {type = "string", default = "2001:2:0:100::/56",
+                help = "the prefix delegated prefixes (IA_PD) are cut from; empty: no delegation"},
+    delegated_length = {type = "integer", default = 64, help = "the length of each delegated prefix (up to 64)"},
+    preferred = {type = "integer", default = 1800,
+                 help = "preferred lifetime in seconds of addresses and prefixes (T1 half of it, T2 four fifths)"},
+    valid = {type = "integer", default = 3600, help = "valid lifetime in seconds: how long a lease is kept"},
+    dns = {type = "list", of = "ipv6", default = {}, help = "DNS servers (option 23); empty: none"},
+    search = {type = "list", of = "string", default = {}, help = "domain search list (option 24); empty: none"},
+    rapid_commit = {type = "boolean", default = true,
+                    help = "answer a Solicit with Rapid Commit by a Reply at once (RFC 8415 18.3.1)"},
+    preference = {type = "integer", default = 255,
+                  help = "the preference option in Advertise (255: clients take this server at once)"},
+  },
+  permissions = {},
+}
