@@ -26,10 +26,7 @@ end
 local other = {[devices[1].id] = devices[2], [devices[2].id] = devices[1]}
 
 local seed = config.seed
-if seed == 0 then
-  seed = math.floor(tapir.now() * 1000) ~ os.time()
-  tapir.log.info(string.format("seed %d (give --set seed=%d to repeat this run's decisions)", seed, seed))
-end
+if seed == 0 then seed = math.floor(tapir.now() * 1000) ~ os.time() end  -- said once the rules are in
 
 local list = rules.load(config, devices)
 
@@ -69,9 +66,13 @@ for _, rule in ipairs(list) do
   local ok, problem = pcall(tapir.on, rule.match, function(pkt, dev)
     local impairment = by_device[dev.id]
     if not impairment then return end  -- the other direction, or a device not ours
+    local now = tapir.now()
+    queue:release_due(now)
+    impairment:take(pkt, dev, counters.matched + 1, now)
+    -- Counted after: a decide function that fails leaves the frame to the handlers after
+    -- this one (the forwarder counts it), as a failing handler does.
     local port = ports[dev.id]
     port.rx = port.rx + 1
-    impairment:take(pkt, dev, counters.matched + 1, tapir.now())
     return true
   end)
   if not ok then
@@ -83,6 +84,7 @@ end
 tapir.on("frame", function(pkt, dev)
   local port = ports[dev.id]
   if not port then return end
+  if queue.size > 0 then queue:release_due(tapir.now()) end
   port.rx = port.rx + 1
   if other[dev.id]:write(pkt) then
     port.forwarded = port.forwarded + 1
@@ -91,6 +93,10 @@ tapir.on("frame", function(pkt, dev)
   end
   return true
 end)
+
+if config.seed == 0 then
+  tapir.log.info(string.format("seed %d (give --set seed=%d to repeat this run's decisions)", seed, seed))
+end
 
 local function report()
   for _, rule in ipairs(list) do rule.counters:log() end
