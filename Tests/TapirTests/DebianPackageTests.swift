@@ -149,8 +149,10 @@ final class DebianPackageTests: XCTestCase {
         }
         XCTAssertFalse(depends.lowercased().contains("swift"), String(depends))
         XCTAssertTrue(info.stdout.contains(" Version: \(VersionTests.sourceVersion ?? "?")\n"), info.stdout)
-        XCTAssertTrue(deb.hasSuffix("/tapir_\(VersionTests.sourceVersion ?? "?")_amd64.deb")
-            || deb.hasSuffix("_arm64.deb"), deb)
+        let architecture = try ChildProcess.run(["dpkg", "--print-architecture"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(deb.hasSuffix("/tapir_\(VersionTests.sourceVersion ?? "?")_\(architecture).deb"), deb)
+        XCTAssertTrue(info.stdout.contains(" Architecture: \(architecture)\n"), info.stdout)
     }
 
     func testManPagesCompletionsAndDocumentationAreInstalled() throws {
