@@ -78,7 +78,7 @@ lua_coverage_set_feedback(luaFeedback ? 1 : 0)
 
 var options = TapirHost.Options()
 options.errorLogInterval = .zero  // every failure reaches the log handler
-// What the pack may require besides its own folder (tapir.proto.dns, tapir.address): the
+// What the pack may require besides its own folder (tapir.proto.dns, tapir.addr): the
 // prelude, $TAPIR_LUA_DIR or the folder two above the pack's (lua/packs/NAME -> lua).
 options.moduleDirectories = [ProcessInfo.processInfo.environment["TAPIR_LUA_DIR"]
     ?? URL(fileURLWithPath: packPath).standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent().path]

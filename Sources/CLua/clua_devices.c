@@ -119,6 +119,23 @@ void clua_push_device(lua_State *L, const void *device_id) {
     }
 }
 
+void clua_device_set_mtu(clua_host *host, int64_t device_id, int64_t mtu) {
+    lua_State *L = host->L;
+    int top = lua_gettop(L);
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_cache_ref) == LUA_TTABLE
+        && lua_rawgeti(L, -1, device_id) == LUA_TUSERDATA) {
+        lua_getiuservalue(L, -1, 1);  /* the fields table */
+        lua_pushliteral(L, "mtu");    /* an interned short string: no allocation */
+        if (lua_rawget(L, -2) == LUA_TNUMBER) {
+            lua_pop(L, 1);
+            lua_pushliteral(L, "mtu");
+            lua_pushinteger(L, mtu);
+            lua_rawset(L, -3);        /* an existing key: the table does not grow */
+        }
+    }
+    lua_settop(L, top);
+}
+
 int clua_read_options(lua_State *L, int table, clua_key *options) {
     luaL_checktype(L, table, LUA_TTABLE);
     int count = 0;

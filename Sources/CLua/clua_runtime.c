@@ -1,6 +1,8 @@
 // The host's runtime in the tapir table: installs the parts (timers in clua_timers.c,
-// devices in clua_devices.c) and holds the rest: tapir.stats, tapir.on_stop, tapir.now.
+// devices in clua_devices.c) and holds the rest: tapir.stats, tapir.on_stop, tapir.now,
+// tapir.time.
 // Arguments are checked here; Swift answers through host->runtime with plain values.
+#include <time.h>
 #include "clua_internal.h"
 
 void clua_push_query(lua_State *L, clua_runtime_callbacks *runtime, int what, int64_t argument) {
@@ -31,9 +33,19 @@ static int tapir_now(lua_State *L) {
     return 1;
 }
 
+/* tapir.time() -> wall-clock seconds since 1970 (a float, sub-microsecond resolution):
+   the real time in every host, replay included; tapir.now is the one to measure with. */
+static int tapir_time(lua_State *L) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    lua_pushnumber(L, (lua_Number)now.tv_sec + (lua_Number)now.tv_nsec / 1e9);
+    return 1;
+}
+
 static int install(lua_State *L) {
     static const luaL_Reg functions[] = {
-        {"stats", tapir_stats}, {"on_stop", tapir_on_stop}, {"now", tapir_now}, {NULL, NULL}
+        {"stats", tapir_stats}, {"on_stop", tapir_on_stop}, {"now", tapir_now}, {"time", tapir_time},
+        {NULL, NULL}
     };
     lua_getglobal(L, "tapir");  /* stack: tapir */
     int tapir = lua_gettop(L);

@@ -9,6 +9,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sched.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 int tapir_tun_open(const char *name, int flags, char out_name[TAPIR_IFNAMSIZ], int *failed_step) {
     if (strlen(name) >= IFNAMSIZ) {
@@ -91,4 +94,96 @@ int tapir_if_set_up(const char *name) {
 int tapir_if_index(const char *name) {
     unsigned int index = if_nametoindex(name);
     return index == 0 ? -errno : (int)index;
+}
+
+int tapir_tun_netns(int tun_fd) {
+    int fd = ioctl(tun_fd, TUNGETDEVNETNS);
+    return fd < 0 ? -errno : fd;
+}
+
+int tapir_tun_name(int tun_fd, char out_name[TAPIR_IFNAMSIZ]) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    if (ioctl(tun_fd, TUNGETIFF, &ifr) < 0) return -errno;
+    memcpy(out_name, ifr.ifr_name, IFNAMSIZ);
+    out_name[IFNAMSIZ - 1] = '\0';
+    return 0;
+}
+
+int tapir_link_sockets_in(int netns_fd, int *ioctl_fd) {
+    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (home < 0) return -errno;
+    if (setns(netns_fd, CLONE_NEWNET) < 0) {
+        int err = errno;
+        close(home);
+        return -err;
+    }
+    int err = 0;
+    int link = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (link < 0 || control < 0) err = errno;
+    if (!err) {
+        struct sockaddr_nl address;
+        memset(&address, 0, sizeof address);
+        address.nl_family = AF_NETLINK;
+        address.nl_groups = RTMGRP_LINK;
+        if (bind(link, (struct sockaddr *)&address, sizeof address) < 0) err = errno;
+    }
+    /* Back home whatever happened: the loop's thread must not stay in another namespace. */
+    if (setns(home, CLONE_NEWNET) < 0 && !err) err = errno;
+    close(home);
+    if (err) {
+        if (link >= 0) close(link);
+        if (control >= 0) close(control);
+        return -err;
+    }
+    *ioctl_fd = control;
+    return link;
+}
+
+int tapir_link_mtu_and_index(int ioctl_fd, const char *name, int *mtu, int *index) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(ioctl_fd, SIOCGIFMTU, &ifr) < 0) return -errno;
+    *mtu = ifr.ifr_mtu;
+    if (ioctl(ioctl_fd, SIOCGIFINDEX, &ifr) < 0) return -errno;
+    *index = ifr.ifr_ifindex;
+    return 0;
+}
+
+int tapir_link_read_changes(int netlink_fd, int index, int *mtu, int *removed) {
+    char buffer[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
+    int messages = 0;
+    for (;;) {
+        ssize_t length = recv(netlink_fd, buffer, sizeof buffer, 0);
+        if (length < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return messages;
+            /* ENOBUFS: events were lost; the caller reads the MTU again. */
+            return -errno;
+        }
+        if (length == 0) return messages;
+        for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; NLMSG_OK(message, (size_t)length);
+             message = NLMSG_NEXT(message, length)) {
+            messages++;
+            if (message->nlmsg_type != RTM_NEWLINK && message->nlmsg_type != RTM_DELLINK) continue;
+            if (message->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) continue;
+            struct ifinfomsg *info = NLMSG_DATA(message);
+            if (info->ifi_index != index) continue;
+            if (message->nlmsg_type == RTM_DELLINK) {
+                *removed = 1;
+                continue;
+            }
+            int attributes_length = (int)message->nlmsg_len - (int)NLMSG_LENGTH(sizeof *info);
+            for (struct rtattr *attribute = IFLA_RTA(info); RTA_OK(attribute, attributes_length);
+                 attribute = RTA_NEXT(attribute, attributes_length)) {
+                if (attribute->rta_type == IFLA_MTU && RTA_PAYLOAD(attribute) >= sizeof(uint32_t)) {
+                    uint32_t value;
+                    memcpy(&value, RTA_DATA(attribute), sizeof value);
+                    *mtu = (int)value;
+                }
+            }
+        }
+    }
 }

@@ -54,6 +54,31 @@ public protocol DeviceIO: AnyObject {
     func interfaceMAC(_ name: String) -> Result<[UInt8], Errno>
     func interfaceIndex(_ name: String) -> Int
     func setInterfaceUp(_ name: String) -> CInt
+
+    /// The namespace a tun/tap's device is in now (a descriptor), or -errno.
+    func deviceNamespace(_ tunFD: CInt) -> CInt
+    /// A tun/tap's current interface name, or the errno.
+    func deviceName(_ tunFD: CInt) -> Result<String, Errno>
+    /// A netlink socket told of link changes and a socket for interface ioctls, both in
+    /// the namespace `namespaceFD`, or the errno (EPERM once privileges are dropped).
+    func linkSockets(in namespaceFD: CInt) -> Result<(netlink: CInt, control: CInt), Errno>
+    /// MTU and ifindex of `name` through a control socket from `linkSockets`.
+    func linkMTUAndIndex(_ controlFD: CInt, _ name: String) -> Result<(mtu: Int, index: Int), Errno>
+    /// The link changes waiting on a netlink socket from `linkSockets`, for link `index`.
+    func readLinkChanges(_ netlinkFD: CInt, index: Int) -> Result<LinkChanges, Errno>
+}
+
+/// What a netlink socket said of one link since it was last read.
+public struct LinkChanges: Sendable, Equatable {
+    /// The MTU the last RTM_NEWLINK gave, if any.
+    public var mtu: Int?
+    /// A RTM_DELLINK came: the link left the namespace, or was deleted.
+    public var removed: Bool
+
+    public init(mtu: Int? = nil, removed: Bool = false) {
+        self.mtu = mtu
+        self.removed = removed
+    }
 }
 
 /// The kernel.
@@ -106,4 +131,34 @@ public final class SystemDeviceIO: DeviceIO, Sendable {
 
     public func interfaceIndex(_ name: String) -> Int { Int(tapir_if_index(name)) }
     public func setInterfaceUp(_ name: String) -> CInt { tapir_if_set_up(name) }
+
+    public func deviceNamespace(_ tunFD: CInt) -> CInt { tapir_tun_netns(tunFD) }
+
+    public func deviceName(_ tunFD: CInt) -> Result<String, Errno> {
+        var name = [CChar](repeating: 0, count: Int(TAPIR_IFNAMSIZ))
+        let result = name.withUnsafeMutableBufferPointer { tapir_tun_name(tunFD, $0.baseAddress) }
+        guard result == 0 else { return .failure(Errno(rawValue: -result)) }
+        return .success(String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    public func linkSockets(in namespaceFD: CInt) -> Result<(netlink: CInt, control: CInt), Errno> {
+        var control: CInt = -1
+        let netlink = tapir_link_sockets_in(namespaceFD, &control)
+        return netlink < 0 ? .failure(Errno(rawValue: -netlink)) : .success((netlink, control))
+    }
+
+    public func linkMTUAndIndex(_ controlFD: CInt, _ name: String) -> Result<(mtu: Int, index: Int), Errno> {
+        var mtu: CInt = 0
+        var index: CInt = 0
+        let result = tapir_link_mtu_and_index(controlFD, name, &mtu, &index)
+        return result < 0 ? .failure(Errno(rawValue: -result)) : .success((Int(mtu), Int(index)))
+    }
+
+    public func readLinkChanges(_ netlinkFD: CInt, index: Int) -> Result<LinkChanges, Errno> {
+        var mtu: CInt = -1
+        var removed: CInt = 0
+        let result = tapir_link_read_changes(netlinkFD, CInt(index), &mtu, &removed)
+        guard result >= 0 else { return .failure(Errno(rawValue: -result)) }
+        return .success(LinkChanges(mtu: mtu >= 0 ? Int(mtu) : nil, removed: removed != 0))
+    }
 }

@@ -30,9 +30,8 @@ final class DeviceSet {
             mac = tunTap.macAddress.flatMap { MACAddress(bytes: $0) }
             mtu = tunTap.mtu
         }
-        let limit = maxPacketSize ?? mtu.map { $0 + (device.mode == .tap ? HostDevice.linkHeaderAllowance : 0) }
         let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu,
-                                    maxPacketSize: limit, errorLogInterval: errorLogInterval)
+                                    maxPacketSize: maxPacketSize, errorLogInterval: errorLogInterval)
         devices.append(hostDevice)
         if let recordPath { try startRecording(hostDevice, base: recordPath) }
         return hostDevice

@@ -8,11 +8,18 @@ public final class HostDevice {
     public let id: Int64
     public let device: any PacketDevice
     public let linkType: LinkType
-    /// The device's MAC address (tap) and MTU, when known.
+    /// The device's MAC address (tap), when known.
     public let macAddress: MACAddress?
-    public let mtu: Int?
-    /// The largest packet dev:write sends (nil: no limit).
-    public let maxPacketSize: Int?
+    /// The device's MTU, when known; a tun/tap's follows the kernel's (`LinkWatcher`).
+    public internal(set) var mtu: Int?
+    /// The largest packet dev:write sends (nil: no limit): the one given, else the MTU
+    /// and a tap's link headers.
+    public var maxPacketSize: Int? {
+        givenMaxPacketSize ?? mtu.map { $0 + (device.mode == .tap ? Self.linkHeaderAllowance : 0) }
+    }
+    private let givenMaxPacketSize: Int?
+    /// Tells when a tun/tap's MTU changes.
+    var linkWatcher: LinkWatcher?
     /// Bytes a tap frame may carry beyond the MTU: an Ethernet header and two VLAN tags.
     public static let linkHeaderAllowance = 14 + 2 * 4
     /// Frames written to it and read from it, when recording (`--record`).
@@ -35,13 +42,13 @@ public final class HostDevice {
 
     public var name: String { device.name }
 
-    /// `mtu` is the device's (a tun/tap's, read when it was opened); IPv4 writes over it
-    /// are fragmented. `maxPacketSize` bounds every frame written. Nil: no limit (memory
-    /// devices, unless a test gives one).
+    /// `mtu` is the device's (a tun/tap's, read when it was opened); writes over it are
+    /// fragmented. `maxPacketSize` bounds every frame written; nil: the MTU's bound, or
+    /// none without an MTU (memory devices, unless a test gives one).
     init(id: Int64, device: any PacketDevice, macAddress: MACAddress?, mtu: Int?, maxPacketSize: Int?,
          errorLogInterval: Duration) {
         self.id = id
-        self.maxPacketSize = maxPacketSize
+        self.givenMaxPacketSize = maxPacketSize
         self.writeErrorLog = ErrorLogLimiter(interval: errorLogInterval)
         self.device = device
         self.linkType = device.mode == .tap ? .ethernet : .rawIP

@@ -85,6 +85,7 @@ public final class LuaState {
             throw LuaError(kind: .memory,
                 message: "cannot create a Lua state within a memory cap of \(options.memoryCap) bytes")
         }
+        try setTapirField("version", to: .string(TapirVersion.text))
     }
 
     deinit {
@@ -228,6 +229,11 @@ public final class LuaState {
     }
 
     /// A full garbage collection (finalizers run, under the budget).
+    /// Sets `dev.mtu` of device `id` in this state, if its scripts have seen the device.
+    func setDeviceMTU(id: Int64, mtu: Int) {
+        clua_device_set_mtu(host, id, Int64(mtu))
+    }
+
     public func collectGarbage() {
         _ = clua_collect_garbage(host)
     }

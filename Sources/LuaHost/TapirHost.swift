@@ -153,6 +153,7 @@ public final class TapirHost {
             try loop.register(descriptor) { [unowned self, unowned hostDevice] events in
                 self.readable(hostDevice, events)
             }
+            followLink(of: hostDevice, on: loop)
         }
         return hostDevice
     }
@@ -186,6 +187,7 @@ public final class TapirHost {
         guard !device.goneReported else { return }
         device.goneReported = true
         logger.warning("\(reason); no longer serving \(device.name)")
+        stopFollowingLink(of: device)
         if let loop, let descriptor = device.device.fileDescriptor {
             loop.deregister(descriptor)
         }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Capture
 import Devices
-import Foundation
 import Glibc
+import Kernel
 import Logging
 import LuaHost
 import Reactor
@@ -74,8 +74,8 @@ struct Console: ParsableCommand {
             if let sandbox {
                 let peerHint = privilegeDrop == nil ? "peer(\"ping -c1 198.18.0.2\") runs a command there"
                     : "ip netns exec \(sandbox.namespace) COMMAND (as root) runs a command there"
-                FileHandle.standardOutput.write(Data(("tapir: sandbox namespace \(sandbox.namespace), device "
-                    + "\(device.name), kernel side \(Sandbox.kernelIPv4Address); \(peerHint)\n").utf8))
+                Output.standardOutput("tapir: sandbox namespace \(sandbox.namespace), device "
+                    + "\(device.name), kernel side \(Sandbox.kernelIPv4Address); \(peerHint)\n")
             }
         }
         sandboxKeeper = try privilegeDrop?.perform(sandboxes: sandbox.map { [$0] } ?? [], host: tapirHost,
@@ -100,7 +100,7 @@ struct Console: ParsableCommand {
         // After --user, the history is the user's: root's home is no longer writable.
         let defaultHistory = privilegeDrop == nil ? LineEditor.defaultHistoryPath
             : privilegeDrop?.home.map { $0 + "/.tapir_history" }
-        let historyPath = ProcessInfo.processInfo.environment["TAPIR_HISTORY"].flatMap { $0.isEmpty ? nil : $0 }
+        let historyPath = Syscalls.environment("TAPIR_HISTORY")
             ?? defaultHistory
         let editor = LineEditor(prompt: ConsoleSession.prompt, historyPath: historyPath)
         if let failure = editor.historyError { logger.warning("\(failure)") }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Kernel
 import LuaHost
 import Logging
 import TCPEngine
@@ -79,23 +79,33 @@ struct HostOptions: ParsableArguments {
 /// or found from the executable: an install's share/tapir/lua, or a checkout's lua/.
 enum LuaPaths {
     static var preludeDirectories: [String] {
-        if let directory = ProcessInfo.processInfo.environment["TAPIR_LUA_DIR"], !directory.isEmpty {
+        if let directory = Syscalls.environment("TAPIR_LUA_DIR") {
             return [directory]
         }
         return luaDirectory.map { [$0] } ?? []
     }
 
     static var luaDirectory: String? {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = executable.deletingLastPathComponent()
+        // /proc/self/exe: argv[0] is only "tapir" when the shell found it on PATH.
+        guard let executable = Syscalls.executablePath() ?? Syscalls.resolvedPath(CommandLine.arguments[0]) else {
+            return nil
+        }
+        var directory = executable
         for _ in 0..<6 {
+            directory = parent(of: directory)
             for candidate in ["share/tapir/lua", "lua"] {
-                let path = directory.appendingPathComponent(candidate).path
-                if FileManager.default.fileExists(atPath: path + "/tapir/pair.lua") { return path }
+                let path = (directory == "/" ? "" : directory) + "/" + candidate
+                if Syscalls.fileExists(path + "/tapir/pair.lua") { return path }
             }
-            directory = directory.deletingLastPathComponent()
+            if directory == "/" { break }
         }
         return nil
+    }
+
+    /// The folder holding `path` (an absolute path without a trailing '/'), "/" at the top.
+    private static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
     }
 }
 
@@ -122,7 +132,7 @@ struct TerseLogHandler: LogHandler {
         if let editor = Self.editor, editor.isInteractive {
             editor.print(line)
         } else {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            Output.standardError(line + "\n")
         }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Kernel
 import LuaHost
 
 struct PackCommand: ParsableCommand {
@@ -20,11 +20,11 @@ struct PackList: ParsableCommand {
         let found = PackPaths.searchPath.all()
         let width = found.packs.map(\.name.count).max() ?? 0
         for pack in found.packs {
-            let name = pack.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            let name = pack.name + String(repeating: " ", count: width - pack.name.count)
             print("\(name)  \(pack.manifest.version)  \(pack.manifest.description)")
         }
         for problem in found.problems {
-            FileHandle.standardError.write(Data("tapir: \(problem)\n".utf8))
+            Output.standardError("tapir: \(problem)\n")
         }
     }
 }
@@ -110,17 +110,17 @@ struct PackNew: ParsableCommand {
 
     func run() throws {
         let directory = into + "/" + name
-        guard !FileManager.default.fileExists(atPath: directory) else {
+        guard !Syscalls.fileExists(directory) else {
             throw CleanExit.message("tapir: \(directory) exists already", code: 1)
         }
         let files = PackSkeleton.files(name: name)
         do {
-            try FileManager.default.createDirectory(atPath: directory + "/tests", withIntermediateDirectories: true)
+            try Syscalls.makeDirectories(directory + "/tests")
             for (path, text) in files {
-                try text.write(toFile: directory + "/" + path, atomically: true, encoding: .utf8)
+                try Syscalls.writeFile(directory + "/" + path, Array(text.utf8))
             }
         } catch {
-            throw CleanExit.message("tapir: cannot write \(directory): \(error.localizedDescription)", code: 1)
+            throw CleanExit.message("tapir: cannot write \(directory): \(error)", code: 1)
         }
         print("made \(directory): " + files.map(\.0).joined(separator: ", "))
         print("try: tapir pack check \(directory) && tapir run \(directory)")

@@ -1,4 +1,5 @@
-import Foundation
+import Devices
+import Kernel
 import LuaHost
 
 /// Puts a pack (a folder, or a .tar.gz holding one) into a pack directory, after checking
@@ -18,31 +19,32 @@ struct PackInstaller {
     private func installFolder(_ pack: Pack) throws(PackError) -> Pack {
         try refuseLinks(in: pack.directory)
         let target = destination + "/" + pack.name
-        let manager = FileManager.default
         do {
-            try manager.createDirectory(atPath: destination, withIntermediateDirectories: true)
-            if manager.fileExists(atPath: target) {
+            try Syscalls.makeDirectories(destination)
+            if Syscalls.kind(of: target) != nil {
                 guard replace else {
                     throw PackError("\(target) exists already (use --force to replace it)")
                 }
-                try manager.removeItem(atPath: target)
+                try Syscalls.removeTree(target)
             }
-            try manager.copyItem(atPath: pack.directory, toPath: target)
+            try Syscalls.copyTree(pack.directory, to: target)
         } catch let error as PackError {
             throw error
         } catch {
-            throw PackError("cannot install into \(target): \(error.localizedDescription)")
+            throw PackError("cannot install into \(target): \(error)")
         }
         return try Pack(directory: target)
     }
 
     private func refuseLinks(in directory: String) throws(PackError) {
-        guard let walker = FileManager.default.enumerator(atPath: directory) else { return }
-        while let entry = walker.nextObject() as? String {
-            let type = (walker.fileAttributes?[.type] as? FileAttributeType)
-            if type == .typeSymbolicLink {
-                throw PackError("\(directory)/\(entry): a link; a pack holds plain files only")
-            }
+        let special: [String]
+        do {
+            special = try Syscalls.specialEntries(under: directory)
+        } catch {
+            throw PackError("cannot read \(directory): \(error)")
+        }
+        if let entry = special.first {
+            throw PackError("\(directory)/\(entry): a link; a pack holds plain files only")
         }
     }
 
@@ -64,13 +66,13 @@ struct PackInstaller {
                 throw PackError("\(archive): entry '\(name)' points outside the archive; refused")
             }
         }
-        let staging = NSTemporaryDirectory() + "tapir-install-\(getpid())-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let staging: String
         do {
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            staging = try Syscalls.makeTemporaryDirectory(prefix: "tapir-install-")
         } catch {
-            throw PackError("cannot make \(staging): \(error.localizedDescription)")
+            throw PackError("cannot make a staging folder: \(error)")
         }
+        defer { try? Syscalls.removeTree(staging) }
         _ = try tar(["-xzf", archive, "-C", staging, "--no-same-owner", "--no-same-permissions"])
         var root = staging
         if !Pack.isPack(root) {
@@ -85,24 +87,17 @@ struct PackInstaller {
 
     /// Runs tar; its standard output, or an error with its standard error.
     private func tar(_ arguments: [String]) throws(PackError) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tar"] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        let output: ProcessOutput
         do {
-            try process.run()
+            output = try ChildProcess.run(["tar"] + arguments, timeout: .seconds(300))
         } catch {
-            throw PackError("cannot run tar: \(error.localizedDescription)")
+            throw PackError("cannot run tar: \(error)")
         }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let problem = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PackError("tar \(arguments.joined(separator: " ")) failed: \(problem.trimmingCharacters(in: .whitespacesAndNewlines))")
+        guard output.succeeded else {
+            let problem = output.timedOut ? "took more than 5 minutes"
+                : output.stderr.split(separator: "\n").joined(separator: "; ")
+            throw PackError("tar \(arguments.joined(separator: " ")) failed: \(problem)")
         }
-        return text
+        return output.stdout
     }
 }

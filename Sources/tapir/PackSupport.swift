@@ -1,14 +1,12 @@
-import Foundation
+import Kernel
 import LuaHost
 
 /// Where packs are found by name: $TAPIR_PACK_PATH (colon-separated), then the user's
 /// ($XDG_DATA_HOME/tapir/packs), then those shipped with tapir (lua/packs of the install).
 enum PackPaths {
     static var userDirectory: String {
-        let environment = ProcessInfo.processInfo.environment
-        if let data = environment["XDG_DATA_HOME"], !data.isEmpty { return data + "/tapir/packs" }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return home + "/.local/share/tapir/packs"
+        if let data = Syscalls.environment("XDG_DATA_HOME") { return data + "/tapir/packs" }
+        return Syscalls.homeDirectory + "/.local/share/tapir/packs"
     }
 
     static var bundledDirectory: String? {
@@ -17,7 +15,7 @@ enum PackPaths {
 
     static var searchPath: PackSearchPath {
         var directories: [String] = []
-        if let extra = ProcessInfo.processInfo.environment["TAPIR_PACK_PATH"] {
+        if let extra = Syscalls.environment("TAPIR_PACK_PATH") {
             directories += extra.split(separator: ":").map(String.init)
         }
         directories.append(userDirectory)
@@ -43,9 +41,8 @@ struct LoadPlan {
         var packs: [Pack] = []
         var order: [Either] = []
         for argument in arguments {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory)
-            if exists, !isDirectory.boolValue {
+            let exists = Syscalls.fileExists(argument)
+            if exists, !Syscalls.isDirectory(argument) {
                 order.append(.script(argument))
             } else if !exists, argument.hasSuffix(".lua") {
                 throw PackError("\(argument): no such script")

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Devices
-import Foundation
 import Glibc
 import Kernel
 import Logging
@@ -110,13 +109,14 @@ struct PrivilegeDrop {
 
     /// The effective and permitted capability sets, from /proc/self/status.
     static func capabilities() -> (effective: UInt64, permitted: UInt64)? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        guard let bytes = try? Syscalls.readFile("/proc/self/status") else { return nil }
+        let status = String(decoding: bytes, as: UTF8.self)
         var effective: UInt64?
         var permitted: UInt64?
         for line in status.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
             guard parts.count == 2 else { continue }
-            let value = UInt64(parts[1].trimmingCharacters(in: .whitespaces), radix: 16)
+            let value = UInt64(parts[1].filter { $0 != " " && $0 != "\t" }, radix: 16)
             if parts[0] == "CapEff" { effective = value }
             if parts[0] == "CapPrm" { permitted = value }
         }

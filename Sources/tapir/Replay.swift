@@ -1,7 +1,6 @@
 import ArgumentParser
 import Capture
 import Devices
-import Foundation
 import LuaHost
 import Reactor
 

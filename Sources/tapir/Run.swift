@@ -1,7 +1,7 @@
 import ArgumentParser
 import Capture
 import Devices
-import Foundation
+import Glibc
 import Logging
 import LuaHost
 import Reactor
@@ -97,7 +97,7 @@ struct Run: ParsableCommand {
         let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi)
         var sandboxKeeper: SandboxKeeper?
         defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { devices.removeSandboxes() } }
-        FileHandle.standardOutput.write(Data(devices.reachability.utf8))
+        Output.standardOutput(devices.reachability)
         tapirHost.recordPath = record
         do {
             for device in devices.devices { try tapirHost.add(device) }
@@ -148,7 +148,7 @@ struct Run: ParsableCommand {
 /// Ends a command with a message and an exit status, without a stack of errors.
 enum CleanExit {
     static func message(_ text: String, code: Int32) -> ExitCode {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        Output.standardError(text + "\n")
         return ExitCode(code)
     }
 }

@@ -90,5 +90,26 @@ final class ScriptedDeviceIO: DeviceIO {
     func interfaceMTU(_ name: String) -> Int { mtu }
     func interfaceMAC(_ name: String) -> Result<[UInt8], Errno> { .success(mac) }
     func interfaceIndex(_ name: String) -> Int { 7 }
+
+    // The link a LinkWatcher follows: its namespace's descriptor (or -errno), whether
+    // sockets can be made there, the MTU, and what successive netlink reads say.
+    var namespaceResult: CInt = -EOPNOTSUPP
+    var linkSocketsError: Errno?
+    var linkSocketsMade = 0
+    var linkChanges: [Result<LinkChanges, Errno>] = []
+
+    func deviceNamespace(_ tunFD: CInt) -> CInt { namespaceResult }
+    func deviceName(_ tunFD: CInt) -> Result<String, Errno> { .success("scripted0") }
+    func linkSockets(in namespaceFD: CInt) -> Result<(netlink: CInt, control: CInt), Errno> {
+        if let linkSocketsError { return .failure(linkSocketsError) }
+        linkSocketsMade += 1
+        return .success((CInt(200 + 2 * linkSocketsMade), CInt(201 + 2 * linkSocketsMade)))
+    }
+    func linkMTUAndIndex(_ controlFD: CInt, _ name: String) -> Result<(mtu: Int, index: Int), Errno> {
+        .success((mtu, 7))
+    }
+    func readLinkChanges(_ netlinkFD: CInt, index: Int) -> Result<LinkChanges, Errno> {
+        linkChanges.isEmpty ? .success(LinkChanges()) : linkChanges.removeFirst()
+    }
     func setInterfaceUp(_ name: String) -> CInt { 0 }
 }

@@ -13,27 +13,36 @@ final class APIDocumentationTests: XCTestCase {
     /// to call, and a pack's settings (PackSandboxTests covers tapir.config).
     let scriptDefined: Set<String> = ["tapir.on_reload", "tapir.reassemble", "tapir.verify_checksums", "tapir.config"]
 
+    /// The names in the first column of docs/lua-api.md's and docs/protocols.md's tables.
     var documented: Set<String> {
         get throws {
-            let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("docs/lua-api.md").path
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            var names: Set<String> = []
-            for line in text.split(separator: "\n") where line.hasPrefix("| `") {
-                let rest = line.dropFirst(3)
-                guard let end = rest.firstIndex(of: "`") else { continue }
-                names.insert(String(rest[..<end]))
-            }
-            return names
+            try Self.documentedNames(in: "docs/lua-api.md").union(try Self.documentedNames(in: "docs/protocols.md"))
         }
     }
+
+    static func documentedNames(in file: String) throws -> Set<String> {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(file).path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var names: Set<String> = []
+        for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+            let rest = line.dropFirst(3)
+            guard let end = rest.firstIndex(of: "`") else { continue }
+            names.insert(String(rest[..<end]))
+        }
+        return names
+    }
+
+    /// The modules whose every export docs/protocols.md documents, one row a name.
+    let libraryModules = ["tapir.addr", "tapir.proto.dns", "tapir.proto.dhcp", "tapir.proto.ntp", "tapir.proto.lldp",
+                          "tapir.proto.tcp_options", "tapir.proto.vxlan"]
 
     let logged = LogLines()
 
     func makeHost() throws -> (TapirHost, MemoryDevice, HostDevice) {
         let lines = logged
         var options = TapirHost.Options()
-        // The modules under lua/tapir (tapir.proto.dns, tapir.address) are documented too.
+        // The modules under lua/tapir (tapir.proto.dns, tapir.addr) are documented too.
         options.moduleDirectories = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("lua").path]
         let host = TapirHost(options: options, timers: TimerQueue(clock: ManualClock()),
@@ -60,6 +69,11 @@ final class APIDocumentationTests: XCTestCase {
             end
             for key in pairs(tapir.log) do names[#names + 1] = "tapir.log." .. key end
             for key in pairs(tapir.build) do names[#names + 1] = "tapir.build." .. key end
+            for module in ("\(libraryModules.joined(separator: " "))"):gmatch("%S+") do
+              if package.searchpath(module, package.path) then
+                for key in pairs(require(module)) do names[#names + 1] = module .. "." .. key end
+              end
+            end
             exposed = table.concat(names, "\\n")
             """)
         let reference = try script.state.evaluate("return exposed")
@@ -68,7 +82,7 @@ final class APIDocumentationTests: XCTestCase {
             exposed.insert(field.layer == .frame ? "pkt.\(field.name)" : "pkt.\(field.layer.rawValue).\(field.name)")
         }
         let missing = exposed.subtracting(try documented)
-        XCTAssertTrue(missing.isEmpty, "exposed but not in docs/lua-api.md: \(missing.sorted())")
+        XCTAssertTrue(missing.isEmpty, "exposed but not in docs/lua-api.md or docs/protocols.md: \(missing.sorted())")
     }
 
     func testEveryDocumentedNameExists() throws {
@@ -85,12 +99,23 @@ final class APIDocumentationTests: XCTestCase {
               end
               return value ~= nil
             end
+            -- A member of a module: tapir.addr.prefix is require("tapir.addr").prefix.
+            local function member(path)
+              local module, name = path:match("^(.+)%.([%w_]+)$")
+              if not module or not package.searchpath(module, package.path) then return false end
+              return require(module)[name] ~= nil
+            end
             """]
         for name in documented.sorted() where !scriptDefined.contains(name) {
-            if name.range(of: #"^tapir(\.[a-z_]+)+$"#, options: .regularExpression) != nil {
+            if name.range(of: #"^tapir(\.[A-Za-z_0-9]+)+$"#, options: .regularExpression) != nil {
                 // A field of tapir, or a module that require finds (tapir.proto.dns).
-                checks.append("assert(exists('\(name)') or package.searchpath('\(name)', package.path), '\(name)')")
+                checks.append("assert(exists('\(name)') or package.searchpath('\(name)', package.path) or member('\(name)'), '\(name)')")
             }
+        }
+        // A tapir.addr prefix's fields and methods (docs/protocols.md), on a real one.
+        checks.append("local prefix = require('tapir.addr').prefix('198.18.1.254/24')")
+        for name in documented.sorted() where name.hasPrefix("prefix.") || name.hasPrefix("prefix:") {
+            checks.append("assert(prefix['\(name.dropFirst(7))'] ~= nil, '\(name)')")
         }
         let fieldNames = Set(PacketField.allCases.map {
             $0.layer == .frame ? "pkt.\($0.name)" : "pkt.\($0.layer.rawValue).\($0.name)"

@@ -8,6 +8,12 @@ final class LuaStateTests: XCTestCase {
         XCTAssertEqual(LuaState.apiVersion, 1)
     }
 
+    func testTapirVersionIsTheHostsVersion() throws {
+        let state = try LuaState(log: { _, _ in })
+        XCTAssertTrue(try state.isTrue("tapir.version == '\(TapirVersion.text)'"))
+        XCTAssertNotNil(TapirVersion.text.wholeMatch(of: /[0-9]+\.[0-9]+\.[0-9]+/), TapirVersion.text)
+    }
+
     func testSyntaxErrorHasKindAndLocation() throws {
         let state = try LuaState(log: { _, _ in })
         let error = try XCTUnwrap(state.loadError("local x = \n x = = 2", name: "broken.lua"))

@@ -115,4 +115,34 @@ final class PairTests: XCTestCase {
         let count = try host.scripts[0].state.evaluate("return count")
         XCTAssertEqual(try host.scripts[0].state.string(count), "1")
     }
+
+    /// ARPProtocol:answer(address, mac): a request for the address gets a reply from the
+    /// port, one for another address none; arpReceived still sees both.
+    func testARPProtocolAnswersForItsAddress() throws {
+        try load("""
+            local pair = require "tapir.pair"
+            seen = 0
+            local arp = pair.ARPProtocol(); arp:answer("198.18.0.2", "02:00:00:00:00:02")
+            function arp:arpReceived(op) seen = seen + 1 end
+            local eth = pair.EthernetProtocol(); eth:addProto(0x806, arp)
+            pair.TuntapPort("tap0", eth):startListening()
+            """)
+        device.inject(TestFrames.arpRequest(for: IPv4Address("198.18.0.2")!))
+        device.inject(TestFrames.arpRequest(for: IPv4Address("198.18.0.77")!))
+        host.pump(hostDevice)
+        let written = device.takeWritten()
+        XCTAssertEqual(written.count, 1, "one reply, for 198.18.0.2 only")
+        written.first?.withUnsafeBytes { bytes in
+            let decoded = FrameDecoder.decode(bytes, linkType: .ethernet)
+            let arp = decoded.arp(bytes)
+            XCTAssertEqual(arp?.op, 2)
+            XCTAssertEqual(arp?.sha, MACAddress("02:00:00:00:00:02"))
+            XCTAssertEqual(arp?.spa, IPv4Address("198.18.0.2"))
+            XCTAssertEqual(arp?.tpa, TestFrames.kernelIP)
+            XCTAssertEqual(decoded.ethernet(bytes)?.src, MACAddress("02:00:00:00:00:02"))
+            XCTAssertEqual(decoded.ethernet(bytes)?.dst, TestFrames.kernelMAC)
+        }
+        let seen = try host.scripts[0].state.evaluate("return seen")
+        XCTAssertEqual(try host.scripts[0].state.string(seen), "2")
+    }
 }

@@ -291,6 +291,27 @@ final class TapirHostTests: MemoryHostTestCase {
         try script.state.load(chunk: "assert(tapir.now() - start == 250, tapir.now() - start)", name: "check")
     }
 
+    func testTimeIsTheWallClockWithSubMillisecondSteps() throws {
+        // The manual host clock does not move tapir.time: it is the real time.
+        let before = Date().timeIntervalSince1970
+        let script = try load("""
+            first = tapir.time()
+            local step = 1
+            for _ = 1, 1000 do
+              local a, b = tapir.time(), tapir.time()
+              while b == a do b = tapir.time() end
+              if b - a < step then step = b - a end
+            end
+            smallest_step = step
+            """)
+        let after = Date().timeIntervalSince1970
+        try script.state.load(chunk: """
+            assert(math.type(first) == "float")
+            assert(first >= \(before) - 0.001 and first <= \(after) + 0.001, string.format("%.6f", first))
+            assert(smallest_step > 0 and smallest_step < 0.001, smallest_step)
+            """, name: "check")
+    }
+
     func testMalformedFramesAreCountedAndStillReachFrameHandlers() throws {
         try load(#"tapir.on("frame", function(pkt, dev) dev:write("frame") end)"#)
         let truncated = Array(TestFrames.udp(dport: 7).prefix(30))

@@ -83,6 +83,7 @@ final class DNSAgainstNSDKernelTests: XCTestCase {
             zone:
               name: "example.test"
               zonefile: "example.zone"
+              provide-xfr: 0.0.0.0/0 NOKEY
 
             """
     }
@@ -99,9 +100,9 @@ final class DNSAgainstNSDKernelTests: XCTestCase {
                 .map { "status: \($0)" } ?? "no status"]
     }
 
-    func testAnswersAgreeWithNSDServingTheSameZoneFile() throws {
-        let sandbox = try Sandbox(prefix: "tapir-test-nsd")
-        defer { sandbox.remove() }
+    /// NSD and tapir (with `settings` more) serving the zone in `sandbox`, once both answer.
+    private func startBoth(in sandbox: Sandbox, device: String, settings: [String] = []) throws
+        -> (nsd: ChildProcess, tapir: ChildProcess) {
         try sandbox.ip(["link", "set", "lo", "up"])
         try sandbox.ip(["addr", "add", "198.18.0.53/32", "dev", "lo"])
         let config = directory.appendingPathComponent("nsd.conf").path
@@ -109,12 +110,19 @@ final class DNSAgainstNSDKernelTests: XCTestCase {
         let check = try ChildProcess.run(["nsd-checkconf", config])
         XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
         let nsd = try sandbox.start(["nsd", "-d", "-c", config])
-        defer { nsd.signal(SIGTERM); _ = nsd.wait(timeout: .seconds(10)) }
 
         let zone = directory.appendingPathComponent("example.zone").path
-        let tapir = try TapirCommand.start([TapirCommand.lua("packs/dns-responder"), "--set", "zone=\(zone)",
-                                            "--set", "include_dir=\(directory.path)", "--allow", "io"],
-                                           device: "tapn0", in: sandbox)
+        var arguments = [TapirCommand.lua("packs/dns-responder"), "--set", "zone=\(zone)",
+                         "--set", "include_dir=\(directory.path)", "--allow", "io"]
+        for setting in settings { arguments += ["--set", setting] }
+        let tapir: ChildProcess
+        do {
+            tapir = try TapirCommand.start(arguments, device: device, in: sandbox)
+        } catch {
+            nsd.signal(SIGTERM)
+            _ = nsd.wait(timeout: .seconds(10))
+            throw error
+        }
 
         // Both up: each answers the SOA.
         let deadline = ContinuousClock.now + .seconds(10)
@@ -125,6 +133,14 @@ final class DNSAgainstNSDKernelTests: XCTestCase {
             XCTAssertFalse(nsd.hasExited, "nsd ended: \(nsd.wait(timeout: .seconds(1)).stderr)")
             usleep(200_000)
         }
+        return (nsd, tapir)
+    }
+
+    func testAnswersAgreeWithNSDServingTheSameZoneFile() throws {
+        let sandbox = try Sandbox(prefix: "tapir-test-nsd")
+        defer { sandbox.remove() }
+        let (nsd, tapir) = try startBoth(in: sandbox, device: "tapn0")
+        defer { nsd.signal(SIGTERM); _ = nsd.wait(timeout: .seconds(10)) }
 
         let questions: [[String]] = [
             ["example.test", "ANY"], ["www.example.test", "ANY"],
@@ -163,6 +179,38 @@ final class DNSAgainstNSDKernelTests: XCTestCase {
         XCTAssertTrue(any.contains("ANSWER: 1,") && any.contains("IN\tSOA"), any)
 
         XCTAssertFalse(nsd.hasExited)
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+    }
+
+    /// A zone transfer from each (dig over TCP): the same records, the SOA first and last;
+    /// a client not named in `transfer` is refused.
+    func testZoneTransfersAgreeWithNSD() throws {
+        let sandbox = try Sandbox(prefix: "tapir-test-nsd")
+        defer { sandbox.remove() }
+        let (nsd, tapir) = try startBoth(in: sandbox, device: "tapn1", settings: ["transfer=198.18.0.1"])
+        defer { nsd.signal(SIGTERM); _ = nsd.wait(timeout: .seconds(10)) }
+
+        func transfer(from server: String, source: String? = nil) throws -> [String] {
+            let output = try sandbox.run(["dig", "+time=2", "+tries=1", "+nocmd", "+nostats", "+nocomments",
+                                          "@\(server)"] + (source.map { ["-b", $0] } ?? []) + ["example.test", "AXFR"])
+            return output.stdout.split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.hasPrefix(";") }
+        }
+        let theirs = try transfer(from: "198.18.0.53")
+        let ours = try transfer(from: "198.18.0.2")
+        XCTAssertGreaterThan(theirs.count, 15, theirs.joined(separator: "\n"))
+        XCTAssertEqual(ours.sorted(), theirs.sorted(), "the same records (tapir first)")
+        XCTAssertTrue(ours.first?.contains("\tSOA\t") == true && ours.last?.contains("\tSOA\t") == true,
+                      ours.joined(separator: "\n"))
+        XCTAssertTrue(ours.contains { $0.contains("mail.example.test.") && $0.contains("2001:2::25") },
+                      "the $INCLUDEd records too")
+
+        try sandbox.ip(["addr", "add", "198.18.0.7/24", "dev", "tapn1"])
+        let refused = try sandbox.run(["dig", "+time=2", "+tries=1", "-b", "198.18.0.7", "@198.18.0.2",
+                                       "example.test", "AXFR"]).stdout
+        XCTAssertTrue(refused.contains("Transfer failed") || refused.contains("REFUSED"), refused)
+        XCTAssertFalse(refused.contains("\tSOA\t"), refused)
+
         let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr)
     }

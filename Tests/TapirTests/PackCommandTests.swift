@@ -40,7 +40,7 @@ final class PackCommandTests: XCTestCase {
         XCTAssertEqual(try tapir(["pack", "new", "fresh", "--into", directory]).status, 0)
         let check = try tapir(["pack", "check", directory + "/fresh"])
         XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
-        XCTAssertTrue(check.stdout.contains("1 passed, 0 failed"), check.stdout)
+        XCTAssertTrue(check.stdout.contains("2 passed, 0 failed"), check.stdout)
     }
 
     func testCheckReportsASyntaxError() throws {

@@ -122,12 +122,22 @@ function pair.IPv6Protocol:datagramReceived(data, partial, dest, source, protoco
   end
 end
 
--- ARPProtocol: what Twisted lacks: hands up Ethernet/IPv4 ARP as fields.
+-- ARPProtocol: what Twisted lacks: hands up Ethernet/IPv4 ARP as fields, and answers
+-- requests for the addresses given to answer(), so the kernel finds a port's host.
 pair.ARPProtocol = class("ARPProtocol")
+function pair.ARPProtocol:init() self.answers = {} end
+-- Requests for `address` (IPv4 text) get a reply saying it is at `mac`.
+function pair.ARPProtocol:answer(address, mac) self.answers[address] = mac end
 function pair.ARPProtocol:datagramReceived(data, partial, dest, source, protocol)
   if #data < 28 then return end
   local op = string.unpack(">I2", data, 7)
-  self:arpReceived(op, data:sub(9, 14), ipv4(data, 15), data:sub(19, 24), ipv4(data, 25))
+  local tpa = ipv4(data, 25)
+  local mac = op == 1 and self.answers and self.answers[tpa]
+  if mac then
+    local port = pair.currentPort
+    port:write(port.currentPacket:reply{arp = {sha = mac}})
+  end
+  self:arpReceived(op, data:sub(9, 14), ipv4(data, 15), data:sub(19, 24), tpa)
 end
 function pair.ARPProtocol:arpReceived(op, sha, spa, tha, tpa) end
 

@@ -54,6 +54,10 @@ int clua_install_runtime(clua_host *host, const clua_runtime_callbacks *callback
    the id cast to a pointer. */
 void clua_push_device(lua_State *L, const void *device_id);
 
+/* Sets `dev.mtu` of the state's device `device_id`, if Lua has seen that device (a state
+   that has not asks the host when it first does). Allocates nothing: it never raises. */
+void clua_device_set_mtu(clua_host *host, int64_t device_id, int64_t mtu);
+
 /* Pushes an encoded plain value (CLua.h). Raises on malformed data. */
 void clua_push_encoded(lua_State *L, const uint8_t *data, size_t length);
 

@@ -40,4 +40,21 @@ int tapir_if_set_up(const char *name);
 /// if_nametoindex: the ifindex of `name`.
 int tapir_if_index(const char *name);
 
+// Following a tun/tap's link (its MTU) wherever its network namespace is:
+// The namespace the device of `tun_fd` is in now (TUNGETDEVNETNS): a descriptor, or -errno.
+int tapir_tun_netns(int tun_fd);
+// The device's current name (TUNGETIFF), or -errno.
+int tapir_tun_name(int tun_fd, char out_name[TAPIR_IFNAMSIZ]);
+// A netlink socket subscribed to link changes (RTMGRP_LINK) and a socket for interface
+// ioctls, both made in the namespace `netns_fd` (entered by this thread for the time it
+// takes, then left). Returns the netlink descriptor and puts the other in *ioctl_fd, or
+// -errno (EPERM once privileges are dropped).
+int tapir_link_sockets_in(int netns_fd, int *ioctl_fd);
+// MTU and ifindex of `name` through `ioctl_fd`: 0, or -errno.
+int tapir_link_mtu_and_index(int ioctl_fd, const char *name, int *mtu, int *index);
+// Reads every waiting message of `netlink_fd`: for link `index`, *mtu gets its MTU from a
+// RTM_NEWLINK, *removed is set on a RTM_DELLINK (it left the namespace, or was deleted).
+// Returns the number of messages read, or -errno.
+int tapir_link_read_changes(int netlink_fd, int index, int *mtu, int *removed);
+
 #endif

@@ -233,8 +233,8 @@ final class PacketOutput {
 
     /// An IPv6 header from the values given (tc, flow, hlim) over the defaults given.
     func ipv6Repr(_ values: SetValues, next: UInt8, src: IPv6Address, dst: IPv6Address, tc: UInt8, flow: UInt32,
-                  payloadLength: Int) throws(PacketBuildError) -> IPv6Repr {
-        IPv6Repr(src: src, dst: dst, proto: next, payloadLength: payloadLength, hlim: try values.u8(.ipv6Hlim) ?? 64,
+                  payloadLength: Int, hlim: UInt8 = 64) throws(PacketBuildError) -> IPv6Repr {
+        IPv6Repr(src: src, dst: dst, proto: next, payloadLength: payloadLength, hlim: try values.u8(.ipv6Hlim) ?? hlim,
                  tc: try values.u8(.ipv6TC) ?? tc, flow: UInt32(try values.unsigned(.ipv6Flow, bits: 20) ?? UInt64(flow)))
     }
 

@@ -13,6 +13,10 @@ import Packets
 // code and the 4 bytes after the checksum kept (so echo id/seq), data kept; a Neighbor
 // Solicitation/Advertisement keeps its target. `payload=` replaces the data. Overrides
 // (`reply{ip = {ttl = 5}}`) are applied last; lengths and all checksums are computed.
+// Neighbour discovery replies (RS, RA, NS, NA, redirect: RFC 4861) get hop limit 255, which
+// receivers require, and never come from a multicast address: an advertisement answering
+// a solicitation sent to a solicited-node group comes from its target, a router message
+// from the link-local address of the reply's Ethernet source (EUI-64).
 
 extension PacketOutput {
     func reply(to bytes: UnsafeRawBufferPointer, frame: DecodedFrame, _ values: SetValues,
@@ -22,8 +26,10 @@ extension PacketOutput {
             try checkOverrides(values, frame)
             let local = values.mac(.ethSrc) ?? values.mac(.arpSHA) ?? values.mac(.icmpv6LLAddr)
             var at = 0
+            var linkSource: MACAddress?
             if let eth = frame.ethernet(bytes) {
-                at = try writeLink(eth, values, local: local)
+                linkSource = values.mac(.ethSrc) ?? (eth.dst.isMulticast ? (local ?? eth.dst) : eth.dst)
+                at = try writeLink(eth, values, source: linkSource ?? eth.dst)
             }
             let total: Int
             if let arp = frame.arp(bytes) {
@@ -35,7 +41,7 @@ extension PacketOutput {
             } else if let ip = frame.ipv4(bytes) {
                 total = try replyIPv4(ip, bytes, frame, values, at: at, id: ipv4ID)
             } else if let ip = frame.ipv6(bytes) {
-                total = try replyIPv6(ip, bytes, frame, values, at: at)
+                total = try replyIPv6(ip, bytes, frame, values, at: at, linkSource: linkSource)
             } else {
                 let rest = bytes.slice(frame.networkOffset, bytes.count)
                 total = try place(values.bytes(.payload) ?? rest, after: at)
@@ -70,16 +76,15 @@ extension PacketOutput {
         }
     }
 
-    /// The Ethernet header and its tags, addresses swapped; returns its length.
-    private func writeLink(_ eth: EthernetFrame, _ values: SetValues, local: MACAddress?) throws(PacketBuildError) -> Int {
+    /// The Ethernet header and its tags, addresses swapped (the source given); returns its length.
+    private func writeLink(_ eth: EthernetFrame, _ values: SetValues, source: MACAddress) throws(PacketBuildError) -> Int {
         let headerLength = eth.headerLength
         buffer.copy(eth.buffer.slice(0, headerLength), to: 0)
         guard let link = try? MutableEthernetFrame(region(0, headerLength)) else {
             throw PacketBuildError(message: "the packet's Ethernet header did not read back")
         }
-        let ownAddress = eth.dst.isMulticast ? (local ?? eth.dst) : eth.dst
         link.setDst(values.mac(.ethDst) ?? eth.src)
-        link.setSrc(values.mac(.ethSrc) ?? ownAddress)
+        link.setSrc(source)
         if let type = try values.u16(.ethType) { link.setPayloadType(type) }
         if eth.tagCount > 0, var tag = eth.tag(0) {
             if let id = try values.unsigned(.vlanID, bits: 12) { tag.id = UInt16(id) }
@@ -103,16 +108,37 @@ extension PacketOutput {
     }
 
     private func replyIPv6(_ ip: IPv6Packet, _ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame,
-                           _ values: SetValues, at start: Int) throws(PacketBuildError) -> Int {
-        let src = values.ipv6(.ipv6Src) ?? ip.dst
+                           _ values: SetValues, at start: Int, linkSource: MACAddress?) throws(PacketBuildError) -> Int {
+        var src = values.ipv6(.ipv6Src) ?? ip.dst
         let dst = values.ipv6(.ipv6Dst) ?? ip.src
+        var hopLimit: UInt8 = 64
+        if let icmp = frame.icmpv6(bytes), ICMPv6Type.isNeighbourDiscovery(try values.u8(.icmpv6Type) ?? icmp.type) {
+            hopLimit = 255
+            if src.isMulticast {
+                src = try ndSource(for: icmp, values, linkSource: linkSource, group: src)
+            }
+        }
         let payloadStart = start + IPv6Field.headerLength
         let end = try writeTransport(bytes, frame, values, at: payloadStart,
                                      pseudoHeader: .v6(source: src, destination: dst), limit: payloadStart + 65535)
         let header = try ipv6Repr(values, next: try values.u8(.ipv6Nxt) ?? ip.proto, src: src, dst: dst, tc: ip.tc,
-                                  flow: ip.flow, payloadLength: end - payloadStart)
+                                  flow: ip.flow, payloadLength: end - payloadStart, hlim: hopLimit)
         header.emit(into: region(start, payloadStart))
         return end
+    }
+
+    /// The source of a neighbour discovery reply to a message sent to the multicast `group`:
+    /// a neighbour message's target (the address it speaks for), else (router messages) the
+    /// link-local address of the reply's Ethernet source.
+    private func ndSource(for icmp: ICMPv6Packet, _ values: SetValues, linkSource: MACAddress?,
+                          group: IPv6Address) throws(PacketBuildError) -> IPv6Address {
+        if let target = values.ipv6(.icmpv6Target) ?? icmp.target, !target.isMulticast, !target.isUnspecified {
+            return target
+        }
+        if let mac = linkSource, !mac.isMulticast {
+            return IPv6Address.linkLocal(mac)
+        }
+        throw PacketBuildError(message: "the reply would come from the multicast address \(group): give ipv6 = {src = ...}")
     }
 
     /// The transport of the reply at `start`, checksum included; returns where it ends.
@@ -181,5 +207,20 @@ extension PacketOutput {
         let end = try place(data, after: start + header.headerLength, limit: limit)
         header.emitHeader(into: region(start, end), payloadLength: data.count, pseudoHeader: pseudoHeader)
         return end
+    }
+}
+
+extension ICMPv6Type {
+    /// RS, RA, NS, NA and redirect (RFC 4861): sent and accepted with hop limit 255 only.
+    static func isNeighbourDiscovery(_ type: UInt8) -> Bool { (133...137).contains(type) }
+}
+
+extension IPv6Address {
+    /// fe80::/64 with the modified EUI-64 interface identifier of `mac` (RFC 4291 2.5.1,
+    /// appendix A): the link-local address a host derives from its MAC.
+    static func linkLocal(_ mac: MACAddress) -> IPv6Address {
+        let upper = (mac.value >> 24) ^ 0x02_0000  // the universal/local bit flipped
+        let lower = mac.value & 0xff_ffff
+        return IPv6Address(high: 0xfe80_0000_0000_0000, low: upper << 40 | 0xfffe << 24 | lower)
     }
 }

@@ -1,27 +1,11 @@
--- Answers "who has A?" for each configured address A with the configured MAC.
-local MAC = tapir.config.mac
-local mine = {}
-for _, address in ipairs(tapir.config.addresses) do mine[address] = true end
+-- Answers "who has A?" for each configured address A with the configured MAC
+-- (tapir.neighbours), and announces each address with a gratuitous ARP at start and 1 s
+-- later when `gratuitous` is set.
+local neighbours = require "tapir.neighbours"
 
-tapir.on("arp", {op = 1}, function(pkt, dev)
-  if not mine[pkt.arp.tpa] then return end
-  dev:write(pkt:reply{arp = {sha = MAC}})
-  return true
-end)
-
--- A gratuitous ARP: a request for our own address, to everyone, so neighbours update.
-local function announce()
-  for _, dev in ipairs(tapir.devices()) do
-    if dev.mode == "tap" then
-      for _, address in ipairs(tapir.config.addresses) do
-        dev:write(tapir.build.eth{src = MAC, dst = "ff:ff:ff:ff:ff:ff", type = 0x0806}
-               .. tapir.build.arp{op = 1, sha = MAC, spa = address, tha = "00:00:00:00:00:00", tpa = address})
-      end
-    end
-  end
-end
+local host = neighbours.new{mac = tapir.config.mac, ipv4 = tapir.config.addresses}:start()
 
 if tapir.config.gratuitous then
-  announce()
-  tapir.after(1000, announce)
+  host:announce()
+  tapir.after(1000, function() host:announce() end)
 end

@@ -2,7 +2,7 @@
 -- (decoded, then checked: op, and the options whose length is fixed or bounded), `build`
 -- writes a BOOTREPLY to it. Pure: no tapir calls.
 local dhcp = require "tapir.proto.dhcp"
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local message = {}
 

@@ -9,6 +9,7 @@ local config = tapir.config
 local addresses = require "addresses"
 local message = require "message"
 local dhcp = require "tapir.proto.dhcp"
+local Counters = require "tapir.counters"
 local Leases = require "leases"
 
 local IP, MAC = config.ip, config.mac
@@ -17,12 +18,9 @@ local BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 local ZERO = "0.0.0.0"
 
 local state = tapir.state
-state.counters = state.counters or {}
-local counters = state.counters
-local COUNTER_NAMES = {"received", "discover", "offer", "request", "ack", "nak", "decline", "release", "inform",
-                       "malformed", "ignored", "exhausted", "loads"}
-for _, name in ipairs(COUNTER_NAMES) do counters[name] = counters[name] or 0 end
-counters.loads = counters.loads + 1
+local counters = Counters.new{names = {"received", "discover", "offer", "request", "ack", "nak", "decline", "release",
+                                       "inform", "malformed", "ignored", "exhausted", "loads"}}
+counters:add("loads")
 state.pool = state.pool or {}
 
 local pool, problem = Leases.new({ip = IP, prefix = config.prefix, pool = config.pool, static = config.static,
@@ -145,7 +143,7 @@ local function warn_limited(kind, text)
 end
 
 local function drop_malformed(pkt, why)
-  counters.malformed = counters.malformed + 1
+  counters:add("malformed")
   warn_limited("malformed", string.format("dropped a malformed DHCP request from %s: %s", pkt.eth.src, why))
 end
 
@@ -170,7 +168,7 @@ local function send(dev, pkt, request, kind, fields)
   dev:write(tapir.build.eth{src = MAC, dst = mac_dst, type = 0x0800}
          .. tapir.build.ip{src = IP, dst = ip_dst, proto = 17,
                            payload = tapir.build.udp{sport = 67, dport = port, payload = message.build(request, fields)}})
-  counters[message.TYPE_NAMES[kind]:lower()] = counters[message.TYPE_NAMES[kind]:lower()] + 1
+  counters:add(message.TYPE_NAMES[kind]:lower())
 end
 
 local function nak(dev, pkt, request, why)
@@ -187,7 +185,7 @@ end
 local function on_discover(dev, pkt, request, key, now)
   local ip = pool:choose(key, request.mac, request.requested, now)
   if not ip then
-    counters.exhausted = counters.exhausted + 1
+    counters:add("exhausted")
     warn_limited("exhausted", string.format("no address to offer %s: the pool is exhausted", request.mac))
     return
   end
@@ -209,7 +207,7 @@ local function on_request(dev, pkt, request, key, now)
   elseif request.ciaddr ~= ZERO then
     ip, kind = request.ciaddr, pkt.ip.dst == IP and "renewing" or "rebinding"
   else
-    counters.ignored = counters.ignored + 1
+    counters:add("ignored")
     return  -- names no address: nothing to confirm
   end
   local ok, why = pool:can_have(key, request.mac, ip, now)
@@ -244,7 +242,7 @@ tapir.on("udp", {dport = 67}, function(pkt, dev)
   local ip = pkt.ip
   if not ip or not pkt.eth then return end
   if ip.dst ~= IP and ip.dst ~= BROADCAST_IP and ip.dst ~= SUBNET_BROADCAST then return end
-  counters.received = counters.received + 1
+  counters:add("received")
   local request, why
   if ip.mf or ip.frag ~= 0 then
     why = "a fragment"
@@ -259,27 +257,27 @@ tapir.on("udp", {dport = 67}, function(pkt, dev)
   local relayed_elsewhere = request.giaddr ~= ZERO and not pool:in_subnet(addresses.to_integer(request.giaddr))
   if not kind or kind < 1 or kind > 8 or not request.mac or relayed_elsewhere then
     -- BOOTP without DHCP, a reply type, non-Ethernet hardware, another subnet's relay
-    counters.ignored = counters.ignored + 1
+    counters:add("ignored")
     return true
   end
   local key, now = client_key(request), tapir.now()
   if kind == message.DISCOVER then
-    counters.discover = counters.discover + 1
+    counters:add("discover")
     on_discover(dev, pkt, request, key, now)
   elseif kind == message.REQUEST then
-    counters.request = counters.request + 1
+    counters:add("request")
     on_request(dev, pkt, request, key, now)
   elseif kind == message.DECLINE then
-    counters.decline = counters.decline + 1
+    counters:add("decline")
     on_decline(request, key, now)
   elseif kind == message.RELEASE then
-    counters.release = counters.release + 1
+    counters:add("release")
     on_release(request, key, now)
   elseif kind == message.INFORM then
-    counters.inform = counters.inform + 1
+    counters:add("inform")
     on_inform(dev, pkt, request)
   else
-    counters.ignored = counters.ignored + 1  -- OFFER, ACK, NAK: server messages
+    counters:add("ignored")  -- OFFER, ACK, NAK: server messages
   end
   return true
 end)
@@ -297,9 +295,7 @@ end)
 -- The counters and leases as text, for the stats port.
 local function report()
   local now = tapir.now()
-  local parts = {}
-  for i, name in ipairs(COUNTER_NAMES) do parts[i] = name .. "=" .. counters[name] end
-  local lines = {table.concat(parts, " ")}
+  local lines = {counters:line()}
   for _, record in ipairs(pool:list()) do
     local left = math.max(0, (record.expires - now) // 1000)
     lines[#lines + 1] = string.format("lease %s %s %s %d", record.ip, record.mac, record.state, left)

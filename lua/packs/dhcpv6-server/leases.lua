@@ -1,7 +1,7 @@
 -- The server's pools and leases: addresses from the `pool` range, prefixes cut from
 -- `prefixes`, each bound to a client's IA (its DUID and IAID) until its valid lifetime
 -- ends. Kept in tapir.state, so a reload keeps every lease (require "leases").
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local config = tapir.config
 local leases = {}

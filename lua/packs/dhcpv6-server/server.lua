@@ -4,7 +4,7 @@
 -- Reply binding what it asks for, Renew and Rebind a Reply extending it, Release and
 -- Decline a Reply freeing it, Confirm whether its addresses are on this link,
 -- Information-request the DNS options only. Leases are leases.lua's.
-local address = require "tapir.address"
+local address = require "tapir.addr"
 local dhcpv6 = require "tapir.proto.dhcpv6"
 local leases = require "leases"
 

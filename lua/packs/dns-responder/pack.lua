@@ -10,6 +10,9 @@ return {
     mac = {type = "mac", default = "02:54:41:50:49:52", help = "the MAC address given in ARP and NDP replies"},
     port = {type = "port", default = 53, help = "the UDP and TCP port answered on"},
     tcp = {type = "boolean", default = true, help = "answer over TCP too (RFC 7766), where truncated UDP answers are asked again"},
+    transfer = {type = "string", default = "",
+                help = "clients allowed a zone transfer (AXFR, and IXFR answered as AXFR, over TCP):"
+                       .. " IPv4 or IPv6 addresses separated by commas; '': none"},
     tcp_idle = {type = "integer", default = 10000, help = "milliseconds a TCP connection may wait for its next query before it is closed"},
     records = {type = "string", default = "",
                help = "records, 'NAME [TTL] [IN] TYPE DATA; ...' (A, AAAA, NS, CNAME, PTR, MX, TXT, SRV, SOA, CAA)"},

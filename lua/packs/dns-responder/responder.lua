@@ -2,15 +2,23 @@
 -- EDNS0 RFC 6891, TCP RFC 7766) for the zones of the `zone` file and the `records`
 -- setting. Messages are read and written with tapir.proto.dns; the answers come from
 -- zones.lua. Over UDP an answer larger than the client's limit is cut to its question with
--- TC set, so the client asks again over TCP, where it comes whole.
+-- TC set, so the client asks again over TCP, where it comes whole. The clients of the
+-- `transfer` setting get whole zones over TCP (AXFR, RFC 5936).
 tapir.reassemble = true  -- a query in fragments arrives whole
 tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
 local dns = require "tapir.proto.dns"
+local Counters = require "tapir.counters"
+local neighbours = require "tapir.neighbours"
 local zone = require "zone"
 local zones = require "zones"
+local addr = require "tapir.addr"
 
 local IP, IPV6 = config.ip, config.ipv6
+
+-- First, so frames to another unicast MAC reach no later handler; ARP and neighbour
+-- solicitations answered unless `arp` is off (another pack answers them).
+neighbours.new{mac = config.mac, ipv4 = IP, ipv6 = IPV6, answer = config.arp}:start()
 
 if config.ttl < 0 or config.ttl > 0x7fffffff then
   error("setting 'ttl' = " .. config.ttl .. " is not a TTL (0 to 2^31 - 1 seconds)", 0)
@@ -43,13 +51,23 @@ local db
 db, problem = zones.build(records, {synthesize_ptr = config.synthesize_ptr, soa = config.soa, ttl = config.ttl})
 if not db then error(problem, 0) end
 
+-- The clients allowed a zone transfer, by their address as the host writes it.
+local transfer_clients = {}
+for item in config.transfer:gmatch("[^,]+") do
+  local text = item:match("^%s*(.-)%s*$")
+  local family = addr.family(text)
+  local canonical = (family == "ipv4" or family == "ipv6") and addr.normal(text)
+  if not canonical then
+    error("setting 'transfer': '" .. text .. "' is not an IPv4 or IPv6 address", 0)
+  end
+  transfer_clients[canonical] = true
+end
+
 -- Counters, kept across reloads in tapir.state.dns, and answered to a CHAOS-class TXT
 -- query for counters.dns-responder (as BIND answers version.bind).
-local COUNTER_NAMES = {"queries", "noerror", "nxdomain", "refused", "notimp", "formerr", "truncated",
-                       "malformed", "ignored", "tcp_connections", "tcp_queries"}
-tapir.state.dns = tapir.state.dns or {}
-local counters = tapir.state.dns
-for _, name in ipairs(COUNTER_NAMES) do counters[name] = counters[name] or 0 end
+local counters = Counters.new{key = "dns", names = {"queries", "noerror", "nxdomain", "refused", "notimp", "formerr",
+                                                    "truncated", "malformed", "ignored", "tcp_connections", "tcp_queries",
+                                                    "transfers"}}
 local COUNTERS_QUERY = "counters.dns-responder"
 
 local OUR_UDP_SIZE = 4096
@@ -58,7 +76,7 @@ local T, RCODE, CLASS = dns.TYPE, dns.RCODE, dns.CLASS
 
 local last_malformed_log = -math.huge
 local function malformed(from, why)
-  counters.malformed = counters.malformed + 1
+  counters:add("malformed")
   local now = tapir.now()
   if now - last_malformed_log >= 10000 then
     last_malformed_log = now
@@ -84,7 +102,7 @@ local function encode(reply, limit)
   local bytes, why = dns.encode(reply)
   if not bytes then error("cannot encode the answer: " .. why, 0) end
   if #bytes > limit then
-    counters.truncated = counters.truncated + 1
+    counters:add("truncated")
     reply.tc, reply.answers, reply.authority, reply.additional = true, nil, nil, nil
     bytes = assert(dns.encode(reply))
   end
@@ -93,9 +111,7 @@ end
 
 -- One TXT RR, "name=value" a string, owned by the question's name.
 local function counters_answer(q)
-  local strings = {}
-  for i, name in ipairs(COUNTER_NAMES) do strings[i] = name .. "=" .. counters[name] end
-  return {{name = q.questions[1].name, type = T.TXT, class = CLASS.CH, ttl = 0, strings = strings}}
+  return {{name = q.questions[1].name, type = T.TXT, class = CLASS.CH, ttl = 0, strings = counters:list()}}
 end
 
 local NO_QUESTION = {}
@@ -103,9 +119,43 @@ local NO_QUESTION = {}
 -- name outside our zones.
 local NOT_AUTHORITATIVE = {{code = 15, data = string.pack(">I2", 20)}}
 
+-- Messages of a zone transfer carry up to this many bytes of records each (RFC 5936 2.2:
+-- any size up to 65535; NSD and BIND send about 16 KB).
+local TRANSFER_MESSAGE_BYTES = 16000
+
+-- The messages of a zone transfer to the query `q` from an allowed client: the zone's
+-- records (db:transfer) spread over messages, the question in the first only (RFC 5936
+-- 2.2.1); NOTAUTH for a name that is no zone's apex.
+local function transfer(q)
+  local question = q.questions[1]
+  local records = db:transfer(dns.canonical(question.name))
+  if not records then
+    counters:add("refused")
+    return {respond(q, {rcode = RCODE.NOTAUTH})}
+  end
+  counters:add("transfers")
+  local messages, current, size = {}, {}, 0
+  for _, rr in ipairs(records) do
+    local rr_size = #assert(dns.encode({answers = {rr}})) - 12
+    if #current > 0 and size + rr_size > TRANSFER_MESSAGE_BYTES then
+      messages[#messages + 1] = current
+      current, size = {}, 0
+    end
+    current[#current + 1] = rr
+    size = size + rr_size
+  end
+  messages[#messages + 1] = current
+  for i, answers in ipairs(messages) do
+    messages[i] = respond(q, {aa = true, answers = answers, questions = i > 1 and NO_QUESTION or nil})
+    if i > 1 then messages[i].edns = nil end
+  end
+  return messages
+end
+
 -- The query `q` and the reply to a query's bytes (a table for dns.encode), or nil when it
--- gets none (malformed, or a response); `from` names the client in the log.
-local function reply_to(payload, from)
+-- gets none (malformed, or a response); `from` names the client in the log. Over TCP
+-- (`over_tcp`) a zone transfer's reply is a list of messages (the third value).
+local function reply_to(payload, from, over_tcp)
   local q, why = dns.decode(payload)
   if not q then
     -- A header we can read with an opcode we do not serve is answered NOTIMP all the same.
@@ -118,39 +168,44 @@ local function reply_to(payload, from)
          cd = flags & 0x0010 ~= 0, questions = NO_QUESTION}
   end
   if q.qr then
-    counters.ignored = counters.ignored + 1
+    counters:add("ignored")
     return nil
   end
-  counters.queries = counters.queries + 1
+  counters:add("queries")
   local question = q.questions[1]
   if q.opcode ~= 0 then
-    counters.notimp = counters.notimp + 1
+    counters:add("notimp")
     return q, respond(q, {rcode = RCODE.NOTIMP, questions = NO_QUESTION})
   elseif #q.questions ~= 1 then
-    counters.formerr = counters.formerr + 1
+    counters:add("formerr")
     return q, respond(q, {rcode = RCODE.FORMERR, questions = NO_QUESTION})
   elseif q.edns_error then
-    counters.formerr = counters.formerr + 1
+    counters:add("formerr")
     return q, respond(q, {rcode = RCODE.FORMERR})
   elseif q.edns and q.edns.version ~= 0 then
-    counters.formerr = counters.formerr + 1   -- counted with FORMERR: a query we cannot read
+    counters:add("formerr")   -- counted with FORMERR: a query we cannot read
     return q, respond(q, {rcode = RCODE.BADVERS})
   elseif question.class == CLASS.CH and question.type == T.TXT
          and dns.canonical(question.name) == COUNTERS_QUERY then
     return q, respond(q, {aa = true, answers = counters_answer(q)})
+  elseif (question.type == T.AXFR or question.type == T.IXFR) and question.class == CLASS.IN
+         and over_tcp and transfer_clients[from] then
+    -- IXFR is answered with the whole zone, as RFC 1995 4 allows a server to.
+    local messages = transfer(q)
+    return q, messages[1], messages
   elseif question.class ~= CLASS.IN or question.type == T.AXFR or question.type == T.IXFR then
-    counters.refused = counters.refused + 1
+    counters:add("refused")
     return q, respond(q, {rcode = RCODE.REFUSED})
   else
     local answer = db:answer(dns.canonical(question.name), question.type)
     if not answer then
-      counters.refused = counters.refused + 1
+      counters:add("refused")
       return q, respond(q, {rcode = RCODE.REFUSED, options = NOT_AUTHORITATIVE})
     else
       if answer.rcode == RCODE.NXDOMAIN then
-        counters.nxdomain = counters.nxdomain + 1
+        counters:add("nxdomain")
       else
-        counters.noerror = counters.noerror + 1
+        counters:add("noerror")
       end
       return q, respond(q, {aa = true, rcode = answer.rcode, answers = answer.answers,
                             authority = answer.authority, additional = answer.additional})
@@ -201,7 +256,7 @@ end
 -- length for `tcp_idle` ms; a query whose bytes do not all come within `tcp_idle` ms of its
 -- length closes it too. No truncation but the 65535 bytes a length can say.
 local function serve_tcp(conn)
-  counters.tcp_connections = counters.tcp_connections + 1
+  counters:add("tcp_connections")
   local read = reader(conn)
   while true do
     local prefix = read(2, tapir.now() + config.tcp_idle)
@@ -209,10 +264,10 @@ local function serve_tcp(conn)
     local length = string.unpack(">I2", prefix)
     local message = read(length, tapir.now() + config.tcp_idle)
     if not message then return end
-    counters.tcp_queries = counters.tcp_queries + 1
-    local _, reply = reply_to(message, conn.peer.ip)
-    if reply then
-      local bytes = encode(reply, 65535)
+    counters:add("tcp_queries")
+    local _, reply, messages = reply_to(message, conn.peer.ip, true)
+    for _, each in ipairs(messages or {reply}) do
+      local bytes = encode(each, 65535)
       if not conn:send(string.pack(">s2", bytes)) then return end
     end
   end
@@ -221,20 +276,6 @@ end
 if config.tcp then
   tapir.tcp.listen({port = config.port, ip = IP, mac = config.mac}, serve_tcp)
   tapir.tcp.listen({port = config.port, ipv6 = IPV6, mac = config.mac}, serve_tcp)
-end
-
-if config.arp then
-  tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
-    dev:write(pkt:reply{arp = {sha = config.mac}})
-    return true
-  end)
-  -- Neighbour solicitation -> advertisement (solicited, override), hop limit 255 (RFC 4861).
-  tapir.on("icmpv6", {type = 135, target = IPV6}, function(pkt, dev)
-    if pkt.ipv6.src == "::" then return end
-    dev:write(pkt:reply{ipv6 = {src = IPV6, hlim = 255},
-                        icmpv6 = {type = 136, flags = 0x60, lladdr = config.mac}})
-    return true
-  end)
 end
 
 tapir.log.debug(string.format("dns-responder: %d records for %d names in zones %s, on %s and %s, port %d",

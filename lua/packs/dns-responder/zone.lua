@@ -16,7 +16,7 @@
 -- Records come out as tapir.proto.dns records (name lower case, no trailing dot). Errors
 -- are raised as one line, "SOURCE:LINE: what is wrong", never with a position in Lua.
 local dns = require "tapir.proto.dns"
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local zone = {}
 

@@ -14,8 +14,12 @@
 -- exists without the type, or an empty non-terminal (a name with nothing of its own but
 -- names below it): NOERROR with no answer. Both carry the zone's SOA in the authority
 -- section, its TTL the lesser of the SOA's TTL and MINIMUM (RFC 2308 3 and 5).
+--
+-- db:transfer(apex) -> the zone's records as a zone transfer sends them (RFC 5936 2.2):
+-- its SOA, every other record of every name in the zone (names sorted, each name's types
+-- in the zone's order), the SOA again; nil when `apex` is not the apex of a zone served.
 local dns = require "tapir.proto.dns"
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local zones = {}
 
@@ -236,6 +240,27 @@ function DB:answer(name, qtype)
     end
   end
   return result
+end
+
+function DB:transfer(apex)
+  if not self.apexes[apex] then return nil end
+  local soa = self.names[apex][T.SOA][1]
+  local owned = {}
+  for name in pairs(self.names) do
+    if self:apex_of(name) == apex then owned[#owned + 1] = name end
+  end
+  table.sort(owned)
+  local records = {soa}
+  for _, name in ipairs(owned) do
+    local set = self.names[name]
+    for _, t in ipairs(set.order) do
+      if t ~= T.SOA then
+        for _, rr in ipairs(set[t]) do records[#records + 1] = rr end
+      end
+    end
+  end
+  records[#records + 1] = soa
+  return records
 end
 
 return zones

@@ -3,6 +3,7 @@
 -- answered in order), answered from the routes (router.lua, routes.lua), then from the
 -- files of the `root` folder the host read at start. Counters go in tapir.state.
 local config = tapir.config
+local neighbours = require "tapir.neighbours"
 local http = require "http"
 local router = require "router"
 if config.routes then require "routes" end
@@ -102,13 +103,7 @@ local function serve(conn)
   end
 end
 
+-- ARP and neighbour solicitations for the addresses; frames to another unicast MAC ignored.
+neighbours.new{mac = config.mac, ipv4 = config.ip, ipv6 = config.ipv6}:start()
 tapir.tcp.listen({port = config.port, ip = config.ip, mac = config.mac}, serve)
 tapir.tcp.listen({port = config.port, ipv6 = config.ipv6, mac = config.mac}, serve)
-
--- Neighbour solicitations for the IPv6 address (the host answers ARP for its listeners).
-tapir.on("icmpv6", {type = 135, target = config.ipv6}, function(pkt, dev)
-  if pkt.ipv6.src == "::" then return end
-  dev:write(pkt:reply{ipv6 = {src = config.ipv6, hlim = 255},
-                      icmpv6 = {type = 136, flags = 0x60, lladdr = config.mac}})
-  return true
-end)

@@ -3,7 +3,7 @@ return {
   version = "1.0.0",
   description = "Answers IPv4 and IPv6 echo requests (ping), with the ARP and neighbour discovery it needs",
   api = 1,
-  handlers = {"neighbours.lua", "echo.lua"},
+  handlers = {"host.lua"},
   config = {
     ip = {type = "ipv4", default = "198.18.0.2", help = "the IPv4 address answered"},
     ipv6 = {type = "ipv6", default = "2001:2::2", help = "the IPv6 address answered"},

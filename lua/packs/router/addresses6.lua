@@ -1,7 +1,7 @@
 -- IPv6 addresses as 16-byte strings (what the per-packet code compares, cut straight from
 -- the header), with the text forms for settings and logs and the addresses Neighbor
 -- Discovery derives from others (require "addresses6").
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local addresses6 = {}
 local ZEROS = string.rep("\0", 16)

@@ -5,6 +5,7 @@
 -- port. Counters per port are in tapir.state.ports and logged when the switch stops, on
 -- a reload (SIGHUP) and every `report` seconds when set, one parseable line per port:
 --   port swa: rx=5 tx=4 flooded=1 forwarded=4 dropped=0 macs=1
+local Counters = require "tapir.counters"
 local MacTable = require "mac_table"
 
 local config = tapir.config
@@ -25,6 +26,7 @@ for digit in ("13579bdfBDF"):gmatch(".") do GROUP_DIGIT[digit:byte()] = true end
 local function is_group(mac) return GROUP_DIGIT[mac:byte(2)] == true end
 
 -- Ports by dev.id (taps only: a tun device carries no Ethernet frames) and their counters.
+local PORT_COUNTERS = {"rx", "tx", "flooded", "forwarded", "dropped"}
 local ports, counters = {}, {}
 
 local function refresh_ports()
@@ -32,12 +34,8 @@ local function refresh_ports()
   for _, dev in ipairs(tapir.devices()) do
     if dev.mode == "tap" then
       ports[dev.id] = dev
-      local counted = state.ports[dev.name]
-      if not counted then
-        counted = {rx = 0, tx = 0, flooded = 0, forwarded = 0, dropped = 0}
-        state.ports[dev.name] = counted
-      end
-      counters[dev.id] = counted
+      counters[dev.id] = Counters.new{state = state.ports, key = dev.name, names = PORT_COUNTERS,
+                                      prefix = "port " .. dev.name}
     else
       tapir.log.warn("switch: " .. dev.name .. " is a tun device (no Ethernet): not a port")
     end
@@ -106,9 +104,7 @@ local function report()
   for id in pairs(ports) do ids[#ids + 1] = id end
   table.sort(ids)
   for _, id in ipairs(ids) do
-    local c = counters[id]
-    tapir.log.info(string.format("port %s: rx=%d tx=%d flooded=%d forwarded=%d dropped=%d macs=%d",
-      ports[id].name, c.rx, c.tx, c.flooded, c.forwarded, c.dropped, learned[id] or 0))
+    tapir.log.info(counters[id]:line() .. " macs=" .. (learned[id] or 0))
   end
 end
 

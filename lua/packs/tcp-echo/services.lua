@@ -3,8 +3,12 @@
 -- reload keeps them.
 tapir.verify_checksums = true  -- a packet whose checksum fails is dropped, as Linux does
 local config = tapir.config
-tapir.state.served = tapir.state.served or {echo = 0, discard = 0, chargen = 0, bytes = 0}
-local served = tapir.state.served
+local Counters = require "tapir.counters"
+local neighbours = require "tapir.neighbours"
+local served = Counters.new{key = "served", names = {"echo", "discard", "chargen", "bytes"}}
+
+-- ARP and neighbour solicitations for the addresses; frames to another unicast MAC ignored.
+neighbours.new{mac = config.mac, ipv4 = config.ip, ipv6 = config.ipv6}:start()
 local CHUNK = 65536
 
 local function timeout(conn)
@@ -63,12 +67,3 @@ end
 serve(config.echo, echo)
 serve(config.discard, discard)
 serve(config.chargen, chargen)
-
--- Neighbour solicitations for the IPv6 address (ARP for the IPv4 one the host answers for
--- its listeners when no handler does).
-tapir.on("icmpv6", {type = 135, target = config.ipv6}, function(pkt, dev)
-  if pkt.ipv6.src == "::" then return end
-  dev:write(pkt:reply{ipv6 = {src = config.ipv6, hlim = 255},
-                      icmpv6 = {type = 136, flags = 0x60, lladdr = config.mac}})
-  return true
-end)

@@ -8,7 +8,12 @@
 tapir.reassemble = true
 tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
+local neighbours = require "tapir.neighbours"
 local KEEP_EVERYTHING = {}  -- reused: no table per datagram
+
+-- First, so frames to another unicast MAC reach no later handler; ARP and neighbour
+-- solicitations answered unless `arp` is off (another pack answers them).
+neighbours.new{mac = config.mac, ipv4 = config.ip, ipv6 = config.ipv6, answer = config.arp}:start()
 
 local ports = {}
 for _, port in ipairs(config.ports) do ports[#ports + 1] = "dst port " .. port end
@@ -18,21 +23,6 @@ if #ports > 0 then
                          table.concat(ports, " or ")),
            function(pkt, dev)
     pkt:reply(KEEP_EVERYTHING, dev)
-    return true
-  end)
-end
-
-if config.arp then
-  tapir.on("arp", {op = 1, tpa = config.ip}, function(pkt, dev)
-    dev:write(pkt:reply{arp = {sha = config.mac}})
-    return true
-  end)
-  -- Neighbour solicitation -> advertisement (solicited, override), hop limit 255 (RFC 4861);
-  -- a duplicate address probe (from ::) is left alone.
-  tapir.on("icmpv6", {type = 135, target = config.ipv6}, function(pkt, dev)
-    if pkt.ipv6.src == "::" then return end
-    dev:write(pkt:reply{ipv6 = {src = config.ipv6, hlim = 255},
-                        icmpv6 = {type = 136, flags = 0x60, lladdr = config.mac}})
     return true
   end)
 end

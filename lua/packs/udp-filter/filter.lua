@@ -13,6 +13,7 @@
 -- (SIGHUP), one line per rule and per device:
 --   rule 1 "udp port 9": matched=3
 --   port fa: rx=10 forwarded=7 denied=3 not_allowed=0 rate_limited=0 write_failed=0
+local Counters = require "tapir.counters"
 local TokenBuckets = require "token_buckets"
 
 local config = tapir.config
@@ -43,17 +44,12 @@ end
 -- Counters: per rule (by its text, so a reload with the same rules keeps them) and per
 -- device the frame came in on (by name).
 local state = tapir.state
-state.rules = state.rules or {}
 state.ports = state.ports or {}
+local matched = #rules > 0 and Counters.new{key = "rules", names = rules}
 local counted = {}
 for _, dev in ipairs(devices) do
-  local port = state.ports[dev.name]
-  if not port then
-    port = {rx = 0, forwarded = 0, denied = 0, not_allowed = 0, rate_limited = 0}
-    state.ports[dev.name] = port
-  end
-  port.write_failed = port.write_failed or 0  -- a state from before this counter
-  counted[dev.id] = port
+  counted[dev.id] = Counters.new{state = state.ports, key = dev.name, prefix = "port " .. dev.name,
+                                 names = {"rx", "forwarded", "denied", "not_allowed", "rate_limited", "write_failed"}}
 end
 
 local limiter = config.rate > 0 and TokenBuckets.new(config.rate, config.burst > 0 and config.burst or config.rate)
@@ -78,12 +74,11 @@ local function forward(pkt, dev, port)
 end
 
 for index, rule in ipairs(rules) do
-  state.rules[rule] = state.rules[rule] or 0
   local ok, problem = pcall(tapir.on, rule, function(pkt, dev)
     local port = counted[dev.id]
     if not port then return end
     port.rx = port.rx + 1
-    state.rules[rule] = state.rules[rule] + 1
+    matched[rule] = matched[rule] + 1
     if config.mode == "allow" then
       forward(pkt, dev, port)
     else
@@ -119,12 +114,10 @@ if limiter then tapir.every(10000, function() limiter:sweep(tapir.now()) end) en
 
 local function report()
   for index, rule in ipairs(rules) do
-    tapir.log.info(string.format("rule %d %q: matched=%d", index, rule, state.rules[rule]))
+    tapir.log.info(string.format("rule %d %q: matched=%d", index, rule, matched[rule]))
   end
   for _, dev in ipairs(devices) do
-    local port = counted[dev.id]
-    tapir.log.info(string.format("port %s: rx=%d forwarded=%d denied=%d not_allowed=%d rate_limited=%d write_failed=%d",
-      dev.name, port.rx, port.forwarded, port.denied, port.not_allowed, port.rate_limited, port.write_failed))
+    tapir.log.info(counted[dev.id]:line())
   end
 end
 

@@ -1,15 +1,7 @@
--- ARP for the IPv4 address; neighbour solicitations for the IPv6 one get an advertisement
--- (solicited, override) from our address with hop limit 255, as RFC 4861 requires.
+-- The host on the link (tapir.neighbours): ARP for the IPv4 address, neighbour
+-- advertisements for the IPv6 one, and frames to another unicast MAC ignored, as a NIC
+-- does. Loaded first, so the other handlers never see such frames.
 local config = tapir.config
+local neighbours = require "tapir.neighbours"
 
-tapir.on("arp", {op = 1, tpa = config.ip}, function(pkt, dev)
-  dev:write(pkt:reply{arp = {sha = config.mac}})
-  return true
-end)
-
-tapir.on("icmpv6", {type = 135, target = config.ipv6}, function(pkt, dev)
-  if pkt.ipv6.src == "::" then return true end  -- a duplicate address probe: stay quiet
-  dev:write(pkt:reply{ipv6 = {src = config.ipv6, hlim = 255},
-                      icmpv6 = {type = 136, flags = 0x60, lladdr = config.mac}})
-  return true
-end)
+neighbours.new{mac = config.mac, ipv4 = config.ip, ipv6 = config.ipv6}:start()

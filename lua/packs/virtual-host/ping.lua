@@ -10,7 +10,7 @@ tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as
 local config = tapir.config
 local frames = require "frames"
 
-local OUR_ADDRESS = require("tapir.address").ipv4_bytes(config.ip)
+local OUR_ADDRESS = require("tapir.addr").ipv4_bytes(config.ip)
 local RECORD_ROUTE = 7
 
 -- The options of the reply to a datagram with `options`: its record-route option with

@@ -13,7 +13,7 @@
 -- value, concatenated (RFC 3396); option overload (52) is not followed.
 -- encode: options written in `order` (else ascending), then any not listed, then the end
 -- option; `type` becomes option 53, first; padded to 300 bytes (RFC 1542 2.1).
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local dhcp = {}
 

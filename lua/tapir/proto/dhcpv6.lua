@@ -19,7 +19,7 @@
 -- server_id, client_id, rapid_commit, ia_na, ia_pd, status, preference, elapsed_time,
 -- reconfigure_accept, oro, dns_servers, domains.
 -- An IA or IAADDR/IAPREFIX without `options` is encoded from addresses / prefixes / status.
-local address = require "tapir.address"
+local address = require "tapir.addr"
 local domain_list = require "tapir.proto.domain_list"
 
 local dhcpv6 = {}

@@ -25,7 +25,7 @@
 -- Names are text: labels joined by ".", no trailing dot, "" the root; a label byte that
 -- is a dot, a backslash or outside printable ASCII reads as "\." "\\" or "\DDD" (the
 -- master-file escapes), so any name survives a round trip. Case is kept as sent.
-local address = require "tapir.address"
+local address = require "tapir.addr"
 
 local byte, char, sub, pack, unpack = string.byte, string.char, string.sub, string.pack, string.unpack
 local concat = table.concat
@@ -37,7 +37,8 @@ dns.TYPE = {A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16, AAAA
 dns.TYPE_NAME = {}
 for name, number in pairs(dns.TYPE) do dns.TYPE_NAME[number] = name end
 dns.CLASS = {IN = 1, CH = 3, NONE = 254, ANY = 255}
-dns.RCODE = {NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5, BADVERS = 16}
+dns.RCODE = {NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5, YXDOMAIN = 6,
+             YXRRSET = 7, NXRRSET = 8, NOTAUTH = 9, NOTZONE = 10, BADVERS = 16}
 dns.OPCODE = {QUERY = 0, IQUERY = 1, STATUS = 2, NOTIFY = 4, UPDATE = 5}
 
 local T = dns.TYPE

@@ -19,7 +19,7 @@
 --     a datagram to or from a multicast (IPv6: except packet too big and parameter problem
 --     code 2) or limited broadcast address, from an unspecified or loopback address, or an
 --     IPv4 fragment other than the first. (A directed broadcast only the router knows.)
-local address = require "tapir.address"
+local address = require "tapir.addr"
 local checksum = require "tapir.proto.checksum"
 
 local icmp_error = {}

@@ -17,7 +17,7 @@
 -- encode writes `options` when given, else the shortcuts' options in that order (an RDNSS
 -- from servers with `dns_lifetime`, a DNSSL from domains likewise). With `src` and `dst`
 -- (text) it fills the checksum; without, it leaves 0 for tapir.build.ipv6 to fill.
-local address = require "tapir.address"
+local address = require "tapir.addr"
 local checksum = require "tapir.proto.checksum"
 local domain_list = require "tapir.proto.domain_list"
 

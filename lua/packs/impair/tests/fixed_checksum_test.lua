@@ -1,0 +1,29 @@
+-- corrupt_checksums = fix: the flipped bit is in the data and the checksum is updated for
+-- it, so the damage reaches the application (UDP, TCP, ICMP, UDP over IPv6).
+test.devices(2)
+test.settings{seed = 19, match = "ip or ip6", corrupt = 100, corrupt_checksums = "fix"}
+local frames = require "support.frames"
+local support = require "support.corrupted"
+
+function test_the_checksum_is_right_for_the_damaged_data()
+  local sent = {frames.udp(1, 201), frames.tcp(string.rep("t", 99)), frames.ping(3), frames.udp6("sixsixsix")}
+  for _, frame in ipairs(sent) do test.inject(frame, 1) end
+  local out = test.written(2)
+  test.equal(#out, #sent)
+  for i, frame in ipairs(out) do
+    support.one_bit_in_the_payload(sent[i], frame)
+    local decoded = test.decode(frame)
+    local layer = decoded.udp or decoded.tcp or decoded.icmp
+    test.equal(layer.chksum_ok, true, "frame " .. i .. "'s checksum verifies")
+  end
+end
+
+function test_frames_without_data_get_a_bit_flipped_anywhere_after_the_link_header()
+  local empty = tapir.build.eth{src = frames.A_MAC, dst = "ff:ff:ff:ff:ff:ff", type = 0x0800}
+      .. tapir.build.ip{src = frames.A_IP, dst = frames.B_IP, proto = 17, payload = tapir.build.udp{sport = 1, dport = 2}}
+  test.inject(empty, 1)
+  local out = test.written(2)
+  test.equal(#out, 1)
+  local at = support.where(empty, out[1])
+  test.expect(tonumber(at:match("^%d+")) >= 14, "not in the Ethernet header: " .. at)
+end
