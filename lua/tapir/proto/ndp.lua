@@ -28,6 +28,9 @@ ndp.ROUTER_SOLICITATION, ndp.ROUTER_ADVERTISEMENT = 133, 134
 ndp.NEIGHBOR_SOLICITATION, ndp.NEIGHBOR_ADVERTISEMENT, ndp.REDIRECT = 135, 136, 137
 ndp.OPTION = {SOURCE_LLADDR = 1, TARGET_LLADDR = 2, PREFIX = 3, REDIRECTED = 4, MTU = 5, RDNSS = 25, DNSSL = 31}
 local O = ndp.OPTION
+-- What decode says of the bytes that encode does not write: the checksum (encode fills it
+-- only given src and dst).
+ndp.DECODE_ONLY = {checksum = true}
 -- Where the options start (1-based): after type, code, checksum and the fixed body.
 local OPTIONS_AT = {[133] = 9, [134] = 17, [135] = 25, [136] = 25, [137] = 41}
 local PREFERENCES = {[0] = "medium", [1] = "high", [2] = "reserved", [3] = "low"}
@@ -167,7 +170,7 @@ end
 local function encode_option(option)
   if type(option) ~= "table" then error("an option is a " .. type(option) .. ", not a table", 0) end
   local kind = need_integer(option.type, "option type", 255)
-  if option.data ~= nil and option.lladdr == nil then
+  if option.data ~= nil then   -- unknown options, and a link-layer address longer than Ethernet's
     if type(option.data) ~= "string" then error("option " .. kind .. ": data is not bytes", 0) end
     return option_bytes(kind, option.data)
   end
