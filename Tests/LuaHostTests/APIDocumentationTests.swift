@@ -35,7 +35,8 @@ final class APIDocumentationTests: XCTestCase {
 
     /// The modules whose every export docs/protocols.md documents, one row a name.
     let libraryModules = ["tapir.addr", "tapir.proto.dns", "tapir.proto.dhcp", "tapir.proto.ntp", "tapir.proto.lldp",
-                          "tapir.proto.tcp_options", "tapir.proto.vxlan"]
+                          "tapir.proto.tcp_options", "tapir.proto.vxlan", "tapir.proto.ndp", "tapir.proto.icmp_error",
+                          "tapir.proto.dhcpv6", "tapir.proto.domain_list", "tapir.proto.checksum"]
 
     let logged = LogLines()
 
