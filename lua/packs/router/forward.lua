@@ -1,19 +1,19 @@
 -- IPv4 forwarding (RFC 1812): a datagram to the router's MAC (tap) or from a tun port is
 -- checked, routed by longest prefix, its TTL lowered with the header checksum updated
 -- incrementally (RFC 1624) and written out of the egress port: straight on tun, behind
--- the next hop's MAC on tap (ARP first, neighbours.lua). What cannot go on gets an ICMP
+-- the next hop's MAC on tap (ARP first, next_hops.lua). What cannot go on gets an ICMP
 -- error (icmp_errors.lua). Pings to the router's addresses are answered, UDP to them gets
 -- port unreachable (what ends a traceroute to the router), TCP a reset.
 local addresses = require "addresses"
 local counters = require "counters"
 local icmp_errors = require "icmp_errors"
-local neighbours = require "neighbours"
+local next_hops = require "next_hops"
 local ports = require "ports"
 local routes = require "routes"
 
 local unpack, pack = string.unpack, string.pack
 local by_device, by_address, broadcasts = ports.by_device, ports.by_address, ports.broadcasts
-local is_unicast, lookup, header_for, enqueue = addresses.is_unicast, routes.lookup, neighbours.ipv4.header, neighbours.ipv4.enqueue
+local is_unicast, lookup, header_for, enqueue = addresses.is_unicast, routes.lookup, next_hops.ipv4.header, next_hops.ipv4.enqueue
 local ECHO_REPLY = {icmp = {type = 0}}  -- reused: no table per ping
 local DONT_FRAGMENT, MORE_FRAGMENTS, OFFSET_BITS = 0x4000, 0x2000, 0x1fff
 

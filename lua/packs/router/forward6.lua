@@ -1,20 +1,20 @@
 -- IPv6 forwarding (RFC 8200, RFC 4443): a datagram to the router's MAC (tap) or from a tun
 -- port is checked, routed by longest prefix (routes6.lua), its hop limit lowered (IPv6 has
 -- no header checksum) and written out of the egress port: straight on tun, behind the next
--- hop's MAC on tap (neighbor solicitation first, neighbours.lua). What cannot go on gets
+-- hop's MAC on tap (neighbor solicitation first, next_hops.lua). What cannot go on gets
 -- an ICMPv6 error: time exceeded, no route, beyond the scope of a link-local source,
 -- packet too big over the egress port's MTU (the router never fragments IPv6). Pings to
 -- the router's addresses are answered; UDP to them gets port unreachable.
 local addresses6 = require "addresses6"
 local counters = require "counters"
 local icmp_errors = require "icmp_errors"
-local neighbours = require "neighbours"
+local next_hops = require "next_hops"
 local ports = require "ports"
 local routes6 = require "routes6"
 
 local unpack, char = string.unpack, string.char
 local by_device, by_address6 = ports.by_device, ports.by_address6
-local lookup, header_for, enqueue = routes6.lookup, neighbours.ipv6.header, neighbours.ipv6.enqueue
+local lookup, header_for, enqueue = routes6.lookup, next_hops.ipv6.header, next_hops.ipv6.enqueue
 local is_multicast, is_link_local, is_unicast = addresses6.is_multicast, addresses6.is_link_local, addresses6.is_unicast
 local ECHO_REPLY = {icmpv6 = {type = 129}}  -- reused: no table per ping
 

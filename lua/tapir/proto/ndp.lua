@@ -17,6 +17,8 @@
 -- encode writes `options` when given, else the shortcuts' options in that order (an RDNSS
 -- from servers with `dns_lifetime`, a DNSSL from domains likewise). With `src` and `dst`
 -- (text) it fills the checksum; without, it leaves 0 for tapir.build.ipv6 to fill.
+-- ndp.link_local(mac), ndp.solicited_node(address) and ndp.multicast_mac(group) give the
+-- addresses Neighbor Discovery derives from others.
 local address = require "tapir.addr"
 local checksum = require "tapir.proto.checksum"
 local domain_list = require "tapir.proto.domain_list"
@@ -36,16 +38,31 @@ local OPTIONS_AT = {[133] = 9, [134] = 17, [135] = 25, [136] = 25, [137] = 41}
 local PREFERENCES = {[0] = "medium", [1] = "high", [2] = "reserved", [3] = "low"}
 local PREFERENCE_BITS = {medium = 0, high = 1, reserved = 2, low = 3}
 
-local function mac_text(bytes, at)
-  return string.format("%02x:%02x:%02x:%02x:%02x:%02x", bytes:byte(at, at + 5))
+local mac_text, mac_bytes = address.mac_text, address.mac_bytes
+
+-- Addresses Neighbor Discovery derives ------------------------------------------------
+
+-- fe80:: with the modified EUI-64 interface identifier of a MAC (RFC 4291 2.5.1 and
+-- appendix A: the universal/local bit flipped, ff:fe in the middle), or nil.
+function ndp.link_local(mac)
+  local bytes = mac_bytes(mac)
+  if not bytes then return nil end
+  local a, b, c, d, e, f = bytes:byte(1, 6)
+  return address.ipv6_text(string.pack(">I8BBBBBBBB", 0xfe80000000000000, a ~ 2, b, c, 0xff, 0xfe, d, e, f))
 end
 
-local function mac_bytes(text)
-  if type(text) ~= "string" then return nil end
-  local parts = {text:match("^(%x%x)[:-](%x%x)[:-](%x%x)[:-](%x%x)[:-](%x%x)[:-](%x%x)$")}
-  if #parts ~= 6 then return nil end
-  for i = 1, 6 do parts[i] = tonumber(parts[i], 16) end
-  return string.char(table.unpack(parts))
+-- The solicited-node group of an address, ff02::1:ffXX:XXXX (RFC 4291 2.7.1), or nil.
+function ndp.solicited_node(text)
+  local bytes = address.ipv6_bytes(text)
+  if not bytes then return nil end
+  return address.ipv6_text(address.ipv6_bytes("ff02::1:ff00:0"):sub(1, 13) .. bytes:sub(14, 16))
+end
+
+-- The Ethernet group of an IPv6 group address, 33:33 and its last 32 bits (RFC 2464 7), or nil.
+function ndp.multicast_mac(text)
+  local bytes = address.ipv6_bytes(text)
+  if not bytes then return nil end
+  return mac_text("\51\51" .. bytes:sub(13, 16))
 end
 
 -- One option's fields from its body (the bytes after type and length), or nil and why.

@@ -156,3 +156,12 @@ function test_decode_never_raises_on_cut_or_flipped_bytes()
     end
   end
 end
+
+function test_the_addresses_neighbor_discovery_derives()
+  test.equal(ndp.link_local("02:54:41:50:52:01"), "fe80::54:41ff:fe50:5201", "RFC 4291 appendix A: the U/L bit flipped")
+  test.equal(ndp.link_local("00:1b:21:aa:bb:cc"), "fe80::21b:21ff:feaa:bbcc")
+  test.equal(ndp.solicited_node("2001:2:0:1::abcd:1234"), "ff02::1:ffcd:1234")
+  test.equal(ndp.multicast_mac("ff02::1:ffcd:1234"), "33:33:ff:cd:12:34")
+  test.equal(ndp.link_local("nope"), nil)
+  test.equal(ndp.solicited_node("nope"), nil)
+end
