@@ -68,9 +68,13 @@ for _, rule in ipairs(list) do
   local ok, problem = pcall(tapir.on, rule.match, function(pkt, dev)
     local impairment = by_device[dev.id]
     if not impairment then return end  -- the other direction, or a device not ours
+    local now = tapir.now()
+    queue:release_due(now)
+    impairment:take(pkt, dev, counters.matched + 1, now)
+    -- Counted after: a decide function that fails leaves the frame to the handlers after
+    -- this one (the forwarder counts it), as a failing handler does.
     local port = ports[dev.id]
     port.rx = port.rx + 1
-    impairment:take(pkt, dev, counters.matched + 1, tapir.now())
     return true
   end)
   if not ok then
@@ -82,6 +86,7 @@ end
 tapir.on("frame", function(pkt, dev)
   local port = ports[dev.id]
   if not port then return end
+  if queue.size > 0 then queue:release_due(tapir.now()) end
   port.rx = port.rx + 1
   if other[dev.id]:write(pkt) then
     port.forwarded = port.forwarded + 1
