@@ -122,6 +122,7 @@ final class APIDocumentationTests: XCTestCase {
             $0.layer == .frame ? "pkt.\($0.name)" : "pkt.\($0.layer.rawValue).\($0.name)"
         })
         let special: Set<String> = ["pkt.layers", "pkt:bytes", "pkt:copy", "pkt:reply", "#pkt", "tostring(pkt)",
+                                    "pkt:forward", "pkt:ethernet_header", "pkt:ipv4_header", "pkt:ipv6_header",
                                     "handle:off", "timer:cancel", "dev:write", "dev.name", "dev.mode", "dev.mac",
                                     "dev.mtu", "dev.id"]
         for name in documented where name.hasPrefix("pkt") || name.hasPrefix("dev") || name.hasPrefix("handle")

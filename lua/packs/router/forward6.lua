@@ -1,8 +1,8 @@
 -- IPv6 forwarding (RFC 8200, RFC 4443): a datagram to the router's MAC (tap) or from a tun
 -- port is checked, routed by longest prefix (routes6.lua), its hop limit lowered (IPv6 has
--- no header checksum) and written out of the egress port: straight on tun, behind the next
--- hop's MAC on tap (neighbor solicitation first, next_hops.lua). What cannot go on gets
--- an ICMPv6 error: time exceeded, no route, beyond the scope of a link-local source,
+-- no header checksum) and written out of the egress port by pkt:forward: straight on tun,
+-- behind the next hop's MAC on tap (neighbor solicitation first, next_hops.lua). What
+-- cannot go on gets an ICMPv6 error: time exceeded, no route, beyond the scope of a link-local source,
 -- packet too big over the egress port's MTU (the router never fragments IPv6). Pings to
 -- the router's addresses are answered; UDP to them gets port unreachable.
 local addresses6 = require "addresses6"
@@ -20,10 +20,6 @@ local ECHO_REPLY = {icmpv6 = {type = 129}}  -- reused: no table per ping
 
 local function count(name)
   counters[name] = counters[name] + 1
-end
-
-local function send(dev, frame)
-  if dev:write(frame) then count("forwarded") else count("write_failed") end
 end
 
 -- A datagram to one of the router's own addresses on `port`: echo requests answered, UDP
@@ -98,17 +94,18 @@ tapir.on("ipv6", function(pkt, dev)
     return true
   end
 
-  local datagram = bytes:sub(offset + 1, offset + 7) .. char(hop_limit - 1) .. bytes:sub(offset + 9, offset + 40 + payload_length)
   if not egress.tap then
-    send(egress.dev, datagram)
+    if pkt:forward(egress.dev, offset) then count("forwarded") else count("write_failed") end
     return true
   end
   local next_hop = route.gateway or destination
   local header = header_for(egress, next_hop)
   if header then
-    send(egress.dev, header .. datagram)
+    if pkt:forward(egress.dev, offset, header) then count("forwarded") else count("write_failed") end
   else
-    enqueue(egress, next_hop, datagram, port, link_source)
+    -- kept until a neighbor advertisement comes: the datagram as a string, its hop limit lowered here
+    enqueue(egress, next_hop, bytes:sub(offset + 1, offset + 7) .. char(hop_limit - 1)
+            .. bytes:sub(offset + 9, offset + 40 + payload_length), port, link_source)
   end
   return true
 end)
