@@ -25,10 +25,7 @@ end
 local other = {[devices[1].id] = devices[2], [devices[2].id] = devices[1]}
 
 local seed = config.seed
-if seed == 0 then
-  seed = math.floor(tapir.now() * 1000) ~ os.time()
-  tapir.log.info(string.format("seed %d (give --set seed=%d to repeat this run's decisions)", seed, seed))
-end
+if seed == 0 then seed = math.floor(tapir.now() * 1000) ~ os.time() end  -- said once the rules are in
 
 local list = rules.load(config, devices)
 
@@ -95,6 +92,10 @@ tapir.on("frame", function(pkt, dev)
   end
   return true
 end)
+
+if config.seed == 0 then
+  tapir.log.info(string.format("seed %d (give --set seed=%d to repeat this run's decisions)", seed, seed))
+end
 
 local function report()
   for _, rule in ipairs(list) do
