@@ -6,6 +6,8 @@
 -- Information-request the DNS options only. Leases are leases.lua's.
 local address = require "tapir.addr"
 local dhcpv6 = require "tapir.proto.dhcpv6"
+local Counters = require "tapir.counters"
+local neighbours = require "tapir.neighbours"
 local leases = require "leases"
 local ndp = require "tapir.proto.ndp"
 
@@ -18,11 +20,15 @@ local LINK_LOCAL = address.ipv6_bytes(LINK_LOCAL_TEXT)
 local SERVER_ID = assert(dhcpv6.duid_ll(config.mac))
 local T1, T2 = config.preferred // 2, config.preferred * 4 // 5
 
-local counters = require("tapir.counters").new{
-  names = {"solicit", "advertise", "request", "renew", "rebind", "release", "decline", "confirm",
-           "information_request", "reply", "ignored"},
-  prefix = "dhcpv6-server", log_at_stop = true}
-local function count(name) counters[name] = counters[name] + 1 end
+-- Counted in tapir.state (a reload keeps counting), logged when the host stops.
+local counters = Counters.new{prefix = "dhcpv6-server", log_at_stop = true,
+                              names = {"solicit", "advertise", "request", "renew", "rebind", "release", "decline",
+                                       "confirm", "information_request", "reply", "ignored"}}
+local function count(name) counters:add(name) end
+
+-- The server's link-local address on the link (tapir.neighbours): neighbour solicitations
+-- for it answered, frames to another unicast MAC ignored. Before the handlers below.
+neighbours.new{mac = config.mac, ipv6 = LINK_LOCAL_TEXT}:start()
 
 tapir.log.info("dhcpv6-server: " .. LINK_LOCAL_TEXT .. " mac " .. config.mac .. ", pool " .. config.pool
                .. ", delegating " .. config.prefixes .. " in /" .. config.delegated_length .. "s")
