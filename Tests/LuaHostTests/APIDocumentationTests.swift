@@ -90,6 +90,64 @@ final class APIDocumentationTests: XCTestCase {
         XCTAssertTrue(missing.isEmpty, "exposed but not in docs/lua-api.md or docs/protocols.md: \(missing.sorted())")
     }
 
+    /// The `| field |` rows of each `## tapir.proto.NAME` section of docs/protocols.md.
+    static func documentedFields() throws -> [String: Set<String>] {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/protocols.md").path
+        var fields: [String: Set<String>] = [:]
+        var module: String?
+        var inFieldTable = false
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("## ") {
+                let title = line.dropFirst(3)
+                module = title.hasPrefix("tapir.proto.") ? String(title) : nil
+                inFieldTable = false
+            } else if line.hasPrefix("| field |") {
+                inFieldTable = true
+            } else if !line.hasPrefix("|") {
+                inFieldTable = false
+            } else if inFieldTable, let module, line.hasPrefix("| `") {
+                let rest = line.dropFirst(3)
+                if let end = rest.firstIndex(of: "`") { fields[module, default: []].insert(String(rest[..<end])) }
+            }
+        }
+        return fields
+    }
+
+    /// What each codec decodes from its fuzz seeds (the real captures of lua/tapir/tests/fixtures)
+    /// has every field documented in its section's field table.
+    func testEveryDecodedFieldIsDocumented() throws {
+        let documented = try Self.documentedFields()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let (host, _, _) = try makeHost()
+        defer { host.stop() }
+        for module in libraryModules where module.hasPrefix("tapir.proto.") {
+            let name = String(module.dropFirst("tapir.proto.".count))
+            let seeds = repository.appendingPathComponent("Fuzz/corpus/proto-\(name)").path
+            let files = try FileManager.default.contentsOfDirectory(atPath: seeds).sorted()
+            XCTAssertFalse(files.isEmpty, "no seeds for \(module)")
+            let hex = try files.map { file in
+                try Data(contentsOf: URL(fileURLWithPath: seeds + "/" + file)).map { String(format: "%02x", $0) }.joined()
+            }
+            let script = try load(host, """
+                local codec = require "\(module)"
+                local keys = {}
+                for hex in ("\(hex.joined(separator: " "))"):gmatch("%x+") do
+                  local message = assert(codec.decode((hex:gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))))
+                  for key in pairs(message) do keys[key] = true end
+                end
+                local list = {}
+                for key in pairs(keys) do list[#list + 1] = key end
+                decoded = table.concat(list, " ")
+                """)
+            let decoded = Set(try script.state.string(try script.state.evaluate("return decoded")).split(separator: " ")
+                .map(String.init))
+            let missing = decoded.subtracting(documented[module] ?? [])
+            XCTAssertTrue(missing.isEmpty, "\(module) decodes fields docs/protocols.md's field table lacks: \(missing.sorted())")
+        }
+    }
+
     func testEveryDocumentedNameExists() throws {
         let documented = try self.documented
         let (host, device, hostDevice) = try makeHost()
