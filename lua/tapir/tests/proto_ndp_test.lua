@@ -165,3 +165,29 @@ function test_the_addresses_neighbor_discovery_derives()
   test.equal(ndp.link_local("nope"), nil)
   test.equal(ndp.solicited_node("nope"), nil)
 end
+
+-- fixtures/ndp-linux.pcap: Linux 6.18's own, captured with tcpdump on one end of a veth
+-- pair as the other came up (02:00:00:00:0d:01) and pinged an absent 2001:2:0:1::9: its
+-- duplicate address probes (from ::), router solicitations from the link-local address,
+-- and neighbor solicitations with the source link-layer option.
+function test_the_kernels_own_solicitations()
+  local address = require "tapir.addr"
+  local kinds = {}
+  for _, frame in ipairs(test.pcap("fixtures/ndp-linux.pcap")) do
+    local ip = frame:sub(15)
+    local length = string.unpack(">I2", ip, 5)
+    local body = ip:sub(41, 40 + length)
+    local message = assert(ndp.decode(body))
+    kinds[#kinds + 1] = message.type
+    local src, dst = address.ipv6_text(ip, 9), address.ipv6_text(ip, 25)
+    message.src, message.dst = src, dst
+    test.equal(hex(assert(ndp.encode(message))), hex(body), "type " .. message.type .. " from " .. src)
+    if message.type == 135 then
+      test.equal(dst, ndp.solicited_node(message.target), "to the target's solicited-node group")
+      test.equal(message.source_lladdr == nil, src == "::", "no link-layer option from ::, one otherwise (RFC 4861 4.3)")
+    else
+      test.equal(src, ndp.link_local(message.source_lladdr), "an RS from the link-local address of its own MAC")
+    end
+  end
+  test.equal(table.concat(kinds, " "), "135 135 133 133 135 135 135 133")
+end
