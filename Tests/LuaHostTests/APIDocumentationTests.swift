@@ -39,7 +39,7 @@ final class APIDocumentationTests: XCTestCase {
     /// one row a name.
     let libraryModules = ["tapir.addr", "tapir.proto.dns", "tapir.proto.dhcp", "tapir.proto.ntp", "tapir.proto.lldp",
                           "tapir.proto.tcp_options", "tapir.proto.vxlan", "tapir.proto.ndp", "tapir.proto.icmp_error",
-                          "tapir.proto.dhcpv6", "tapir.proto.domain_list", "tapir.proto.checksum", "tapir.neighbours",
+                          "tapir.proto.dhcpv6", "tapir.domain_list", "tapir.checksum", "tapir.neighbours",
                           "tapir.counters"]
 
     let logged = LogLines()

@@ -22,7 +22,7 @@
 --     code 2) or limited broadcast address, from an unspecified or loopback address, or an
 --     IPv4 fragment other than the first. (A directed broadcast only the router knows.)
 local address = require "tapir.addr"
-local checksum = require "tapir.proto.checksum"
+local checksum = require "tapir.checksum"
 
 local icmp_error = {}
 local pack, unpack = string.pack, string.unpack

@@ -20,8 +20,8 @@
 -- ndp.link_local(mac), ndp.solicited_node(address) and ndp.multicast_mac(group) give the
 -- addresses Neighbor Discovery derives from others.
 local address = require "tapir.addr"
-local checksum = require "tapir.proto.checksum"
-local domain_list = require "tapir.proto.domain_list"
+local checksum = require "tapir.checksum"
+local domain_list = require "tapir.domain_list"
 
 local ndp = {}
 local pack, unpack = string.pack, string.unpack

@@ -1,6 +1,6 @@
 -- Lists of domain names in uncompressed DNS wire form, one after another: the DNSSL option
 -- of router advertisements (RFC 8106 5.2, zero padding after the last name) and DHCPv6's
--- domain list (RFC 3646 4, RFC 8415 10). Pure: no tapir calls (require "tapir.proto.domain_list").
+-- domain list (RFC 3646 4, RFC 8415 10). Pure: no tapir calls (require "tapir.domain_list").
 --
 --   domain_list.encode{"example.net", "lab.test"} -> bytes, or nil and why
 --   domain_list.decode(bytes) -> {"example.net", "lab.test"}, or nil and why
