@@ -116,6 +116,7 @@ function test_malformed_messages_say_what_is_wrong()
     {RA:sub(1, 24) .. "\3\1" .. string.rep("\0", 6), "prefix information option of 8 bytes"},
     {RA:sub(1, 16) .. "\25\1" .. string.rep("\0", 6), "RDNSS option of 8 bytes"},
     {RA:sub(1, 16) .. "\31\2\0\0\0\0\0\0\200abc\0\0\0\0", "compression"},
+    {RA:sub(1, 16) .. "\31\2\0\0\0\0\0\0\3a.b\0\0\0\0", "a label with a dot in it"},  -- scripts/fuzz found it
   }
   for _, case in ipairs(cases) do
     local message, why = ndp.decode(case[1])
