@@ -78,9 +78,13 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let logger = host.makeLogger()
+        let searchPath = PackPaths.searchPath
+        for argument in scripts {
+            if let shadowing = searchPath.shadowing(argument) { logger.warning("\(shadowing)") }
+        }
         let plan: LoadPlan
         do {
-            plan = try LoadPlan(arguments: scripts, settings: settings, allow: allow, searchPath: PackPaths.searchPath)
+            plan = try LoadPlan(arguments: scripts, settings: settings, allow: allow, searchPath: searchPath)
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
@@ -91,6 +95,7 @@ struct Run: ParsableCommand {
         var options = host.hostOptions()
         live.apply(to: &options)
         let privilegeDrop = try live.privilegeDrop()
+        options.droppedToUser = privilegeDrop?.userName
         let tapirHost = TapirHost(options: options, loop: loop, logger: logger)
         tapirHost.deviceOpener = LiveDevices.opener
 
@@ -103,6 +108,17 @@ struct Run: ParsableCommand {
             for device in devices.devices { try tapirHost.add(device) }
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
+        }
+        if let privilegeDrop {
+            var scripts: [String] = []
+            var packs: [String] = []
+            for item in plan.items {
+                switch item {
+                case .script(let path): scripts.append(path)
+                case .pack(let pack, _): packs.append(pack.directory)
+                }
+            }
+            privilegeDrop.readStartingSources(scripts: scripts, packs: packs, options: options, logger: logger)
         }
         sandboxKeeper = try privilegeDrop?.perform(sandboxes: devices.sandboxes, host: tapirHost, logger: logger)
 
@@ -133,8 +149,8 @@ struct Run: ParsableCommand {
             tapirHost.reloadAll()
         }
         if watch {
-            try tapirHost.watchScripts()
-            try tapirHost.watchPackHandlers()
+            tapirHost.watchScripts()
+            tapirHost.watchPackHandlers()
         }
         tapirHost.onAllDevicesGone = { [unowned loop] in
             logger.warning("no device left to serve: stopping")
