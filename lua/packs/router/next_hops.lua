@@ -15,8 +15,6 @@ local MAX_RESOLVING = 64   -- next hops awaited at once per port: a scan of a co
 local BROADCAST_MAC = 0xffffffffffff
 local AGEING_MS = tapir.config.arp_ageing * 1000
 local QUEUE_LIMIT = tapir.config.arp_queue
-if AGEING_MS < 1000 then error("setting 'arp_ageing' must be at least 1 (seconds)", 0) end
-if QUEUE_LIMIT < 1 then error("setting 'arp_queue' must be at least 1", 0) end
 
 local next_hops = {}
 
