@@ -115,9 +115,10 @@ final class TCPService {
             return false
         }
         let tuple = TCPFourTuple(local: destination, remote: source)
-        if let ethernet = frame.ethernet(bytes), !isOurs(ethernet.dst, tuple) { return false }
+        let ourLink = routes[tuple]?.source
+        if let ethernet = frame.ethernet(bytes), !isOurs(ethernet.dst, connectionLink: ourLink) { return false }
         guard engine.process(now: now, source: source, destination: destination, segment: segment) else { return false }
-        if routes[tuple] == nil { routes[tuple] = route(back: bytes, frame, device) }
+        if ourLink == nil { routes[tuple] = route(back: bytes, frame, device) }
         claimedInBurst = true
         return true
     }
@@ -125,9 +126,9 @@ final class TCPService {
     /// A segment sent to `link` is the engine's, as a NIC takes a frame: to the link address
     /// of its connection, of a listener, or to a group address. One to another host's MAC
     /// (a flooded or bridged segment) is left to the handlers.
-    private func isOurs(_ link: MACAddress, _ tuple: TCPFourTuple) -> Bool {
+    private func isOurs(_ link: MACAddress, connectionLink: MACAddress?) -> Bool {
         if link.isMulticast { return true }
-        if let route = routes[tuple] { return route.source == link }
+        if let connectionLink { return connectionLink == link }
         return listeners.values.contains { $0.mac == link }
     }
 

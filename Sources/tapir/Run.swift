@@ -23,7 +23,8 @@ struct Run: ParsableCommand {
             with its settings (--set) and the permissions its manifest asks for and --allow grants.
             """)
 
-    @Argument(help: "Lua scripts (trusted) or packs (sandboxed; a folder, or a name on the pack path) to load, each in a state of its own.")
+    @Argument(help: "Lua scripts (trusted) or packs (sandboxed; a folder, or a name on the pack path) to load, each in a state of its own.",
+              completion: PackCompletion.packsAndScripts)
     var scripts: [String]
 
     @Option(name: .customLong("set"), help: "A pack setting, key=value (PACK.key=value when several packs run).")
