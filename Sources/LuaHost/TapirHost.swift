@@ -60,6 +60,8 @@ public final class TapirHost {
     let scriptFactory: ScriptFactory
     /// The host's TCP: listeners and connections of every script (TCPService).
     private(set) var tcp: TCPService!
+    /// The packet-socket devices' kernel filters, kept to what the scripts want.
+    private(set) lazy var kernelFilters = KernelFilters(host: self)
     private let readBuffer = ReadBuffer()
     private let drain: DeviceDrain
 
@@ -72,7 +74,10 @@ public final class TapirHost {
     /// Sees every packet read from (false) or written to (true) a device, before
     /// dispatch: the console's sniff.
     public var packetObserver: ((UnsafeRawBufferPointer, HostDevice, _ outgoing: Bool) -> Void)? {
-        didSet { egress.packetObserver = packetObserver }
+        didSet {
+            egress.packetObserver = packetObserver
+            kernelFilters.changed()
+        }
     }
     public private(set) var isStopped = false
 
@@ -154,6 +159,10 @@ public final class TapirHost {
                 self.readable(hostDevice, events)
             }
             followLink(of: hostDevice, on: loop)
+        }
+        if device is PacketSocketDevice {
+            handlerChanges.onChange = { [unowned self] in self.kernelFilters.changed() }
+            kernelFilters.changed()
         }
         return hostDevice
     }
