@@ -199,9 +199,11 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(order, expected, "deadline order, ties in creation order")
         XCTAssertEqual(early, 0)
         // 10 ms is the goal on an idle machine with a release build (FaultKernelTests holds
-        // tapir to it); a debug build in the middle of the whole suite gets some slack, and
-        // one under AddressSanitizer, whose every callback runs several times slower, more.
-        let slack: Duration = Self.underAddressSanitizer ? .milliseconds(100) : .milliseconds(25)
+        // tapir to it). Here the bound is what a broken timer queue would miss by (a tick of
+        // a second, a timer left for the next one to fire), not what a quiet machine does:
+        // the suite runs on machines busy with other builds and suites (30 ms was seen with
+        // both cores compiling), and under AddressSanitizer every callback is slower still.
+        let slack: Duration = Self.underAddressSanitizer ? .milliseconds(500) : .milliseconds(200)
         XCTAssertLessThan(worstLateness, slack, "worst lateness \(worstLateness)")
         print("10,000 timers: worst lateness \(worstLateness)")
         XCTAssertEqual(loop.timerCount, 0)
