@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 unsigned int if_nametoindex(const char *name);  // <net/if.h>
+char *if_indextoname(unsigned int index, char *name);
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -330,6 +331,14 @@ int tapir_packet_statistics(tapir_packet_socket *s, uint64_t *received, uint64_t
     *received = stats.tp_packets;
     *dropped = stats.tp_drops;
     return 0;
+}
+
+int tapir_packet_clear_error(tapir_packet_socket *s, int *error) {
+    socklen_t size = sizeof *error;
+    *error = 0;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, error, &size) < 0) return -errno;
+    char name[IFNAMSIZ];
+    return if_indextoname((unsigned)s->ifindex, name) != NULL;
 }
 
 void tapir_packet_close(tapir_packet_socket *s) {

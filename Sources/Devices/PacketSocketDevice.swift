@@ -57,6 +57,7 @@ public final class PacketSocketDevice: PacketDevice {
     public private(set) var kernelFilter: String?
 
     private var socket: OpaquePointer?
+    private var droppedSoFar = 0
     private let descriptor: CInt
 
     public var fileDescriptor: FileDescriptor? { socket == nil ? nil : FileDescriptor(rawValue: descriptor) }
@@ -180,14 +181,26 @@ public final class PacketSocketDevice: PacketDevice {
         kernelFilter = expression
     }
 
-    /// Frames the socket took in (they passed its filter) and frames the kernel dropped
-    /// for want of room in the ring, since the last call.
-    public func kernelStatistics() -> (received: Int, dropped: Int)? {
-        guard let socket else { return nil }
+    /// The poller said the socket has an error: the kernel's ENETDOWN when the interface
+    /// went down (frames come again once it is up) or went away. Clears it; true when the
+    /// interface is still there. A gone interface makes the device gone.
+    public func interfaceSurvivedError() -> Bool {
+        guard let socket, !isGone else { return false }
+        var error: CInt = 0
+        let result = tapir_packet_clear_error(socket, &error)
+        if result == 1 { return true }
+        goneReason = "interface \(name) is gone (deleted, or moved to another namespace)"
+        return false
+    }
+
+    /// Frames the kernel dropped for want of room in the receive ring, since the device
+    /// was opened (PACKET_STATISTICS, read when asked: one system call).
+    public func ringDrops() -> Int {
+        guard let socket else { return droppedSoFar }
         var received: UInt64 = 0
         var dropped: UInt64 = 0
-        guard tapir_packet_statistics(socket, &received, &dropped) == 0 else { return nil }
-        return (Int(received), Int(dropped))
+        if tapir_packet_statistics(socket, &received, &dropped) == 0 { droppedSoFar += Int(dropped) }
+        return droppedSoFar
     }
 
     public func close() {

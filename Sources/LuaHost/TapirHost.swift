@@ -187,7 +187,14 @@ public final class TapirHost {
         if case .gone(let reason) = report.stop {
             deviceGone(device, reason: reason)
         } else if report.packets == 0, !events.isDisjoint(with: [.error, .hangup]) {
-            deviceGone(device, reason: "\(device.name): the device reported an error (it was deleted?)")
+            // A packet socket says ENETDOWN also when its interface only went down.
+            if let socket = device.device as? PacketSocketDevice {
+                if !socket.interfaceSurvivedError() {
+                    deviceGone(device, reason: socket.goneReason ?? "\(device.name) is gone")
+                }
+            } else {
+                deviceGone(device, reason: "\(device.name): the device reported an error (it was deleted?)")
+            }
         }
         egress.flush()
     }

@@ -124,6 +124,26 @@ final class PacketDeviceKernelTests: XCTestCase {
         XCTAssertFalse(links.contains("tv\(tapir.pid)-"), "the veth pair was left behind: \(links)")
     }
 
+    /// The kernel tells a packet socket ENETDOWN both when its interface goes down and when
+    /// it is deleted: down and up again, tapir goes on answering; deleted, it says so and stops.
+    func testAnInterfaceDownAndUpIsServedAgainAndADeletedOneEndsTheRun() throws {
+        let (node, client) = try nodeWithClient()
+        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", "eth1:packet"], in: node)
+        try waitForPing("198.18.0.2", from: client, tapir: tapir)
+
+        try node.ip(["link", "set", "eth1", "down"])
+        usleep(300_000)
+        try node.ip(["link", "set", "eth1", "up"])
+        try waitForPing("198.18.0.2", from: client, tapir: tapir)
+        XCTAssertFalse(tapir.hasExited, "a link down ended the run")
+
+        try node.ip(["link", "del", "eth1"])
+        let output = tapir.wait(timeout: .seconds(10))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stderr.contains("interface eth1 is gone"), output.stderr)
+        XCTAssertTrue(output.stderr.contains("no device left to serve"), output.stderr)
+    }
+
     func testAMissingInterfaceIsSaidClearly() throws {
         let node = try makeSandbox("tapir-test-node")
         let run = try node.run([TapirCommand.path, "run", TapirCommand.lua("packs/virtual-host"), "--dev", "eth9:packet"])

@@ -66,6 +66,12 @@ int tapir_packet_set_filter(tapir_packet_socket *socket, const void *instruction
 /// them on read). 0 or -errno.
 int tapir_packet_statistics(tapir_packet_socket *socket, uint64_t *received, uint64_t *dropped);
 
+/// After the poller said the socket has an error: reads and clears it (SO_ERROR; the
+/// kernel sets ENETDOWN when the interface goes down or away). Returns 1 when the
+/// interface still exists (it went down, and frames come again once it is up), 0 when it
+/// is gone, or -errno.
+int tapir_packet_clear_error(tapir_packet_socket *socket, int *error);
+
 /// Unmaps the ring and closes the socket (the kernel ends promiscuous mode with it).
 void tapir_packet_close(tapir_packet_socket *socket);
 
