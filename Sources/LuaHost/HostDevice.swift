@@ -34,6 +34,9 @@ public final class HostDevice {
     public internal(set) var tooBigWrites = 0
     var tooBigLog = ErrorLogLimiter(interval: .seconds(10))
     var goneReported = false
+    /// The device's truncated reads were said (once: a packet device given frames over its
+    /// ring slot by a sender's segmentation offload).
+    var truncationSaid = false
     /// Writes failed since the last one that went out, and the limiter of their log lines.
     var failedWritesInARow = 0
     /// dev:write calls refused for a packet larger than `maxPacketSize`.

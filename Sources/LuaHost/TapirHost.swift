@@ -184,6 +184,7 @@ public final class TapirHost {
         }
         egress.isQueueing = false
         tcp.burstEnded()
+        if !device.truncationSaid, device.device.counters.truncatedReads > 0 { sayTruncation(on: device) }
         if case .gone(let reason) = report.stop {
             deviceGone(device, reason: reason)
         } else if report.packets == 0, !events.isDisjoint(with: [.error, .hangup]) {
@@ -197,6 +198,17 @@ public final class TapirHost {
             }
         }
         egress.flush()
+    }
+
+    @inline(never)
+    private func sayTruncation(on device: HostDevice) {
+        device.truncationSaid = true
+        logger.warning("""
+            \(device.name): frames longer than its MTU allows arrive and are cut short (the sending side's \
+            segmentation offload: a veth peer's TSO/GSO, a VXLAN device's GRO); TCP into the host stalls on them. \
+            Turn it off where they come from (ethtool -K PEER tso off gso off; ethtool -K DEV gro off); \
+            counted in tapir.stats() as truncated
+            """)
     }
 
     func deviceGone(_ device: HostDevice, reason: String) {

@@ -144,6 +144,42 @@ final class PacketDeviceKernelTests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("no device left to serve"), output.stderr)
     }
 
+    /// A megabyte echoed over TCP when the peer segments its own TCP; with the peer's TSO
+    /// on, its super-frames are longer than a ring slot: cut short, counted, and said once.
+    func testBulkTCPWithThePeersTSOOffAndTheWarningWithItOn() throws {
+        let (node, client) = try nodeWithClient()
+        let offloads = try client.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
+        guard offloads.status == 0 else { throw XCTSkip("ethtool is needed (scripts/setup): \(offloads.stderr)") }
+        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", "eth1:packet"], in: node)
+        try waitForPing("198.18.0.2", from: client, tapir: tapir)
+        let echo = """
+            import os, socket, sys, threading
+            data = os.urandom(int(sys.argv[1]))
+            s = socket.create_connection(("198.18.0.2", 7), timeout=4)
+            threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)), daemon=True).start()
+            back = bytearray()
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    back += chunk
+            except socket.timeout:
+                pass
+            print(len(back), bytes(back) == data)
+            """
+        let bulk = try client.run(["python3", "-c", echo, "1048576"], timeout: .seconds(30))
+        XCTAssertEqual(bulk.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "1048576 True", bulk.stderr)
+
+        _ = try client.run(["ethtool", "-K", "eth0", "tso", "on", "gso", "on"])
+        _ = try client.run(["python3", "-c", echo, "262144"], timeout: .seconds(30))
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stderr.contains("eth1: frames longer than its MTU allows arrive and are cut short"),
+                      output.stderr)
+        XCTAssertEqual(output.stderr.components(separatedBy: "are cut short").count - 1, 1, "said once: \(output.stderr)")
+    }
+
     func testAMissingInterfaceIsSaidClearly() throws {
         let node = try makeSandbox("tapir-test-node")
         let run = try node.run([TapirCommand.path, "run", TapirCommand.lua("packs/virtual-host"), "--dev", "eth9:packet"])
