@@ -122,6 +122,31 @@ final class ImpairKernelTests: XCTestCase {
         XCTAssertTrue((55...85).contains(runs[0].count), "\(runs[0].count) of 100 crossed 30% loss")
     }
 
+    func testARulesFileWhoseFunctionDropsEveryThirdEchoReply() throws {
+        try TapirCommand.requireRoot()
+        let rules = NSTemporaryDirectory() + "tapir-impair-\(getpid())-\(UUID().uuidString).rules"
+        try """
+            return {
+              {match = "icmp[icmptype] == icmp-echoreply", decide = function(pkt, n) if n % 3 == 0 then return "drop" end end},
+            }
+            """.write(toFile: rules, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: rules) }
+        let network = try network(["rules=" + rules])
+        defer { network.remove() }
+        let ping = try network.hosts[0].run(["ping", "-c", "9", "-i", "0.1", "-W", "1", network.address(of: 1)],
+                                            timeout: .seconds(30))
+        let answered = ping.stdout.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: "icmp_seq=") else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        }
+        XCTAssertEqual(answered, [1, 2, 4, 5, 7, 8], ping.stdout + ping.stderr)
+        let (status, log) = network.stop()
+        XCTAssertEqual(status, 0, log)
+        let rule = PackBetweenHosts.counters(in: log, line: "rule 1 \"icmp[icmptype] == icmp-echoreply\":")
+        XCTAssertEqual(rule["matched"], 9, log)
+        XCTAssertEqual(rule["dropped"], 3, log)
+    }
+
     // MARK: - helpers
 
     /// "N received" of ping's summary.

@@ -11,6 +11,7 @@ local rules = require "rules"
 local Random = require "random"
 local DelayQueue = require "delay_queue"
 local Impairment = require "impairment"
+local Counters = require "tapir.counters"
 
 local config = tapir.config
 
@@ -25,10 +26,7 @@ end
 local other = {[devices[1].id] = devices[2], [devices[2].id] = devices[1]}
 
 local seed = config.seed
-if seed == 0 then
-  seed = math.floor(tapir.now() * 1000) ~ os.time()
-  tapir.log.info(string.format("seed %d (give --set seed=%d to repeat this run's decisions)", seed, seed))
-end
+if seed == 0 then seed = math.floor(tapir.now() * 1000) ~ os.time() end  -- said once the rules are in
 
 local list = rules.load(config, devices)
 
@@ -39,8 +37,8 @@ state.rules = state.rules or {}
 state.ports = state.ports or {}
 local ports = {}
 for _, dev in ipairs(devices) do
-  state.ports[dev.name] = state.ports[dev.name] or {rx = 0, forwarded = 0, write_failed = 0}
-  ports[dev.id] = state.ports[dev.name]
+  ports[dev.id] = Counters.new{state = state.ports, key = dev.name, prefix = "port " .. dev.name,
+                               names = {"rx", "forwarded", "write_failed"}}
 end
 
 local queue = DelayQueue.new(Impairment.release, tapir.now, tapir.after)
@@ -54,8 +52,8 @@ end
 
 for _, rule in ipairs(list) do
   local key = rule.index .. " " .. rule.name
-  local counters = state.rules[key] or Impairment.counters()
-  state.rules[key] = counters
+  local counters = Counters.new{state = state.rules, key = key, names = Impairment.COUNTER_ORDER,
+                                prefix = string.format("rule %d %q", rule.index, rule.name)}
   rule.counters = counters
   -- Each direction of each rule has a random stream of its own, so one direction's
   -- traffic does not move the other's decisions.
@@ -68,9 +66,13 @@ for _, rule in ipairs(list) do
   local ok, problem = pcall(tapir.on, rule.match, function(pkt, dev)
     local impairment = by_device[dev.id]
     if not impairment then return end  -- the other direction, or a device not ours
+    local now = tapir.now()
+    queue:release_due(now)
+    impairment:take(pkt, dev, counters.matched + 1, now)
+    -- Counted after: a decide function that fails leaves the frame to the handlers after
+    -- this one (the forwarder counts it), as a failing handler does.
     local port = ports[dev.id]
     port.rx = port.rx + 1
-    impairment:take(pkt, dev, counters.matched + 1, tapir.now())
     return true
   end)
   if not ok then
@@ -82,6 +84,7 @@ end
 tapir.on("frame", function(pkt, dev)
   local port = ports[dev.id]
   if not port then return end
+  if queue.size > 0 then queue:release_due(tapir.now()) end
   port.rx = port.rx + 1
   if other[dev.id]:write(pkt) then
     port.forwarded = port.forwarded + 1
@@ -91,17 +94,13 @@ tapir.on("frame", function(pkt, dev)
   return true
 end)
 
+if config.seed == 0 then
+  tapir.log.info(string.format("seed %d (give --set seed=%d to repeat this run's decisions)", seed, seed))
+end
+
 local function report()
-  for _, rule in ipairs(list) do
-    local fields = {}
-    for i, name in ipairs(Impairment.COUNTER_ORDER) do fields[i] = name .. "=" .. rule.counters[name] end
-    tapir.log.info(string.format("rule %d %q: %s", rule.index, rule.name, table.concat(fields, " ")))
-  end
-  for _, dev in ipairs(devices) do
-    local port = ports[dev.id]
-    tapir.log.info(string.format("port %s: rx=%d forwarded=%d write_failed=%d", dev.name, port.rx, port.forwarded,
-                                 port.write_failed))
-  end
+  for _, rule in ipairs(list) do rule.counters:log() end
+  for _, dev in ipairs(devices) do ports[dev.id]:log() end
 end
 
 tapir.on_stop(report)

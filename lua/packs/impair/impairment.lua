@@ -88,14 +88,13 @@ function Impairment:hold(bytes, due)
   end
   self.held = self.held + 1
   counters.delayed = counters.delayed + 1
-  self.link.queue:push({bytes = bytes, impairment = self}, due)
+  self.link.queue:push(bytes, self, due)
 end
 
 -- A held frame's time has come (the DelayQueue's write).
-function Impairment.release(entry)
-  local self = entry.impairment
+function Impairment.release(bytes, self)
   self.held = self.held - 1
-  self:write(entry.bytes)
+  self:write(bytes)
 end
 
 -- One copy of a frame on its way: corrupted maybe, then sent at once or held.

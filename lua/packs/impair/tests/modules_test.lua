@@ -13,7 +13,7 @@ local DEVICES = {{id = 1, name = "ima"}, {id = 2, name = "imb"}}
 local function impairment(rule)
   local written, held = {}, {}
   local link = {write = function(frame) written[#written + 1] = frame; return true end,
-                queue = {push = function(_, entry, due) held[#held + 1] = {entry = entry, due = due} end}}
+                queue = {push = function(_, frame, _, due) held[#held + 1] = {frame = frame, due = due} end}}
   local counters = Impairment.counters()
   return Impairment.new(rule, Random.new(1, 3), counters, link), counters, written, held
 end
