@@ -385,6 +385,7 @@ final class TCPService {
         listener.takesOver = takesOver
         listeners[nextID] = listener
         for handle in handles { listenerIDs[handle] = nextID }
+        host.kernelFilters.changed()
         return nextID
     }
 
@@ -460,6 +461,7 @@ final class TCPService {
 
     func connect(from local: TCPEndpoint, to remote: TCPEndpoint, route: Route, script: Script) throws -> Int64 {
         let socket = try engine.connect(from: local, to: remote, now: now, mtu: route.device.mtu)
+        host.kernelFilters.changed()
         guard let tuple = engine.endpoints(socket) else { throw TCPError.invalidSocket }
         routes[tuple] = route
         let connection = register(socket, script: script)
