@@ -35,6 +35,7 @@ let package = Package(
         // C shims: macros, variadic calls and everything that may longjmp.
         .target(name: "CLua", dependencies: ["CLuaSystem"]),
         .target(name: "CTunTap"),
+        .target(name: "CPacket"),
         .target(name: "CPcap", dependencies: ["CPcapSystem"]),
         .target(name: "CEdit", dependencies: ["CEditSystem"]),
         .target(name: "CKernel"),
@@ -59,7 +60,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .target(name: "Devices", dependencies: [
-            "CTunTap", "Capture", "Kernel",
+            "CTunTap", "CPacket", "Capture", "Kernel",
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: releaseSpeed),
         .target(name: "LuaHost", dependencies: [

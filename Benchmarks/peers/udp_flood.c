@@ -3,7 +3,7 @@
  * (sendmmsg, 64 a call), for scripts/bench's forwarding rows: what crosses a bump in the
  * wire is then limited by the bump, and counted on the far side.
  *
- * Usage: udp_flood [--addr A] [--port P] [--duration S]
+ * Usage: udp_flood [--addr A] [--port P] [--duration S]   (A: IPv4, or IPv6 with a colon)
  * Output: sent=N per_s=R
  * A send the kernel refuses for a moment (ENOBUFS, EAGAIN, ECONNREFUSED after an ICMP
  * error) is not counted and the flood goes on.
@@ -46,11 +46,18 @@ int main(int argc, char **argv) {
     }
     if (duration_s <= 0 || port < 1 || port > 65535) usage();
 
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    /* IPv4, or IPv6 when the address has a colon */
+    struct sockaddr_in to4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    struct sockaddr_in6 to6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+    int ipv6 = strchr(addr, ':') != NULL;
+    if (ipv6 ? inet_pton(AF_INET6, addr, &to6.sin6_addr) != 1 : inet_pton(AF_INET, addr, &to4.sin_addr) != 1) {
+        fprintf(stderr, "udp_flood: bad address %s\n", addr);
+        return 2;
+    }
+    int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
     if (fd < 0) { perror("udp_flood: socket"); return 1; }
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (inet_pton(AF_INET, addr, &to.sin_addr) != 1) { fprintf(stderr, "udp_flood: bad address %s\n", addr); return 2; }
-    if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0) { perror("udp_flood: connect"); return 1; }
+    int connected = ipv6 ? connect(fd, (struct sockaddr *)&to6, sizeof to6) : connect(fd, (struct sockaddr *)&to4, sizeof to4);
+    if (connected < 0) { perror("udp_flood: connect"); return 1; }
 
     static char payload[PAYLOAD];
     memset(payload, 'x', sizeof payload);

@@ -113,6 +113,10 @@ void clua_check_device(lua_State *L, int index);
    counted); raises what the host reports. */
 int clua_device_write(lua_State *L, int index, const uint8_t *bytes, size_t length);
 
+/* pkt:ethernet_header, pkt:ipv4_header, pkt:ipv6_header and pkt:forward (clua_forward.c):
+   set as fields of the table on top of the stack (the packet keys). */
+void clua_forward_install_methods(lua_State *L);
+
 /* 1 when clua_push_device(L, id) pushes a cached value: no allocation, no error. */
 int clua_device_is_cached(const clua_host *host, int64_t id);
 

@@ -313,6 +313,7 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
     lua_setfield(L, -2, "copy");
     lua_pushcfunction(L, clua_packet_reply_method);
     lua_setfield(L, -2, "reply");
+    clua_forward_install_methods(L);
     api->packet_keys = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 

@@ -31,6 +31,12 @@ public final class PcapFilter {
         return bpf_filter(program.bf_insns, base, length, length) != 0
     }
 
+    /// The compiled program (classic BPF, 8-byte `struct bpf_insn`s, the layout of the
+    /// kernel's `struct sock_filter`), for a socket's kernel filter.
+    public func withInstructions<Result>(_ body: (UnsafeRawPointer?, Int) -> Result) -> Result {
+        body(UnsafeRawPointer(program.bf_insns), Int(program.bf_len))
+    }
+
     public func matches(_ packet: [UInt8]) -> Bool {
         packet.withUnsafeBytes { matches($0) }
     }

@@ -22,6 +22,10 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
     case movedToAnotherNamespace(String)
     /// The device was deleted (or its namespace removed) while open.
     case deviceGone(name: String, reason: String)
+    /// `--dev NAME:packet` names an interface that does not exist.
+    case noSuchInterface(String)
+    /// EPERM / EACCES making a packet socket: needs CAP_NET_RAW.
+    case packetSocketDenied(name: String, errno: Errno)
     /// Any other failing system call, starting a process (posix_spawn) among them.
     case system(SystemError)
     /// A program the sandbox needs is not installed.
@@ -65,6 +69,11 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
             "device \(name) was moved to another network namespace: open all its queues before moving it"
         case .deviceGone(let name, let reason):
             "device \(name) was deleted while open: \(reason)"
+        case .noSuchInterface(let name):
+            "there is no interface \(name) to serve as a packet device (ENODEV): a packet device serves one that "
+                + "exists (a veth end, a bridge port, a VXLAN device, a NIC); list them with `ip link`"
+        case .packetSocketDenied(let name, let errno):
+            "cannot open a packet socket on \(name) (\(errno.explained)): needs CAP_NET_RAW (run as root)"
         case .system(let error):
             "\(error)"
         case .programNotFound(let program, let hint):

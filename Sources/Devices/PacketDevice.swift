@@ -77,3 +77,13 @@ extension PacketDevice {
         packet.withUnsafeBytes { write($0) }
     }
 }
+
+/// A device over a kernel interface (a tun/tap, a packet socket): its MTU and hardware
+/// address (nil on a tun), as read when it was opened.
+public protocol KernelInterfaceDevice: PacketDevice {
+    var mtu: Int { get }
+    var macAddress: [UInt8]? { get }
+}
+
+extension TunTapDevice: KernelInterfaceDevice {}
+extension PacketSocketDevice: KernelInterfaceDevice {}

@@ -72,6 +72,26 @@ public final class Sandbox {
         }
     }
 
+    /// Makes a veth pair instead of a tap (`--sandbox-link veth`): `name` stays in this
+    /// process's namespace, up, for a packet-socket device to serve; its peer, `eth0`,
+    /// goes into the sandbox, up, with the kernel side's addresses of host `host`.
+    /// Removing the sandbox deletes the pair.
+    public func makeVethPair(_ name: String, host: Int = 1) throws(DeviceError) {
+        let peer = "eth0"
+        try Self.check(ChildProcess.run([ipPath, "link", "add", name, "type", "veth", "peer", "name", peer,
+                                         "netns", namespace], timeout: timeout),
+                       "ip link add \(name) type veth peer name \(peer) netns \(namespace)")
+        devices.append(peer)
+        // No IPv6 link-local address of our own on this end: the host's scripts answer for it.
+        _ = try? ChildProcess.run([ipPath, "link", "set", "dev", name, "addrgenmode", "none"], timeout: timeout)
+        try Self.check(ChildProcess.run([ipPath, "link", "set", "dev", name, "up"], timeout: timeout),
+                       "ip link set dev \(name) up")
+        try ip(["link", "set", "dev", peer, "up"])
+        let kernel = Self.kernelAddresses(host: host)
+        try ip(["addr", "add", kernel.ipv4, "dev", peer])
+        try ip(["-6", "addr", "add", kernel.ipv6, "dev", peer, "nodad"])
+    }
+
     /// `adopt` for an open device.
     public func adopt(_ device: some PacketDevice, addresses: Bool = true, host: Int = 1) throws(DeviceError) {
         try adopt(device.name, addresses: addresses, host: host)

@@ -19,16 +19,16 @@ final class DeviceSet {
         self.logger = logger
     }
 
-    /// Adds a device, with its MTU (a tun/tap's own, else `mtu`) and the largest packet
+    /// Adds a device, with its MTU (a kernel interface's own, else `mtu`) and the largest packet
     /// written to it (`maxPacketSize`, else the MTU and a tap's link headers), and starts
     /// its recording when the set records.
     func add(_ device: any PacketDevice, mtu givenMTU: Int?, maxPacketSize: Int?,
              errorLogInterval: Duration) throws -> HostDevice {
         var mac: MACAddress?
         var mtu = givenMTU
-        if let tunTap = device as? TunTapDevice {
-            mac = tunTap.macAddress.flatMap { MACAddress(bytes: $0) }
-            mtu = tunTap.mtu
+        if let interface = device as? any KernelInterfaceDevice {
+            mac = interface.macAddress.flatMap { MACAddress(bytes: $0) }
+            mtu = interface.mtu
         }
         let hostDevice = HostDevice(id: Int64(devices.count + 1), device: device, macAddress: mac, mtu: mtu,
                                     maxPacketSize: maxPacketSize, errorLogInterval: errorLogInterval)

@@ -4,8 +4,11 @@
 /// comparison per packet. One per host, shared with its scripts' states; loop thread only.
 final class HandlerChanges {
     private(set) var generation = 0
+    /// Told of every change (the host's kernel filters follow the handlers).
+    var onChange: (() -> Void)?
 
     func bump() {
         generation &+= 1
+        onChange?()
     }
 }

@@ -34,6 +34,9 @@ public final class HostDevice {
     public internal(set) var tooBigWrites = 0
     var tooBigLog = ErrorLogLimiter(interval: .seconds(10))
     var goneReported = false
+    /// The device's truncated reads were said (once: a packet device given frames over its
+    /// ring slot by a sender's segmentation offload).
+    var truncationSaid = false
     /// Writes failed since the last one that went out, and the limiter of their log lines.
     var failedWritesInARow = 0
     /// dev:write calls refused for a packet larger than `maxPacketSize`.
@@ -89,7 +92,7 @@ public final class HostDevice {
 
     var encodedCounters: EncodedValue {
         let counters = device.counters
-        return .record([
+        let common: EncodedValue = .record([
             "rx_packets": .integer(Int64(counters.rxPackets)),
             "rx_bytes": .integer(Int64(counters.rxBytes)),
             "tx_packets": .integer(Int64(counters.txPackets)),
@@ -101,5 +104,10 @@ public final class HostDevice {
             "bad_checksum": .integer(Int64(badChecksumFrames)),
             "too_big": .integer(Int64(tooBigWrites)),
         ])
+        guard let socket = device as? PacketSocketDevice, case .table(let fields) = common else { return common }
+        // A packet device's: frames the kernel dropped for want of room in the ring, and
+        // frames cut short by it (longer than a ring slot: a peer's TSO, GRO).
+        return .table(fields + [(.string("ring_drops"), .integer(Int64(socket.ringDrops()))),
+                                (.string("truncated"), .integer(Int64(counters.truncatedReads)))])
     }
 }

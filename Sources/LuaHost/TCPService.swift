@@ -114,11 +114,22 @@ final class TCPService {
         } else {
             return false
         }
-        guard engine.process(now: now, source: source, destination: destination, segment: segment) else { return false }
         let tuple = TCPFourTuple(local: destination, remote: source)
-        if routes[tuple] == nil { routes[tuple] = route(back: bytes, frame, device) }
+        let ourLink = routes[tuple]?.source
+        if let ethernet = frame.ethernet(bytes), !isOurs(ethernet.dst, connectionLink: ourLink) { return false }
+        guard engine.process(now: now, source: source, destination: destination, segment: segment) else { return false }
+        if ourLink == nil { routes[tuple] = route(back: bytes, frame, device) }
         claimedInBurst = true
         return true
+    }
+
+    /// A segment sent to `link` is the engine's, as a NIC takes a frame: to the link address
+    /// of its connection, of a listener, or to a group address. One to another host's MAC
+    /// (a flooded or bridged segment) is left to the handlers.
+    private func isOurs(_ link: MACAddress, connectionLink: MACAddress?) -> Bool {
+        if link.isMulticast { return true }
+        if let connectionLink { return connectionLink == link }
+        return listeners.values.contains { $0.mac == link }
     }
 
     private func route(back bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, _ device: HostDevice) -> Route {
@@ -374,6 +385,7 @@ final class TCPService {
         listener.takesOver = takesOver
         listeners[nextID] = listener
         for handle in handles { listenerIDs[handle] = nextID }
+        host.kernelFilters.changed()
         return nextID
     }
 
@@ -449,6 +461,7 @@ final class TCPService {
 
     func connect(from local: TCPEndpoint, to remote: TCPEndpoint, route: Route, script: Script) throws -> Int64 {
         let socket = try engine.connect(from: local, to: remote, now: now, mtu: route.device.mtu)
+        host.kernelFilters.changed()
         guard let tuple = engine.endpoints(socket) else { throw TCPError.invalidSocket }
         routes[tuple] = route
         let connection = register(socket, script: script)

@@ -63,6 +63,8 @@ public final class TapirHost {
     let scriptFactory: ScriptFactory
     /// The host's TCP: listeners and connections of every script (TCPService).
     private(set) var tcp: TCPService!
+    /// The packet-socket devices' kernel filters, kept to what the scripts want.
+    private(set) lazy var kernelFilters = KernelFilters(host: self)
     private let readBuffer = ReadBuffer()
     private let drain: DeviceDrain
 
@@ -75,7 +77,10 @@ public final class TapirHost {
     /// Sees every packet read from (false) or written to (true) a device, before
     /// dispatch: the console's sniff.
     public var packetObserver: ((UnsafeRawBufferPointer, HostDevice, _ outgoing: Bool) -> Void)? {
-        didSet { egress.packetObserver = packetObserver }
+        didSet {
+            egress.packetObserver = packetObserver
+            kernelFilters.changed()
+        }
     }
     public private(set) var isStopped = false
 
@@ -158,6 +163,10 @@ public final class TapirHost {
             }
             followLink(of: hostDevice, on: loop)
         }
+        if device is PacketSocketDevice {
+            handlerChanges.onChange = { [unowned self] in self.kernelFilters.changed() }
+            kernelFilters.changed()
+        }
         return hostDevice
     }
 
@@ -178,12 +187,31 @@ public final class TapirHost {
         }
         egress.isQueueing = false
         tcp.burstEnded()
+        if !device.truncationSaid, device.device.counters.truncatedReads > 0 { sayTruncation(on: device) }
         if case .gone(let reason) = report.stop {
             deviceGone(device, reason: reason)
         } else if report.packets == 0, !events.isDisjoint(with: [.error, .hangup]) {
-            deviceGone(device, reason: "\(device.name): the device reported an error (it was deleted?)")
+            // A packet socket says ENETDOWN also when its interface only went down.
+            if let socket = device.device as? PacketSocketDevice {
+                if !socket.interfaceSurvivedError() {
+                    deviceGone(device, reason: socket.goneReason ?? "\(device.name) is gone")
+                }
+            } else {
+                deviceGone(device, reason: "\(device.name): the device reported an error (it was deleted?)")
+            }
         }
         egress.flush()
+    }
+
+    @inline(never)
+    private func sayTruncation(on device: HostDevice) {
+        device.truncationSaid = true
+        logger.warning("""
+            \(device.name): frames longer than its MTU allows arrive and are cut short (the sending side's \
+            segmentation offload: a veth peer's TSO/GSO, a VXLAN device's GRO); TCP into the host stalls on them. \
+            Turn it off where they come from (ethtool -K PEER tso off gso off; ethtool -K DEV gro off); \
+            counted in tapir.stats() as truncated
+            """)
     }
 
     func deviceGone(_ device: HostDevice, reason: String) {

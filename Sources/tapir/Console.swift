@@ -21,8 +21,11 @@ struct Console: ParsableCommand {
     @Argument(help: "Lua scripts to load, each in a state of its own; the prompt uses the first.")
     var scripts: [String] = []
 
-    @Option(name: .long, help: "The tun/tap device to use (created if missing).")
+    @Option(name: .long, help: "The tun/tap device to use (created if missing); NAME:packet serves an existing interface through a packet socket.")
     var dev: String?
+
+    @Option(name: .long, help: "Without --dev: how the sandbox reaches the host, a tap moved into it or a veth pair served as a packet device.")
+    var sandboxLink: SandboxLink = .tap
 
     @Flag(name: .long, help: "A tun device: IP datagrams, no Ethernet layer.")
     var tun = false
@@ -68,7 +71,8 @@ struct Console: ParsableCommand {
             } catch {
                 throw CleanExit.message("tapir: \(error)", code: 1)
             }
-            let opened = try LiveDevices.open(arguments, sandboxHosts: 1, mode: tun ? .tun : .tap, packetInfo: false)
+            let opened = try LiveDevices.open(arguments, sandboxHosts: 1, mode: tun ? .tun : .tap, packetInfo: false,
+                                              sandboxLink: sandboxLink)
             sandbox = opened.sandboxes.first
             let device = opened.devices[0]
             try tapirHost.add(device)

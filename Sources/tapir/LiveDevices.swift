@@ -1,19 +1,41 @@
+import ArgumentParser
 import Devices
+import Glibc
 import LuaHost
 
 /// One `--dev` argument: `NAME`, `NAME:tap` or `NAME:tun` (the suffix overrides the
-/// command's default mode for that device).
+/// command's default mode for that device), or `NAME:packet[,promisc][,v3]`: an existing
+/// interface served through a packet socket (promiscuous on request; a TPACKET_V3 ring).
 struct DeviceArgument: Equatable {
     let name: String
     let mode: DeviceMode?
+    /// Set for `NAME:packet`.
+    let packet: PacketOptions?
+
+    struct PacketOptions: Equatable {
+        var promiscuous = false
+        var blocks = false
+    }
 
     init(parsing text: String) throws(DeviceArgumentError) {
         var name = Substring(text)
         var mode: DeviceMode?
+        var packet: PacketOptions?
         if let colon = text.lastIndex(of: ":") {
-            switch text[text.index(after: colon)...] {
-            case "tap": mode = .tap
-            case "tun": mode = .tun
+            let words = text[text.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
+            switch words.first {
+            case "tap" where words.count == 1: mode = .tap
+            case "tun" where words.count == 1: mode = .tun
+            case "packet":
+                var options = PacketOptions()
+                for word in words.dropFirst() {
+                    switch word {
+                    case "promisc": options.promiscuous = true
+                    case "v3": options.blocks = true
+                    default: throw DeviceArgumentError(text: text)
+                    }
+                }
+                packet = options
             default: throw DeviceArgumentError(text: text)
             }
             name = text[..<colon]
@@ -23,40 +45,54 @@ struct DeviceArgument: Equatable {
         }
         self.name = String(name)
         self.mode = mode
+        self.packet = packet
     }
 }
 
 struct DeviceArgumentError: Error, CustomStringConvertible {
     let text: String
     var description: String {
-        "--dev '\(text)': expected NAME, NAME:tap or NAME:tun (a device name of 1 to 15 characters, no '/' or spaces)"
+        "--dev '\(text)': expected NAME, NAME:tap, NAME:tun or NAME:packet[,promisc][,v3] "
+            + "(a device name of 1 to 15 characters, no '/' or spaces)"
     }
+}
+
+/// How a sandbox reaches its host: a tap moved into the namespace, or a veth pair whose
+/// peer is in the namespace and whose own end a packet-socket device serves.
+enum SandboxLink: String, CaseIterable, ExpressibleByArgument {
+    case tap, veth
 }
 
 /// The devices a live command (`run`, `console`) serves: the ones `--dev` names (created
 /// if missing, brought up), or fresh taps/tuns each moved into a sandbox namespace of its
-/// own with the kernel side addressed as host 1..N of 198.18.0.0/24. Failures end the
+/// own with the kernel side addressed as host 1..N of 198.18.0.0/24 (or, with
+/// `--sandbox-link veth`, veth pairs served as packet-socket devices). Failures end the
 /// command with the device layer's message, after removing any sandbox already made.
 struct LiveDevices {
-    let devices: [TunTapDevice]
+    let devices: [any PacketDevice]
     /// One per device when sandboxed (device i in sandboxes[i]), else empty.
     let sandboxes: [Sandbox]
 
     static let maximumHosts = 64
 
     static func open(_ arguments: [DeviceArgument], sandboxHosts: Int, mode: DeviceMode,
-                     packetInfo: Bool) throws -> LiveDevices {
+                     packetInfo: Bool, sandboxLink: SandboxLink = .tap) throws -> LiveDevices {
         if !arguments.isEmpty {
             do {
-                let devices = try arguments.map { (argument) throws(DeviceError) in
-                    try TunTapDevice.open(.init(name: argument.name, mode: argument.mode ?? mode,
-                                                packetInfo: packetInfo, bringUp: true))
+                let devices = try arguments.map { (argument) throws(DeviceError) -> any PacketDevice in
+                    if let packet = argument.packet {
+                        return try PacketSocketDevice.open(.init(name: argument.name, promiscuous: packet.promiscuous,
+                                                                 blocks: packet.blocks, bringUp: true))
+                    }
+                    return try TunTapDevice.open(.init(name: argument.name, mode: argument.mode ?? mode,
+                                                       packetInfo: packetInfo, bringUp: true))
                 }
                 return LiveDevices(devices: devices, sandboxes: [])
             } catch {
                 throw CleanExit.message("tapir: \(error)", code: 1)
             }
         }
+        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts) }
         var devices: [TunTapDevice] = []
         var sandboxes: [Sandbox] = []
         do {
@@ -69,6 +105,26 @@ struct LiveDevices {
                 let sandbox = try Sandbox()
                 sandboxes.append(sandbox)
                 try sandbox.adopt(device, host: index + 1)
+            }
+            return LiveDevices(devices: devices, sandboxes: sandboxes)
+        } catch {
+            for sandbox in sandboxes { sandbox.remove() }
+            throw CleanExit.message("tapir: \(error)", code: 1)
+        }
+    }
+
+    /// One sandbox per host, each reached through a veth pair (`tv<pid>-<n>` here, `eth0`
+    /// in the sandbox) whose end here a packet-socket device serves.
+    private static func openVethSandboxes(hosts: Int) throws -> LiveDevices {
+        var devices: [any PacketDevice] = []
+        var sandboxes: [Sandbox] = []
+        do {
+            for index in 0..<hosts {
+                let sandbox = try Sandbox()
+                sandboxes.append(sandbox)
+                let name = "tv\(getpid())-\(index)"
+                try sandbox.makeVethPair(name, host: index + 1)
+                devices.append(try PacketSocketDevice.open(.init(name: name)))
             }
             return LiveDevices(devices: devices, sandboxes: sandboxes)
         } catch {

@@ -32,7 +32,7 @@ struct PackList: ParsableCommand {
 struct PackInfo: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "info", abstract: "A pack's settings, with their defaults and help.")
 
-    @Argument(help: "A pack name or folder.")
+    @Argument(help: "A pack name or folder.", completion: PackCompletion.packsAndFolders)
     var pack: String
 
     func run() throws {

@@ -23,7 +23,8 @@ struct Run: ParsableCommand {
             with its settings (--set) and the permissions its manifest asks for and --allow grants.
             """)
 
-    @Argument(help: "Lua scripts (trusted) or packs (sandboxed; a folder, or a name on the pack path) to load, each in a state of its own.")
+    @Argument(help: "Lua scripts (trusted) or packs (sandboxed; a folder, or a name on the pack path) to load, each in a state of its own.",
+              completion: PackCompletion.packsAndScripts)
     var scripts: [String]
 
     @Option(name: .customLong("set"), help: "A pack setting, key=value (PACK.key=value when several packs run).")
@@ -32,8 +33,11 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("allow"), help: "Grant a permission a pack's manifest asks for (io, exec, env, debug).")
     var allow: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("A tun/tap device to use (created if missing); repeatable. NAME:tun or NAME:tap sets that device's mode.", valueName: "name[:tun|:tap]"))
+    @Option(name: .long, help: ArgumentHelp("A tun/tap device to use (created if missing); repeatable. NAME:tun or NAME:tap sets that device's mode; NAME:packet serves an existing interface (veth, bridge port, VXLAN, NIC) through a packet socket, NAME:packet,promisc in promiscuous mode.", valueName: "name[:tun|:tap|:packet[,promisc]]"))
     var dev: [String] = []
+
+    @Option(name: .long, help: "Without --dev: how a sandbox reaches the host, a tap moved into it or a veth pair served as a packet device.")
+    var sandboxLink: SandboxLink = .tap
 
     @Option(name: .long, help: "Without --dev: make N sandbox namespaces, each holding one device (kernel sides 198.18.0.1..N/24).")
     var hosts: Int = 1
@@ -64,6 +68,9 @@ struct Run: ParsableCommand {
             throw ValidationError("--hosts must be 1 to \(LiveDevices.maximumHosts)")
         }
         guard hosts == 1 || dev.isEmpty else { throw ValidationError("--hosts makes its own devices: drop --dev") }
+        guard sandboxLink == .tap || (dev.isEmpty && !tun) else {
+            throw ValidationError("--sandbox-link veth makes Ethernet sandboxes of its own: drop --dev and --tun")
+        }
         let names = try deviceArguments().map(\.name)
         guard Set(names).count == names.count else { throw ValidationError("a device is named twice in --dev") }
     }
@@ -99,7 +106,8 @@ struct Run: ParsableCommand {
         let tapirHost = TapirHost(options: options, loop: loop, logger: logger)
         tapirHost.deviceOpener = LiveDevices.opener
 
-        let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi)
+        let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi,
+                                           sandboxLink: sandboxLink)
         var sandboxKeeper: SandboxKeeper?
         defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { devices.removeSandboxes() } }
         Output.standardOutput(devices.reachability)

@@ -83,7 +83,10 @@ final class TunTapDeviceKernelTests: XCTestCase {
         }
         let output = sender.wait(timeout: .seconds(5))
         XCTAssertTrue(output.succeeded, output.stderr)
-        XCTAssertGreaterThanOrEqual(udpPerQueue[0] + udpPerQueue[1], 48, "\(udpPerQueue)")
+        // What is measured is that both queues read and nothing is read twice; how many of
+        // the 64 `nc` runs get their datagram out on a loaded machine is the kernel's and
+        // nc's business (39 seen with four test suites and builds running).
+        XCTAssertGreaterThanOrEqual(udpPerQueue[0] + udpPerQueue[1], 24, "\(udpPerQueue)")
         XCTAssertLessThanOrEqual(udpPerQueue[0] + udpPerQueue[1], 64, "\(udpPerQueue)")
         XCTAssertGreaterThan(udpPerQueue[0], 0, "queue 0 got nothing: \(udpPerQueue)")
         XCTAssertGreaterThan(udpPerQueue[1], 0, "queue 1 got nothing: \(udpPerQueue)")

@@ -13,10 +13,12 @@ final class APIDocumentationTests: XCTestCase {
     /// to call, and a pack's settings (PackSandboxTests covers tapir.config).
     let scriptDefined: Set<String> = ["tapir.on_reload", "tapir.reassemble", "tapir.verify_checksums", "tapir.config"]
 
-    /// The names in the first column of docs/lua-api.md's and docs/protocols.md's tables.
+    /// The names in the first column of the tables of docs/lua-api.md and the pages it
+    /// links for modules (protocols.md, pack-modules.md).
     var documented: Set<String> {
         get throws {
             try Self.documentedNames(in: "docs/lua-api.md").union(try Self.documentedNames(in: "docs/protocols.md"))
+                .union(try Self.documentedNames(in: "docs/pack-modules.md"))
         }
     }
 
@@ -33,9 +35,12 @@ final class APIDocumentationTests: XCTestCase {
         return names
     }
 
-    /// The modules whose every export docs/protocols.md documents, one row a name.
+    /// The modules whose every export docs/protocols.md or docs/pack-modules.md documents,
+    /// one row a name.
     let libraryModules = ["tapir.addr", "tapir.proto.dns", "tapir.proto.dhcp", "tapir.proto.ntp", "tapir.proto.lldp",
-                          "tapir.proto.tcp_options", "tapir.proto.vxlan"]
+                          "tapir.proto.tcp_options", "tapir.proto.vxlan", "tapir.proto.ndp", "tapir.proto.icmp_error",
+                          "tapir.proto.dhcpv6", "tapir.domain_list", "tapir.checksum", "tapir.neighbours",
+                          "tapir.counters"]
 
     let logged = LogLines()
 
@@ -175,10 +180,23 @@ final class APIDocumentationTests: XCTestCase {
         for name in documented.sorted() where name.hasPrefix("prefix.") || name.hasPrefix("prefix:") {
             checks.append("assert(prefix['\(name.dropFirst(7))'] ~= nil, '\(name)')")
         }
+        // The methods of a tapir.neighbours host and of tapir.counters (docs/pack-modules.md),
+        // on real instances.
+        checks.append("""
+            local host = require('tapir.neighbours').new{mac = '02:54:41:50:49:52', ipv4 = '198.18.0.2'}
+            local counters = require('tapir.counters').new{names = {'n'}, state = {}}
+            """)
+        for name in documented.sorted() where name.hasPrefix("host") || name.hasPrefix("counters:") {
+            let instance = name.hasPrefix("host") ? "host" : "counters"
+            let member = name.dropFirst(instance.count + 1)
+            let isMethod = name.dropFirst(instance.count).hasPrefix(":")
+            checks.append("assert(\(isMethod ? "type(" : "")\(instance)['\(member)']\(isMethod ? ") == 'function'" : " ~= nil"), '\(name)')")
+        }
         let fieldNames = Set(PacketField.allCases.map {
             $0.layer == .frame ? "pkt.\($0.name)" : "pkt.\($0.layer.rawValue).\($0.name)"
         })
         let special: Set<String> = ["pkt.layers", "pkt:bytes", "pkt:copy", "pkt:reply", "#pkt", "tostring(pkt)",
+                                    "pkt:forward", "pkt:ethernet_header", "pkt:ipv4_header", "pkt:ipv6_header",
                                     "handle:off", "timer:cancel", "dev:write", "dev.name", "dev.mode", "dev.mac",
                                     "dev.mtu", "dev.id"]
         for name in documented where name.hasPrefix("pkt") || name.hasPrefix("dev") || name.hasPrefix("handle")

@@ -50,7 +50,7 @@ final class MultiDeviceKernelTests: XCTestCase {
     func testABadDevArgumentOrHostsWithDevIsAUsageError() throws {
         let bad = try ChildProcess.run([TapirCommand.path, "run", hub, "--dev", "x:ethernet"])
         XCTAssertEqual(bad.status, 64)
-        XCTAssertTrue(bad.stderr.contains("expected NAME, NAME:tap or NAME:tun"), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("expected NAME, NAME:tap, NAME:tun or NAME:packet"), bad.stderr)
         let both = try ChildProcess.run([TapirCommand.path, "run", hub, "--dev", "x", "--hosts", "2"])
         XCTAssertEqual(both.status, 64)
         XCTAssertTrue(both.stderr.contains("--hosts makes its own devices"), both.stderr)

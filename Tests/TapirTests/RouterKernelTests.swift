@@ -162,4 +162,26 @@ final class RouterKernelTests: XCTestCase {
         XCTAssertEqual(output.status, 0, output.stderr)
         XCTAssertEqual(counters(in: output.stderr)["forwarded"], 12, output.stderr)
     }
+
+    /// What ARP learned lives in tapir.state: after a reload (SIGHUP) the router forwards
+    /// to both hosts without asking again.
+    func testTheNextHopCacheSurvivesAReload() throws {
+        try TapirCommand.requireRoot()
+        let (tapir, host1, _) = try routerBetweenTwoHosts()
+        defer { _ = TapirCommand.stop(tapir) }
+
+        let before = try ping(host1, ["-c", "2", "-i", "0.2", "-W", "2", "198.18.2.1"])
+        XCTAssertTrue(before.contains("2 received"), before)
+        tapir.signal(SIGHUP)
+        usleep(1_500_000)
+        let after = try ping(host1, ["-c", "2", "-i", "0.2", "-W", "2", "198.18.2.1"])
+        XCTAssertTrue(after.contains("2 received"), after)
+
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stderr.contains("reloaded router"), output.stderr)
+        let counted = counters(in: output.stderr)
+        XCTAssertEqual(counted["forwarded"], 8, output.stderr)
+        XCTAssertEqual(counted["arp_requests"], 1, "host 2 asked for once, before the reload: \(output.stderr)")
+    }
 }

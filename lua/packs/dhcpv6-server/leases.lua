@@ -113,6 +113,9 @@ function leases.bind(kind, client, text)
   local entry = state[kind][text]
   if live(entry, now) and entry.client ~= client then return false end
   if not in_pool(kind, text) then return false end
+  if not (live(entry, now) and entry.client == client) then
+    tapir.log.info(string.format("dhcpv6-server: leased %s to %s", text, client))
+  end
   state[kind][text] = {client = client, expires = now + VALID_MS}
   return true
 end
@@ -130,6 +133,7 @@ function leases.release(kind, client, text)
   local entry = state[kind][text]
   if not entry or entry.client ~= client then return false end
   state[kind][text] = nil
+  tapir.log.info(string.format("dhcpv6-server: released %s by %s", text, client))
   return true
 end
 
@@ -139,6 +143,7 @@ function leases.decline(client, text)
   if not entry or entry.client ~= client then return false end
   state.addresses[text] = nil
   state.declined[text] = tapir.now() + VALID_MS
+  tapir.log.info(string.format("dhcpv6-server: %s declined by %s: not given out for %d s", text, client, config.valid))
   return true
 end
 

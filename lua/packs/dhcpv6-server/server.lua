@@ -6,36 +6,29 @@
 -- Information-request the DNS options only. Leases are leases.lua's.
 local address = require "tapir.addr"
 local dhcpv6 = require "tapir.proto.dhcpv6"
+local Counters = require "tapir.counters"
+local neighbours = require "tapir.neighbours"
 local leases = require "leases"
+local ndp = require "tapir.proto.ndp"
 
 local config = tapir.config
 local M, O, STATUS = dhcpv6, dhcpv6.OPTION, dhcpv6.STATUS
 local ALL_SERVERS = address.ipv6_bytes("ff02::1:2")
 
-local function mac_integer(text)
-  local value = 0
-  for byte in text:gmatch("%x%x") do value = value << 8 | tonumber(byte, 16) end
-  return value
-end
-local MAC = mac_integer(config.mac)
--- fe80:: and the modified EUI-64 of the MAC (RFC 4291 appendix A).
-local LINK_LOCAL = string.pack(">I8BBBBBBBB", 0xfe80000000000000, (MAC >> 40 & 0xff) ~ 2, MAC >> 32 & 0xff,
-                               MAC >> 24 & 0xff, 0xff, 0xfe, MAC >> 16 & 0xff, MAC >> 8 & 0xff, MAC & 0xff)
-local LINK_LOCAL_TEXT = address.ipv6_text(LINK_LOCAL)
+local LINK_LOCAL_TEXT = ndp.link_local(config.mac)
+local LINK_LOCAL = address.ipv6_bytes(LINK_LOCAL_TEXT)
 local SERVER_ID = assert(dhcpv6.duid_ll(config.mac))
 local T1, T2 = config.preferred // 2, config.preferred * 4 // 5
 
-tapir.state.counters = tapir.state.counters or {}
-local counters = tapir.state.counters
-local NAMES = {"solicit", "advertise", "request", "renew", "rebind", "release", "decline", "confirm",
-               "information_request", "reply", "ignored"}
-for _, name in ipairs(NAMES) do counters[name] = counters[name] or 0 end
-local function count(name) counters[name] = counters[name] + 1 end
-tapir.on_stop(function()
-  local parts = {}
-  for i, name in ipairs(NAMES) do parts[i] = name .. "=" .. counters[name] end
-  tapir.log.info("dhcpv6-server: " .. table.concat(parts, " "))
-end)
+-- Counted in tapir.state (a reload keeps counting), logged when the host stops.
+local counters = Counters.new{prefix = "dhcpv6-server", log_at_stop = true,
+                              names = {"solicit", "advertise", "request", "renew", "rebind", "release", "decline",
+                                       "confirm", "information_request", "reply", "ignored"}}
+local function count(name) counters:add(name) end
+
+-- The server's link-local address on the link (tapir.neighbours): neighbour solicitations
+-- for it answered, frames to another unicast MAC ignored. Before the handlers below.
+neighbours.new{mac = config.mac, ipv6 = LINK_LOCAL_TEXT}:start()
 
 tapir.log.info("dhcpv6-server: " .. LINK_LOCAL_TEXT .. " mac " .. config.mac .. ", pool " .. config.pool
                .. ", delegating " .. config.prefixes .. " in /" .. config.delegated_length .. "s")

@@ -2,6 +2,7 @@
 -- the header), with the text forms for settings and logs and the addresses Neighbor
 -- Discovery derives from others (require "addresses6").
 local address = require "tapir.addr"
+local ndp = require "tapir.proto.ndp"
 
 local addresses6 = {}
 local ZEROS = string.rep("\0", 16)
@@ -39,19 +40,17 @@ function addresses6.is_unicast(bytes)
   return bytes:byte(1) ~= 0xff and bytes ~= ZEROS and bytes ~= ZEROS:sub(2) .. "\1"
 end
 
--- fe80:: with the interface identifier made from a MAC (an integer) by modified EUI-64
--- (RFC 4291 2.5.1, appendix A): the universal/local bit flipped, ff:fe in the middle.
+-- The port's link-local address from its MAC (an integer), by tapir.proto.ndp.
 function addresses6.link_local(mac)
-  return string.pack(">I8BBBBBBBB", 0xfe80000000000000, (mac >> 40 & 0xff) ~ 2, mac >> 32 & 0xff, mac >> 24 & 0xff,
-                     0xff, 0xfe, mac >> 16 & 0xff, mac >> 8 & 0xff, mac & 0xff)
+  return address.ipv6_bytes(ndp.link_local(address.mac_int_text(mac)))
 end
 
--- ff02::1:ffXX:XXXX, the group a solicitation for the address goes to (RFC 4291 2.7.1).
+-- The solicited-node group of an address (RFC 4291 2.7.1).
 function addresses6.solicited_node(bytes)
-  return address.ipv6_bytes("ff02::1:ff00:0"):sub(1, 13) .. bytes:sub(14, 16)
+  return address.ipv6_bytes(ndp.solicited_node(address.ipv6_text(bytes)))
 end
 
--- The Ethernet group 33:33 plus the last 32 bits (RFC 2464 7), as an integer.
+-- The Ethernet group of an IPv6 group (RFC 2464 7), as an integer.
 function addresses6.multicast_mac(bytes)
   return 0x333300000000 | string.unpack(">I4", bytes, 13)
 end

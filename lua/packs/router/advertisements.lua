@@ -14,12 +14,7 @@ local config = tapir.config
 local INITIAL_COUNT, INITIAL_INTERVAL_MS = 3, 16000   -- MAX_INITIAL_RTR_ADVERTISEMENTS, ..._INTERVAL
 local MAX_INTERVAL_MS = config.ra_interval * 1000
 local MIN_INTERVAL_MS = MAX_INTERVAL_MS // 3
-if config.ra_interval < 4 or config.ra_interval > 1800 then
-  error("setting 'ra_interval' must be 4 to 1800 (seconds, RFC 4861 6.2.1)", 0)
-end
-if config.ra_lifetime < 0 or config.ra_lifetime > 9000 then
-  error("setting 'ra_lifetime' must be 0 to 9000 (seconds, RFC 4861 6.2.1)", 0)
-end
+-- (ra_interval 4 to 1800 and ra_lifetime 0 to 9000, RFC 4861 6.2.1: the manifest's min and max)
 if config.ra_preferred > config.ra_valid then
   error("setting 'ra_preferred' (" .. config.ra_preferred .. ") is longer than 'ra_valid' (" .. config.ra_valid .. ")", 0)
 end

@@ -1,11 +1,12 @@
--- ARP on tap ports: requests for a port's address are answered with the port's MAC, and
--- what any ARP packet says about a neighbour goes to the cache (neighbours.lua).
+-- ARP on tap ports: requests for a port's address are answered with the port's MAC (by
+-- the port's tapir.neighbours instance, ports.lua), and what any ARP packet says about a
+-- neighbour goes to the cache (next_hops.lua).
 local addresses = require "addresses"
 local counters = require "counters"
-local neighbours = require "neighbours"
+local next_hops = require "next_hops"
 local ports = require "ports"
 
-local unpack, pack = string.unpack, string.pack
+local unpack = string.unpack
 
 tapir.on("arp", function(pkt, dev)
   local port = ports.by_device[dev.id]
@@ -16,10 +17,9 @@ tapir.on("arp", function(pkt, dev)
     unpack(">I2I2BBI2I6I4I6I4", bytes, 15)
   if hardware ~= 1 or protocol ~= 0x0800 or hardware_length ~= 6 or protocol_length ~= 4 then return end
   local for_us = tpa == port.address
-  if addresses.is_unicast(spa) and spa ~= port.address then neighbours.ipv4.learn(port, spa, sha, for_us) end
+  if addresses.is_unicast(spa) and spa ~= port.address then next_hops.ipv4.learn(port, spa, sha, for_us) end
   if op == 1 and for_us then
-    if dev:write(pack(">I6I6I2 I2I2BBI2 I6I4I6I4", sha, port.mac, 0x0806,
-                      1, 0x0800, 6, 4, 2, port.mac, port.address, sha, spa)) then
+    if dev:write(port.host:arp_reply(pkt)) then
       counters.arp_replies = counters.arp_replies + 1
     else
       counters.write_failed = counters.write_failed + 1

@@ -1,5 +1,6 @@
--- What the router did, counted in tapir.state (so a reload keeps counting) and logged
--- when the host stops as one line of name=value pairs (require "counters").
+-- What the router did, counted by tapir.counters in tapir.state (so a reload keeps
+-- counting) and logged when the host stops as one line of name=value pairs
+-- (require "counters").
 local NAMES = {
   "forwarded",        -- datagrams (IPv4 and IPv6) written out of an egress port
   "echo_replies",     -- pings to the router's own addresses answered (both families)
@@ -25,17 +26,4 @@ local NAMES = {
   "rs_received",      -- router solicitations answered
 }
 
-tapir.state.counters = tapir.state.counters or {}
-local counters = tapir.state.counters
-for _, name in ipairs(NAMES) do counters[name] = counters[name] or 0 end
-
--- "router: forwarded=12 echo_replies=3 ..." in NAMES order.
-local function line()
-  local parts = {}
-  for i, name in ipairs(NAMES) do parts[i] = name .. "=" .. counters[name] end
-  return "router: " .. table.concat(parts, " ")
-end
-
-tapir.on_stop(function() tapir.log.info(line()) end)
-
-return counters
+return require("tapir.counters").new{names = NAMES, prefix = "router", log_at_stop = true}

@@ -1,19 +1,21 @@
 -- IPv4 forwarding (RFC 1812): a datagram to the router's MAC (tap) or from a tun port is
 -- checked, routed by longest prefix, its TTL lowered with the header checksum updated
 -- incrementally (RFC 1624) and written out of the egress port: straight on tun, behind
--- the next hop's MAC on tap (ARP first, neighbours.lua). What cannot go on gets an ICMP
+-- the next hop's MAC on tap (ARP first, next_hops.lua). The header is read and the
+-- datagram forwarded natively (pkt:ethernet_header, pkt:ipv4_header, pkt:forward): no
+-- Lua string of the frame unless an ICMP error or the ARP queue needs one. What cannot go on gets an ICMP
 -- error (icmp_errors.lua). Pings to the router's addresses are answered, UDP to them gets
 -- port unreachable (what ends a traceroute to the router), TCP a reset.
 local addresses = require "addresses"
 local counters = require "counters"
 local icmp_errors = require "icmp_errors"
-local neighbours = require "neighbours"
+local next_hops = require "next_hops"
 local ports = require "ports"
 local routes = require "routes"
 
 local unpack, pack = string.unpack, string.pack
 local by_device, by_address, broadcasts = ports.by_device, ports.by_address, ports.broadcasts
-local is_unicast, lookup, header_for, enqueue = addresses.is_unicast, routes.lookup, neighbours.ipv4.header, neighbours.ipv4.enqueue
+local is_unicast, lookup, header_for, enqueue = addresses.is_unicast, routes.lookup, next_hops.ipv4.header, next_hops.ipv4.enqueue
 local ECHO_REPLY = {icmp = {type = 0}}  -- reused: no table per ping
 local DONT_FRAGMENT, MORE_FRAGMENTS, OFFSET_BITS = 0x4000, 0x2000, 0x1fff
 
@@ -26,26 +28,8 @@ local function updated_checksum(checksum, old_word, new_word)
   return ~sum & 0xffff
 end
 
--- True when the header's words, checksum included, add up to 0xffff (RFC 1071).
-local function checksum_is_right(bytes, offset, header_length)
-  local sum
-  if header_length == 20 then
-    local a, b, c, d, e, f, g, h, i, j = unpack(">I2I2I2I2I2I2I2I2I2I2", bytes, offset + 1)
-    sum = a + b + c + d + e + f + g + h + i + j
-  else
-    sum = 0
-    for at = offset + 1, offset + header_length, 2 do sum = sum + unpack(">I2", bytes, at) end
-  end
-  while sum > 0xffff do sum = (sum & 0xffff) + (sum >> 16) end
-  return sum == 0xffff
-end
-
 local function count(name)
   counters[name] = counters[name] + 1
-end
-
-local function send(dev, frame)
-  if dev:write(frame) then count("forwarded") else count("write_failed") end
 end
 
 -- A TCP segment to one of the router's addresses: no port is open, so a reset (RFC 793
@@ -93,23 +77,16 @@ end
 tapir.on("ip", function(pkt, dev)
   local port = by_device[dev.id]
   if not port then return end
-  local bytes = pkt:bytes()
   local offset, link_source = 0, nil
   if port.tap then
-    if #bytes < 34 then return end
-    local link_destination, source_mac, type = unpack(">I6I6I2", bytes)
+    local link_destination, source_mac, type = pkt:ethernet_header()
     if link_destination ~= port.mac or type ~= 0x0800 then return end  -- not to us, or VLAN-tagged
     offset, link_source = 14, source_mac
-  elseif #bytes < 20 then
-    count("bad_header")
-    return true
   end
 
-  local version_ihl, total_length, fragment_field, ttl, protocol, checksum, source, destination =
-    unpack(">BxI2xxI2BBI2I4I4", bytes, offset + 1)
-  local header_length = (version_ihl & 15) * 4
-  if version_ihl >> 4 ~= 4 or header_length < 20 or total_length < header_length
-     or offset + total_length > #bytes or not checksum_is_right(bytes, offset, header_length) then
+  local header_length, total_length, fragment_field, ttl, protocol, source, destination, checksum_ok =
+    pkt:ipv4_header(offset)
+  if not header_length or not checksum_ok then
     count("bad_header")
     return true
   end
@@ -119,7 +96,7 @@ tapir.on("ip", function(pkt, dev)
     return true
   end
   if by_address[destination] then
-    return for_the_router(pkt, dev, port, bytes, offset, header_length, protocol, fragment_field, link_source)
+    return for_the_router(pkt, dev, port, pkt:bytes(), offset, header_length, protocol, fragment_field, link_source)
   end
   if not is_unicast(destination) or broadcasts[destination] then  -- not forwarded (RFC 1812 5.3.5)
     count("dropped")
@@ -127,36 +104,39 @@ tapir.on("ip", function(pkt, dev)
   end
   if ttl <= 1 then
     count("ttl_expired")
-    icmp_errors.send(port, link_source, bytes, offset, 11, 0)
+    icmp_errors.send(port, link_source, pkt:bytes(), offset, 11, 0)
     return true
   end
   local route = lookup(destination)
   if not route then
     count("no_route")
-    icmp_errors.send(port, link_source, bytes, offset, 3, 0)
+    icmp_errors.send(port, link_source, pkt:bytes(), offset, 3, 0)
     return true
   end
   local egress = route.port
   local mtu = ports.mtu(egress)
   if mtu and total_length > mtu and fragment_field & DONT_FRAGMENT ~= 0 then
     count("too_big")
-    icmp_errors.send(port, link_source, bytes, offset, 3, 4, mtu)
+    icmp_errors.send(port, link_source, pkt:bytes(), offset, 3, 4, mtu)
     return true
   end
 
-  local lowered = pack(">BBI2", ttl - 1, protocol,
-                       updated_checksum(checksum, ttl << 8 | protocol, (ttl - 1) << 8 | protocol))
-  local before, after = bytes:sub(offset + 1, offset + 8), bytes:sub(offset + 13, offset + total_length)
   if not egress.tap then
-    send(egress.dev, before .. lowered .. after)
+    if pkt:forward(egress.dev, offset) then count("forwarded") else count("write_failed") end
     return true
   end
   local next_hop = route.gateway or destination
   local header = header_for(egress, next_hop)
   if header then
-    send(egress.dev, header .. before .. lowered .. after)
+    if pkt:forward(egress.dev, offset, header) then count("forwarded") else count("write_failed") end
   else
-    enqueue(egress, next_hop, before .. lowered .. after, port, link_source)
+    -- kept until ARP answers: the datagram as a string, its TTL lowered here
+    local bytes = pkt:bytes()
+    local checksum = unpack(">I2", bytes, offset + 11)
+    local lowered = pack(">BBI2", ttl - 1, protocol,
+                         updated_checksum(checksum, ttl << 8 | protocol, (ttl - 1) << 8 | protocol))
+    enqueue(egress, next_hop, bytes:sub(offset + 1, offset + 8) .. lowered .. bytes:sub(offset + 13, offset + total_length),
+            port, link_source)
   end
   return true
 end)

@@ -1,29 +1,26 @@
 -- IPv6 forwarding (RFC 8200, RFC 4443): a datagram to the router's MAC (tap) or from a tun
--- port is checked, routed by longest prefix (routes6.lua), its hop limit lowered (IPv6 has
--- no header checksum) and written out of the egress port: straight on tun, behind the next
--- hop's MAC on tap (neighbor solicitation first, neighbours.lua). What cannot go on gets
--- an ICMPv6 error: time exceeded, no route, beyond the scope of a link-local source,
+-- port is checked (its header read natively, pkt:ipv6_header), routed by longest prefix
+-- (routes6.lua), its hop limit lowered (IPv6 has
+-- no header checksum) and written out of the egress port by pkt:forward: straight on tun,
+-- behind the next hop's MAC on tap (neighbor solicitation first, next_hops.lua). What
+-- cannot go on gets an ICMPv6 error: time exceeded, no route, beyond the scope of a link-local source,
 -- packet too big over the egress port's MTU (the router never fragments IPv6). Pings to
 -- the router's addresses are answered; UDP to them gets port unreachable.
 local addresses6 = require "addresses6"
 local counters = require "counters"
 local icmp_errors = require "icmp_errors"
-local neighbours = require "neighbours"
+local next_hops = require "next_hops"
 local ports = require "ports"
 local routes6 = require "routes6"
 
-local unpack, char = string.unpack, string.char
+local pack, char = string.pack, string.char
 local by_device, by_address6 = ports.by_device, ports.by_address6
-local lookup, header_for, enqueue = routes6.lookup, neighbours.ipv6.header, neighbours.ipv6.enqueue
+local lookup, header_for, enqueue = routes6.lookup_halves, next_hops.ipv6.header, next_hops.ipv6.enqueue
 local is_multicast, is_link_local, is_unicast = addresses6.is_multicast, addresses6.is_link_local, addresses6.is_unicast
 local ECHO_REPLY = {icmpv6 = {type = 129}}  -- reused: no table per ping
 
 local function count(name)
   counters[name] = counters[name] + 1
-end
-
-local function send(dev, frame)
-  if dev:write(frame) then count("forwarded") else count("write_failed") end
 end
 
 -- A datagram to one of the router's own addresses on `port`: echo requests answered, UDP
@@ -44,30 +41,25 @@ end
 tapir.on("ipv6", function(pkt, dev)
   local port = by_device[dev.id]
   if not port or not port.address6 then return end
-  local bytes = pkt:bytes()
   local offset, link_source = 0, nil
   if port.tap then
-    if #bytes < 54 then return end
-    local link_destination, source_mac, type = unpack(">I6I6I2", bytes)
+    local link_destination, source_mac, type = pkt:ethernet_header()
     if link_destination ~= port.mac or type ~= 0x86dd then return end  -- not to us (groups are NDP's), or VLAN-tagged
     offset, link_source = 14, source_mac
-  elseif #bytes < 40 then
-    count("bad_header")
-    return true
   end
 
-  local payload_length = unpack(">I2", bytes, offset + 5)
-  if bytes:byte(offset + 1) >> 4 ~= 6 or offset + 40 + payload_length > #bytes then
+  local payload_length, _, hop_limit, source_high, source_low, destination_high, destination_low = pkt:ipv6_header(offset)
+  if not payload_length then
     count("bad_header")
     return true
   end
-  local source, destination = bytes:sub(offset + 9, offset + 24), bytes:sub(offset + 25, offset + 40)
+  local source, destination = pack(">i8i8", source_high, source_low), pack(">i8i8", destination_high, destination_low)
   if not is_unicast(source) or by_address6[source] then  -- no host's source, or a loop of our own
     count("dropped")
     return true
   end
   if by_address6[destination] or destination == port.link_local then
-    return for_the_router(pkt, dev, port, bytes, offset, link_source)
+    return for_the_router(pkt, dev, port, pkt:bytes(), offset, link_source)
   end
   if is_multicast(destination) or is_link_local(destination) then  -- never beyond the link
     count("dropped")
@@ -75,40 +67,41 @@ tapir.on("ipv6", function(pkt, dev)
   end
   if is_link_local(source) then  -- RFC 4443 3.1: beyond the scope of the source address
     count("dropped")
-    icmp_errors.send6(port, link_source, bytes, offset, 1, 2)
+    icmp_errors.send6(port, link_source, pkt:bytes(), offset, 1, 2)
     return true
   end
-  local hop_limit = bytes:byte(offset + 8)
   if hop_limit <= 1 then
     count("ttl_expired")
-    icmp_errors.send6(port, link_source, bytes, offset, 3, 0)
+    icmp_errors.send6(port, link_source, pkt:bytes(), offset, 3, 0)
     return true
   end
-  local route = lookup(destination)
+  local route = lookup(destination_high, destination_low)
   if not route then
     count("no_route")
-    icmp_errors.send6(port, link_source, bytes, offset, 1, 0)
+    icmp_errors.send6(port, link_source, pkt:bytes(), offset, 1, 0)
     return true
   end
   local egress = route.port
   local mtu = ports.mtu(egress)
   if mtu and 40 + payload_length > mtu then
     count("too_big")
-    icmp_errors.send6(port, link_source, bytes, offset, 2, 0, mtu)
+    icmp_errors.send6(port, link_source, pkt:bytes(), offset, 2, 0, mtu)
     return true
   end
 
-  local datagram = bytes:sub(offset + 1, offset + 7) .. char(hop_limit - 1) .. bytes:sub(offset + 9, offset + 40 + payload_length)
   if not egress.tap then
-    send(egress.dev, datagram)
+    if pkt:forward(egress.dev, offset) then count("forwarded") else count("write_failed") end
     return true
   end
   local next_hop = route.gateway or destination
   local header = header_for(egress, next_hop)
   if header then
-    send(egress.dev, header .. datagram)
+    if pkt:forward(egress.dev, offset, header) then count("forwarded") else count("write_failed") end
   else
-    enqueue(egress, next_hop, datagram, port, link_source)
+    -- kept until a neighbor advertisement comes: the datagram as a string, its hop limit lowered here
+    local bytes = pkt:bytes()
+    enqueue(egress, next_hop, bytes:sub(offset + 1, offset + 7) .. char(hop_limit - 1)
+            .. bytes:sub(offset + 9, offset + 40 + payload_length), port, link_source)
   end
   return true
 end)

@@ -45,7 +45,7 @@ end
 -- came in on `port` from `link_source` (a MAC as an integer; nil on tun). `next_hop_mtu`
 -- goes in a "fragmentation needed" error (RFC 1191).
 function icmp_errors.send(port, link_source, bytes, offset, type, code, next_hop_mtu)
-  local datagram = offset == 0 and bytes or bytes:sub(offset + 1)
+  local datagram = bytes:sub(offset + 1, offset + unpack(">I2", bytes, offset + 3))   -- no link padding
   local source, destination = unpack(">I4I4", datagram, 13)
   if not icmp_error.reportable(datagram, type, code) or ports.broadcasts[source] or ports.broadcasts[destination]
      or not within_limit() then
@@ -59,7 +59,7 @@ end
 -- An ICMPv6 error about the IPv6 datagram at `offset` in `bytes` (`value`: the MTU of
 -- packet too big, the pointer of parameter problem).
 function icmp_errors.send6(port, link_source, bytes, offset, type, code, value)
-  local datagram = offset == 0 and bytes or bytes:sub(offset + 1)
+  local datagram = bytes:sub(offset + 1, offset + 40 + unpack(">I2", bytes, offset + 5))   -- no link padding
   if not port.address6 or not icmp_error.reportable(datagram, type, code) or not within_limit() then
     return suppressed()
   end

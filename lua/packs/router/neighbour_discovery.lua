@@ -1,36 +1,33 @@
 -- Neighbor Discovery on tap ports with an IPv6 prefix (RFC 4861): solicitations for the
 -- port's addresses (its global and link-local ones) are answered with the router flag and
 -- the port's MAC; what solicitations and advertisements say about a neighbour goes to the
--- cache (neighbours.lua); router solicitations get an advertisement (advertisements.lua).
+-- cache (next_hops.lua); router solicitations get an advertisement (advertisements.lua).
 -- Only messages with hop limit 255, a right checksum and no extension headers count.
 local addresses6 = require "addresses6"
 local advertisements = require "advertisements"
 local counters = require "counters"
 local ndp = require "tapir.proto.ndp"
-local neighbours = require "neighbours"
+local next_hops = require "next_hops"
 local ports = require "ports"
 local addresses = require "addresses"
 
 local unpack, pack = string.unpack, string.pack
-local learn = neighbours.ipv6.learn
+local learn = next_hops.ipv6.learn
 local UNSPECIFIED = addresses6.UNSPECIFIED
 
 local function is_ours(port, address)
   return address == port.address6 or address == port.link_local
 end
 
--- The advertisement answering a solicitation for `target` (RFC 4861 7.2.4): solicited
--- unless the solicitation came from the unspecified address (then to all nodes).
-local function advertise(port, target, source, link_destination)
-  local to_all = source == UNSPECIFIED
-  local destination = to_all and addresses6.ALL_NODES or source
-  local body = ndp.encode{type = ndp.NEIGHBOR_ADVERTISEMENT, router = true, solicited = not to_all, override = true,
+-- The advertisement answering a duplicate address probe for `target` (from ::), to all
+-- nodes (RFC 4861 7.2.4): the prober learns the address is taken. (Other solicitations
+-- the port's tapir.neighbours instance answers.)
+local function defend(port, target)
+  local body = ndp.encode{type = ndp.NEIGHBOR_ADVERTISEMENT, router = true, override = true,
                           target = addresses6.text(target), target_lladdr = addresses.mac_text(port.mac)}
-  local frame = pack(">I6I6I2", to_all and addresses6.multicast_mac(destination) or link_destination, port.mac, 0x86dd)
-      .. tapir.build.ipv6{src = addresses6.text(target), dst = addresses6.text(destination), nxt = 58, hlim = 255,
-                          payload = body}
-  if port.dev:write(frame) then counters.nd_replies = counters.nd_replies + 1
-  else counters.write_failed = counters.write_failed + 1 end
+  return pack(">I6I6I2", addresses6.multicast_mac(addresses6.ALL_NODES), port.mac, 0x86dd)
+      .. tapir.build.ipv6{src = addresses6.text(target), dst = addresses6.text(addresses6.ALL_NODES), nxt = 58,
+                          hlim = 255, payload = body}
 end
 
 tapir.on("icmpv6", function(pkt, dev)
@@ -54,7 +51,9 @@ tapir.on("icmpv6", function(pkt, dev)
     local target = addresses6.parse(message.target)
     if not is_ours(port, target) then return end
     if source ~= UNSPECIFIED and lladdr then learn(port, source, lladdr, true) end
-    advertise(port, target, source, lladdr or link_source)
+    local advertisement = source == UNSPECIFIED and defend(port, target) or port.host:advertisement(pkt)
+    if advertisement and dev:write(advertisement) then counters.nd_replies = counters.nd_replies + 1
+    elseif advertisement then counters.write_failed = counters.write_failed + 1 end
     return true
   elseif kind == ndp.NEIGHBOR_ADVERTISEMENT then
     local target = addresses6.parse(message.target)

@@ -104,6 +104,18 @@ for number, mtu in ipairs(config.mtu) do
   ports.list[number].mtu = mtu ~= 0 and mtu or nil
 end
 
+-- What answers ARP and neighbor solicitations for each tap port's own addresses: a
+-- tapir.neighbours instance (not started: arp.lua and neighbour_discovery.lua call it, as
+-- they learn from the same packets), with the router flag.
+local neighbours = require "tapir.neighbours"
+for _, port in ipairs(ports.list) do
+  if port.tap then
+    port.host = neighbours.new{mac = addresses.mac_text(port.mac), ipv4 = port.address_text,
+                               ipv6 = port.address6 and {port.address6_text, addresses6.text(port.link_local)} or {},
+                               router = true, device = port.dev, foreign = "accept"}
+  end
+end
+
 -- The MTU datagrams out of `port` must fit: the `mtu` setting's, else the device's (live:
 -- it follows the kernel), else nil (a memory device has none).
 function ports.mtu(port)

@@ -7,8 +7,11 @@ local routes = require "routes"
 
 local routes6 = {}
 local by_length = {}   -- prefix length -> {[network bytes] = route}
+local by_length_high = {}  -- prefix length up to 64 -> {[the network's first 64 bits] = route}
 local lengths = {}     -- the lengths present, longest first
 local network = addresses6.network
+local HIGH_MASKS = {}  -- length -> the mask of the first 64 bits
+for length = 0, 64 do HIGH_MASKS[length] = length == 0 and 0 or -1 << (64 - length) end
 
 local function add(prefix, length, route, text)
   local table_of_length = by_length[length]
@@ -24,6 +27,10 @@ local function add(prefix, length, route, text)
           .. " a second route (it has '" .. existing.text .. "')", 0)
   end
   table_of_length[prefix] = route
+  if length <= 64 then
+    by_length_high[length] = by_length_high[length] or {}
+    by_length_high[length][string.unpack(">i8", prefix)] = route
+  end
 end
 
 -- The route for a destination (16 bytes), or nil: the longest matching prefix.
@@ -31,6 +38,22 @@ function routes6.lookup(destination)
   for i = 1, #lengths do
     local length = lengths[i]
     local route = by_length[length][network(destination, length)]
+    if route then return route end
+  end
+  return nil
+end
+
+-- The same for a destination as two 64-bit integers (pkt:ipv6_header's): prefixes up to
+-- 64 bits long are an integer mask and a lookup, with no string made.
+function routes6.lookup_halves(high, low)
+  for i = 1, #lengths do
+    local length = lengths[i]
+    local route
+    if length <= 64 then
+      route = by_length_high[length][high & HIGH_MASKS[length]]
+    else
+      route = by_length[length][network(string.pack(">i8i8", high, low), length)]
+    end
     if route then return route end
   end
   return nil

@@ -20,7 +20,7 @@
 -- reconfigure_accept, oro, dns_servers, domains.
 -- An IA or IAADDR/IAPREFIX without `options` is encoded from addresses / prefixes / status.
 local address = require "tapir.addr"
-local domain_list = require "tapir.proto.domain_list"
+local domain_list = require "tapir.domain_list"
 
 local dhcpv6 = {}
 local pack, unpack = string.pack, string.unpack

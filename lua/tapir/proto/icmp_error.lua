@@ -9,24 +9,28 @@
 --       redirect (5); ttl (IPv4, default 64) or hop_limit (IPv6, default 64); tos (IPv4,
 --       default 0xc0, RFC 1812 4.3.2.5); limit: the error's whole size at most (default 576
 --       for IPv4, RFC 1812 4.3.2.3; 1280 for IPv6, RFC 4443 2.4 (c)).
---     The quote is the datagram's own length (trailing link padding left out), cut to fit.
+--     The datagram is quoted as given (leave link padding out), cut to fit; `version` says
+--     the family when the datagram cannot (a quote already cut, as decode may give one),
+--     and then `dst` is needed.
 --   icmp_error.decode(bytes) -> error | nil, why: the same fields from an IPv4 or IPv6
 --     datagram carrying an ICMP(v6) error, with version, checksum, checksum_ok, datagram
 --     (the quoted bytes) and quoted = {version, src, dst, protocol, sport, dport} (what of
---     it the quote holds).
+--     it the quote holds); limit when the error is longer than 576 / 1280 bytes.
 --   icmp_error.reportable(datagram, type, code) -> true | false, why: whether an error may be
 --     sent about it at all (RFC 1812 4.3.2.7, RFC 4443 2.4 (e)): never about an ICMP error,
 --     a datagram to or from a multicast (IPv6: except packet too big and parameter problem
 --     code 2) or limited broadcast address, from an unspecified or loopback address, or an
 --     IPv4 fragment other than the first. (A directed broadcast only the router knows.)
 local address = require "tapir.addr"
-local checksum = require "tapir.proto.checksum"
+local checksum = require "tapir.checksum"
 
 local icmp_error = {}
 local pack, unpack = string.pack, string.unpack
 
 icmp_error.IPV4_TYPES = {[3] = "destination unreachable", [4] = "source quench", [5] = "redirect",
                          [11] = "time exceeded", [12] = "parameter problem"}
+-- What decode says of the bytes that encode does not write (it computes the checksum).
+icmp_error.DECODE_ONLY = {checksum = true, checksum_ok = true}
 icmp_error.IPV6_TYPES = {[1] = "destination unreachable", [2] = "packet too big", [3] = "time exceeded",
                          [4] = "parameter problem"}
 local DEFAULT_LIMIT = {[4] = 576, [6] = 1280}
@@ -99,8 +103,13 @@ end
 local function encode(fields)
   local datagram = fields.datagram
   if type(datagram) ~= "string" then error("datagram: the offending datagram's bytes are needed", 0) end
-  local version, length = datagram_length(datagram)
-  if not version then error("datagram: " .. length, 0) end
+  -- The error's family: `version`, else the datagram's own.
+  local own = datagram:byte(1) and datagram:byte(1) >> 4
+  local version = fields.version or own
+  if version ~= 4 and version ~= 6 then
+    error("datagram: not an IPv4 or IPv6 datagram (version " .. tostring(own) .. "); say which with version", 0)
+  end
+  local whole_header = own == version and #datagram >= HEADER[version]
   local kind, code = fields.type, fields.code or 0
   if math.type(kind) ~= "integer" or kind < 0 or kind > 255 then error("type: " .. tostring(kind) .. " is not 0 to 255", 0) end
   if math.type(code) ~= "integer" or code < 0 or code > 255 then error("code: " .. tostring(code) .. " is not 0 to 255", 0) end
@@ -108,8 +117,15 @@ local function encode(fields)
   local family = version == 4 and "IPv4" or "IPv6"
   local source = to_bytes(fields.src)
   if not source then error("src: '" .. tostring(fields.src) .. "' is not an " .. family .. " address (as the datagram is)", 0) end
-  local destination = fields.dst and to_bytes(fields.dst) or (version == 4 and datagram:sub(13, 16) or datagram:sub(9, 24))
-  if not destination then error("dst: '" .. tostring(fields.dst) .. "' is not an " .. family .. " address", 0) end
+  local destination
+  if fields.dst then
+    destination = to_bytes(fields.dst)
+    if not destination then error("dst: '" .. tostring(fields.dst) .. "' is not an " .. family .. " address", 0) end
+  elseif whole_header then
+    destination = version == 4 and datagram:sub(13, 16) or datagram:sub(9, 24)
+  else
+    error("dst: needed when the datagram has no whole " .. family .. " header to take its source from", 0)
+  end
   local limit = fields.limit or DEFAULT_LIMIT[version]
   if math.type(limit) ~= "integer" or limit < HEADER[version] + 8 then
     error("limit: " .. tostring(limit) .. " leaves no room for the headers", 0)
@@ -129,7 +145,7 @@ local function encode(fields)
     elseif kind == 4 then rest = fields.pointer or 0 end
   end
   if math.type(rest) ~= "integer" or rest < 0 or rest > 0xffffffff then error("mtu or pointer: out of range", 0) end
-  local quote = datagram:sub(1, math.min(length, limit - HEADER[version] - 8))
+  local quote = datagram:sub(1, limit - HEADER[version] - 8)
   local message = pack(">BBI2I4", kind, code, 0, rest) .. quote
   if version == 4 then
     message = message:sub(1, 2) .. pack(">I2", checksum.of(message)) .. message:sub(5)
@@ -208,6 +224,9 @@ function icmp_error.decode(bytes)
     elseif kind == 4 then fields.pointer = rest end
   end
   fields.datagram = message:sub(9)
+  -- an error longer than the RFC's size says so, so that encode writes it whole again
+  local size = (at - 1) + #message
+  if size > DEFAULT_LIMIT[version] then fields.limit = size end
   fields.quoted = quoted_summary(fields.datagram)
   return fields
 end

@@ -17,9 +17,11 @@
 -- encode writes `options` when given, else the shortcuts' options in that order (an RDNSS
 -- from servers with `dns_lifetime`, a DNSSL from domains likewise). With `src` and `dst`
 -- (text) it fills the checksum; without, it leaves 0 for tapir.build.ipv6 to fill.
+-- ndp.link_local(mac), ndp.solicited_node(address) and ndp.multicast_mac(group) give the
+-- addresses Neighbor Discovery derives from others.
 local address = require "tapir.addr"
-local checksum = require "tapir.proto.checksum"
-local domain_list = require "tapir.proto.domain_list"
+local checksum = require "tapir.checksum"
+local domain_list = require "tapir.domain_list"
 
 local ndp = {}
 local pack, unpack = string.pack, string.unpack
@@ -28,21 +30,39 @@ ndp.ROUTER_SOLICITATION, ndp.ROUTER_ADVERTISEMENT = 133, 134
 ndp.NEIGHBOR_SOLICITATION, ndp.NEIGHBOR_ADVERTISEMENT, ndp.REDIRECT = 135, 136, 137
 ndp.OPTION = {SOURCE_LLADDR = 1, TARGET_LLADDR = 2, PREFIX = 3, REDIRECTED = 4, MTU = 5, RDNSS = 25, DNSSL = 31}
 local O = ndp.OPTION
+-- What decode says of the bytes that encode does not write: the checksum (encode fills it
+-- only given src and dst).
+ndp.DECODE_ONLY = {checksum = true}
 -- Where the options start (1-based): after type, code, checksum and the fixed body.
 local OPTIONS_AT = {[133] = 9, [134] = 17, [135] = 25, [136] = 25, [137] = 41}
 local PREFERENCES = {[0] = "medium", [1] = "high", [2] = "reserved", [3] = "low"}
 local PREFERENCE_BITS = {medium = 0, high = 1, reserved = 2, low = 3}
 
-local function mac_text(bytes, at)
-  return string.format("%02x:%02x:%02x:%02x:%02x:%02x", bytes:byte(at, at + 5))
+local mac_text, mac_bytes = address.mac_text, address.mac_bytes
+
+-- Addresses Neighbor Discovery derives ------------------------------------------------
+
+-- fe80:: with the modified EUI-64 interface identifier of a MAC (RFC 4291 2.5.1 and
+-- appendix A: the universal/local bit flipped, ff:fe in the middle), or nil.
+function ndp.link_local(mac)
+  local bytes = mac_bytes(mac)
+  if not bytes then return nil end
+  local a, b, c, d, e, f = bytes:byte(1, 6)
+  return address.ipv6_text(string.pack(">I8BBBBBBBB", 0xfe80000000000000, a ~ 2, b, c, 0xff, 0xfe, d, e, f))
 end
 
-local function mac_bytes(text)
-  if type(text) ~= "string" then return nil end
-  local parts = {text:match("^(%x%x)[:-](%x%x)[:-](%x%x)[:-](%x%x)[:-](%x%x)[:-](%x%x)$")}
-  if #parts ~= 6 then return nil end
-  for i = 1, 6 do parts[i] = tonumber(parts[i], 16) end
-  return string.char(table.unpack(parts))
+-- The solicited-node group of an address, ff02::1:ffXX:XXXX (RFC 4291 2.7.1), or nil.
+function ndp.solicited_node(text)
+  local bytes = address.ipv6_bytes(text)
+  if not bytes then return nil end
+  return address.ipv6_text(address.ipv6_bytes("ff02::1:ff00:0"):sub(1, 13) .. bytes:sub(14, 16))
+end
+
+-- The Ethernet group of an IPv6 group address, 33:33 and its last 32 bits (RFC 2464 7), or nil.
+function ndp.multicast_mac(text)
+  local bytes = address.ipv6_bytes(text)
+  if not bytes then return nil end
+  return mac_text("\51\51" .. bytes:sub(13, 16))
 end
 
 -- One option's fields from its body (the bytes after type and length), or nil and why.
@@ -167,7 +187,7 @@ end
 local function encode_option(option)
   if type(option) ~= "table" then error("an option is a " .. type(option) .. ", not a table", 0) end
   local kind = need_integer(option.type, "option type", 255)
-  if option.data ~= nil and option.lladdr == nil then
+  if option.data ~= nil then   -- unknown options, and a link-layer address longer than Ethernet's
     if type(option.data) ~= "string" then error("option " .. kind .. ": data is not bytes", 0) end
     return option_bytes(kind, option.data)
   end

@@ -160,3 +160,10 @@ function test_decode_never_raises_on_cut_or_flipped_bytes()
     end
   end
 end
+
+-- Found by scripts/fuzz 30 proto-dhcpv6: a label with a dot in it read back as two labels.
+function test_a_label_with_a_dot_is_refused()
+  local message, why = dhcpv6.decode("\1\0\0\1" .. "\0\24\0\5\3a\0.\0")
+  test.equal(message, nil)
+  test.equal(why, "domain list: a label with a dot in it")
+end

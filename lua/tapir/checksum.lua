@@ -1,6 +1,6 @@
 -- The Internet checksum (RFC 1071) over bytes, and over an IPv4 or IPv6 pseudo-header
 -- with them, for the protocol modules that build whole datagrams. Pure: no tapir calls
--- (require "tapir.proto.checksum").
+-- (require "tapir.checksum").
 --
 --   checksum.of(bytes)                                -> the 16-bit checksum to write
 --   checksum.ipv6(src16, dst16, next_header, bytes)   -> the same over RFC 8200 8.1's pseudo-header

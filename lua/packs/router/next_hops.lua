@@ -1,8 +1,8 @@
 -- Next hops' MACs on tap ports, for both families: a cache that ages out, a small queue
 -- per next hop of datagrams waiting for the answer, a request again each second, and
--- "unreachable" for what waited when three requests got no answer. `neighbours.ipv4`
--- asks by ARP (addresses as integers), `neighbours.ipv6` by neighbor solicitation
--- (addresses as 16 bytes, RFC 4861 7.2) (require "neighbours").
+-- "unreachable" for what waited when three requests got no answer. `next_hops.ipv4`
+-- asks by ARP (addresses as integers), `next_hops.ipv6` by neighbor solicitation
+-- (addresses as 16 bytes, RFC 4861 7.2) (require "next_hops").
 local addresses = require "addresses"
 local addresses6 = require "addresses6"
 local counters = require "counters"
@@ -15,10 +15,8 @@ local MAX_RESOLVING = 64   -- next hops awaited at once per port: a scan of a co
 local BROADCAST_MAC = 0xffffffffffff
 local AGEING_MS = tapir.config.arp_ageing * 1000
 local QUEUE_LIMIT = tapir.config.arp_queue
-if AGEING_MS < 1000 then error("setting 'arp_ageing' must be at least 1 (seconds)", 0) end
-if QUEUE_LIMIT < 1 then error("setting 'arp_queue' must be at least 1", 0) end
 
-local neighbours = {}
+local next_hops = {}
 
 local function count(name) counters[name] = counters[name] + 1 end
 
@@ -26,16 +24,32 @@ local function write(port, frame, counter)
   if port.dev:write(frame) then count(counter) else count("write_failed") end
 end
 
--- A resolver for one family. `family` has: ethertype; names = the counters' {requests,
--- failed, queue_dropped}; request(port, address) sends one; unreachable(item) answers a
--- datagram that waited in vain; text(address); on_link(port, address).
+tapir.state.next_hops = tapir.state.next_hops or {}
+
+-- A resolver for one family. `family` has: name (its key in tapir.state.next_hops);
+-- ethertype; names = the counters' {requests, failed, queue_dropped}; request(port,
+-- address) sends one; unreachable(item) answers a datagram that waited in vain;
+-- text(address); on_link(port, address).
 local function resolver(family)
   local self = {}
-  local cache = {}     -- port number -> {[address] = {mac, header, expires}}
+  -- port number -> {[address] = {mac, expires}}: plain data, kept across reloads
+  tapir.state.next_hops[family.name] = tapir.state.next_hops[family.name] or {}
+  local cache = tapir.state.next_hops[family.name]
+  local headers = {}   -- port number -> {[mac] = the Ethernet header to it}: rebuilt, not kept
   local waiting = {}   -- port number -> {[address] = {datagrams = {{datagram, from_port, link_source}, ...}, requests, timer}}
   local resolving = {} -- port number -> how many addresses `waiting` holds
   for number in ipairs(ports.list) do
-    cache[number], waiting[number], resolving[number] = {}, {}, 0
+    cache[number] = cache[number] or {}
+    headers[number], waiting[number], resolving[number] = {}, {}, 0
+  end
+
+  local function header_to(port, mac)
+    local header = headers[port.number][mac]
+    if not header then
+      header = string.pack(">I6I6I2", mac, port.mac, family.ethertype)
+      headers[port.number][mac] = header
+    end
+    return header
   end
   local names = family.names
 
@@ -52,7 +66,7 @@ local function resolver(family)
   -- is not known (or aged out).
   function self.header(port, address)
     local entry = cache[port.number][address]
-    if entry and entry.expires > tapir.now() then return entry.header end
+    if entry and entry.expires > tapir.now() then return header_to(port, entry.mac) end
     return nil
   end
 
@@ -108,13 +122,14 @@ local function resolver(family)
     if known and known.mac == mac then
       known.expires = expires
     else
-      known = {mac = mac, header = string.pack(">I6I6I2", mac, port.mac, family.ethertype), expires = expires}
+      known = {mac = mac, expires = expires}
       cache[port.number][address] = known
     end
     if queue then
       stop_waiting(port, address)
       queue.timer:cancel()
-      for _, item in ipairs(queue.datagrams) do write(port, known.header .. item[1], "forwarded") end
+      local header = header_to(port, mac)
+      for _, item in ipairs(queue.datagrams) do write(port, header .. item[1], "forwarded") end
     end
   end
 
@@ -131,7 +146,8 @@ local function resolver(family)
   return self
 end
 
-neighbours.ipv4 = resolver{
+next_hops.ipv4 = resolver{
+  name = "ipv4",
   ethertype = 0x0800,
   names = {requests = "arp_requests", failed = "arp_failed", queue_dropped = "arp_queue_dropped"},
   text = addresses.text,
@@ -147,7 +163,8 @@ neighbours.ipv4 = resolver{
 
 -- A solicitation to the target's solicited-node group, from the port's global address
 -- when the target is on its prefix, else from its link-local one, with our MAC in it.
-neighbours.ipv6 = resolver{
+next_hops.ipv6 = resolver{
+  name = "ipv6",
   ethertype = 0x86dd,
   names = {requests = "nd_requests", failed = "nd_failed", queue_dropped = "nd_queue_dropped"},
   text = addresses6.text,
@@ -168,4 +185,4 @@ neighbours.ipv6 = resolver{
   end,
 }
 
-return neighbours
+return next_hops

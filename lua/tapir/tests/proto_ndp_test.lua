@@ -116,6 +116,7 @@ function test_malformed_messages_say_what_is_wrong()
     {RA:sub(1, 24) .. "\3\1" .. string.rep("\0", 6), "prefix information option of 8 bytes"},
     {RA:sub(1, 16) .. "\25\1" .. string.rep("\0", 6), "RDNSS option of 8 bytes"},
     {RA:sub(1, 16) .. "\31\2\0\0\0\0\0\0\200abc\0\0\0\0", "compression"},
+    {RA:sub(1, 16) .. "\31\2\0\0\0\0\0\0\3a.b\0\0\0\0", "a label with a dot in it"},  -- scripts/fuzz found it
   }
   for _, case in ipairs(cases) do
     local message, why = ndp.decode(case[1])
@@ -155,4 +156,39 @@ function test_decode_never_raises_on_cut_or_flipped_bytes()
       test.expect(ok, "byte " .. at .. " flipped")
     end
   end
+end
+
+function test_the_addresses_neighbor_discovery_derives()
+  test.equal(ndp.link_local("02:54:41:50:52:01"), "fe80::54:41ff:fe50:5201", "RFC 4291 appendix A: the U/L bit flipped")
+  test.equal(ndp.link_local("00:1b:21:aa:bb:cc"), "fe80::21b:21ff:feaa:bbcc")
+  test.equal(ndp.solicited_node("2001:2:0:1::abcd:1234"), "ff02::1:ffcd:1234")
+  test.equal(ndp.multicast_mac("ff02::1:ffcd:1234"), "33:33:ff:cd:12:34")
+  test.equal(ndp.link_local("nope"), nil)
+  test.equal(ndp.solicited_node("nope"), nil)
+end
+
+-- fixtures/ndp-linux.pcap: Linux 6.18's own, captured with tcpdump on one end of a veth
+-- pair as the other came up (02:00:00:00:0d:01) and pinged an absent 2001:2:0:1::9: its
+-- duplicate address probes (from ::), router solicitations from the link-local address,
+-- and neighbor solicitations with the source link-layer option.
+function test_the_kernels_own_solicitations()
+  local address = require "tapir.addr"
+  local kinds = {}
+  for _, frame in ipairs(test.pcap("fixtures/ndp-linux.pcap")) do
+    local ip = frame:sub(15)
+    local length = string.unpack(">I2", ip, 5)
+    local body = ip:sub(41, 40 + length)
+    local message = assert(ndp.decode(body))
+    kinds[#kinds + 1] = message.type
+    local src, dst = address.ipv6_text(ip, 9), address.ipv6_text(ip, 25)
+    message.src, message.dst = src, dst
+    test.equal(hex(assert(ndp.encode(message))), hex(body), "type " .. message.type .. " from " .. src)
+    if message.type == 135 then
+      test.equal(dst, ndp.solicited_node(message.target), "to the target's solicited-node group")
+      test.equal(message.source_lladdr == nil, src == "::", "no link-layer option from ::, one otherwise (RFC 4861 4.3)")
+    else
+      test.equal(src, ndp.link_local(message.source_lladdr), "an RS from the link-local address of its own MAC")
+    end
+  end
+  test.equal(table.concat(kinds, " "), "135 135 133 133 135 135 135 133")
 end

@@ -1,6 +1,6 @@
 -- Lists of domain names in uncompressed DNS wire form, one after another: the DNSSL option
 -- of router advertisements (RFC 8106 5.2, zero padding after the last name) and DHCPv6's
--- domain list (RFC 3646 4, RFC 8415 10). Pure: no tapir calls (require "tapir.proto.domain_list").
+-- domain list (RFC 3646 4, RFC 8415 10). Pure: no tapir calls (require "tapir.domain_list").
 --
 --   domain_list.encode{"example.net", "lab.test"} -> bytes, or nil and why
 --   domain_list.decode(bytes) -> {"example.net", "lab.test"}, or nil and why
@@ -28,7 +28,7 @@ function domain_list.encode(names)
 end
 
 -- Zero bytes after the last name are padding (RFC 8106 5.2). A compression pointer is an
--- error: neither RFC allows one here.
+-- error: neither RFC allows one here; so is a label with a dot in it (no escapes in text).
 function domain_list.decode(bytes)
   if type(bytes) ~= "string" then return nil, "bytes expected, got " .. type(bytes) end
   local names, at = {}, 1
@@ -44,7 +44,10 @@ function domain_list.decode(bytes)
       if size == 0 then at = at + 1 break end
       if size > 63 then return nil, string.format("a label length byte 0x%02x (compression is not allowed here)", size) end
       if at + size > #bytes then return nil, "a label runs past the end" end
-      labels[#labels + 1] = bytes:sub(at + 1, at + size)
+      local label = bytes:sub(at + 1, at + size)
+      -- a dot inside a label has no text form here (no escapes): the name would read back otherwise
+      if label:find(".", 1, true) then return nil, "a label with a dot in it" end
+      labels[#labels + 1] = label
       at = at + 1 + size
     end
     names[#names + 1] = table.concat(labels, ".")
