@@ -263,12 +263,18 @@ void clua_budget_begin_call(clua_host *host) {
             lua_sethook(host->L, NULL, 0, 0);
         return;
     }
-    lua_sethook(host->L, NULL, 0, 0);
+    if (lua_gethook(host->L) != NULL) lua_sethook(host->L, NULL, 0, 0);
     host->previous_watched_host = watched_host;
     watched_host = host;
     struct clua_watchdog *watchdog = host->watchdog;
-    atomic_store(&watchdog->loop_thread, (unsigned long)pthread_self());
-    atomic_fetch_add(&watchdog->generation, 1);  /* odd: a call runs */
+    unsigned long self = (unsigned long)pthread_self();
+    if (atomic_load_explicit(&watchdog->loop_thread, memory_order_relaxed) != self)
+        atomic_store(&watchdog->loop_thread, self);
+    /* Odd: a call runs. Only this thread writes the generation, so a store does; a
+       sequentially consistent one, so that either the watchdog going to sleep sees it
+       or this thread sees it parked (and wakes it). */
+    uint64_t generation = atomic_load_explicit(&watchdog->generation, memory_order_relaxed);
+    atomic_store(&watchdog->generation, generation + 1);
     if (atomic_load(&watchdog->parked)) {
         pthread_mutex_lock(&watchdog->mutex);
         pthread_cond_signal(&watchdog->wake);
@@ -286,8 +292,11 @@ void clua_budget_begin_call(clua_host *host) {
 
 void clua_budget_end_call(clua_host *host) {
     if (--host->call_depth > 0) return;
-    if (host->watchdog != NULL && (atomic_load(&host->watchdog->generation) & 1)) {
-        atomic_fetch_add(&host->watchdog->generation, 1);  /* even: no call */
+    struct clua_watchdog *watchdog = host->watchdog;
+    uint64_t generation = watchdog ? atomic_load_explicit(&watchdog->generation, memory_order_relaxed) : 0;
+    if (generation & 1) {
+        /* Even: no call. Nothing waits on this one: a release store is enough. */
+        atomic_store_explicit(&watchdog->generation, generation + 1, memory_order_release);
         watched_host = host->previous_watched_host;
     }
 }
