@@ -172,6 +172,16 @@ dns.read_name = read_name
 
 local function read_rdata(p, rr, at, rdata_end)
   local t, length = rr.type, rdata_end - at
+  -- The common answers first, before the closures the others use are made.
+  if t == T.A then
+    if length ~= 4 then error("A data of " .. length .. " bytes", 0) end
+    rr.address = address.ipv4_text(p, at)
+    return
+  elseif t == T.AAAA then
+    if length ~= 16 then error("AAAA data of " .. length .. " bytes", 0) end
+    rr.address = address.ipv6_text(p, at)
+    return
+  end
   local function name_at(pos)
     local name, after = read_name(p, pos)
     if not name then error(after, 0) end
@@ -181,13 +191,7 @@ local function read_rdata(p, rr, at, rdata_end)
   local function done(pos)
     if pos ~= rdata_end then error(dns.TYPE_NAME[t] .. " data of the wrong length", 0) end
   end
-  if t == T.A then
-    if length ~= 4 then error("A data of " .. length .. " bytes", 0) end
-    rr.address = address.ipv4_text(p, at)
-  elseif t == T.AAAA then
-    if length ~= 16 then error("AAAA data of " .. length .. " bytes", 0) end
-    rr.address = address.ipv6_text(p, at)
-  elseif t == T.NS or t == T.CNAME or t == T.PTR then
+  if t == T.NS or t == T.CNAME or t == T.PTR then
     local name, after = name_at(at)
     done(after)
     rr.target = name
@@ -309,8 +313,10 @@ end
 --
 -- One message is written at a time (encode never yields), into the module's own buffer:
 -- `parts` and their total `length`, and the offset of every name suffix already placed
--- (lower case, for compression).
-local parts, count, length, suffixes = {}, 0, 0, nil
+-- (lower case, for compression). `suffixes` is kept between messages and emptied of the
+-- keys `placed` lists (cheaper than a new table growing again each time).
+local parts, count, length, suffixes = {}, 0, 0, {}
+local placed, placed_count = {}, 0
 
 local function put(bytes)
   count = count + 1
@@ -355,7 +361,11 @@ local function put_name(name, compress)
   end
   local start = length
   for i = 1, first_known - 1 do
-    if start + entry.offset[i] < 0x4000 then suffixes[suffix[i]] = start + entry.offset[i] end
+    if start + entry.offset[i] < 0x4000 then
+      suffixes[suffix[i]] = start + entry.offset[i]
+      placed_count = placed_count + 1
+      placed[placed_count] = suffix[i]
+    end
   end
   if first_known > n then
     put(entry.whole)
@@ -411,9 +421,10 @@ local A_LENGTH, AAAA_LENGTH = pack(">I2", 4), pack(">I2", 16)
 
 local function put_rdata(rr)
   local t = rr.type
-  if (t == T.A or t == T.AAAA) and not rr.rdata then
+  if (t == 1 or t == 28) and not rr.rdata then   -- A, AAAA
     -- The common answers: their length is known before their data.
-    local text = need(rr, "address", "string")
+    local text = rr.address
+    if type(text) ~= "string" then need(rr, "address", "string") end
     local bytes = address_bytes(text, t)
     if not bytes then error("'" .. text .. "' is not an " .. (t == T.A and "IPv4" or "IPv6") .. " address", 0) end
     put(t == T.A and A_LENGTH or AAAA_LENGTH)
@@ -464,11 +475,22 @@ local function put_rdata(rr)
   parts[length_slot] = pack(">I2", data_length)
 end
 
+local mtype = math.type
+
 local function put_record(rr)
   if type(rr) ~= "table" then error("a record must be a table", 0) end
-  put_name(need(rr, "name", "string"), true)
-  local t = u16(rr, "type")
-  put(pack(">I2I2I4", t, rr.class == nil and dns.CLASS.IN or u16(rr, "class"), u32(rr, "ttl")))
+  -- The checks inline for valid values; need, u16 and u32 say what is wrong.
+  local name, t, class, ttl = rr.name, rr.type, rr.class, rr.ttl
+  if type(name) ~= "string" then need(rr, "name", "string") end
+  if mtype(t) ~= "integer" or t < 0 or t > 0xFFFF then u16(rr, "type") end
+  if class == nil then
+    class = 1
+  elseif mtype(class) ~= "integer" or class < 0 or class > 0xFFFF then
+    u16(rr, "class")
+  end
+  if mtype(ttl) ~= "integer" or ttl < 0 or ttl > 0xFFFFFFFF then u32(rr, "ttl") end
+  put_name(name, true)
+  put(pack(">I2I2I4", t, class, ttl))
   put_rdata(rr)
 end
 
@@ -491,13 +513,22 @@ local function encode(msg)
   local flags = (msg.qr and 0x8000 or 0) | opcode << 11 | (msg.aa and 0x0400 or 0) | (msg.tc and 0x0200 or 0)
       | (msg.rd and 0x0100 or 0) | (msg.ra and 0x0080 or 0) | (msg.ad and 0x0020 or 0) | (msg.cd and 0x0010 or 0)
       | (rcode & 0xF)
-  for i = count, 1, -1 do parts[i] = nil end
-  count, length, suffixes = 0, 0, {}
+  -- Slots past `count` may hold an earlier message's parts: concat stops at `count`.
+  for i = 1, placed_count do suffixes[placed[i]] = nil end
+  count, length, placed_count = 0, 0, 0
   put(pack(">I2I2I2I2I2I2", id, flags, #questions, #answers, #authority, #additional + (edns and 1 or 0)))
   for _, q in ipairs(questions) do
     if type(q) ~= "table" then error("a question must be a table", 0) end
-    put_name(need(q, "name", "string"), true)
-    put(pack(">I2I2", u16(q, "type"), q.class == nil and dns.CLASS.IN or u16(q, "class")))
+    local name, t, class = q.name, q.type, q.class
+    if type(name) ~= "string" then need(q, "name", "string") end
+    if mtype(t) ~= "integer" or t < 0 or t > 0xFFFF then u16(q, "type") end
+    if class == nil then
+      class = 1
+    elseif mtype(class) ~= "integer" or class < 0 or class > 0xFFFF then
+      u16(q, "class")
+    end
+    put_name(name, true)
+    put(pack(">I2I2", t, class))
   end
   for _, rr in ipairs(answers) do put_record(rr) end
   for _, rr in ipairs(authority) do put_record(rr) end
@@ -511,7 +542,7 @@ local function encode(msg)
       for i, option in ipairs(edns.options) do list[i] = pack(">I2s2", option.code, option.data) end
       options = concat(list)
     end
-    put("\0" .. pack(">I2I2I4s2", T.OPT, size, ttl, options))
+    put(pack(">BI2I2I4s2", 0, T.OPT, size, ttl, options))   -- owned by the root
   end
   return concat(parts, "", 1, count)
 end
