@@ -45,12 +45,12 @@ struct LiveDevices {
     static let maximumHosts = 64
 
     static func open(_ arguments: [DeviceArgument], sandboxHosts: Int, mode: DeviceMode,
-                     packetInfo: Bool) throws -> LiveDevices {
+                     packetInfo: Bool, offloads: Bool = false) throws -> LiveDevices {
         if !arguments.isEmpty {
             do {
                 let devices = try arguments.map { (argument) throws(DeviceError) in
                     try TunTapDevice.open(.init(name: argument.name, mode: argument.mode ?? mode,
-                                                packetInfo: packetInfo, bringUp: true))
+                                                packetInfo: packetInfo, bringUp: true, offloads: offloads))
                 }
                 return LiveDevices(devices: devices, sandboxes: [])
             } catch {
@@ -63,7 +63,7 @@ struct LiveDevices {
             // All opened before any moves out, so the kernel gives each a name of its own.
             for _ in 1...sandboxHosts {
                 devices.append(try TunTapDevice.open(.init(name: mode == .tap ? "tapir%d" : "tapirtun%d", mode: mode,
-                                                           packetInfo: packetInfo)))
+                                                           packetInfo: packetInfo, offloads: offloads)))
             }
             for (index, device) in devices.enumerated() {
                 let sandbox = try Sandbox()
