@@ -101,6 +101,8 @@ let package = Package(
             "FuzzDriver", "LuaHost", "Devices", "Reactor", "Packets", "CLua", "LuaCoverage",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Fuzz/FuzzPack"),
+        .executableTarget(name: "FuzzProto", dependencies: ["FuzzDriver", "LuaHost", "CLua", "LuaCoverage"],
+                          path: "Fuzz/FuzzProto"),
 
         .testTarget(name: "PacketsTests", dependencies: ["Packets"],
                     resources: [.copy("Fixtures")]),

@@ -118,7 +118,9 @@ func measure(_ host: TapirHost? = nil, _ body: (UnsafeRawBufferPointer) -> Void)
 
 /// A host on a counting device with one script of `source` (or the pack at `pack`).
 func host(script source: String? = nil, pack: String? = nil) throws -> (TapirHost, HostDevice, CountingDevice) {
-    let host = TapirHost(timers: TimerQueue(clock: ManualClock()),
+    var options = TapirHost.Options()
+    options.moduleDirectories = [repository.appendingPathComponent("lua").path]  // tapir.neighbours, for the packs
+    let host = TapirHost(options: options, timers: TimerQueue(clock: ManualClock()),
                          logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
     let device = CountingDevice()
     let hostDevice = try host.add(device)

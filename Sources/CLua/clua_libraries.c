@@ -4,7 +4,9 @@
 // options->pack) gets what its granted permissions allow, and everything else withheld
 // raises a message naming the permission that would allow it.
 #include <stdio.h>
+#include <string.h>
 #include "clua_internal.h"
+#include "CLuaSources.h"
 
 /* Calls the original loader (upvalue 1) with its mode argument, at `mode_index`, forced
    to "t". The argument count is kept: an explicit nil env differs from no env. */
@@ -32,7 +34,43 @@ static int text_only_dofile(lua_State *L) {
     return lua_gettop(L) - 1;
 }
 
-/* package.searchers[2], text chunks only. Upvalue 1: the package table. */
+/* The module `name` from the sources kept before root was dropped (CLuaSources.h), at
+   the first of package.path's places that has one: pushes the loader and the file name
+   and returns 2, or returns 0 (nothing pushed). `path` is package.path. */
+static int kept_module(lua_State *L, const char *name, const char *path) {
+    const char *slashed = luaL_gsub(L, name, ".", "/");
+    int found = 0;
+    while (!found && *path != '\0') {
+        const char *end = strchr(path, ';');
+        if (end == NULL) end = path + strlen(path);
+        lua_pushlstring(L, path, (size_t)(end - path));
+        const char *filename = luaL_gsub(L, lua_tostring(L, -1), "?", slashed);
+        lua_remove(L, -2);
+        size_t length = 0;
+        const char *text = clua_sources_find(filename, &length);
+        if (text != NULL) {
+            lua_pushfstring(L, "@%s", filename);
+            if (luaL_loadbufferx(L, text, length, lua_tostring(L, -1), "t") != LUA_OK)
+                return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s",
+                                  name, filename, lua_tostring(L, -1));
+            lua_remove(L, -2);      /* the chunk name */
+            lua_insert(L, -2);      /* stack: ..., loader, filename */
+            found = 1;
+        } else {
+            lua_pop(L, 1);
+        }
+        path = *end == ';' ? end + 1 : end;
+    }
+    if (!found) {
+        lua_pop(L, 1);  /* slashed */
+        return 0;
+    }
+    lua_remove(L, -3);  /* slashed */
+    return 2;
+}
+
+/* package.searchers[2], text chunks only. Upvalue 1: the package table. A module the
+   user tapir runs as may not read is found among the sources read before the drop. */
 static int text_only_lua_searcher(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     lua_settop(L, 1);
@@ -41,8 +79,15 @@ static int text_only_lua_searcher(lua_State *L) {
     lua_getfield(L, lua_upvalueindex(1), "path");
     if (lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "'package.path' must be a string");
-    lua_call(L, 2, 2);  /* 2: filename or nil, 3: message */
-    if (lua_isnil(L, 2)) return 1;  /* the message: where it looked */
+    const char *path = lua_tostring(L, -1);
+    lua_pushvalue(L, -1);
+    lua_insert(L, 2);  /* 2: package.path, kept for kept_module */
+    lua_call(L, 2, 2);  /* 3: filename or nil, 4: message */
+    if (lua_isnil(L, 3)) {
+        if (kept_module(L, name, path) == 2) return 2;
+        return 1;  /* the message: where it looked */
+    }
+    lua_remove(L, 2);  /* as before: 2: filename, 3: message */
     const char *filename = lua_tostring(L, 2);
     if (luaL_loadfilex(L, filename, "t") != LUA_OK)
         return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s",

@@ -172,6 +172,29 @@ static int packet_copy(lua_State *L) {
     return 1;
 }
 
+/* "ip has no field 'foo' (its fields: version, ihl, ...)", the fields in the order of
+   Swift's table (their ids). Stack: ..., the layer's names table (top, left there). */
+static int unknown_field(lua_State *L, const clua_packet_api *api, int layer, const char *name) {
+    int present[CLUA_MAX_FIELDS] = {0};
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+        lua_Integer field = lua_tointeger(L, -1);
+        if (field >= 0 && field < CLUA_MAX_FIELDS && api->readable[field]) present[field] = 1;
+        lua_pop(L, 1);
+    }
+    luaL_Buffer buffer;
+    luaL_buffinit(L, &buffer);
+    int count = 0;
+    for (int field = 0; field < CLUA_MAX_FIELDS; field++) {
+        if (!present[field]) continue;
+        if (count++ > 0) luaL_addstring(&buffer, ", ");
+        luaL_addstring(&buffer, api->field_names[field]);
+    }
+    luaL_pushresult(&buffer);
+    return luaL_error(L, "%s has no field '%s' (%s%s)", api->layer_names[layer], name,
+                      count > 0 ? "its fields: " : "it has none", lua_tostring(L, -1));
+}
+
 /* proxy.<field> */
 static int layer_index(lua_State *L) {
     layer_proxy *proxy = check_layer_proxy(L, 1);
@@ -180,9 +203,10 @@ static int layer_index(lua_State *L) {
     lua_rawgeti(L, lua_upvalueindex(1), proxy->layer);  /* the layer's names table */
     lua_pushvalue(L, 2);
     if (lua_rawget(L, -2) != LUA_TNUMBER) {
-        if (lua_type(L, 2) == LUA_TSTRING)
-            return luaL_error(L, "%s has no field '%s'", packet->api->layer_names[proxy->layer],
-                              lua_tostring(L, 2));
+        if (lua_type(L, 2) == LUA_TSTRING) {
+            lua_pop(L, 1);  /* stack: ..., the layer's names table */
+            return unknown_field(L, packet->api, proxy->layer, lua_tostring(L, 2));
+        }
         return luaL_error(L, "%s fields are named by strings, got %s",
                           packet->api->layer_names[proxy->layer], luaL_typename(L, 2));
     }

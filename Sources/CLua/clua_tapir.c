@@ -54,7 +54,15 @@ static int tapir_on(lua_State *L) {
     clua_host *host = clua_host_of(L);
     size_t selector_length = 0;
     const char *selector = luaL_checklstring(L, 1, &selector_length);
-    int has_keys = lua_gettop(L) >= 3;
+    int top = lua_gettop(L);
+    /* tapir.on(selector, fn, extra): the extra argument is the one that is wrong. */
+    if (top >= 3 && lua_type(L, 2) == LUA_TFUNCTION && !lua_isnil(L, 3))
+        return luaL_argerror(L, 3, lua_pushfstring(L, "nothing goes after the function, got %s "
+                             "(keys go before it: tapir.on(selector, {keys}, fn))", luaL_typename(L, 3)));
+    if (top > 3)
+        return luaL_argerror(L, 4, lua_pushfstring(L, "tapir.on takes (selector, [keys], function), "
+                             "got %d arguments", top));
+    int has_keys = top >= 3 && lua_type(L, 2) != LUA_TFUNCTION;
     int function_index = has_keys ? 3 : 2;
     if (has_keys) luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, function_index, LUA_TFUNCTION);

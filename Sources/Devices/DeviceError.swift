@@ -7,8 +7,10 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
     case nameTooLong(String)
     /// /dev/net/tun could not be opened because it (or the tun module) is missing.
     case tunMissing(errno: Errno)
-    /// EPERM / EACCES opening or attaching the device.
+    /// EPERM / EACCES attaching the device (TUNSETIFF), or EPERM opening /dev/net/tun.
     case permissionDenied(name: String, errno: Errno)
+    /// EACCES opening /dev/net/tun: the node's permissions (not a capability) refuse the user.
+    case controlDeviceDenied(errno: Errno)
     /// EPERM bringing a device that is down up: needs CAP_NET_ADMIN.
     case cannotBringUp(name: String, errno: Errno)
     /// EBUSY: the device is held by another process and is not multi-queue.
@@ -43,11 +45,16 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
         case .tunMissing(let errno):
             "/dev/net/tun is not available (\(errno.explained)): load the tun module: modprobe tun"
         case .permissionDenied(let name, let errno):
-            "cannot open device \(name) (\(errno.explained)): needs CAP_NET_ADMIN (run as root), "
-                + "or a device made with `ip tuntap add dev \(name) mode tap user $USER`"
+            "cannot open device \(name.replacing("%d", with: "N")) (\(errno.explained)): needs CAP_NET_ADMIN (run as root), "
+                + "or a device made with `ip tuntap add dev \(name.exampleName) mode tap user $USER`"
+                + (name.contains("%d") ? " and given with --dev \(name.exampleName)" : "")
+        case .controlDeviceDenied(let errno):
+            "cannot open /dev/net/tun (\(errno.explained)): the device node's permissions refuse this user "
+                + "(a capability would not help); it is usually crw-rw-rw- (mode 0666): see ls -l /dev/net/tun, "
+                + "and as root: chmod 0666 /dev/net/tun"
         case .cannotBringUp(let name, let errno):
             "cannot bring device \(name) up (\(errno.explained)): needs CAP_NET_ADMIN (run as root), "
-                + "or bring it up beforehand: ip link set \(name) up"
+                + "or bring it up beforehand: ip link set \(name.exampleName) up"
         case .busy(let name):
             "device \(name) is in use by another process and is not multi-queue (EBUSY): "
                 + "choose another name, or open it with multi-queue"
@@ -73,6 +80,9 @@ public enum DeviceError: Error, Equatable, CustomStringConvertible {
 }
 
 extension String {
+    /// A device-name template ("tapir%d") as a name to give in advice ("tapir0").
+    public var exampleName: String { replacing("%d", with: "0") }
+
     var trimmingTrailingNewlines: String {
         var text = Substring(self)
         while let last = text.last, last.isNewline { text = text.dropLast() }

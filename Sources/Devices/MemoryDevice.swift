@@ -19,6 +19,10 @@ public final class MemoryDevice: PacketDevice {
     private var writeErrnos: [CInt] = []
     private var closed = false
 
+    /// Refuse frames shorter than the link's header, as a tun/tap does (off: tests write
+    /// any bytes).
+    public var refusesShortFrames = false
+
     public init(name: String = "mem0", mode: DeviceMode = .tap) {
         self.name = name
         self.mode = mode

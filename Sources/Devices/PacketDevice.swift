@@ -55,6 +55,10 @@ public protocol PacketDevice: AnyObject {
     var counters: DeviceCounters { get }
     /// True once the device reported `.gone`.
     var isGone: Bool { get }
+    /// True when a frame shorter than its link's header is refused before the write (a
+    /// tun/tap: a tap's kernel side refuses one with EINVAL, a tun's IP layer drops it
+    /// uncounted); memory and pcap devices carry anything, unless a test asks.
+    var refusesShortFrames: Bool { get }
 
     /// Reads one packet into `buffer` (size it `ReadBuffer.size`, 64 KiB, whatever the MTU).
     /// Retries EINTR.
@@ -73,6 +77,8 @@ extension PacketDevice {
 }
 
 extension PacketDevice {
+    public var refusesShortFrames: Bool { false }
+
     /// Writes one packet held in an array (convenience; the raw-buffer form avoids the closure).
     public func write(_ packet: [UInt8]) -> WriteResult {
         packet.withUnsafeBytes { write($0) }

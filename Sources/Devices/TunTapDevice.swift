@@ -69,6 +69,7 @@ public final class TunTapDevice: PacketDevice {
 
     public private(set) var counters = DeviceCounters()
     public var isGone: Bool { goneReason != nil }
+    public var refusesShortFrames: Bool { true }
     /// Why the device stopped, once a read or write reported `.gone`.
     public private(set) var goneReason: String?
 
@@ -191,7 +192,8 @@ public final class TunTapDevice: PacketDevice {
         case .failed(let code, .openControlDevice):
             switch code {
             case ENOENT, ENODEV, ENXIO: throw .tunMissing(errno: Errno(rawValue: code))
-            case EPERM, EACCES: throw .permissionDenied(name: name, errno: Errno(rawValue: code))
+            case EACCES: throw .controlDeviceDenied(errno: Errno(rawValue: code))
+            case EPERM: throw .permissionDenied(name: name, errno: Errno(rawValue: code))
             default: throw .system("open /dev/net/tun", code)
             }
         case .failed(let code, .attach):

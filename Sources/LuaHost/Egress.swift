@@ -38,6 +38,16 @@ final class Egress {
     /// frame is queued (WriteQueue) and true returned; a refusal then is counted only.
     func write(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
         guard !device.goneReported else { return false }
+        if let shortness = device.shortness(of: bytes) {
+            device.shortWrites += 1
+            if device.shortWrites == 1 {
+                logger.warning("""
+                    dev:write of \(bytes.count) bytes to \(device.name) (\(device.modeName)) refused: \(shortness); \
+                    not written, and counted (tapir.stats write_errors); later ones are counted without a word
+                    """)
+            }
+            return false
+        }
         if let mtu = device.mtu, let networkOffset = device.linkType.ipv4Offset(in: bytes), bytes.count - networkOffset > mtu {
             let outcome = IPv4Fragmenter.fragment(bytes, networkOffset: networkOffset, mtu: mtu,
                                                   identification: nextIdentification,

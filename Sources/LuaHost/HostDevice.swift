@@ -38,6 +38,8 @@ public final class HostDevice {
     var failedWritesInARow = 0
     /// dev:write calls refused for a packet larger than `maxPacketSize`.
     public internal(set) var oversizedWrites = 0
+    /// dev:write calls refused for a frame shorter than its link's header; the first is said.
+    public internal(set) var shortWrites = 0
     var writeErrorLog: ErrorLogLimiter
 
     public var name: String { device.name }
@@ -57,6 +59,21 @@ public final class HostDevice {
     }
 
     var modeName: String { device.mode == .tap ? "tap" : "tun" }
+
+    /// Why a frame is too short to be written to this device's link, or nil: a tap takes
+    /// an Ethernet header (14 bytes) at least, a tun an IPv4 header (20 bytes; IPv6: 40).
+    func shortness(of bytes: UnsafeRawBufferPointer) -> String? {
+        guard device.refusesShortFrames else { return nil }
+        switch linkType {
+        case .ethernet:
+            return bytes.count < 14 ? "shorter than an Ethernet header (14 bytes)" : nil
+        case .rawIP:
+            if bytes.count > 0, bytes[0] >> 4 == 6 {
+                return bytes.count < 40 ? "shorter than an IPv6 header (40 bytes)" : nil
+            }
+            return bytes.count < 20 ? "shorter than an IPv4 header (20 bytes)" : nil
+        }
+    }
 
     /// What tapir.devices() and a device's fields show.
     var encodedFields: EncodedValue {
@@ -78,7 +95,7 @@ public final class HostDevice {
             "tx_packets": .integer(Int64(counters.txPackets)),
             "tx_bytes": .integer(Int64(counters.txBytes)),
             "read_errors": .integer(Int64(counters.readErrors)),
-            "write_errors": .integer(Int64(counters.writeErrors + oversizedWrites)),
+            "write_errors": .integer(Int64(counters.writeErrors + oversizedWrites + shortWrites)),
             "malformed": .integer(Int64(malformedFrames)),
             "unclaimed": .integer(Int64(unclaimedFrames)),
             "bad_checksum": .integer(Int64(badChecksumFrames)),

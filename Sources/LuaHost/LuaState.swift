@@ -101,6 +101,20 @@ public final class LuaState {
         try finish(status, &result)
     }
 
+    /// Loads the source of the file at `path`, read earlier (StartingSources); errors
+    /// name it as loading the file would.
+    public func load(source: [UInt8], path: String) throws(LuaError) {
+        var result = clua_result()
+        let status = source.withUnsafeBufferPointer { bytes in
+            ("@" + path).withCString { chunkName in
+                bytes.withMemoryRebound(to: CChar.self) {
+                    clua_load_string(host, $0.baseAddress, $0.count, chunkName, &result)
+                }
+            }
+        }
+        try finish(status, &result)
+    }
+
     /// Loads a chunk of Lua source; errors name it as `name:line`.
     public func load(chunk: String, name: String) throws(LuaError) {
         var result = clua_result()

@@ -167,9 +167,20 @@ final class PacketDispatch {
             do {
                 _ = try filters.filter(expression, linkType)
             } catch {
+                // A bare word was most likely meant as a layer ("dns"): say both readings.
+                if case .badFilter(_, _, let reason) = error, Self.isBareWord(expression) {
+                    return "'\(expression)' is not a layer (layers: "
+                        + PacketLayer.allCases.map(\.rawValue).joined(separator: ", ")
+                        + ", and unclaimed); as a pcap filter: \(reason)"
+                }
                 return "\(error)"
             }
         }
         return nil
+    }
+
+    /// One word of letters, digits, '_' and '-' (no spaces, operators or numbers alone).
+    static func isBareWord(_ expression: String) -> Bool {
+        !expression.isEmpty && expression.utf8.allSatisfy { $0.isIdentifierByte || $0 == 0x2d }
     }
 }

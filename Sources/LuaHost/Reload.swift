@@ -76,15 +76,28 @@ extension TapirHost {
     }
 
     /// Watches each script's file (and the modules it required from beside it) and
-    /// reloads the script when one of them is saved. Needs the event loop.
-    public func watchScripts() throws {
-        guard let loop else { return }
+    /// reloads the script when one of them is saved. Needs the event loop. A file that
+    /// cannot be watched (its folder unreadable to the user tapir runs as) is said once
+    /// and left to SIGHUP.
+    public func watchScripts() {
+        guard loop != nil else { return }
         for script in scripts {
             for file in script.sourceFiles() {
-                try loop.watchFile(FilePath(file)) { [unowned self] change in
-                    self.watchedFile(file, of: script.path, changed: change)
-                }
+                watch(file, of: script.path)
             }
+        }
+    }
+
+    /// Watches one source file of the script at `path`; a failure is said, not thrown.
+    func watch(_ file: String, of path: String) {
+        guard let loop else { return }
+        do {
+            try loop.watchFile(FilePath(file)) { [unowned self] change in
+                self.watchedFile(file, of: path, changed: change)
+            }
+        } catch {
+            let user = options.droppedToUser.map { " as \($0) (--user)" } ?? ""
+            logger.warning("\(error)\(user): saving it does not reload it; SIGHUP (kill -HUP) does")
         }
     }
 

@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 
 /// How a pack is loaded: its settings and the permissions granted to it.
@@ -53,7 +54,12 @@ final class ScriptFactory {
             }
             try prepare(script)
             for file in pack?.pack.handlerPaths ?? [path] {
-                try state.load(path: file)
+                if let source = StartingSources.take(file) {
+                    try state.load(source: source, path: file)
+                } else {
+                    try checkReadable(file)
+                    try state.load(path: file)
+                }
             }
             script.wantsReassembly = try state.evaluateBoolean("return tapir.reassemble == true", name: name)
             script.verifiesChecksums = try state.evaluateBoolean("return tapir.verify_checksums == true", name: name)
@@ -62,6 +68,15 @@ final class ScriptFactory {
             throw error
         }
         return script
+    }
+}
+
+extension ScriptFactory {
+    /// After --user: a file the user may not read is said so, naming the file and the user.
+    private func checkReadable(_ file: String) throws(LuaError) {
+        guard let user = options.droppedToUser, access(file, R_OK) != 0, errno == EACCES else { return }
+        throw LuaError(kind: .file, message: "cannot read \(file): Permission denied; tapir runs as \(user) (--user), "
+            + "who may not read it: make it readable to \(user), or start tapir again to read it as root")
     }
 }
 

@@ -116,12 +116,23 @@ final class TCPService {
         } else {
             return false
         }
+        let tuple = TCPFourTuple(local: destination, remote: source)
+        let ourLink = routes[tuple]?.source
+        if let ethernet = frame.ethernet(bytes), !isOurs(ethernet.dst, connectionLink: ourLink) { return false }
         guard engine.process(now: now, source: source, destination: destination, segment: segment,
                              checksumVerified: checksumTrusted) else { return false }
-        let tuple = TCPFourTuple(local: destination, remote: source)
-        if routes[tuple] == nil { routes[tuple] = route(back: bytes, frame, device) }
+        if ourLink == nil { routes[tuple] = route(back: bytes, frame, device) }
         claimedInBurst = true
         return true
+    }
+
+    /// A segment sent to `link` is the engine's, as a NIC takes a frame: to the link address
+    /// of its connection, of a listener, or to a group address. One to another host's MAC
+    /// (a flooded or bridged segment) is left to the handlers.
+    private func isOurs(_ link: MACAddress, connectionLink: MACAddress?) -> Bool {
+        if link.isMulticast { return true }
+        if let connectionLink { return connectionLink == link }
+        return listeners.values.contains { $0.mac == link }
     }
 
     private func route(back bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, _ device: HostDevice) -> Route {

@@ -37,6 +37,9 @@ public final class TapirHost {
         /// The largest packet dev:write sends; nil: each device's MTU plus its link
         /// headers (`HostDevice.linkHeaderAllowance` on a tap), no limit where the MTU is unknown.
         public var maxPacketSize: Int?
+        /// The user tapir runs as once it dropped root (--user): a script file that user
+        /// may not read is said to be so, with the user, when a reload needs it.
+        public var droppedToUser: String?
 
         public init() {}
     }

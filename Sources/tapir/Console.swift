@@ -47,6 +47,7 @@ struct Console: ParsableCommand {
         var options = host.hostOptions()
         live.apply(to: &options)
         let privilegeDrop = try live.privilegeDrop()
+        options.droppedToUser = privilegeDrop?.userName
         let tapirHost: TapirHost
         var sandbox: Sandbox?
         var sandboxKeeper: SandboxKeeper?
@@ -78,6 +79,7 @@ struct Console: ParsableCommand {
                     + "\(device.name), kernel side \(Sandbox.kernelIPv4Address); \(peerHint)\n")
             }
         }
+        privilegeDrop?.readStartingSources(scripts: scripts, packs: [], options: options, logger: logger)
         sandboxKeeper = try privilegeDrop?.perform(sandboxes: sandbox.map { [$0] } ?? [], host: tapirHost,
                                                    logger: logger)
 

@@ -32,7 +32,7 @@ struct PackList: ParsableCommand {
 struct PackInfo: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "info", abstract: "A pack's settings, with their defaults and help.")
 
-    @Argument(help: "A pack name or folder.")
+    @Argument(help: "A pack name or folder.", completion: PackCompletion.packsAndFolders)
     var pack: String
 
     func run() throws {
@@ -45,12 +45,13 @@ struct PackInfo: ParsableCommand {
         let manifest = found.manifest
         print("\(manifest.name) \(manifest.version): \(manifest.description)")
         print("folder: \(found.directory)")
+        if let shadowing = PackPaths.searchPath.shadowing(pack) { print("note: \(shadowing)") }
         print("handlers: \(manifest.handlers.joined(separator: ", "))")
         let permissions = manifest.permissions.map(\.rawValue)
         print("permissions: \(permissions.isEmpty ? "none (fully sandboxed)" : permissions.joined(separator: ", "))")
         print(manifest.settings.isEmpty ? "settings: none" : "settings (--set key=value):")
         for setting in manifest.settings {
-            print("  \(setting.name) (\(setting.type), default \(setting.defaultValue)): \(setting.help)")
+            print("  \(setting.name) (\(setting.summary)): \(setting.help)")
         }
     }
 }

@@ -10,10 +10,21 @@ struct PackInstaller {
     var replace: Bool
 
     func install(_ source: String) throws(PackError) -> Pack {
-        if source.hasSuffix(".tar.gz") || source.hasSuffix(".tgz") {
-            return try installArchive(source)
+        guard Syscalls.kind(of: source) != nil else {
+            throw PackError("\(source): no such file or folder")
         }
-        return try installFolder(try Pack(directory: source))
+        if Syscalls.isDirectory(source) { return try installFolder(try Pack(directory: source)) }
+        guard Self.isGzip(source) else {
+            throw PackError("\(source) is not a gzip tarball (.tar.gz) nor a pack folder; "
+                + "give a pack's folder, or an archive of it made with: tar -czf NAME.tar.gz NAME")
+        }
+        return try installArchive(source)
+    }
+
+    /// Whether the file starts with gzip's magic bytes (1f 8b).
+    static func isGzip(_ path: String) -> Bool {
+        guard let bytes = try? Syscalls.readFile(path) else { return false }
+        return bytes.starts(with: [0x1f, 0x8b])
     }
 
     private func installFolder(_ pack: Pack) throws(PackError) -> Pack {
@@ -49,7 +60,18 @@ struct PackInstaller {
     }
 
     private func installArchive(_ archive: String) throws(PackError) -> Pack {
-        let listing = try tar(["-tvzf", archive])
+        let listing: String
+        do {
+            listing = try tar(["-tvzf", archive])
+        } catch where !error.message.hasPrefix("cannot run tar") {
+            throw PackError("\(archive) is gzip-compressed but not a tar archive that tar can list "
+                + "(a .tar.gz made with: tar -czf NAME.tar.gz NAME)")
+        }
+        // GNU tar lists a short gzip of anything as an empty archive, and says nothing.
+        guard listing.contains(where: { !$0.isWhitespace }) else {
+            throw PackError("\(archive) is gzip-compressed but holds no tar entries: not a tar archive, or an empty "
+                + "one (a .tar.gz made with: tar -czf NAME.tar.gz NAME)")
+        }
         for line in listing.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, let mode = fields.first else { continue }

@@ -79,7 +79,7 @@ struct PrivilegeDrop {
                 return try opener(request)
             } catch let error as DeviceError {
                 switch error {
-                case .permissionDenied, .cannotBringUp:
+                case .permissionDenied, .controlDeviceDenied, .cannotBringUp:
                     throw PrivilegeError.openRefused(device: request.name, user: userName, reason: "\(error)")
                 default:
                     throw error
@@ -88,6 +88,14 @@ struct PrivilegeDrop {
         }
         logger.info("dropped root: running as \(userName) (uid \(uid), gid \(gid)), no capabilities")
         return keeper
+    }
+
+    /// Reads, while still root, the Lua files the run starts with (the scripts and what
+    /// is beside them, the packs, the prelude): the user may not be allowed to read them
+    /// (a checkout under /root, mode 700). See StartingSources.
+    func readStartingSources(scripts: [String], packs: [String], options: TapirHost.Options, logger: Logger) {
+        let kept = StartingSources.keep(scripts: scripts, packs: packs, moduleDirectories: options.moduleDirectories)
+        logger.debug("read \(kept) Lua files before dropping root to \(userName)")
     }
 
     private func drop() throws {
@@ -135,8 +143,9 @@ enum PrivilegeError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .openRefused(device, user, reason):
-            "tapir runs as \(user) (--user) and cannot make or bring up devices now"
+        case let .openRefused(template, user, reason):
+            let device = template.exampleName
+            return "tapir runs as \(user) (--user) and cannot make or bring up devices now"
                 + (reason.isEmpty ? "" : " (\(reason))")
                 + "; open \(device) with --dev before the drop, or make it beforehand as root: "
                 + "ip tuntap add dev \(device) mode tap user \(user) && ip link set \(device) up"

@@ -23,7 +23,8 @@ struct Run: ParsableCommand {
             with its settings (--set) and the permissions its manifest asks for and --allow grants.
             """)
 
-    @Argument(help: "Lua scripts (trusted) or packs (sandboxed; a folder, or a name on the pack path) to load, each in a state of its own.")
+    @Argument(help: "Lua scripts (trusted) or packs (sandboxed; a folder, or a name on the pack path) to load, each in a state of its own.",
+              completion: PackCompletion.packsAndScripts)
     var scripts: [String]
 
     @Option(name: .customLong("set"), help: "A pack setting, key=value (PACK.key=value when several packs run).")
@@ -81,9 +82,13 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let logger = host.makeLogger()
+        let searchPath = PackPaths.searchPath
+        for argument in scripts {
+            if let shadowing = searchPath.shadowing(argument) { logger.warning("\(shadowing)") }
+        }
         let plan: LoadPlan
         do {
-            plan = try LoadPlan(arguments: scripts, settings: settings, allow: allow, searchPath: PackPaths.searchPath)
+            plan = try LoadPlan(arguments: scripts, settings: settings, allow: allow, searchPath: searchPath)
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
@@ -94,6 +99,7 @@ struct Run: ParsableCommand {
         var options = host.hostOptions()
         live.apply(to: &options)
         let privilegeDrop = try live.privilegeDrop()
+        options.droppedToUser = privilegeDrop?.userName
         let tapirHost = TapirHost(options: options, loop: loop, logger: logger)
         tapirHost.deviceOpener = LiveDevices.opener
 
@@ -107,6 +113,17 @@ struct Run: ParsableCommand {
             for device in devices.devices { try tapirHost.add(device) }
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
+        }
+        if let privilegeDrop {
+            var scripts: [String] = []
+            var packs: [String] = []
+            for item in plan.items {
+                switch item {
+                case .script(let path): scripts.append(path)
+                case .pack(let pack, _): packs.append(pack.directory)
+                }
+            }
+            privilegeDrop.readStartingSources(scripts: scripts, packs: packs, options: options, logger: logger)
         }
         sandboxKeeper = try privilegeDrop?.perform(sandboxes: devices.sandboxes, host: tapirHost, logger: logger)
 
@@ -137,8 +154,8 @@ struct Run: ParsableCommand {
             tapirHost.reloadAll()
         }
         if watch {
-            try tapirHost.watchScripts()
-            try tapirHost.watchPackHandlers()
+            tapirHost.watchScripts()
+            tapirHost.watchPackHandlers()
         }
         tapirHost.onAllDevicesGone = { [unowned loop] in
             logger.warning("no device left to serve: stopping")

@@ -8,7 +8,7 @@ struct TestCommand: ParsableCommand {
         abstract: "Run packs' own tests (tests/*.lua) offline, on memory devices with a manual clock.",
         discussion: "With no pack named, the tests of every pack shipped with tapir run.")
 
-    @Argument(help: "Packs to test: folders, or names on the pack path.")
+    @Argument(help: "Packs to test: folders, or names on the pack path.", completion: PackCompletion.packsAndFolders)
     var packs: [String] = []
 
     @Option(name: .customLong("set"), help: "A setting the packs run their tests with, key=value.")

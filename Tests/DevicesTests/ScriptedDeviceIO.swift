@@ -116,5 +116,6 @@ final class ScriptedDeviceIO: DeviceIO {
     func readLinkChanges(_ netlinkFD: CInt, index: Int) -> Result<LinkChanges, Errno> {
         linkChanges.isEmpty ? .success(LinkChanges()) : linkChanges.removeFirst()
     }
-    func setInterfaceUp(_ name: String) -> CInt { 0 }
+    var interfaceUp: CInt = 0
+    func setInterfaceUp(_ name: String) -> CInt { interfaceUp }
 }

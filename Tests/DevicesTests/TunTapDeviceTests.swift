@@ -204,11 +204,44 @@ final class TunTapDeviceTests: XCTestCase {
 
     func testPermissionDeniedSaysWhatToDo() {
         for outcome in [TunTapOpenOutcome.failed(errno: EPERM, step: .attach),
-                        .failed(errno: EACCES, step: .openControlDevice)] {
+                        .failed(errno: EACCES, step: .attach),
+                        .failed(errno: EPERM, step: .openControlDevice)] {
             let error = openError(outcome)
             let message = error.map { "\($0)" } ?? ""
             XCTAssertTrue(message.contains("CAP_NET_ADMIN"), message)
             XCTAssertTrue(message.contains("ip tuntap add dev tap9 mode tap user $USER"), message)
+        }
+    }
+
+    /// EACCES opening /dev/net/tun comes from the node's mode (0600 in some containers),
+    /// which no capability changes: the advice names the node, not CAP_NET_ADMIN.
+    func testAnUnreadableTunNodeIsBlamedNotACapability() {
+        let error = openError(.failed(errno: EACCES, step: .openControlDevice))
+        XCTAssertEqual(error, .controlDeviceDenied(errno: Errno(rawValue: EACCES)))
+        let message = error.map { "\($0)" } ?? ""
+        XCTAssertTrue(message.hasPrefix("cannot open /dev/net/tun (\(Errno(rawValue: EACCES).explained)): "), message)
+        XCTAssertTrue(message.contains("the device node's permissions refuse this user"), message)
+        XCTAssertTrue(message.contains("chmod 0666 /dev/net/tun"), message)
+        XCTAssertFalse(message.contains("CAP_NET_ADMIN"), message)
+    }
+
+    /// A name template's "%d" (the kernel picks the number) never reaches advice to type.
+    func testATemplateNameNeverAppearsInAdvice() {
+        let io = ScriptedDeviceIO()
+        for outcome in [TunTapOpenOutcome.failed(errno: EPERM, step: .attach),
+                        .failed(errno: EPERM, step: .openControlDevice)] {
+            io.openOutcome = outcome
+            XCTAssertThrowsError(try TunTapDevice.open(.init(name: "tapir%d", mode: .tap), io: io)) { error in
+                let message = "\(error)"
+                XCTAssertFalse(message.contains("%d"), message)
+                XCTAssertTrue(message.contains("ip tuntap add dev tapir0 mode tap user $USER` and given with --dev tapir0"),
+                              message)
+            }
+        }
+        io.openOutcome = .opened(fd: 57, name: "tapir3")
+        io.interfaceUp = -Int32(EPERM)
+        XCTAssertThrowsError(try TunTapDevice.open(.init(name: "tapir%d", mode: .tap, bringUp: true), io: io)) { error in
+            XCTAssertFalse("\(error)".contains("%d"), "\(error)")
         }
     }
 

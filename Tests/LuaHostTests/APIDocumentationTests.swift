@@ -13,10 +13,12 @@ final class APIDocumentationTests: XCTestCase {
     /// to call, and a pack's settings (PackSandboxTests covers tapir.config).
     let scriptDefined: Set<String> = ["tapir.on_reload", "tapir.reassemble", "tapir.verify_checksums", "tapir.config"]
 
-    /// The names in the first column of docs/lua-api.md's and docs/protocols.md's tables.
+    /// The names in the first column of the tables of docs/lua-api.md and the pages it
+    /// links for modules (protocols.md, pack-modules.md).
     var documented: Set<String> {
         get throws {
             try Self.documentedNames(in: "docs/lua-api.md").union(try Self.documentedNames(in: "docs/protocols.md"))
+                .union(try Self.documentedNames(in: "docs/pack-modules.md"))
         }
     }
 
@@ -33,9 +35,10 @@ final class APIDocumentationTests: XCTestCase {
         return names
     }
 
-    /// The modules whose every export docs/protocols.md documents, one row a name.
+    /// The modules whose every export docs/protocols.md or docs/pack-modules.md documents,
+    /// one row a name.
     let libraryModules = ["tapir.addr", "tapir.proto.dns", "tapir.proto.dhcp", "tapir.proto.ntp", "tapir.proto.lldp",
-                          "tapir.proto.tcp_options", "tapir.proto.vxlan"]
+                          "tapir.proto.tcp_options", "tapir.proto.vxlan", "tapir.neighbours", "tapir.counters"]
 
     let logged = LogLines()
 
@@ -85,6 +88,64 @@ final class APIDocumentationTests: XCTestCase {
         XCTAssertTrue(missing.isEmpty, "exposed but not in docs/lua-api.md or docs/protocols.md: \(missing.sorted())")
     }
 
+    /// The `| field |` rows of each `## tapir.proto.NAME` section of docs/protocols.md.
+    static func documentedFields() throws -> [String: Set<String>] {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/protocols.md").path
+        var fields: [String: Set<String>] = [:]
+        var module: String?
+        var inFieldTable = false
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("## ") {
+                let title = line.dropFirst(3)
+                module = title.hasPrefix("tapir.proto.") ? String(title) : nil
+                inFieldTable = false
+            } else if line.hasPrefix("| field |") {
+                inFieldTable = true
+            } else if !line.hasPrefix("|") {
+                inFieldTable = false
+            } else if inFieldTable, let module, line.hasPrefix("| `") {
+                let rest = line.dropFirst(3)
+                if let end = rest.firstIndex(of: "`") { fields[module, default: []].insert(String(rest[..<end])) }
+            }
+        }
+        return fields
+    }
+
+    /// What each codec decodes from its fuzz seeds (the real captures of lua/tapir/tests/fixtures)
+    /// has every field documented in its section's field table.
+    func testEveryDecodedFieldIsDocumented() throws {
+        let documented = try Self.documentedFields()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let (host, _, _) = try makeHost()
+        defer { host.stop() }
+        for module in libraryModules where module.hasPrefix("tapir.proto.") {
+            let name = String(module.dropFirst("tapir.proto.".count))
+            let seeds = repository.appendingPathComponent("Fuzz/corpus/proto-\(name)").path
+            let files = try FileManager.default.contentsOfDirectory(atPath: seeds).sorted()
+            XCTAssertFalse(files.isEmpty, "no seeds for \(module)")
+            let hex = try files.map { file in
+                try Data(contentsOf: URL(fileURLWithPath: seeds + "/" + file)).map { String(format: "%02x", $0) }.joined()
+            }
+            let script = try load(host, """
+                local codec = require "\(module)"
+                local keys = {}
+                for hex in ("\(hex.joined(separator: " "))"):gmatch("%x+") do
+                  local message = assert(codec.decode((hex:gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))))
+                  for key in pairs(message) do keys[key] = true end
+                end
+                local list = {}
+                for key in pairs(keys) do list[#list + 1] = key end
+                decoded = table.concat(list, " ")
+                """)
+            let decoded = Set(try script.state.string(try script.state.evaluate("return decoded")).split(separator: " ")
+                .map(String.init))
+            let missing = decoded.subtracting(documented[module] ?? [])
+            XCTAssertTrue(missing.isEmpty, "\(module) decodes fields docs/protocols.md's field table lacks: \(missing.sorted())")
+        }
+    }
+
     func testEveryDocumentedNameExists() throws {
         let documented = try self.documented
         let (host, device, hostDevice) = try makeHost()
@@ -116,6 +177,18 @@ final class APIDocumentationTests: XCTestCase {
         checks.append("local prefix = require('tapir.addr').prefix('198.18.1.254/24')")
         for name in documented.sorted() where name.hasPrefix("prefix.") || name.hasPrefix("prefix:") {
             checks.append("assert(prefix['\(name.dropFirst(7))'] ~= nil, '\(name)')")
+        }
+        // The methods of a tapir.neighbours host and of tapir.counters (docs/pack-modules.md),
+        // on real instances.
+        checks.append("""
+            local host = require('tapir.neighbours').new{mac = '02:54:41:50:49:52', ipv4 = '198.18.0.2'}
+            local counters = require('tapir.counters').new{names = {'n'}, state = {}}
+            """)
+        for name in documented.sorted() where name.hasPrefix("host") || name.hasPrefix("counters:") {
+            let instance = name.hasPrefix("host") ? "host" : "counters"
+            let member = name.dropFirst(instance.count + 1)
+            let isMethod = name.dropFirst(instance.count).hasPrefix(":")
+            checks.append("assert(\(isMethod ? "type(" : "")\(instance)['\(member)']\(isMethod ? ") == 'function'" : " ~= nil"), '\(name)')")
         }
         let fieldNames = Set(PacketField.allCases.map {
             $0.layer == .frame ? "pkt.\($0.name)" : "pkt.\($0.layer.rawValue).\($0.name)"

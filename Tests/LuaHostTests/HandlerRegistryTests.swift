@@ -83,6 +83,11 @@ final class HandlerRegistryTests: XCTestCase {
             ("tapir.on('unclaimed', {dport = 1}, function() end)",
              "bad argument #2 to 'on' ('unclaimed' takes no keys)"),
             ("tapir.on('', function() end)", "bad argument #1 to 'on' (empty selector)"),
+            // The argument after the function is the wrong one, not the function as keys.
+            ("tapir.on('udp', function() end, 5)", "bad argument #3 to 'on' (nothing goes after the function, "
+             + "got number (keys go before it: tapir.on(selector, {keys}, fn)))"),
+            ("tapir.on('udp', {}, function() end, 1)",
+             "bad argument #4 to 'on' (tapir.on takes (selector, [keys], function), got 4 arguments)"),
             ("local h = tapir.on('udp', function() end); h.off(42)",
              "bad argument #1 to 'off' (tapir.handle expected, got number)"),
         ]

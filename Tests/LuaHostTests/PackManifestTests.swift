@@ -104,7 +104,7 @@ final class PackManifestTests: XCTestCase {
         let manifest = try Pack(directory: directory).manifest
         XCTAssertEqual(try manifest.resolve(["port": "53"])["port"], .integer(53))
         XCTAssertThrowsError(try manifest.resolve(["port": "70000"])) { error in
-            XCTAssertEqual("\(error)", "pack 'typed': setting 'port' = '70000' is not a port (an integer from 0 to 65535)")
+            XCTAssertEqual("\(error)", "pack 'typed': setting 'port' = '70000': 70000 is out of range 0..65535")
         }
         XCTAssertThrowsError(try manifest.resolve(["ip": "fe80::1"])) { error in
             XCTAssertTrue("\(error)".contains("setting 'ip' = 'fe80::1' is not an IPv4 address"), "\(error)")
@@ -120,6 +120,132 @@ final class PackManifestTests: XCTestCase {
                     description = "tab\\there, back\\\\slash, new\\nline, caf\\u{e9}"}
             """)
         XCTAssertEqual(try Pack(directory: directory).manifest.description, "tab\there, back\\slash, new\nline, caf\u{e9}")
+    }
+
+    func setError(_ manifest: PackManifest, _ given: [String: String],
+                  file: StaticString = #filePath, line: UInt = #line) -> String {
+        do {
+            _ = try manifest.resolve(given)
+            XCTFail("\(given) was accepted", file: file, line: line)
+            return ""
+        } catch {
+            return error.message
+        }
+    }
+
+    /// min, max and choices bound each value (each element of a list); every wrong
+    /// element of a list is named with its position.
+    func testMinMaxAndChoicesBoundValuesAndEveryWrongElementIsNamed() throws {
+        let directory = try packs.write("bounded", handler: "", config: """
+            ports = {type = "list", of = "port", default = {7}, min = 1, help = "h"},
+            count = {type = "integer", default = 3, max = 10, help = "h"},
+            floor = {type = "integer", default = 3, min = -2, help = "h"},
+            mode = {type = "string", default = "drop", choices = {"drop", "allow"}, help = "h"},
+            sizes = {type = "list", of = "integer", default = {64}, choices = {64, 128, 256}, help = "h"},
+            """)
+        let manifest = try Pack(directory: directory).manifest
+        XCTAssertEqual(setError(manifest, ["ports": "0,70000"]),
+                       "pack 'bounded': setting 'ports' = '0,70000': 0 is out of range 1..65535 (element 1); "
+                       + "70000 is out of range 1..65535 (element 2)")
+        XCTAssertEqual(setError(manifest, ["ports": "7,70000"]),
+                       "pack 'bounded': setting 'ports' = '7,70000': 70000 is out of range 1..65535 (element 2)")
+        XCTAssertEqual(setError(manifest, ["ports": "7,,seven,"]),
+                       "pack 'bounded': setting 'ports' = '7,,seven,': element 2 is empty; "
+                       + "'seven' is not a port (an integer from 0 to 65535) (element 3); element 4 is empty")
+        XCTAssertEqual(setError(manifest, ["count": "11"]), "pack 'bounded': setting 'count' = '11': 11 is above the maximum, 10")
+        XCTAssertEqual(setError(manifest, ["floor": "-3"]), "pack 'bounded': setting 'floor' = '-3': -3 is below the minimum, -2")
+        XCTAssertEqual(setError(manifest, ["count": "ten"]), "pack 'bounded': setting 'count' = 'ten' is not an integer")
+        XCTAssertEqual(setError(manifest, ["mode": "deny"]),
+                       "pack 'bounded': setting 'mode' = 'deny': 'deny' is not one of the choices (drop, allow)")
+        XCTAssertEqual(setError(manifest, ["sizes": "64,100"]),
+                       "pack 'bounded': setting 'sizes' = '64,100': '100' is not one of the choices (64, 128, 256) (element 2)")
+        let values = try manifest.resolve(["ports": "1, 65535", "count": "10", "floor": "-2", "mode": "allow",
+                                           "sizes": "256,64"])
+        XCTAssertEqual(values["ports"], .list([.integer(1), .integer(65535)]))
+        XCTAssertEqual(values["count"], .integer(10))
+        XCTAssertEqual(values["floor"], .integer(-2))
+        XCTAssertEqual(values["mode"], .string("allow"))
+        XCTAssertEqual(values["sizes"], .list([.integer(256), .integer(64)]))
+        XCTAssertEqual(manifest.setting("ports")?.summary, "list of port, default 7, each 1..65535")
+        XCTAssertEqual(manifest.setting("count")?.summary, "integer, default 3, at most 10")
+        XCTAssertEqual(manifest.setting("mode")?.summary, "string, default drop, one of drop, allow")
+        XCTAssertEqual(manifest.setting("sizes")?.summary, "list of integer, default 64, each one of 64, 128, 256")
+    }
+
+    /// `--set extra=` (an empty list) is refused unless the manifest says allow_empty = true.
+    func testAnExplicitlyEmptyListNeedsTheManifestsAllowEmpty() throws {
+        let directory = try packs.write("lists", handler: "", config: """
+            ports = {type = "list", of = "port", default = {7}, help = "h"},
+            extra = {type = "list", of = "ipv4", default = {}, allow_empty = true, help = "h"},
+            """)
+        let manifest = try Pack(directory: directory).manifest
+        for empty in ["", " ", "  "] {
+            XCTAssertEqual(setError(manifest, ["ports": empty]),
+                           "pack 'lists': setting 'ports' = '\(empty)': an empty list is not allowed here (give at least one port value)")
+            XCTAssertEqual(try manifest.resolve(["extra": empty])["extra"], .list([]))
+        }
+        XCTAssertEqual(try manifest.resolve([:])["extra"], .list([]), "a manifest's own default may be empty")
+        XCTAssertEqual(manifest.setting("extra")?.summary, "list of ipv4, default , may be empty")
+    }
+
+    /// What the help says a boolean takes is exactly what is taken: every word it names
+    /// reads as its side, and near misses it does not name are refused.
+    func testBooleansAcceptExactlyWhatTheHelpSays() throws {
+        let help = PackValueType.boolean.expectation
+        XCTAssertTrue(help.contains(PackValueType.booleanWords), help)
+        let sides = PackValueType.booleanWords.components(separatedBy: " in any case")[0].components(separatedBy: " or ")
+        XCTAssertEqual(sides.count, 2, help)
+        for (side, truth) in zip(sides, [true, false]) {
+            for word in side.split(separator: "/").map(String.init) {
+                for spelling in [word, word.uppercased(), word.capitalized] {
+                    XCTAssertEqual(PackValueType.boolean.parse(spelling), .boolean(truth), spelling)
+                }
+            }
+        }
+        let named = Set(sides.flatMap { $0.split(separator: "/").map(String.init) })
+        for word in ["y", "n", "t", "f", "2", "-1", "enable", "disable", "enabled", "none", "", " true"] {
+            XCTAssertFalse(named.contains(word))
+            XCTAssertNil(PackValueType.boolean.parse(word), "'\(word)' is not in the help, so it is refused")
+        }
+        let directory = try packs.write("flags", handler: "", config: """
+            flag = {type = "boolean", default = true, help = "h"},
+            """)
+        let manifest = try Pack(directory: directory).manifest
+        XCTAssertEqual(setError(manifest, ["flag": "maybe"]), "pack 'flags': setting 'flag' = 'maybe' is not \(help)")
+        XCTAssertEqual(manifest.setting("flag")?.summary, "boolean, default true, one of \(PackValueType.booleanWords)")
+    }
+
+    func testLimitsInTheManifestAreChecked() throws {
+        let cases: [(String, String)] = [
+            ("x = {type = 'string', default = 'a', min = 1, help = 'h'}",
+             "field 'config.x.min': only an integer or a port (or a list of them) has a min, not string"),
+            ("x = {type = 'port', default = 7, max = 70000, help = 'h'}", "field 'config.x.max': 70000 is not a port (0..65535)"),
+            ("x = {type = 'integer', default = 7, min = 'a', help = 'h'}", "field 'config.x.min': expected an integer, got string"),
+            ("x = {type = 'integer', default = 7, min = 9, max = 8, help = 'h'}", "field 'config.x.max': 8 is below min, 9"),
+            ("x = {type = 'port', default = 7, min = 10, help = 'h'}", "field 'config.x.default': 7 is out of range 10..65535"),
+            ("x = {type = 'list', of = 'port', default = {80, 7}, min = 10, help = 'h'}",
+             "field 'config.x.default': 7 is out of range 10..65535 (element 2)"),
+            ("x = {type = 'string', default = 'c', choices = {'a', 'b'}, help = 'h'}",
+             "field 'config.x.default': 'c' is not one of the choices (a, b)"),
+            ("x = {type = 'string', default = 'a', choices = {}, help = 'h'}",
+             "field 'config.x.choices': expected a non-empty list of string values"),
+            ("x = {type = 'port', default = 7, choices = {7, 'http'}, help = 'h'}",
+             "field 'config.x.choices': expected a non-empty list of port values"),
+            ("x = {type = 'boolean', default = true, choices = {true}, help = 'h'}",
+             "field 'config.x.choices': a boolean setting has no choices"),
+            ("x = {type = 'integer', default = 7, min = 5, choices = {7, 3}, help = 'h'}",
+             "field 'config.x.choices[2]': 3 is below the minimum, 5"),
+            ("x = {type = 'port', default = 7, allow_empty = true, help = 'h'}",
+             "field 'config.x.allow_empty': only a list may be empty, not port"),
+            ("x = {type = 'list', default = {}, allow_empty = 'yes', help = 'h'}",
+             "field 'config.x.allow_empty': expected true or false, got string"),
+            ("x = {type = 'port', default = 7, maximum = 9, help = 'h'}",
+             "field 'config.x.maximum': not a setting field (type, of, default, help, min, max, choices, allow_empty)"),
+        ]
+        for (config, expected) in cases {
+            let message = try manifestError("return {\(valid) config = {\(config)}}")
+            XCTAssertTrue(message.hasSuffix(expected), "\(config): \(message)")
+        }
     }
 
     func testListValuesParseCommaSeparated() {

@@ -26,7 +26,7 @@ final class PackReloadTests: XCTestCase {
         let liveDevice = try live.add(memory)
         let pack = try Pack(directory: directory)
         try live.load(pack: pack, config: pack.manifest.resolve(["greeting": "hello"]))
-        try live.watchPackHandlers()
+        live.watchPackHandlers()
         var answered: [String] = []
         memory.inject(TestFrames.udp(dport: 7))
         live.pump(liveDevice)

@@ -88,6 +88,19 @@ final class PacketObjectTests: XCTestCase {
         XCTAssertEqual(try harness.run("function(pkt) tapir.log.info(pkt.ip.ttl) end", on: echo), ["64"])
     }
 
+    /// An unknown field of a layer lists the layer's fields, as an unknown key does at tapir.on.
+    func testAnUnknownFieldListsTheLayersFields() throws {
+        let harness = try PacketHarness()
+        _ = try harness.run("function(pkt) kept = pkt:copy() end", on: try KernelFrames.frame(17))
+        for layer in [PacketLayer.ip, .icmp, .eth] {
+            let error = harness.state.loadError("local _ = kept.\(layer.rawValue).foo")
+            let fields = layer.keyFields
+            XCTAssertFalse(fields.isEmpty)
+            XCTAssertEqual(error?.message.components(separatedBy: ": ").dropFirst().joined(separator: ": "),
+                           "\(layer.rawValue) has no field 'foo' (its fields: \(fields.joined(separator: ", ")))")
+        }
+    }
+
     func testCopySurvivesItsHandler() throws {
         let harness = try PacketHarness()
         let echo = try KernelFrames.frame(17)

@@ -123,7 +123,7 @@ final class ReloadTests: XCTestCase {
         let liveDevice = try live.add(memory)
         try version("one").write(toFile: path, atomically: true, encoding: .utf8)
         try live.load(path: path)
-        try live.watchScripts()
+        live.watchScripts()
         // An editor's save: write a temporary file, rename it over the script.
         let temporary = path + ".tmp"
         try version("two").write(toFile: temporary, atomically: false, encoding: .utf8)

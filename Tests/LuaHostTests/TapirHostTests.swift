@@ -62,6 +62,62 @@ final class TapirHostTests: MemoryHostTestCase {
         }
     }
 
+    /// "dns" is no layer and no filter: both readings are said, libpcap's error as
+    /// tcpdump shows it for the same expression.
+    func testABareWordThatIsNeitherALayerNorAFilterSaysBoth() throws {
+        XCTAssertThrowsError(try load("""
+            tapir.on("dns", function() end)
+            """)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("script.lua:1: bad argument #1 to 'on' ('dns' is not a layer (layers: "
+                + "frame, eth, vlan, arp, ip, ipv6, icmp, icmpv6, udp, tcp, and unclaimed); as a pcap filter: "),
+                message)
+            if let tcpdump = ChildProcess.locate("tcpdump"),
+               let said = try? ChildProcess.run([tcpdump, "-d", "-y", "EN10MB", "dns"]).stderr,
+               said.hasPrefix("tcpdump: ") {
+                let reason = said.dropFirst("tcpdump: ".count).trimmingCharacters(in: .whitespacesAndNewlines)
+                XCTAssertTrue(message.contains("as a pcap filter: \(reason))"),
+                              message + " / tcpdump: " + said)
+            }
+        }
+        // A filter with more than one word keeps the filter's own message.
+        XCTAssertThrowsError(try load("tapir.on(\"udp and dns\", function() end)", name: "two.lua")) { error in
+            XCTAssertTrue("\(error)".contains("pcap filter 'udp and dns' does not compile"), "\(error)")
+        }
+    }
+
+    /// A tun or tap never carries a frame shorter than its link's header: dev:write says
+    /// so once (the first time), returns false and counts every one.
+    func testAFrameTooShortForItsLinkIsRefusedSaidOnceAndCounted() throws {
+        device.refusesShortFrames = true
+        let tun = MemoryDevice(name: "tun0", mode: .tun)
+        tun.refusesShortFrames = true
+        try host.add(tun)
+        let script = try load("""
+            tapir.on("udp", function(pkt, dev)
+              local tun = tapir.devices()[2]
+              results = {dev:write(string.rep("e", 13)), dev:write(string.rep("e", 13)), dev:write(string.rep("e", 14)),
+                         tun:write("\\x45" .. string.rep("4", 18)), tun:write("\\x45" .. string.rep("4", 19)),
+                         tun:write("\\x60" .. string.rep("6", 38)), tun:write("\\x60" .. string.rep("6", 39))}
+              errors = tapir.stats().devices.mem0.write_errors
+            end)
+            """)
+        inject(TestFrames.udp(dport: 7))
+        XCTAssertTrue(try script.state.isTrue("""
+            results[1] == false and results[2] == false and results[3] == true and results[4] == false
+              and results[5] == true and results[6] == false and results[7] == true and errors == 2
+            """))
+        XCTAssertEqual(device.takeWritten().map(\.count), [14])
+        XCTAssertEqual(tun.takeWritten().map(\.count), [20, 40])
+        let said = logged.lines.filter { $0.contains("refused: shorter than") }
+        XCTAssertEqual(said.count, 2, "once per device: \(logged.lines)")
+        XCTAssertTrue(said.contains { $0.contains("dev:write of 13 bytes to mem0 (tap) refused: shorter than an Ethernet header (14 bytes)") },
+                      "\(said)")
+        XCTAssertTrue(said.contains { $0.contains("dev:write of 19 bytes to tun0 (tun) refused: shorter than an IPv4 header (20 bytes)") },
+                      "\(said)")
+        XCTAssertEqual(hostDevice.shortWrites, 2)
+    }
+
     func testKeysOfTheWrongTypeAreRefusedAtOn() throws {
         XCTAssertThrowsError(try load(#"tapir.on("udp", {dport = "53"}, function() end)"#)) { error in
             XCTAssertTrue("\(error)".contains("key 'dport': an integer expected"), "\(error)")

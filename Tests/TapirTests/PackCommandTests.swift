@@ -66,11 +66,101 @@ final class PackCommandTests: XCTestCase {
     func testRunChecksSettingsBeforeAnythingElse() throws {
         let bad = try tapir(["run", TapirCommand.lua("packs/udp-echo"), "--set", "ports=seven"])
         XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.stderr.contains("setting 'ports' = 'seven' is not a comma-separated list of port values"), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("setting 'ports' = 'seven': 'seven' is not a port (an integer from 0 to 65535) (element 1)"),
+                      bad.stderr)
         let ambiguous = try tapir(["run", "udp-echo", "icmp-echo", "--set", "ip=198.18.0.3"])
         XCTAssertTrue(ambiguous.stderr.contains("--set PACK.ip=198.18.0.3"), ambiguous.stderr)
         let missing = try tapir(["run", "no-such-pack"])
         XCTAssertTrue(missing.stderr.contains("no pack 'no-such-pack'"), missing.stderr)
+        XCTAssertFalse(missing.stderr.contains("did you mean"), "nothing is near: \(missing.stderr)")
+        for (typed, meant) in [("udp-ecko", "udp-echo"), ("virtualhost", "virtual-host"), ("ruter", "router")] {
+            let mistyped = try tapir(["run", typed])
+            XCTAssertNotEqual(mistyped.status, 0)
+            XCTAssertTrue(mistyped.stderr.contains("no pack '\(typed)'"), mistyped.stderr)
+            XCTAssertTrue(mistyped.stderr.hasSuffix("; did you mean \(meant)?\n"), mistyped.stderr)
+        }
+        let info = try tapir(["pack", "info", "icmp-ehco"])
+        XCTAssertTrue(info.stderr.contains("did you mean icmp-echo?"), info.stderr)
+    }
+
+    /// A folder in the working directory named like an installed pack is what runs: run
+    /// and pack info say so, naming both.
+    func testAPackFolderShadowingAnInstalledPackIsSaid() throws {
+        XCTAssertEqual(try tapir(["pack", "new", "udp-echo", "--into", directory]).status, 0)
+        func inDirectory(_ arguments: [String]) throws -> ProcessOutput {
+            let quoted = ([TapirCommand.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+            return try ChildProcess.run(["/bin/sh", "-c", "cd '\(directory!)' && exec \(quoted)"], timeout: .seconds(60))
+        }
+        let installed = TapirCommand.lua("packs/udp-echo")
+        let said = "./udp-echo, a pack folder in the working directory, is used, not the installed pack "
+        let info = try inDirectory(["pack", "info", "udp-echo"])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        XCTAssertTrue(info.stdout.contains("folder: udp-echo\n"), info.stdout)
+        XCTAssertTrue(info.stdout.contains("note: " + said), info.stdout)
+        XCTAssertTrue(info.stdout.contains("/udp-echo of the same name"), info.stdout)
+        let run = try inDirectory(["run", "udp-echo", "--set", "nosuch=1"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("tapir: warning: " + said), run.stderr)
+        // By path, or from elsewhere, nothing is said.
+        XCTAssertFalse(try tapir(["pack", "info", "udp-echo"]).stdout.contains("note:"))
+        XCTAssertFalse(try inDirectory(["pack", "info", "./udp-echo"]).stdout.contains("note:"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: installed))
+    }
+
+    /// pack info shows each setting's limits, as the manifest gives them.
+    func testInfoShowsMinMaxChoicesAndAllowEmpty() throws {
+        let pack = directory + "/limited"
+        try FileManager.default.createDirectory(atPath: pack, withIntermediateDirectories: true)
+        try """
+            return {
+              name = "limited", version = "1.0.0", description = "d", api = 1, handlers = {"main.lua"},
+              config = {
+                ports = {type = "list", of = "port", default = {7}, min = 1, help = "the ports"},
+                mode = {type = "string", default = "drop", choices = {"drop", "allow"}, help = "the mode"},
+                extra = {type = "list", of = "ipv4", default = {}, allow_empty = true, help = "more"},
+                on = {type = "boolean", default = false, help = "a switch"},
+              },
+            }
+            """.write(toFile: pack + "/pack.lua", atomically: true, encoding: .utf8)
+        try "".write(toFile: pack + "/main.lua", atomically: true, encoding: .utf8)
+        let info = try tapir(["pack", "info", pack])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        for line in ["  ports (list of port, default 7, each 1..65535): the ports",
+                     "  mode (string, default drop, one of drop, allow): the mode",
+                     "  extra (list of ipv4, default , may be empty): more",
+                     "  on (boolean, default false, one of true/yes/on/1 or false/no/off/0 in any case): a switch"] {
+            XCTAssertTrue(info.stdout.contains(line + "\n"), info.stdout)
+        }
+    }
+
+    /// A file that is not a gzip tarball gets one line saying so (not tar's three).
+    func testInstallingAFileThatIsNotAGzipTarballSaysSoInOneLine() throws {
+        let text = directory + "/notes.tar.gz"
+        try "just some text\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let plain = directory + "/notes.txt"
+        try "just some text\n".write(toFile: plain, atomically: true, encoding: .utf8)
+        for file in [text, plain] {
+            let output = try tapir(["pack", "install", file, "--to", directory + "/packs"])
+            XCTAssertEqual(output.status, 1)
+            XCTAssertEqual(output.stderr, "tapir: \(file) is not a gzip tarball (.tar.gz) nor a pack folder; give a pack's "
+                           + "folder, or an archive of it made with: tar -czf NAME.tar.gz NAME\n")
+        }
+        let gzipped = directory + "/gzipped.tar.gz"
+        XCTAssertEqual(try ChildProcess.run(["/bin/sh", "-c", "gzip -c '\(plain)' > '\(gzipped)'"]).status, 0)
+        let output = try tapir(["pack", "install", gzipped, "--to", directory + "/packs"])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertEqual(output.stderr, "tapir: \(gzipped) is gzip-compressed but holds no tar entries: not a tar "
+                       + "archive, or an empty one (a .tar.gz made with: tar -czf NAME.tar.gz NAME)\n")
+        // A longer one that tar does read and refuse.
+        let long = directory + "/long.tar.gz"
+        XCTAssertEqual(try ChildProcess.run(["/bin/sh", "-c", "seq 1 5000 | gzip -c > '\(long)'"]).status, 0)
+        let refused = try tapir(["pack", "install", long, "--to", directory + "/packs"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.stderr, "tapir: \(long) is gzip-compressed but not a tar archive that tar can list "
+                       + "(a .tar.gz made with: tar -czf NAME.tar.gz NAME)\n")
+        let missing = try tapir(["pack", "install", directory + "/nothing.tar.gz"])
+        XCTAssertEqual(missing.stderr, "tapir: \(directory!)/nothing.tar.gz: no such file or folder\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/packs"))
     }
 
     func testInstallFromAFolderAndAnArchive() throws {

@@ -142,4 +142,40 @@ final class PackKernelTests: XCTestCase {
         try XCTAssertEqual(TapirCommand.errorCounters(in: sandbox).values.filter { $0 != 0 }.count, 0)
         stop(tapir)
     }
+
+    /// As a NIC: with the kernel's neighbour entry for 198.18.0.2 pointing at another MAC
+    /// (a flooded or bridged segment), the pings reach the tap but the virtual host answers
+    /// none of them; with its own MAC it answers them all.
+    func testVirtualHostIgnoresFramesToAnotherMAC() throws {
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: "tapir-test")
+        defer { sandbox.remove() }
+        let tapir = try startPack([TapirCommand.lua("packs/virtual-host")], device: "tapf0", in: sandbox)
+        try sandbox.ip(["neigh", "replace", "198.18.0.2", "lladdr", "02:99:00:00:00:09", "nud", "permanent", "dev", "tapf0"])
+        let foreign = try sandbox.run(["ping", "-c", "3", "-i", "0.2", "-W", "1", "198.18.0.2"])
+        XCTAssertTrue(foreign.stdout.contains("3 packets transmitted, 0 received"), foreign.stdout + foreign.stderr)
+        try sandbox.ip(["neigh", "replace", "198.18.0.2", "lladdr", "02:54:41:50:49:52", "nud", "permanent", "dev", "tapf0"])
+        let own = try sandbox.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.0.2"])
+        XCTAssertTrue(own.stdout.contains("3 received"), own.stdout + own.stderr)
+        stop(tapir)
+    }
+
+    /// `tapir pack new NAME`, then `tapir run ./NAME`: the kernel reaches it at once (ARP,
+    /// neighbour discovery and ping through tapir.neighbours) and gets the greeting on UDP.
+    func testANewPackAnswersPingAtOnce() throws {
+        try TapirCommand.requireRoot()
+        let directory = NSTemporaryDirectory() + "tapir-new-pack-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let made = try ChildProcess.run([TapirCommand.path, "pack", "new", "hello", "--into", directory],
+                                        timeout: .seconds(30))
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let sandbox = try Sandbox(prefix: "tapir-test")
+        defer { sandbox.remove() }
+        let tapir = try startPack([directory + "/hello"], device: "tapn0", in: sandbox)
+        try assertPings(sandbox)
+        let greeting = try sandbox.run(["sh", "-c", "echo hi | nc -u -w1 198.18.0.2 9000"])
+        XCTAssertEqual(greeting.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "hello from hello", greeting.stderr)
+        stop(tapir)
+    }
 }

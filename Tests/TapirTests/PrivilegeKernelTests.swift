@@ -6,12 +6,50 @@ import XCTest
 /// `tapir run --user`: root is dropped before any Lua runs (no capability left, a root-only
 /// file stays closed even with --allow io, tapir.open says what it needs), the sandbox is
 /// still removed at exit (also when tapir is killed), a script made unreadable while
-/// watched keeps its old version; and tapir run with no root at all on a device the user owns.
+/// watched keeps its old version, scripts, packs and prelude in a folder the user cannot
+/// read are read before the drop; and tapir run with no root at all on a device the user owns.
+///
+/// What the dropped process reads (scripts, the prelude, the binary for setpriv) is staged
+/// in a world-readable temporary folder: the checkout itself may sit where the user cannot
+/// read (a clone under /root, mode 700).
 final class PrivilegeKernelTests: XCTestCase {
     static let namespacePrefix = "tapir-test-ft"
     static let user = "nobody"
 
-    var responder: String { TapirCommand.lua("examples/responder.lua") }
+    /// lua/ copied into a world-readable folder for this test (removed at its end).
+    private var staged: String?
+
+    /// The copy of lua/ (TAPIR_LUA_DIR for the tapir started), made once per test.
+    func stagedLua() throws -> String {
+        if let staged { return staged + "/lua" }
+        let directory = try temporaryDirectory("stage")
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: directory) }
+        let copied = try ChildProcess.run(["cp", "-R", TapirCommand.repository.appendingPathComponent("lua").path,
+                                           directory + "/lua"])
+        XCTAssertEqual(copied.status, 0, copied.stderr)
+        XCTAssertEqual(try ChildProcess.run(["chmod", "-R", "a+rX", directory]).status, 0)
+        staged = directory
+        return directory + "/lua"
+    }
+
+    /// `env TAPIR_LUA_DIR=<the staged copy>`, to put before the tapir command.
+    func stagedEnvironment() throws -> [String] {
+        ["/usr/bin/env", "TAPIR_LUA_DIR=" + (try stagedLua())]
+    }
+
+    /// The binary copied beside the staged lua/ (stage/bin/tapir, found as an install's
+    /// is), for a tapir nobody runs from the start.
+    func stagedBinary() throws -> String {
+        let stage = URL(fileURLWithPath: try stagedLua()).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: stage + "/bin", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        XCTAssertEqual(try ChildProcess.run(["cp", TapirCommand.path, stage + "/bin/tapir"]).status, 0)
+        XCTAssertEqual(chmod(stage + "/bin/tapir", 0o755), 0)
+        return stage + "/bin/tapir"
+    }
+
+    /// The staged copy of examples/responder.lua.
+    func responder() throws -> String { try stagedLua() + "/examples/responder.lua" }
 
     var nobody: (uid: uid_t, gid: gid_t)? {
         getpwnam(Self.user).map { ($0.pointee.pw_uid, $0.pointee.pw_gid) }
@@ -89,8 +127,8 @@ final class PrivilegeKernelTests: XCTestCase {
         try "root only".write(toFile: secret, atomically: true, encoding: .utf8)
         XCTAssertEqual(chmod(secret, 0o600), 0)
 
-        let tapir = try ChildProcess.spawn([TapirCommand.path, "run", directory, "--set", "secret=\(secret)",
-                                            "--allow", "io", "--user", Self.user])
+        let tapir = try ChildProcess.spawn(try stagedEnvironment() + [TapirCommand.path, "run", directory,
+                                            "--set", "secret=\(secret)", "--allow", "io", "--user", Self.user])
         let namespace = try TapirCommand.sandboxNamespace(of: tapir)
         let report = try ask(namespace, port: 9)
         let fields = Dictionary(report.split(separator: "|").compactMap { field -> (String, String)? in
@@ -129,7 +167,8 @@ final class PrivilegeKernelTests: XCTestCase {
                      "peer('true')",
                      "'done'"]
         let output = try ChildProcess.run(
-            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console --user \(Self.user)", "sh"] + lines,
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | TAPIR_LUA_DIR='\(try stagedLua())' \(TapirCommand.path) console "
+             + "--user \(Self.user)", "sh"] + lines,
             timeout: .seconds(30))
         XCTAssertEqual(output.status, 0, output.stderr)
         let printed = output.stdout.split(separator: "\n").map(String.init)
@@ -151,7 +190,8 @@ final class PrivilegeKernelTests: XCTestCase {
 
     func testTheSandboxIsRemovedEvenWhenTheDroppedProcessIsKilled() throws {
         _ = try requireRootAndNobody()
-        let tapir = try ChildProcess.spawn([TapirCommand.path, "run", responder, "--user", Self.user])
+        let tapir = try ChildProcess.spawn(try stagedEnvironment() + [TapirCommand.path, "run", try responder(),
+                                                                       "--user", Self.user])
         let namespace = try TapirCommand.sandboxNamespace(of: tapir)
         var answered = false
         for _ in 0..<50 where !answered {
@@ -181,8 +221,9 @@ final class PrivilegeKernelTests: XCTestCase {
         guard let unshare = ChildProcess.locate("unshare") else { throw XCTSkip("no unshare (util-linux)") }
         let probe = try ChildProcess.run([unshare, "--user", "--map-root-user", "--net", "true"])
         guard probe.succeeded else { throw XCTSkip("no user namespaces here: \(probe.stderr)") }
-        let output = try ChildProcess.run([unshare, "--user", "--map-root-user", "--net", TapirCommand.path, "run",
-                                           responder, "--dev", "tapirdrop0", "--user", Self.user],
+        let output = try ChildProcess.run([unshare, "--user", "--map-root-user", "--net"] + (try stagedEnvironment())
+                                          + [TapirCommand.path, "run", try responder(), "--dev", "tapirdrop0",
+                                             "--user", Self.user],
                                           timeout: .seconds(20))
         XCTAssertEqual(output.status, 1, output.stderr)
         XCTAssertTrue(output.stderr.contains("tapir: cannot drop root to \(Self.user): "
@@ -233,6 +274,91 @@ final class PrivilegeKernelTests: XCTestCase {
         XCTAssertEqual(output.stderr.components(separatedBy: "reloaded \(path)").count - 1, 1, output.stderr)
     }
 
+    /// A checkout the user cannot read (a clone under /root, mode 700): tapir run --user
+    /// reads the script (and the module beside it), the pack and the prelude while still
+    /// root, so both answer as nobody; a reload then needs the files as nobody, and says
+    /// exactly why it cannot, naming the file and the user; the old versions keep running.
+    /// The console reads its prelude and its script the same way.
+    func testScriptsPacksAndPreludeTheUserCannotReadAreReadBeforeTheDrop() throws {
+        let nobody = try requireRootAndNobody()
+        let directory = try temporaryDirectory("private")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        XCTAssertEqual(chmod(directory, 0o700), 0)
+        let lua = directory + "/lua"
+        XCTAssertEqual(try ChildProcess.run(["cp", "-R", TapirCommand.repository.appendingPathComponent("lua").path,
+                                             lua]).status, 0)
+        let script = directory + "/echo.lua"
+        try ("local helper = require \"helper\"\n" + TapirCommand.taggedEcho("v1")
+             .replacingOccurrences(of: "\"v1:\"", with: "helper.tag .. \":\""))
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        try "return {tag = \"beside\"}\n".write(toFile: directory + "/helper.lua", atomically: true, encoding: .utf8)
+        let pack = directory + "/reporter"
+        try FileManager.default.createDirectory(atPath: pack, withIntermediateDirectories: true)
+        try """
+            return {name = "reporter", version = "1.0.0", description = "d", api = 1, handlers = {"main.lua"}}
+            """.write(toFile: pack + "/pack.lua", atomically: true, encoding: .utf8)
+        try """
+            local pair = require "tapir.pair"
+            tapir.on("udp", {dport = 9}, function(pkt, dev)
+              dev:write(pkt:reply{payload = "pack:" .. type(pair.RawUDPProtocol)})
+              return true
+            end)
+            """.write(toFile: pack + "/main.lua", atomically: true, encoding: .utf8)
+        let nobodyCanRead = try ChildProcess.run(["setpriv", "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)",
+                                                  "--clear-groups", "cat", script])
+        XCTAssertNotEqual(nobodyCanRead.status, 0, "the folder is closed to \(Self.user)")
+
+        let tapir = try ChildProcess.spawn(["/usr/bin/env", "TAPIR_LUA_DIR=" + lua, TapirCommand.path, "run",
+                                            script, pack, "--user", Self.user])
+        let namespace = try TapirCommand.sandboxNamespace(of: tapir)
+        XCTAssertEqual(try ask(namespace, port: 7), "beside:q", "the script and the module beside it")
+        XCTAssertEqual(try ask(namespace, port: 9), "pack:table", "the pack and the prelude module it required")
+
+        tapir.signal(SIGHUP)
+        usleep(500_000)
+        XCTAssertEqual(try ask(namespace, port: 7), "beside:q", "the old version keeps running")
+        XCTAssertEqual(try ask(namespace, port: 9), "pack:table")
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+        for file in [script, pack + "/main.lua"] {
+            XCTAssertTrue(output.stderr.contains("failed, the old version keeps running: cannot read \(file): Permission "
+                + "denied; tapir runs as \(Self.user) (--user), who may not read it"), output.stderr)
+        }
+        XCTAssertTrue(output.stderr.contains("cannot watch \(directory): no permission to read its directory as "
+            + "\(Self.user) (--user): saving it does not reload it; SIGHUP (kill -HUP) does"), output.stderr)
+        XCTAssertFalse(try TapirCommand.namespaceExists(namespace))
+
+        let console = try ChildProcess.run(
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | TAPIR_LUA_DIR='\(lua)' \(TapirCommand.path) console '\(script)' "
+             + "--user \(Self.user)", "sh", "require('helper').tag", "hexdump('AB')"], timeout: .seconds(30))
+        XCTAssertEqual(console.status, 0, console.stderr)
+        XCTAssertTrue(console.stdout.contains("beside"), console.stdout + console.stderr)
+        XCTAssertTrue(console.stdout.contains("41 42"), "the console prelude's hexdump: \(console.stdout)")
+    }
+
+    /// /dev/net/tun at mode 0600 (as in some containers), tapir started as nobody: the
+    /// kernel's EACCES is blamed on the node's permissions, which no capability changes.
+    /// The node is changed only in a private mount namespace; nothing is made.
+    func testAnUnreadableTunNodeIsBlamedOnItsPermissions() throws {
+        let nobody = try requireRootAndNobody()
+        guard let setpriv = ChildProcess.locate("setpriv") else { throw XCTSkip("setpriv (util-linux) is not installed") }
+        let directory = try temporaryDirectory("tun600")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let asNobody = [setpriv, "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", try stagedBinary(), "run", try responder(),
+                        "--dev", "tapirnode0"].map { "'\($0)'" }.joined(separator: " ")
+        let output = try ChildProcess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", """
+            mount -t tmpfs -o size=4k,mode=755 tapir-test-ft '\(directory)' && \
+            mknod -m 600 '\(directory)/tun' c 10 200 && mount --bind '\(directory)/tun' /dev/net/tun && \
+            exec \(asNobody)
+            """], timeout: .seconds(20))
+        XCTAssertEqual(output.status, 1, output.stderr)
+        XCTAssertTrue(output.stderr.contains("cannot open /dev/net/tun (Permission denied (errno 13)): the device "
+                                             + "node's permissions refuse this user"), output.stderr)
+        XCTAssertTrue(output.stderr.contains("chmod 0666 /dev/net/tun"), output.stderr)
+        XCTAssertFalse(output.stderr.contains("CAP_NET_ADMIN"), output.stderr)
+    }
+
     /// No root at all: a device made for the user beforehand (`ip tuntap add ... user`),
     /// up and addressed; tapir started as that user with no capability (setpriv).
     func testRunningAsNobodyOnADeviceItOwnsNeedsNoRoot() throws {
@@ -244,7 +370,8 @@ final class PrivilegeKernelTests: XCTestCase {
         try sandbox.ip(["addr", "add", "198.18.0.1/24", "dev", "tapn0"])
         try sandbox.ip(["link", "set", "tapn0", "up"])
         let asNobody = [setpriv, "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--clear-groups",
-                        "--inh-caps=-all", "--bounding-set=-all", TapirCommand.path, "run", responder, "--dev", "tapn0"]
+                        "--inh-caps=-all", "--bounding-set=-all", try stagedBinary(), "run", try responder(),
+                        "--dev", "tapn0"]
         let tapir: ChildProcess
         var mountPoint: String?
         defer { if let mountPoint { try? FileManager.default.removeItem(atPath: mountPoint) } }

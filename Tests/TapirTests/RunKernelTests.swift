@@ -57,6 +57,44 @@ final class RunKernelTests: XCTestCase {
         XCTAssertEqual(TapirCommand.stop(tapir).status, 0)
     }
 
+    /// A frame shorter than the link's header never reaches the kernel: dev:write returns
+    /// false, counts it, and the first one on each device says why (before, the tap's
+    /// kernel side refused it with EINVAL, logged as a failing write once per burst).
+    func testAFrameTooShortForTheLinkIsRefusedAndSaidOnce() throws {
+        try TapirCommand.requireRoot()
+        for (mode, device, said) in [("tap", "tapshort0", "shorter than an Ethernet header (14 bytes)"),
+                                     ("tun", "tunshort0", "shorter than an IPv4 header (20 bytes)")] {
+            let sandbox = try Sandbox(prefix: "tapir-test")
+            defer { sandbox.remove() }
+            let script = NSTemporaryDirectory() + "tapir-short-\(getpid())-\(mode).lua"
+            defer { try? FileManager.default.removeItem(atPath: script) }
+            try """
+                local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
+                tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
+                  dev:write(pkt:reply{arp = {op = 2, sha = MAC}, eth = {src = MAC}})
+                  return true
+                end)
+                tapir.on("udp", {dport = 7}, function(pkt, dev)
+                  local written = dev:write(string.rep("x", 10))
+                  local errors = tapir.stats().devices[dev.name].write_errors
+                  dev:write(pkt:reply{payload = tostring(written) .. ":" .. errors})
+                  return true
+                end)
+                """.write(toFile: script, atomically: true, encoding: .utf8)
+            let tapir = try startTapir([script] + (mode == "tun" ? ["--tun"] : []), device: device, in: sandbox)
+            for expected in ["false:1", "false:2"] {
+                let echo = try sandbox.run(["sh", "-c", "printf q | nc -u -w1 198.18.0.2 7"])
+                XCTAssertEqual(echo.stdout, expected, "\(mode): \(echo.stderr)")
+            }
+            let output = TapirCommand.stop(tapir)
+            XCTAssertEqual(output.status, 0, output.stderr)
+            XCTAssertEqual(output.stderr.components(separatedBy: "refused: shorter than").count - 1, 1, output.stderr)
+            XCTAssertTrue(output.stderr.contains("dev:write of 10 bytes to \(device) (\(mode)) refused: \(said)"),
+                          output.stderr)
+            XCTAssertFalse(output.stderr.contains("write to \(device) failed"), output.stderr)
+        }
+    }
+
     func testAMissingScriptIsAClearErrorWithANonZeroStatus() throws {
         let output = try ChildProcess.run([TapirCommand.path, "replay", "/nonexistent.pcap", "/nonexistent.lua"])
         XCTAssertNotEqual(output.status, 0)

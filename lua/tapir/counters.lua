@@ -11,6 +11,7 @@
 --
 -- Requiring the module registers nothing; only `log_at_stop` registers an on_stop.
 local M = {}
+local Counters = {}  -- an instance's methods: counters:add is Counters.add
 local FIELDS = {names = true, known = true, prefix = true}  -- the instance's own, beside its counts
 
 -- config: names (the counters, in the order lines list them), state (the table that holds
@@ -29,16 +30,16 @@ function M.new(config)
   local known = {}
   for i, name in ipairs(names) do
     if type(name) ~= "string" then error("counters.new: names[" .. i .. "] must be a string, got " .. type(name), 2) end
-    if M[name] or FIELDS[name] then
+    if Counters[name] or FIELDS[name] then
       error("counters.new: '" .. name .. "' is the name of a method or field; call the counter otherwise", 2)
     end
     known[name] = true
     if math.type(counts[name]) ~= "integer" then counts[name] = 0 end
   end
   local instance = {names = names, known = known, prefix = config.prefix}
-  -- Methods first (counters:add is M.add), then the instance's fields; counts are raw.
+  -- Methods first, then the instance's fields; counts are raw fields.
   setmetatable(counts, {__index = function(_, field)
-    local method = M[field]
+    local method = Counters[field]
     if method ~= nil then return method end
     return instance[field]
   end})
@@ -47,7 +48,7 @@ function M.new(config)
 end
 
 -- Adds `n` (default 1) to the counter `name`; returns its new value.
-function M:add(name, n)
+function Counters:add(name, n)
   if not self.known[name] then
     error("counters: no counter '" .. tostring(name) .. "' (counters: " .. table.concat(self.names, ", ") .. ")", 2)
   end
@@ -57,21 +58,21 @@ function M:add(name, n)
 end
 
 -- {"name=value", ...} in the order of `names`.
-function M:list()
+function Counters:list()
   local parts = {}
   for i, name in ipairs(self.names) do parts[i] = name .. "=" .. rawget(self, name) end
   return parts
 end
 
 -- "prefix: name=value name=value ..." (no "prefix: " without a prefix).
-function M:line()
+function Counters:line()
   local text = table.concat(self:list(), " ")
   if self.prefix then return self.prefix .. ": " .. text end
   return text
 end
 
 -- Logs line() at info level.
-function M:log()
+function Counters:log()
   tapir.log.info(self:line())
 end
 

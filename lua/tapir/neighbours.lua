@@ -11,7 +11,8 @@
 -- frames it ignores are claimed so later handlers (and "unclaimed" ones) never see them.
 -- Requiring the module registers nothing; `start` does.
 local M = {}
-M.__index = M
+local Host = {}  -- an instance's methods
+Host.__index = Host
 
 local BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 local ZERO_MAC = "00:00:00:00:00:00"
@@ -57,28 +58,28 @@ function M.new(config)
   if type(device) ~= "number" and device ~= nil then device = device.id end
   local self = setmetatable({mac = mac, foreign = foreign, device = device,
                              answer = config.answer ~= false, ping = config.ping == true,
-                             router = config.router == true}, M)
+                             router = config.router == true}, Host)
   self.ipv4, self.ipv4_list = set_of(config.ipv4 or {}, "ipv4")
   self.ipv6, self.ipv6_list = set_of(config.ipv6 or {}, "ipv6")
   return self
 end
 
 -- True when `address` (IPv4 or IPv6 text) is one of the instance's.
-function M:owns(address)
+function Host:owns(address)
   return self.ipv4[address] == true or self.ipv6[address] == true
 end
 
 -- True when a frame to `mac` is for this host: its own MAC, or a group address.
-function M:accepts(mac)
+function Host:accepts(mac)
   return mac == self.mac or M.is_group_mac(mac)
 end
 
-function M:on_device(dev)
+local function on_device(self, dev)
   return self.device == nil or dev.id == self.device
 end
 
 -- The ARP reply to a request for one of our addresses, or nil.
-function M:arp_reply(pkt)
+function Host:arp_reply(pkt)
   local arp = pkt.arp
   if arp.op ~= 1 or not self.ipv4[arp.tpa] then return nil end
   return pkt:reply{arp = {sha = self.mac}}
@@ -88,7 +89,7 @@ end
 -- (a duplicate address probe, from ::, is not answered: RFC 4862 says the prober's
 -- address is not in use if nobody else claims it). pkt:reply gives it hop limit 255 and,
 -- for a solicitation to a solicited-node group, the target as its source.
-function M:advertisement(pkt)
+function Host:advertisement(pkt)
   local icmpv6 = pkt.icmpv6
   if icmpv6.type ~= 135 or not self.ipv6[icmpv6.target] or pkt.ipv6.src == "::" then return nil end
   local flags = NA_SOLICITED_OVERRIDE | (self.router and NA_ROUTER or 0)
@@ -96,10 +97,10 @@ function M:advertisement(pkt)
 end
 
 -- A gratuitous ARP (RFC 5227 announcement) for each IPv4 address, on `dev` or on every tap.
-function M:announce(dev)
+function Host:announce(dev)
   local devices = dev and {dev} or tapir.devices()
   for _, each in ipairs(devices) do
-    if each.mode == "tap" and self:on_device(each) then
+    if each.mode == "tap" and on_device(self, each) then
       for _, address in ipairs(self.ipv4_list) do
         each:write(tapir.build.eth{src = self.mac, dst = BROADCAST_MAC, type = 0x0806}
                 .. tapir.build.arp{op = 1, sha = self.mac, spa = address, tha = ZERO_MAC, tpa = address})
@@ -112,7 +113,7 @@ end
 -- for us never enter Lua for it; the filter needs an Ethernet link on every device (it
 -- does not compile for a tun's raw IP), so with taps and tuns mixed a Lua check on
 -- Ethernet frames stands in, and with tuns only there is no MAC to check.
-function M:ignore_foreign_frames()
+local function ignore_foreign_frames(self)
   local taps, tuns = 0, 0
   for _, dev in ipairs(tapir.devices()) do
     if dev.mode == "tap" then taps = taps + 1 else tuns = tuns + 1 end
@@ -135,11 +136,11 @@ local function is_fragment(ip)
 end
 
 -- Registers the handlers the settings ask for; returns the instance.
-function M:start()
-  if self.foreign == "ignore" then self:ignore_foreign_frames() end
+function Host:start()
+  if self.foreign == "ignore" then ignore_foreign_frames(self) end
   if self.answer and next(self.ipv4) then
     tapir.on("arp", {op = 1}, function(pkt, dev)
-      if not self:on_device(dev) then return end
+      if not on_device(self, dev) then return end
       local reply = self:arp_reply(pkt)
       if not reply then return end
       dev:write(reply)
@@ -148,7 +149,7 @@ function M:start()
   end
   if self.answer and next(self.ipv6) then
     tapir.on("icmpv6", {type = 135}, function(pkt, dev)
-      if not self:on_device(dev) or not self.ipv6[pkt.icmpv6.target] then return end
+      if not on_device(self, dev) or not self.ipv6[pkt.icmpv6.target] then return end
       local reply = self:advertisement(pkt)
       if reply then dev:write(reply) end
       return true
@@ -158,12 +159,12 @@ function M:start()
     -- With the device given, pkt:reply writes from the host's buffer: no string per reply.
     tapir.on("icmp", {type = 8}, function(pkt, dev)
       local ip = pkt.ip
-      if not self:on_device(dev) or not self.ipv4[ip.dst] or is_fragment(ip) then return end
+      if not on_device(self, dev) or not self.ipv4[ip.dst] or is_fragment(ip) then return end
       pkt:reply(ECHO_REPLY, dev)
       return true
     end)
     tapir.on("icmpv6", {type = 128}, function(pkt, dev)
-      if not self:on_device(dev) or not self.ipv6[pkt.ipv6.dst] then return end
+      if not on_device(self, dev) or not self.ipv6[pkt.ipv6.dst] then return end
       pkt:reply(ECHO_REPLY_V6, dev)
       return true
     end)

@@ -218,3 +218,4 @@ int clua_stack_depth(const clua_host *host);
 
 #include "CLuaPacket.h"
 #include "CLuaConsole.h"
+#include "CLuaSources.h"

@@ -81,7 +81,44 @@ public struct PackSearchPath: Sendable {
             }
         }
         let searched = directories.isEmpty ? "no pack directories" : directories.joined(separator: ", ")
-        throw PackError("no pack '\(nameOrPath)' (not a folder with a pack.lua, nor a pack in \(searched))")
+        let suggestion = closestName(to: nameOrPath).map { "; did you mean \($0)?" } ?? ""
+        throw PackError("no pack '\(nameOrPath)' (not a folder with a pack.lua, nor a pack in \(searched))\(suggestion)")
+    }
+
+    /// When `nameOrPath` is a bare name that finds a pack folder in the working directory
+    /// while a pack of that name is also installed on the path: what says which one runs.
+    public func shadowing(_ nameOrPath: String) -> String? {
+        guard !nameOrPath.contains("/"), Pack.isPack(nameOrPath) else { return nil }
+        guard let installed = directories.first(where: { Pack.isPack($0 + "/" + nameOrPath) }) else { return nil }
+        return "./\(nameOrPath), a pack folder in the working directory, is used, not the installed pack "
+            + "\(installed)/\(nameOrPath) of the same name; give the installed one by its path to run it"
+    }
+
+    /// The pack name on the path (or folder name in the working directory) nearest to a
+    /// mistyped one, when one is near enough: at most a third of its letters wrong.
+    func closestName(to name: String) -> String? {
+        let typed = Array(name.split(separator: "/").last.map(String.init)?.utf8 ?? name.utf8)
+        var candidates = Set<String>()
+        for directory in directories {
+            for entry in Self.entries(of: directory) where Pack.isPack(directory + "/" + entry) { candidates.insert(entry) }
+        }
+        for entry in Self.entries(of: ".") where Pack.isPack(entry) { candidates.insert(entry) }
+        let scored = candidates.map { ($0, Self.editDistance(typed, Array($0.utf8))) }
+            .filter { $0.1 > 0 && $0.1 <= max(1, typed.count / 3) }
+        return scored.min { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }?.0
+    }
+
+    /// Levenshtein distance: insertions, deletions and substitutions, one each.
+    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, byteA) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, byteB) in b.enumerated() {
+                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (byteA == byteB ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// Every pack on the path (a name found twice: the first one), sorted by name, and

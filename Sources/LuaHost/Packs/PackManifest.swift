@@ -6,7 +6,8 @@
 ///       handlers = {"echo.lua"},
 ///       config = {
 ///         ip = {type = "ipv4", default = "198.18.0.2", help = "the address answered"},
-///         ports = {type = "list", of = "port", default = {7}, help = "echo ports"},
+///         ports = {type = "list", of = "port", default = {7}, help = "echo ports", min = 1},
+///         mode = {type = "string", default = "drop", choices = {"drop", "allow"}, help = "what rules do"},
 ///       },
 ///       permissions = {},
 ///     }
@@ -43,10 +44,10 @@ public struct PackManifest: Sendable {
                 throw PackError("pack '\(name)' has no setting '\(key)'"
                     + (known.isEmpty ? " (it has none)" : " (its settings: \(known))"))
             }
-            guard let value = setting.type.parse(text) else {
-                throw PackError("pack '\(name)': setting '\(key)' = '\(text)' is not \(setting.type.expectation)")
+            switch setting.value(from: text) {
+            case .success(let value): values[key] = value
+            case .failure(let problem): throw PackError("pack '\(name)': setting '\(key)' = '\(text)'\(problem.text)")
             }
-            values[key] = value
         }
         for setting in settings where setting.type == .file {
             guard case .string(var path)? = values[setting.name], !path.isEmpty else { continue }
@@ -72,6 +73,8 @@ public struct PackSetting: Sendable {
     public var type: PackValueType
     public var defaultValue: PackValue
     public var help: String
+    /// What values it takes beyond its type (`min`, `max`, `choices`, `allow_empty`).
+    public var limits = PackSettingLimits()
 }
 
 extension PackManifest {
@@ -177,8 +180,9 @@ extension PackSetting {
         guard case .table? = table[path] else {
             throw fail(path, "expected a table {type = ..., default = ..., help = ...}")
         }
-        for field in table.keys(of: path) where field.isIndex || !["type", "of", "default", "help"].contains(field.name) {
-            throw fail(field.path, "not a setting field (type, of, default, help)")
+        let fields = ["type", "of", "default", "help"] + PackSettingLimits.fields
+        for field in table.keys(of: path) where field.isIndex || !fields.contains(field.name) {
+            throw fail(field.path, "not a setting field (\(fields.joined(separator: ", ")))")
         }
         guard case .string(let typeName)? = table[path + ".type"] else {
             throw fail(path + ".type", "missing (one of \(PackValueType.names.joined(separator: ", ")))")
@@ -209,7 +213,11 @@ extension PackSetting {
             let got = table[path + ".default"].map { "got \($0.typeName)" } ?? "missing"
             throw fail(path + ".default", "expected \(type.expectation), \(got)")
         }
-        self.init(name: key.name, type: type, defaultValue: value, help: help)
+        let limits = try PackSettingLimits(table, path: path, type: type, file: file)
+        if let problem = limits.problems(with: value, of: type) {
+            throw fail(path + ".default", problem)
+        }
+        self.init(name: key.name, type: type, defaultValue: value, help: help, limits: limits)
     }
 
     /// The Lua value at `path` as a value of `type`, or nil.

@@ -53,7 +53,7 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
         switch self {
         case .string: "a string"
         case .integer: "an integer"
-        case .boolean: "a boolean (true or false)"
+        case .boolean: "a boolean (\(Self.booleanWords))"
         case .ipv4: "an IPv4 address (like 198.18.0.2)"
         case .ipv6: "an IPv6 address (like 2001:2::2)"
         case .mac: "a MAC address (like 02:54:41:50:49:52)"
@@ -63,6 +63,9 @@ public indirect enum PackValueType: Equatable, Sendable, CustomStringConvertible
         case .list(let element): "a comma-separated list of \(element) values"
         }
     }
+
+    /// What a boolean setting accepts on the command line, as `parse` reads it.
+    public static let booleanWords = "true/yes/on/1 or false/no/off/0 in any case"
 
     /// A value from its command-line text; nil when it is not of this type.
     public func parse(_ text: String) -> PackValue? {

@@ -23,14 +23,11 @@ extension TapirHost {
     /// Watches the handler files of every pack loaded and reloads the pack when one is
     /// saved (watchScripts covers pack.lua and the modules a pack required). Needs the
     /// event loop.
-    public func watchPackHandlers() throws {
-        guard let loop else { return }
+    public func watchPackHandlers() {
         for script in scripts {
             guard let load = packLoads[script.path] else { continue }
             for file in load.pack.handlerPaths {
-                try loop.watchFile(FilePath(file)) { [unowned self] change in
-                    self.watchedFile(file, of: script.path, changed: change)
-                }
+                watch(file, of: script.path)
             }
         }
     }

@@ -11,7 +11,7 @@
 -- the client gets the same address back when it is free (RFC 2131 4.3.1); its address
 -- goes to a new client only when no address was never leased (the one let go longest ago
 -- first).
-local addresses = require "addresses"
+local addr = require "tapir.addr"
 
 local Leases = {}
 Leases.__index = Leases
@@ -30,12 +30,12 @@ end
 -- "198.18.0.100-198.18.0.199" -> first, last (integers), or nil and why.
 local function parse_pool(text, network, mask, server)
   local first_text, last_text = text:match("^%s*([%d.]+)%s*%-%s*([%d.]+)%s*$")
-  local first, last = addresses.to_integer(first_text), addresses.to_integer(last_text)
+  local first, last = addr.ipv4_int(first_text), addr.ipv4_int(last_text)
   if not first or not last then return fail("pool", "'" .. text .. "' is not FIRST-LAST (198.18.0.100-198.18.0.199)") end
   if first > last then return fail("pool", "'" .. text .. "' starts after it ends") end
   local broadcast = network | (~mask & 0xffffffff)
   if first & mask ~= network or last & mask ~= network or first == network or last == broadcast then
-    return fail("pool", "'" .. text .. "' is not inside " .. addresses.to_text(network) .. " (network and broadcast excluded)")
+    return fail("pool", "'" .. text .. "' is not inside " .. addr.ipv4_int_text(network) .. " (network and broadcast excluded)")
   end
   if last - first + 1 > Leases.MAX_POOL then return fail("pool", "more than " .. Leases.MAX_POOL .. " addresses") end
   if first == last and first == server then return fail("pool", "holds only the server's own address") end
@@ -48,14 +48,14 @@ local function parse_static(text, in_subnet, server)
   for entry in text:gmatch("[^;]+") do
     if entry:match("%S") then
       local mac_text, ip_text = entry:match("^%s*([^=%s]+)%s*=%s*([^%s]+)%s*$")
-      local mac, ip = addresses.normal_mac(mac_text), addresses.to_integer(ip_text)
+      local mac, ip = addr.family(mac_text) == "mac" and addr.normal(mac_text), addr.ipv4_int(ip_text)
       if not mac or not ip then return fail("static", "'" .. entry .. "' is not MAC=IP") end
       if not in_subnet(ip) or ip == server then
         return fail("static", ip_text .. " is not a client address of the server's subnet")
       end
       if by_mac[mac] then return fail("static", mac .. " is bound twice") end
       if by_ip[ip] then return fail("static", ip_text .. " is bound twice") end
-      by_mac[mac], by_ip[ip] = addresses.to_text(ip), mac
+      by_mac[mac], by_ip[ip] = addr.ipv4_int_text(ip), mac
     end
   end
   return by_mac, by_ip
@@ -64,7 +64,7 @@ end
 -- settings: {ip = TEXT, prefix = N, pool = "" or "FIRST-LAST", static = "" or "MAC=IP; ...",
 -- lease = seconds}; store: the table the records live in. Returns the pool, or nil and why.
 function Leases.new(settings, store)
-  local server = addresses.to_integer(settings.ip)
+  local server = addr.ipv4_int(settings.ip)
   if not server then return fail("ip", "not an IPv4 address") end
   local prefix = settings.prefix
   if math.type(prefix) ~= "integer" or prefix < 8 or prefix > 30 then
@@ -73,7 +73,7 @@ function Leases.new(settings, store)
   if math.type(settings.lease) ~= "integer" or settings.lease < 1 or settings.lease > 0x7fffffff then
     return fail("lease", "seconds from 1 to 2147483647 expected")
   end
-  local mask = addresses.mask(prefix)
+  local mask = addr.ipv4_mask(prefix)
   local network = server & mask
   local broadcast = network | (~mask & 0xffffffff)
   if server == network or server == broadcast then
@@ -100,7 +100,7 @@ function Leases.new(settings, store)
   -- ip integer -> key of the record holding it; rebuilt here, kept by every change.
   self.holder = {}
   for key, record in pairs(store.leases) do
-    local ip = addresses.to_integer(record.ip)
+    local ip = addr.ipv4_int(record.ip)
     if ip and self:may_hold(record.mac, ip) and not self.holder[ip] then
       self.holder[ip] = key
     else
@@ -127,7 +127,7 @@ end
 -- pool address when it has none), whoever holds it now.
 function Leases:may_hold(mac, ip)
   local fixed = self:static_for(mac)
-  if fixed then return addresses.to_integer(fixed) == ip end
+  if fixed then return addr.ipv4_int(fixed) == ip end
   return self:in_pool(ip)
 end
 
@@ -137,7 +137,7 @@ end
 
 -- Whether client `key` (with `mac`) may have `ip` (text) now; false and why not.
 function Leases:can_have(key, mac, ip_text, now)
-  local ip = addresses.to_integer(ip_text)
+  local ip = addr.ipv4_int(ip_text)
   if not ip or not self:in_subnet(ip) then return false, "not on this server's subnet" end
   local fixed = self:static_for(mac)
   if fixed and fixed ~= ip_text then return false, "this client's address is " .. fixed end
@@ -165,7 +165,7 @@ function Leases:choose(key, mac, requested, now)
   local declined = self.store.declined
   for ip = self.first, self.last do
     if not self.holder[ip] and self:in_pool(ip) then
-      local text = addresses.to_text(ip)
+      local text = addr.ipv4_int_text(ip)
       local until_ms = declined[text]
       if not until_ms or until_ms <= now then return text end
     end
@@ -183,10 +183,10 @@ end
 -- Records that `key` holds `ip` until `expires`, taking the address from an expired
 -- holder and dropping the client's previous record.
 function Leases:hold(key, mac, ip_text, expires, state)
-  local ip = addresses.to_integer(ip_text)
+  local ip = addr.ipv4_int(ip_text)
   local leases = self.store.leases
   local previous = leases[key]
-  if previous and previous.ip ~= ip_text then self.holder[addresses.to_integer(previous.ip)] = nil end
+  if previous and previous.ip ~= ip_text then self.holder[addr.ipv4_int(previous.ip)] = nil end
   local holder = self.holder[ip]
   if holder and holder ~= key then leases[holder] = nil end
   leases[key] = {ip = ip_text, mac = mac, expires = expires, state = state}
@@ -211,7 +211,7 @@ function Leases:forget(key, ip_text)
   local record = self.store.leases[key]
   if not record or record.ip ~= ip_text then return false end
   self.store.leases[key] = nil
-  self.holder[addresses.to_integer(ip_text)] = nil
+  self.holder[addr.ipv4_int(ip_text)] = nil
   return true
 end
 
@@ -246,7 +246,7 @@ function Leases:expire(now, report)
     if (record.state == "offered" or record.state == "bound") and record.expires <= now then
       if record.state == "offered" then
         leases[key] = nil
-        self.holder[addresses.to_integer(record.ip)] = nil
+        self.holder[addr.ipv4_int(record.ip)] = nil
       else
         record.state = "expired"
       end
@@ -268,7 +268,7 @@ function Leases:list()
   for key, record in pairs(self.store.leases) do
     list[#list + 1] = {key = key, ip = record.ip, mac = record.mac, expires = record.expires, state = record.state}
   end
-  table.sort(list, function(a, b) return addresses.to_integer(a.ip) < addresses.to_integer(b.ip) end)
+  table.sort(list, function(a, b) return addr.ipv4_int(a.ip) < addr.ipv4_int(b.ip) end)
   return list
 end
 

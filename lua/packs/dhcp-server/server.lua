@@ -6,7 +6,7 @@
 tapir.reassemble = true
 tapir.verify_checksums = true  -- a datagram whose checksum fails is dropped, as Linux does
 local config = tapir.config
-local addresses = require "addresses"
+local addr = require "tapir.addr"
 local message = require "message"
 local dhcp = require "tapir.proto.dhcp"
 local Counters = require "tapir.counters"
@@ -26,7 +26,7 @@ state.pool = state.pool or {}
 local pool, problem = Leases.new({ip = IP, prefix = config.prefix, pool = config.pool, static = config.static,
                                   lease = config.lease}, state.pool)
 if not pool then error(problem, 0) end
-local SUBNET_BROADCAST = addresses.to_text(pool.broadcast)
+local SUBNET_BROADCAST = addr.ipv4_int_text(pool.broadcast)
 
 local O = message.OPTION
 local function check(ok, why)
@@ -70,12 +70,12 @@ if #config.routes > 0 then
   local routes, has_default = {}, false
   for _, text in ipairs(config.routes) do
     local prefix, length, router = text:match("^%s*([%d.]+)/(%d+)%s+via%s+([%d.]+)%s*$")
-    local network = addresses.to_integer(prefix)
+    local network = addr.ipv4_int(prefix)
     length = tonumber(length)
-    if not network or not length or length > 32 or not addresses.to_integer(router) then
+    if not network or not length or length > 32 or not addr.ipv4_int(router) then
       error("setting 'routes': '" .. text .. "' is not 'PREFIX/LENGTH via ROUTER' (198.19.0.0/16 via 198.18.0.1)", 0)
     end
-    if network & ~addresses.mask(length) & 0xffffffff ~= 0 then
+    if network & ~addr.ipv4_mask(length) & 0xffffffff ~= 0 then
       error("setting 'routes': '" .. text .. "' has host bits set past /" .. length, 0)
     end
     has_default = has_default or length == 0
@@ -91,7 +91,7 @@ local HOST_NAMES = {}
 for entry in config.hostnames:gmatch("[^;]+") do
   if entry:match("%S") then
     local mac_text, name = entry:match("^%s*([^=%s]+)%s*=%s*([%w][%w%-%.]*)%s*$")
-    local mac = addresses.normal_mac(mac_text)
+    local mac = addr.family(mac_text) == "mac" and addr.normal(mac_text)
     if not mac or #name > 255 then error("setting 'hostnames': '" .. entry .. "' is not MAC=NAME", 0) end
     HOST_NAMES[mac] = name
   end
@@ -101,7 +101,7 @@ end
 -- address); the others only to a client whose parameter request list (55) names them.
 local ALWAYS = {O.SUBNET_MASK, O.ROUTER, O.DNS, O.DOMAIN}
 local LEASE_ORDER = {O.SERVER_ID, O.LEASE_TIME, O.RENEWAL_TIME, O.REBINDING_TIME}
-local SERVER_ID = addresses.to_bytes(IP)
+local SERVER_ID = addr.ipv4_bytes(IP)
 local LEASE_VALUES = {[O.LEASE_TIME] = dhcp.u32(config.lease), [O.RENEWAL_TIME] = dhcp.u32(config.lease // 2),
                       [O.REBINDING_TIME] = dhcp.u32(config.lease * 7 // 8)}
 
@@ -178,7 +178,9 @@ local function nak(dev, pkt, request, why)
 end
 
 local function client_key(request)
-  if request.client_id then return "id:" .. addresses.hex(request.client_id) end
+  if request.client_id then
+    return "id:" .. request.client_id:gsub(".", function(c) return string.format("%02x", c:byte()) end)
+  end
   return "hw:" .. request.mac
 end
 
@@ -254,7 +256,7 @@ tapir.on("udp", {dport = 67}, function(pkt, dev)
     return true
   end
   local kind = request.type
-  local relayed_elsewhere = request.giaddr ~= ZERO and not pool:in_subnet(addresses.to_integer(request.giaddr))
+  local relayed_elsewhere = request.giaddr ~= ZERO and not pool:in_subnet(addr.ipv4_int(request.giaddr))
   if not kind or kind < 1 or kind > 8 or not request.mac or relayed_elsewhere then
     -- BOOTP without DHCP, a reply type, non-Ethernet hardware, another subnet's relay
     counters:add("ignored")

@@ -6,6 +6,8 @@
 -- Information-request the DNS options only. Leases are leases.lua's.
 local address = require "tapir.addr"
 local dhcpv6 = require "tapir.proto.dhcpv6"
+local Counters = require "tapir.counters"
+local neighbours = require "tapir.neighbours"
 local leases = require "leases"
 
 local config = tapir.config
@@ -25,17 +27,15 @@ local LINK_LOCAL_TEXT = address.ipv6_text(LINK_LOCAL)
 local SERVER_ID = assert(dhcpv6.duid_ll(config.mac))
 local T1, T2 = config.preferred // 2, config.preferred * 4 // 5
 
-tapir.state.counters = tapir.state.counters or {}
-local counters = tapir.state.counters
-local NAMES = {"solicit", "advertise", "request", "renew", "rebind", "release", "decline", "confirm",
-               "information_request", "reply", "ignored"}
-for _, name in ipairs(NAMES) do counters[name] = counters[name] or 0 end
-local function count(name) counters[name] = counters[name] + 1 end
-tapir.on_stop(function()
-  local parts = {}
-  for i, name in ipairs(NAMES) do parts[i] = name .. "=" .. counters[name] end
-  tapir.log.info("dhcpv6-server: " .. table.concat(parts, " "))
-end)
+-- Counted in tapir.state (a reload keeps counting), logged when the host stops.
+local counters = Counters.new{prefix = "dhcpv6-server", log_at_stop = true,
+                              names = {"solicit", "advertise", "request", "renew", "rebind", "release", "decline",
+                                       "confirm", "information_request", "reply", "ignored"}}
+local function count(name) counters:add(name) end
+
+-- The server's link-local address on the link (tapir.neighbours): neighbour solicitations
+-- for it answered, frames to another unicast MAC ignored. Before the handlers below.
+neighbours.new{mac = config.mac, ipv6 = LINK_LOCAL_TEXT}:start()
 
 tapir.log.info("dhcpv6-server: " .. LINK_LOCAL_TEXT .. " mac " .. config.mac .. ", pool " .. config.pool
                .. ", delegating " .. config.prefixes .. " in /" .. config.delegated_length .. "s")

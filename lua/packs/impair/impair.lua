@@ -11,6 +11,7 @@ local rules = require "rules"
 local Random = require "random"
 local DelayQueue = require "delay_queue"
 local Impairment = require "impairment"
+local Counters = require "tapir.counters"
 
 local config = tapir.config
 
@@ -36,8 +37,8 @@ state.rules = state.rules or {}
 state.ports = state.ports or {}
 local ports = {}
 for _, dev in ipairs(devices) do
-  state.ports[dev.name] = state.ports[dev.name] or {rx = 0, forwarded = 0, write_failed = 0}
-  ports[dev.id] = state.ports[dev.name]
+  ports[dev.id] = Counters.new{state = state.ports, key = dev.name, prefix = "port " .. dev.name,
+                               names = {"rx", "forwarded", "write_failed"}}
 end
 
 local queue = DelayQueue.new(Impairment.release, tapir.now, tapir.after)
@@ -51,8 +52,8 @@ end
 
 for _, rule in ipairs(list) do
   local key = rule.index .. " " .. rule.name
-  local counters = state.rules[key] or Impairment.counters()
-  state.rules[key] = counters
+  local counters = Counters.new{state = state.rules, key = key, names = Impairment.COUNTER_ORDER,
+                                prefix = string.format("rule %d %q", rule.index, rule.name)}
   rule.counters = counters
   -- Each direction of each rule has a random stream of its own, so one direction's
   -- traffic does not move the other's decisions.
@@ -98,16 +99,8 @@ if config.seed == 0 then
 end
 
 local function report()
-  for _, rule in ipairs(list) do
-    local fields = {}
-    for i, name in ipairs(Impairment.COUNTER_ORDER) do fields[i] = name .. "=" .. rule.counters[name] end
-    tapir.log.info(string.format("rule %d %q: %s", rule.index, rule.name, table.concat(fields, " ")))
-  end
-  for _, dev in ipairs(devices) do
-    local port = ports[dev.id]
-    tapir.log.info(string.format("port %s: rx=%d forwarded=%d write_failed=%d", dev.name, port.rx, port.forwarded,
-                                 port.write_failed))
-  end
+  for _, rule in ipairs(list) do rule.counters:log() end
+  for _, dev in ipairs(devices) do ports[dev.id]:log() end
 end
 
 tapir.on_stop(report)

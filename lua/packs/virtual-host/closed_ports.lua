@@ -5,7 +5,8 @@
 local config = tapir.config
 
 local frames = require "frames"
-local is_group_mac, is_group_ipv4, is_group_ipv6 = frames.is_group_mac, frames.is_group_ipv4, frames.is_group_ipv6
+local is_group_mac = require("tapir.neighbours").is_group_mac
+local is_group_ipv4, is_group_ipv6 = frames.is_group_ipv4, frames.is_group_ipv6
 local network_offset = frames.network_offset
 
 local function link_header(pkt, type)
@@ -53,7 +54,7 @@ local function reset(pkt, dev)
 end
 
 tapir.on("unclaimed", function(pkt, dev)
-  if is_group_mac(pkt.eth and pkt.eth.dst) then return end
+  if pkt.eth and is_group_mac(pkt.eth.dst) then return end
   if pkt.udp then
     if pkt.ip then return unreachable_v4(pkt, dev) end
     if pkt.ipv6 then return unreachable_v6(pkt, dev) end

@@ -23,10 +23,6 @@ function frames.is_fragment(pkt)
   return false
 end
 
-function frames.is_group_mac(mac)
-  return mac ~= nil and tonumber(mac:sub(1, 2), 16) % 2 == 1
-end
-
 function frames.is_group_ipv4(address)
   local first = tonumber(address:match("^(%d+)"))
   return address == "255.255.255.255" or address == "0.0.0.0" or (first >= 224 and first <= 239)

@@ -127,14 +127,30 @@ local function encode(msg)
     until at > #value
   end
   local written = {[O.PAD] = true, [O.END] = true}
-  if msg.type then
-    put(O.MESSAGE_TYPE, string.char(msg.type))
+  local order = msg.order or {}
+  -- The message type: `type`, unless options[53] says the same (then its bytes as they
+  -- are); where `order` puts option 53, else first.
+  local message_type = options[O.MESSAGE_TYPE]
+  if msg.type ~= nil then
+    if math.type(msg.type) ~= "integer" or msg.type < 0 or msg.type > 255 then
+      error("'type' must be an integer 0 to 255", 0)
+    end
+    if not (type(message_type) == "string" and message_type:byte(1) == msg.type) then
+      message_type = string.char(msg.type)
+    end
+  end
+  local type_placed = false
+  for _, code in ipairs(order) do
+    if code == O.MESSAGE_TYPE then type_placed = true end
+  end
+  if message_type and not type_placed then
+    put(O.MESSAGE_TYPE, message_type)
     written[O.MESSAGE_TYPE] = true
   end
-  local order = msg.order or {}
   for _, code in ipairs(order) do
-    if options[code] and not written[code] then
-      put(code, options[code])
+    local value = code == O.MESSAGE_TYPE and message_type or options[code]
+    if value and not written[code] then
+      put(code, value)
       written[code] = true
     end
   end

@@ -27,7 +27,7 @@
 -- master-file escapes), so any name survives a round trip. Case is kept as sent.
 local address = require "tapir.addr"
 
-local byte, char, sub, pack, unpack = string.byte, string.char, string.sub, string.pack, string.unpack
+local byte, char, sub, find, pack, unpack = string.byte, string.char, string.sub, string.find, string.pack, string.unpack
 local concat = table.concat
 
 local dns = {}
@@ -40,15 +40,23 @@ dns.CLASS = {IN = 1, CH = 3, NONE = 254, ANY = 255}
 dns.RCODE = {NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5, YXDOMAIN = 6,
              YXRRSET = 7, NXRRSET = 8, NOTAUTH = 9, NOTZONE = 10, BADVERS = 16}
 dns.OPCODE = {QUERY = 0, IQUERY = 1, STATUS = 2, NOTIFY = 4, UPDATE = 5}
+-- Fields decode gives that say something of the bytes read and that encode does not write
+-- (a round trip drops them).
+dns.DECODE_ONLY = {edns_error = true}
+-- Names compare, and so compress, case-blind (RFC 4343): encoding may write a name as a
+-- pointer to an earlier one in another case, which a round trip then reads.
+dns.CASE_BLIND = true
 
 local T = dns.TYPE
 local MAX_NAME = 255
 
 -- Names ------------------------------------------------------------------------------------
 
+local UNSAFE = "[^%w%-_*/+=:]"
+
 local function escape_label(label)
-  if not label:find("[^%w%-_*/+=:]") then return label end
-  return (label:gsub("[^%w%-_*/+=:]", function(c)
+  if not label:find(UNSAFE) then return label end
+  return (label:gsub(UNSAFE, function(c)
     if c == "." or c == "\\" then return "\\" .. c end
     local b = byte(c)
     if b > 32 and b < 127 then return c end
@@ -124,14 +132,17 @@ end
 -- it, or nil and why. Every pointer must point before the one that led to it, so a loop
 -- cannot trap the reader.
 local function read_name(p, pos)
-  local labels, count, length = {}, 0, 1
+  if byte(p, pos) == 0 then return "", pos + 1 end   -- the root, as every OPT's owner
+  -- Labels are joined as they come: most names have a few, and a chain of ".." is cheaper
+  -- than a table and table.concat for them.
+  local name, length = nil, 1
   local after
   local limit = pos
   while true do
     local size = byte(p, pos)
     if not size then return nil, "a name runs past the end" end
     if size == 0 then
-      return concat(labels, "."), after or pos + 1
+      return name or "", after or pos + 1
     elseif size >= 0xC0 then
       local low = byte(p, pos + 1)
       if not low then return nil, "a name runs past the end" end
@@ -145,8 +156,12 @@ local function read_name(p, pos)
       if pos + size > #p then return nil, "a name runs past the end" end
       length = length + size + 1
       if length > MAX_NAME then return nil, "a name over 255 bytes" end
-      count = count + 1
-      labels[count] = escape_label(sub(p, pos + 1, pos + size))
+      local label = sub(p, pos + 1, pos + size)
+      -- The search stops at the next length byte at the latest: only a label with a byte
+      -- to escape pays for escape_label.
+      local unsafe = find(p, UNSAFE, pos + 1)
+      if unsafe and unsafe <= pos + size then label = escape_label(label) end
+      name = name and name .. "." .. label or label
       pos = pos + 1 + size
     end
   end
@@ -257,10 +272,9 @@ local function decode(p)
     msg.questions[i] = {name = name, type = qtype, class = qclass}
     pos = after + 4
   end
-  local sections = {{msg.answers, ancount}, {msg.authority, nscount}, {msg.additional, arcount}}
-  for s, section in ipairs(sections) do
-    local list = section[1]
-    for _ = 1, section[2] do
+  for s = 1, 3 do
+    local list = s == 1 and msg.answers or s == 2 and msg.authority or msg.additional
+    for _ = 1, s == 1 and ancount or s == 2 and nscount or arcount do
       local name, after = read_name(p, pos)
       if not name then error(after, 0) end
       if after + 9 > #p then error("a record runs past the end", 0) end
@@ -292,32 +306,65 @@ function dns.decode(bytes)
 end
 
 -- Encoding ---------------------------------------------------------------------------------
+--
+-- One message is written at a time (encode never yields), into the module's own buffer:
+-- `parts` and their total `length`, and the offset of every name suffix already placed
+-- (lower case, for compression).
+local parts, count, length, suffixes = {}, 0, 0, nil
 
--- A message being written: the parts so far, its length, and the offset of every name
--- suffix already placed (lower case), for compression.
-local Writer = {}
-Writer.__index = Writer
-
-function Writer:put(bytes)
-  local n = #self.parts + 1
-  self.parts[n] = bytes
-  self.length = self.length + #bytes
+local function put(bytes)
+  count = count + 1
+  parts[count] = bytes
+  length = length + #bytes
 end
 
-function Writer:name(name, compress)
+-- What writing a name needs, kept per name text (a server writes the same few names again
+-- and again): its labels' wire forms and its suffixes in lower case. The cache is dropped
+-- whole when it grows past CACHE_LIMIT names, so any traffic keeps it bounded.
+local CACHE_LIMIT = 4096
+local name_cache, cached = {}, 0
+
+local function name_parts(name)
+  local entry = name_cache[name]
+  if entry then return entry end
   local labels, problem = dns.labels(name)
   if not labels then error(problem, 0) end
-  for i = 1, #labels do
-    local suffix = concat(labels, ".", i):lower()
-    local pointer = compress and self.suffixes[suffix]
-    if pointer then
-      self:put(pack(">I2", 0xC000 | pointer))
-      return
-    end
-    if self.length < 0x4000 and not self.suffixes[suffix] then self.suffixes[suffix] = self.length end
-    self:put(char(#labels[i]) .. labels[i])
+  entry = {wire = {}, suffix = {}, offset = {}}
+  local at = 0
+  for i, label in ipairs(labels) do
+    entry.wire[i] = char(#label) .. label
+    entry.suffix[i] = concat(labels, ".", i):lower()
+    entry.offset[i] = at
+    at = at + 1 + #label
   end
-  self:put("\0")
+  entry.whole = concat(entry.wire) .. "\0"
+  if cached >= CACHE_LIMIT then name_cache, cached = {}, 0 end
+  name_cache[name], cached = entry, cached + 1
+  return entry
+end
+
+local function put_name(name, compress)
+  local entry = name_parts(name)
+  local wire, suffix = entry.wire, entry.suffix
+  local n = #wire
+  -- Where the first suffix already written is: the name up to there is written out, the
+  -- rest is a pointer (when compressing).
+  local first_known = n + 1
+  for i = 1, n do
+    if suffixes[suffix[i]] then first_known = i break end
+  end
+  local start = length
+  for i = 1, first_known - 1 do
+    if start + entry.offset[i] < 0x4000 then suffixes[suffix[i]] = start + entry.offset[i] end
+  end
+  if first_known > n then
+    put(entry.whole)
+  elseif compress then
+    for i = 1, first_known - 1 do put(wire[i]) end
+    put(pack(">I2", 0xC000 | suffixes[suffix[first_known]]))
+  else
+    put(entry.whole)
+  end
 end
 
 local function need(rr, field, kind)
@@ -344,60 +391,85 @@ local function u32(rr, field)
   return value
 end
 
+-- An address's bytes, kept per text as names are.
+local address_cache, addresses_cached = {}, 0
+
+local function address_bytes(text, t)
+  local bytes = address_cache[text]
+  if not bytes then
+    bytes = address.ipv4_bytes(text) or address.ipv6_bytes(text)
+    if not bytes then return nil end
+    if addresses_cached >= CACHE_LIMIT then address_cache, addresses_cached = {}, 0 end
+    address_cache[text], addresses_cached = bytes, addresses_cached + 1
+  end
+  if #bytes ~= (t == T.A and 4 or 16) then return nil end
+  return bytes
+end
+
 -- Writes the record's data after its length field, then fills the length in.
-function Writer:rdata(rr)
+local A_LENGTH, AAAA_LENGTH = pack(">I2", 4), pack(">I2", 16)
+
+local function put_rdata(rr)
   local t = rr.type
-  local length_slot = #self.parts + 1
-  self:put("\0\0")
-  local start = self.length
+  if (t == T.A or t == T.AAAA) and not rr.rdata then
+    -- The common answers: their length is known before their data.
+    local text = need(rr, "address", "string")
+    local bytes = address_bytes(text, t)
+    if not bytes then error("'" .. text .. "' is not an " .. (t == T.A and "IPv4" or "IPv6") .. " address", 0) end
+    put(t == T.A and A_LENGTH or AAAA_LENGTH)
+    put(bytes)
+    return
+  end
+  local length_slot = count + 1
+  put("\0\0")
+  local start = length
   if rr.rdata then
-    self:put(need(rr, "rdata", "string"))
+    put(need(rr, "rdata", "string"))
   elseif t == T.A or t == T.AAAA then
     local text = need(rr, "address", "string")
-    local bytes = t == T.A and address.ipv4_bytes(text) or t == T.AAAA and address.ipv6_bytes(text)
+    local bytes = address_bytes(text, t)
     if not bytes then error("'" .. text .. "' is not an " .. (t == T.A and "IPv4" or "IPv6") .. " address", 0) end
-    self:put(bytes)
+    put(bytes)
   elseif t == T.NS or t == T.CNAME or t == T.PTR then
-    self:name(need(rr, "target", "string"), true)
+    put_name(need(rr, "target", "string"), true)
   elseif t == T.MX then
-    self:put(pack(">I2", u16(rr, "preference")))
-    self:name(need(rr, "exchange", "string"), true)
+    put(pack(">I2", u16(rr, "preference")))
+    put_name(need(rr, "exchange", "string"), true)
   elseif t == T.SRV then
-    self:put(pack(">I2I2I2", u16(rr, "priority"), u16(rr, "weight"), u16(rr, "port")))
-    self:name(need(rr, "target", "string"), false)
+    put(pack(">I2I2I2", u16(rr, "priority"), u16(rr, "weight"), u16(rr, "port")))
+    put_name(need(rr, "target", "string"), false)
   elseif t == T.SOA then
-    self:name(need(rr, "mname", "string"), true)
-    self:name(need(rr, "rname", "string"), true)
-    self:put(pack(">I4I4I4I4I4", u32(rr, "serial"), u32(rr, "refresh"), u32(rr, "retry"), u32(rr, "expire"),
-                  u32(rr, "minimum")))
+    put_name(need(rr, "mname", "string"), true)
+    put_name(need(rr, "rname", "string"), true)
+    put(pack(">I4I4I4I4I4", u32(rr, "serial"), u32(rr, "refresh"), u32(rr, "retry"), u32(rr, "expire"),
+             u32(rr, "minimum")))
   elseif t == T.TXT then
     local strings = rr.strings
     if type(strings) ~= "table" or #strings == 0 then error("TXT record of '" .. rr.name .. "': no strings", 0) end
     for _, text in ipairs(strings) do
       if type(text) ~= "string" or #text > 255 then error("a TXT string must be a string of at most 255 bytes", 0) end
-      self:put(char(#text) .. text)
+      put(char(#text) .. text)
     end
   elseif t == T.CAA then
     local tag = need(rr, "tag", "string")
     if #tag < 1 or #tag > 255 then error("a CAA tag must be 1 to 255 bytes", 0) end
     local flags = need(rr, "flags", "integer")
     if flags < 0 or flags > 255 then error("CAA flags must be 0 to 255", 0) end
-    self:put(char(flags, #tag) .. tag .. need(rr, "value", "string"))
+    put(char(flags, #tag) .. tag .. need(rr, "value", "string"))
   else
     error("record of '" .. tostring(rr.name) .. "': type " .. tostring(t) .. " needs 'rdata' (bytes)", 0)
   end
-  local length = self.length - start
-  if length > 0xFFFF then error("a record's data is over 65535 bytes", 0) end
-  self.parts[length_slot] = pack(">I2", length)
+  local data_length = length - start
+  if data_length > 0xFFFF then error("a record's data is over 65535 bytes", 0) end
+  parts[length_slot] = pack(">I2", data_length)
 end
 
-function Writer:record(rr)
+local function put_record(rr)
   if type(rr) ~= "table" then error("a record must be a table", 0) end
-  need(rr, "name", "string")
-  self:name(rr.name, true)
+  put_name(need(rr, "name", "string"), true)
   local t = u16(rr, "type")
-  self:put(pack(">I2I2I4", t, rr.class == nil and dns.CLASS.IN or u16(rr, "class"), u32(rr, "ttl")))
-  self:rdata(rr)
+  put(pack(">I2I2I4", t, rr.class == nil and dns.CLASS.IN or u16(rr, "class"), u32(rr, "ttl")))
+  put_rdata(rr)
 end
 
 local function flag(value, bit)
@@ -416,26 +488,32 @@ local function encode(msg)
   if math.type(opcode) ~= "integer" or opcode < 0 or opcode > 15 then error("opcode must be 0 to 15", 0) end
   local id = msg.id or 0
   if math.type(id) ~= "integer" or id < 0 or id > 0xFFFF then error("id must be 0 to 65535", 0) end
-  local flags = flag(msg.qr, 0x8000) | opcode << 11 | flag(msg.aa, 0x0400) | flag(msg.tc, 0x0200)
-      | flag(msg.rd, 0x0100) | flag(msg.ra, 0x0080) | flag(msg.ad, 0x0020) | flag(msg.cd, 0x0010) | (rcode & 0xF)
-  local w = setmetatable({parts = {}, length = 0, suffixes = {}}, Writer)
-  w:put(pack(">I2I2I2I2I2I2", id, flags, #questions, #answers, #authority, #additional + (edns and 1 or 0)))
+  local flags = (msg.qr and 0x8000 or 0) | opcode << 11 | (msg.aa and 0x0400 or 0) | (msg.tc and 0x0200 or 0)
+      | (msg.rd and 0x0100 or 0) | (msg.ra and 0x0080 or 0) | (msg.ad and 0x0020 or 0) | (msg.cd and 0x0010 or 0)
+      | (rcode & 0xF)
+  for i = count, 1, -1 do parts[i] = nil end
+  count, length, suffixes = 0, 0, {}
+  put(pack(">I2I2I2I2I2I2", id, flags, #questions, #answers, #authority, #additional + (edns and 1 or 0)))
   for _, q in ipairs(questions) do
     if type(q) ~= "table" then error("a question must be a table", 0) end
-    w:name(need(q, "name", "string"), true)
-    w:put(pack(">I2I2", u16(q, "type"), q.class == nil and dns.CLASS.IN or u16(q, "class")))
+    put_name(need(q, "name", "string"), true)
+    put(pack(">I2I2", u16(q, "type"), q.class == nil and dns.CLASS.IN or u16(q, "class")))
   end
-  for _, list in ipairs({answers, authority, additional}) do
-    for _, rr in ipairs(list) do w:record(rr) end
-  end
+  for _, rr in ipairs(answers) do put_record(rr) end
+  for _, rr in ipairs(authority) do put_record(rr) end
+  for _, rr in ipairs(additional) do put_record(rr) end
   if edns then
     local size = edns.udp_size or 512
     local ttl = (rcode >> 4) << 24 | (edns.version or 0) << 16 | flag(edns.dnssec_ok, 0x8000) | (edns.z or 0) & 0x7FFF
-    local options = {}
-    for i, option in ipairs(edns.options or {}) do options[i] = pack(">I2s2", option.code, option.data) end
-    w:put("\0" .. pack(">I2I2I4s2", T.OPT, size, ttl, concat(options)))
+    local options = ""
+    if edns.options and #edns.options > 0 then
+      local list = {}
+      for i, option in ipairs(edns.options) do list[i] = pack(">I2s2", option.code, option.data) end
+      options = concat(list)
+    end
+    put("\0" .. pack(">I2I2I4s2", T.OPT, size, ttl, options))
   end
-  return concat(w.parts)
+  return concat(parts, "", 1, count)
 end
 
 -- The bytes of `msg`, or nil and why it cannot be written (a bad name, a field missing

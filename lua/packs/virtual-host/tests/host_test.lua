@@ -172,6 +172,13 @@ function test_frames_to_another_unicast_mac_are_ignored()
   test.inject(eth(0x86dd, FOREIGN)
            .. tapir.build.ipv6{src = PEER_IPV6, dst = config.ipv6, nxt = 58,
                                payload = tapir.build.icmpv6{type = 128, id = 1, seq = 1}})
+  -- A SYN to the TCP echo port (the host's engine) and to a closed port (a reset otherwise).
+  for _, port in ipairs{config.tcp_echo_ports[1], 81} do
+    test.inject(eth(0x0800, FOREIGN)
+             .. tapir.build.ip{src = PEER_IP, dst = config.ip, proto = 6,
+                               payload = tapir.build.tcp{sport = 40002, dport = port, flags = 0x02, seq = 1,
+                                                         window = 64240}})
+  end
   test.equal(#test.written(), 0, "nothing answered for a frame to another MAC")
 
   test.inject(eth(0x0800) .. tapir.build.ip{src = PEER_IP, dst = config.ip, proto = 1,
