@@ -30,6 +30,11 @@ struct Console: ParsableCommand {
     @Option(name: .long, help: "Step through this capture with next() instead of using a device.")
     var replay: String?
 
+    @Flag(name: .long, help: "With --replay: step through the packets the capture marks outbound too.")
+    var includeOutbound = false
+
+    @OptionGroup var recording: RecordOptions
+
     @OptionGroup var live: LiveOptions
 
     @OptionGroup var host: HostOptions
@@ -38,9 +43,13 @@ struct Console: ParsableCommand {
         guard replay == nil || (dev == nil && !tun) else {
             throw ValidationError("--replay uses no device: drop --dev and --tun")
         }
+        guard replay == nil || recording.record == nil else {
+            throw ValidationError("--record records a live device: drop --replay")
+        }
     }
 
     func run() throws {
+        recording.claimStandardOutput()
         let logger = host.makeLogger()
         let loop = try EventLoop()
         defer { loop.close() }
@@ -54,13 +63,15 @@ struct Console: ParsableCommand {
         var consoleReplay: ConsoleReplay?
 
         if let replay {
-            let replaying = try ReplayHost.open(input: replay, output: nil, options: options, logger: logger)
+            let replaying = try ReplayHost.open(input: replay, output: nil, includeOutbound: includeOutbound,
+                                                 options: options, logger: logger)
             tapirHost = replaying.host
             consoleReplay = ConsoleReplay(device: replaying.device, hostDevice: replaying.hostDevice,
                                           timers: replaying.timers)
         } else {
             tapirHost = TapirHost(options: options, loop: loop, logger: logger)
             tapirHost.deviceOpener = LiveDevices.opener
+            recording.apply(to: tapirHost)
             let arguments: [DeviceArgument]
             do {
                 arguments = try dev.map { (name) throws(DeviceArgumentError) in try [DeviceArgument(parsing: name)] } ?? []

@@ -47,8 +47,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Keep the 4-byte packet-information header on the device (stripped for handlers).")
     var pi = false
 
-    @Option(name: .long, help: "Record every frame in and out to this pcap file ('-': standard output, flushed per packet); with several devices, each after the first to FILE-DEVICE.pcap beside it (tapir-record-DEVICE.pcap with '-').")
-    var record: String?
+    @OptionGroup var recording: RecordOptions
 
     @Flag(inversion: .prefixedNo, help: "Reload a script when its file (or a module it required from beside it) is saved.")
     var watch = true
@@ -77,6 +76,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        recording.claimStandardOutput()
         let logger = host.makeLogger()
         let plan: LoadPlan
         do {
@@ -98,7 +98,7 @@ struct Run: ParsableCommand {
         var sandboxKeeper: SandboxKeeper?
         defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { devices.removeSandboxes() } }
         FileHandle.standardOutput.write(Data(devices.reachability.utf8))
-        tapirHost.recordPath = record
+        recording.apply(to: tapirHost)
         do {
             for device in devices.devices { try tapirHost.add(device) }
         } catch {
