@@ -12,7 +12,8 @@ struct Console: ParsableCommand {
         abstract: "A Lua prompt on a live device (a sandbox when no --dev is given), or on a capture.",
         discussion: """
             The prompt evaluates in the first script's Lua state (or an empty one of its own); \
-            handlers defined there take effect at once. Helpers: sniff(3), sniff{count=, seconds=, \
+            handlers defined there take effect at once. help() lists the helpers, help(name) prints \
+            the API reference's entry; Tab completes names, fields and file names. Helpers: sniff(3), sniff{count=, seconds=, \
             filter=}, show(pkt), hexdump(bytes), send(bytes or pkt, [dev]), handlers(), stats(), \
             reload(), peer("ping -c1 198.18.0.2") (in the sandbox), next() (with --replay). \
             Ctrl-C stops a running chunk, Ctrl-D leaves. History: $TAPIR_HISTORY or ~/.tapir_history.
@@ -117,6 +118,7 @@ struct Console: ParsableCommand {
         if let failure = editor.historyError { logger.warning("\(failure)") }
         let session = ConsoleSession(host: tapirHost, loop: loop, editor: editor, script: promptScript)
         session.sandboxNamespace = sandbox?.namespace
+        session.apiReferencePath = LuaPaths.preludeDirectories.first.map { APIReference.path(besideLuaDirectory: $0) }
         if let privilegeDrop, let sandbox {
             session.peerRefusal = "peer needs root to enter the sandbox, and tapir console runs as "
                 + "\(privilegeDrop.userName) (--user); run it from another shell as root: "

@@ -31,6 +31,7 @@ final class ConsoleSessionTests: XCTestCase {
         let script = try host.load(path: "/dev/null", name: "console")
         let editor = LineEditor(historyPath: nil, input: input.readEnd, output: output.writeEnd)
         session = ConsoleSession(host: host, loop: loop, editor: editor, script: script)
+        session.apiReferencePath = APIReference.path(besideLuaDirectory: lua)
         session.onEnd = { [unowned self] in self.ended = true }
         try session.start()
     }
@@ -203,5 +204,99 @@ final class ConsoleSessionTests: XCTestCase {
         XCTAssertTrue(sniffed[0].contains(" mem0 Out ") && sniffed[0].contains("ARP, Request who-has 198.18.0.1 tell 198.18.0.9"), text)
         XCTAssertTrue(sniffed[1].contains(" mem0 In ") && sniffed[1].contains("who-has 198.18.0.2 tell 198.18.0.1"), text)
         XCTAssertEqual(device.takeWritten().count, 1)
+    }
+
+    // MARK: help
+
+    func testHelpPrintsTheEntriesOfTheAPIDocumentation() throws {
+        let reference = try XCTUnwrap(APIReference(path: session.apiReferencePath ?? ""))
+        try type("help(tapir.build.ip)\nhelp('pkt.tcp')\nhelp(sniff)\nhelp(string.rep)\nhelp(tapir.nothing)\n")
+        XCTAssertTrue(run { self.text.contains("help: got nil") }, text)
+        let ip = try XCTUnwrap(reference.lookup("tapir.build.ip").first)
+        XCTAssertTrue(text.hasPrefix("tapir.build.ip\n  \(ip.text)\n"), text)
+        XCTAssertFalse(ip.text.contains("`"), "backticks dropped")
+        for field in PacketField.allCases where field.layer == .tcp {
+            XCTAssertTrue(text.contains("\npkt.tcp.\(field.name) "), "pkt.tcp.\(field.name): \(text)")
+        }
+        XCTAssertTrue(text.contains("sniff\n  sniff(n) or sniff{count =, seconds =, filter =}"), text)
+        XCTAssertTrue(text.contains("string.rep is Lua's own: https://www.lua.org/manual/5.4/manual.html#pdf-string.rep"), text)
+    }
+
+    /// help() lists the console section of docs/lua-api.md: each global the prompt adds has
+    /// its row there, and each row there is a global the prompt has.
+    func testEveryPromptHelperHasItsRowAndHelpListsThem() throws {
+        let reference = try XCTUnwrap(APIReference(path: session.apiReferencePath ?? ""))
+        let rows = Set(reference.entries.filter { $0.section == APIReference.consoleSection }.map(\.name))
+        XCTAssertTrue(rows.contains("help") && rows.contains("sniff"), "\(rows)")
+        let plain = try host.load(path: "/dev/null", name: "plain")
+        let names = "local n = {} for k in pairs(_G) do n[#n + 1] = k end return table.concat(n, ' ')"
+        let before = Set(try plain.state.string(try plain.state.evaluate(names)).split(separator: " ").map(String.init))
+        let promptScript = try XCTUnwrap(host.scripts.first { $0.name == "console" })
+        let after = Set(try promptScript.state.string(try promptScript.state.evaluate(names)).split(separator: " ").map(String.init))
+        // print is Lua's, redirected above the line being typed; next keeps Lua's meaning too.
+        let added = after.subtracting(before).union(["next"])
+        XCTAssertEqual(added, rows, "prompt globals vs docs/lua-api.md's console rows")
+
+        try type("help()\n")
+        XCTAssertTrue(run { self.text.contains("The API: help(tapir)") }, text)
+        for row in rows {
+            XCTAssertTrue(text.contains("\n  \(row) ") || text.contains("  \(row) "), "\(row) listed: \(text)")
+        }
+    }
+
+    func testHelpWithoutTheReferenceSaysWhereItLooked() throws {
+        session.apiReferencePath = "/nonexistent/docs/lua-api.md"
+        try type("help('tapir.on')\n")
+        XCTAssertTrue(run { self.text.contains("not installed") }, text)
+        XCTAssertTrue(text.contains("help: the API reference is not installed (looked for /nonexistent/docs/lua-api.md)"), text)
+    }
+
+    // MARK: Tab
+
+    func testTabCompletesGlobalsFieldsBuildersAndTheirFields() throws {
+        XCTAssertEqual(session.complete("tapir.build.i"), LineCompletion(stemLength: 1, candidates: ["icmp", "icmpv6", "ip", "ipv6"]))
+        XCTAssertEqual(session.complete("x = tapir.lo"), LineCompletion(stemLength: 2, candidates: ["log"]))
+        XCTAssertEqual(session.complete("tapir.log."), LineCompletion(stemLength: 0, candidates: ["debug", "error", "info", "warn"]))
+        XCTAssertEqual(session.complete("sni"), LineCompletion(stemLength: 3, candidates: ["sniff"]))
+        XCTAssertEqual(session.complete("whi"), LineCompletion(stemLength: 3, candidates: ["while"]))
+        XCTAssertEqual(session.complete("tapir.build.udp{sp"), LineCompletion(stemLength: 2, candidates: ["sport"]))
+        XCTAssertEqual(session.complete("tapir.build.arp{op = 2, t"), LineCompletion(stemLength: 1, candidates: ["tha", "tpa"]))
+        // After '=' a value is typed, not a field name: globals again.
+        XCTAssertEqual(session.complete("tapir.build.udp{sport = tap").candidates, ["tapir"])
+        XCTAssertEqual(session.complete("nothing.here."), .none)
+        XCTAssertEqual(session.complete("tapir..x").candidates, [])
+    }
+
+    func testTabCompletesAPacketsLayersFieldsAndMethods() throws {
+        let device = MemoryDevice(name: "mem0", mode: .tap)
+        let hostDevice = try host.add(device)
+        try type("tapir.on('udp', function(pkt) p = pkt:copy() end); print('o' .. 'n')\n")
+        XCTAssertTrue(run { self.text.contains("on\n") }, text)
+        device.inject(Self.udpDatagram)
+        host.pump(hostDevice)
+        XCTAssertEqual(session.complete("p."), LineCompletion(stemLength: 0, candidates: [
+            "eth", "ip", "layers", "malformed", "payload", "udp"]))
+        XCTAssertEqual(session.complete("p.u"), LineCompletion(stemLength: 1, candidates: ["udp"]))
+        XCTAssertEqual(session.complete("p.udp.sp"), LineCompletion(stemLength: 2, candidates: ["sport"]))
+        XCTAssertEqual(session.complete("p.ip."), LineCompletion(stemLength: 0, candidates: PacketField.allCases
+            .filter { $0.layer == .ip }.map { "\($0.name)" }.sorted()))
+        XCTAssertEqual(session.complete("p:r"), LineCompletion(stemLength: 1, candidates: ["reply"]))
+        XCTAssertEqual(session.complete("p.tcp."), .none, "no TCP layer in this packet")
+    }
+
+    func testTabInsideAStringCompletesFileNames() throws {
+        let directory = NSTemporaryDirectory() + "tapir-complete-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory + "/scripts", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        FileManager.default.createFile(atPath: directory + "/script.lua", contents: nil)
+        FileManager.default.createFile(atPath: directory + "/.hidden", contents: nil)
+        XCTAssertEqual(session.complete("dofile(\"\(directory)/scr"),
+                       LineCompletion(stemLength: 3, candidates: ["script.lua", "scripts/"]))
+        XCTAssertEqual(session.complete("dofile('\(directory)/"),
+                       LineCompletion(stemLength: 0, candidates: ["script.lua", "scripts/"]))
+        XCTAssertEqual(session.complete("x = 'it''s' .. \"\(directory)/."),
+                       LineCompletion(stemLength: 1, candidates: [".hidden"]))
+        // A string closed: names again.
+        XCTAssertEqual(session.complete("x = 'done' .. sni").candidates, ["sniff"])
     }
 }

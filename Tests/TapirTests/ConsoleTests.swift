@@ -121,6 +121,41 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(console.waitForExit(), console.screen())
     }
 
+    func testHelpAndTabCompletionAtATerminal() throws {
+        let capture = try writeCapture()
+        let console = try terminal("--replay \(capture)")
+        XCTAssertTrue(console.waitFor("> "), console.screen())
+        console.typeLine("help()")
+        XCTAssertTrue(console.waitFor("The API: help(tapir)"), console.screen())
+        XCTAssertTrue(console.screen().contains("  sniff      sniff(n) or sniff{"), console.screen())
+        console.typeLine("help(tapir.build.ip)")
+        XCTAssertTrue(console.waitFor("tapir.build.ip\n  tapir.build.ip{src, dst, proto"), console.screen())
+
+        // Tab with several candidates lists them; typing on and Tab again completes.
+        console.type("tapir.build.i")
+        console.key("Tab")
+        XCTAssertTrue(console.waitFor("icmp    icmpv6  ip      ipv6"), console.screen())
+        console.type("pv")
+        console.key("Tab")
+        console.type("{nx")
+        console.key("Tab")
+        console.type(" = 59}")
+        console.key("Enter")
+        XCTAssertTrue(console.waitFor("> tapir.build.ipv6{nxt = 59}\n"), console.screen())
+
+        // A packet's layers and fields.
+        console.typeLine("p = next()")
+        XCTAssertTrue(console.waitFor("ARP, Request who-has 198.18.0.2"), console.screen())
+        console.type("p.a")
+        console.key("Tab")
+        console.type(".tp")
+        console.key("Tab")
+        console.key("Enter")
+        XCTAssertTrue(console.waitFor("> p.arp.tpa\n198.18.0.2"), console.screen())
+        console.key("C-d")
+        XCTAssertTrue(console.waitForExit(), console.screen())
+    }
+
     func testReplayStepsThroughACapture() throws {
         let capture = try writeCapture()
         let script = directory + "/count.lua"

@@ -207,6 +207,163 @@ function M.showPacket(pkt)
   return table.concat(lines, "\n")
 end
 
+-- help ---------------------------------------------------------------------------------
+
+-- The libraries Lua itself documents, for help(string.format).
+local luaLibraries = { "string", "table", "math", "io", "os", "coroutine", "utf8", "debug" }
+
+-- The documented name of a value: a member of tapir (tapir.build.ip), a global the prompt
+-- offers (sniff), or one of Lua's own functions (string.format); nil when it has none.
+function M.nameOf(value)
+  if isPacket(value) then return "pkt" end
+  local function search(tableValue, prefix, depth)
+    for key, member in pairs(tableValue) do
+      if rawequal(member, value) then return prefix .. key end
+    end
+    if depth > 0 then
+      for key, member in pairs(tableValue) do
+        if type(member) == "table" and type(key) == "string" then
+          local found = search(member, prefix .. key .. ".", depth - 1)
+          if found then return found end
+        end
+      end
+    end
+  end
+  if rawequal(value, tapir) then return "tapir" end
+  local found = type(tapir) == "table" and search(tapir, "tapir.", 1)
+  if found then return found end
+  for key, member in pairs(_G) do
+    if rawequal(member, value) and type(key) == "string" then return key end
+  end
+  for _, library in ipairs(luaLibraries) do
+    local tableValue = _G[library]
+    if type(tableValue) == "table" then
+      for key, member in pairs(tableValue) do
+        if rawequal(member, value) then return library .. "." .. key, true end
+      end
+    end
+  end
+end
+
+local function firstSentence(text)
+  local sentence = text:match("^(.-%.)%s") or text
+  if #sentence > 90 then sentence = sentence:sub(1, 87) .. "..." end
+  return sentence
+end
+
+-- help(): what the prompt offers; help(value or "name"): its entry in docs/lua-api.md.
+function M.help(subject)
+  if subject == nil then
+    local lines = { "At the prompt (help(name) for the whole entry):" }
+    for line in (native("help") or ""):gmatch("[^\n]+") do
+      local name, text = line:match("^([^\t]+)\t(.*)$")
+      lines[#lines + 1] = string.format("  %-10s %s", name, firstSentence(text))
+    end
+    lines[#lines + 1] = "The API: help(tapir), help(tapir.on), help(\"tapir.build\"), help(\"pkt.tcp\"), help(pkt)."
+    return table.concat(lines, "\n")
+  end
+  local name, luaOwn = subject, false
+  if type(subject) ~= "string" then
+    name, luaOwn = M.nameOf(subject)
+    if not name then
+      return "help: this " .. type(subject) .. " has no documented name; try help() or help(\"tapir.on\")"
+    end
+  end
+  if luaOwn then
+    return name .. " is Lua's own: https://www.lua.org/manual/5.4/manual.html#pdf-" .. name
+  end
+  if name == "tapir" then
+    local names = {}
+    for key in pairs(tapir) do names[#names + 1] = "tapir." .. key end
+    table.sort(names)
+    return "tapir: " .. table.concat(names, ", ") .. "\nhelp(tapir.NAME) for one of them."
+  end
+  local text = native("help", name)
+  if not text then return "help: no entry for " .. name .. " in docs/lua-api.md" end
+  return text
+end
+
+-- Tab ------------------------------------------------------------------------------------
+
+local keywords = { "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto",
+                   "if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while" }
+local packetMethods = { "bytes", "copy", "reply" }
+
+-- The identifier keys of a table and of the tables its metatables' __index chain holds.
+local function addKeys(value, names)
+  for _ = 1, 4 do
+    if type(value) ~= "table" then return end
+    for key in pairs(value) do
+      if isIdentifier(key) then names[key] = true end
+    end
+    local mt = getmetatable(value)
+    value = type(mt) == "table" and rawget(mt, "__index") or nil
+  end
+end
+
+local function safeIndex(value, key)
+  local ok, result = pcall(function() return value[key] end)
+  if ok then return result end
+end
+
+-- The names that may follow `base` and the separator: a table's keys, a packet's layers
+-- and fields (its methods after ':'), a layer's fields, a string's methods.
+local function memberNames(base, parentIsPacket, lastKey, separator)
+  local names = {}
+  if isPacket(base) then
+    if separator == ":" then
+      for _, name in ipairs(packetMethods) do names[name] = true end
+    else
+      for layer in base.layers:gmatch("[^:]+") do names[layer] = true end
+      for _, field in ipairs(layerFields.frame) do names[field] = true end
+      names.layers = true
+    end
+  elseif parentIsPacket and layerFields[lastKey] then
+    for _, field in ipairs(layerFields[lastKey]) do names[field] = true end
+  elseif type(base) == "string" and separator == ":" then
+    addKeys(string, names)
+  elseif type(base) == "table" then
+    addKeys(base, names)
+  end
+  return names
+end
+
+-- The candidates for the word before the cursor, handed to the host as
+-- "stem length\ncandidate\n...": globals and keywords, fields after `a.b.`, a packet's
+-- layers and fields, a builder's fields inside `tapir.build.NAME{`.
+function M.complete(line)
+  local stem, names = "", {}
+  local builder, inside = line:match("tapir%.build%.([%a_][%w_]*)%s*%(?%s*{([^{}]*)$")
+  if builder and layerFields.builders[builder] and (inside:match("^%s*[%a_]*$") or inside:match("[,;]%s*[%a_]*$")) then
+    stem = inside:match("([%a_]*)$")
+    for _, field in ipairs(layerFields.builders[builder]) do names[field] = true end
+  else
+    local expression = line:match("[%w_%.:]*$")
+    local base, separator
+    base, separator, stem = expression:match("^(.*)([%.:])([%a_]?[%w_]*)$")
+    if not base then
+      stem = expression:match("[%a_][%w_]*$") or ""
+      if stem ~= expression then stem = "" end
+      addKeys(_G, names)
+      for _, word in ipairs(keywords) do names[word] = true end
+    elseif base:match("^[%a_][%w_]*[%w_%.]*$") and not base:find("..", 1, true) then
+      local value, parent, lastKey = _G, nil, nil
+      for key in base:gmatch("[^.]+") do
+        parent, lastKey = value, key
+        value = safeIndex(value, key)
+        if value == nil then break end
+      end
+      if value ~= nil then names = memberNames(value, isPacket(parent), lastKey, separator) end
+    end
+  end
+  local found = {}
+  for name in pairs(names) do
+    if name:sub(1, #stem) == stem then found[#found + 1] = name end
+  end
+  table.sort(found)
+  native("completions", #stem .. "\n" .. table.concat(found, "\n"))
+end
+
 local function findDevice(name)
   for _, device in ipairs(tapir.devices()) do
     if name == nil or device.name == name then return device end
@@ -239,6 +396,13 @@ function M.install(nativeFunction, fields)
     native("sniff", options.filter, count or 0, seconds or 0)
   end
 
+  help = function(...)
+    if select("#", ...) > 0 and (...) == nil then
+      write("help: got nil (a name that is not there?); help() lists what there is")
+      return
+    end
+    write(M.help(...))
+  end
   show = function(pkt) write(M.showPacket(pkt)) end
   hexdump = function(value) write(M.hexdump(value)) end
 

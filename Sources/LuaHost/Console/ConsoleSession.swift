@@ -26,6 +26,9 @@ public final class ConsoleSession {
     private var script: Script?
     private var evalFunction: LuaReference?
     private var keepFunction: LuaReference?
+    private var completeFunction: LuaReference?
+    /// What console.lua's complete() answered last.
+    private var completion = LineCompletion.none
     /// The lines of a chunk not complete yet.
     private var pendingLines: [String] = []
     /// The namespace `peer` runs commands in (the sandbox), if any.
@@ -33,6 +36,9 @@ public final class ConsoleSession {
     /// Why `peer` is refused even with a sandbox (tapir dropped the root that entering the
     /// sandbox needs), if it is.
     public var peerRefusal: String?
+    /// docs/lua-api.md, which `help` prints from (nil: not installed).
+    public var apiReferencePath: String?
+    private lazy var apiReference: APIReference? = apiReferencePath.flatMap { APIReference(path: $0) }
     /// The capture `next()` steps through (tapir console --replay), if any.
     public var replay: ConsoleReplay?
     /// Called once at end of input (Ctrl-D).
@@ -54,6 +60,7 @@ public final class ConsoleSession {
     /// Loads the console prelude into the script's state and starts reading lines.
     public func start() throws {
         try currentScript()
+        editor.completer = { [unowned self] line in self.complete(line) }
         try editor.attach(to: loop) { [unowned self] line in
             guard let line else {
                 self.onEnd?()
@@ -146,17 +153,42 @@ public final class ConsoleSession {
             return console.eval
             """, name: "console")
         keepFunction = try state.evaluate("return require('tapir.console').keep", name: "console")
+        completeFunction = try state.evaluate("return require('tapir.console').complete", name: "console")
     }
 
-    /// `{ order = {"eth", ...}, eth = {"src", ...}, ... }`: the layers and fields of the
-    /// packet table, for show().
-    static let layerFieldsLiteral: String = {
-        let layers = PacketLayer.allCases.filter { $0 != .frame }
-        var parts = ["order = {" + layers.map { "\"\($0)\"" }.joined(separator: ", ") + "}"]
-        for layer in layers {
-            let names = PacketField.allCases.filter { $0.info.layer == layer }.map { "\"\($0.info.name)\"" }
-            parts.append("[\"\(layer)\"] = {" + names.joined(separator: ", ") + "}")
+    /// What Tab offers for the line up to the cursor: file names inside a string, else
+    /// what console.lua's complete() finds.
+    public func complete(_ line: String) -> LineCompletion {
+        if let partial = ConsoleCompletion.openString(in: line) {
+            return ConsoleCompletion.fileNames(completing: partial)
         }
+        guard let script = try? currentScript(), let completeFunction else { return .none }
+        completion = .none
+        let state = script.state
+        do {
+            try state.call(completeFunction, with: [.string(line)])
+        } catch {
+            return .none
+        }
+        return completion
+    }
+
+    /// `{ order = {"eth", ...}, eth = {"src", ...}, ..., frame = {...}, builders = {ip = {...}, ...} }`:
+    /// the layers and fields of the packet table, for show() and Tab, and what each
+    /// builder takes (its layer's settable fields and payload).
+    static let layerFieldsLiteral: String = {
+        func list(_ names: [String]) -> String { "{" + names.map { "\"\($0)\"" }.joined(separator: ", ") + "}" }
+        let layers = PacketLayer.allCases.filter { $0 != .frame }
+        var parts = ["order = " + list(layers.map { "\($0)" })]
+        var builders: [String] = []
+        for layer in PacketLayer.allCases {
+            let fields = PacketField.allCases.filter { $0.info.layer == layer }
+            parts.append("[\"\(layer)\"] = " + list(fields.map { "\($0.info.name)" }))
+            if layer != .frame {
+                builders.append("[\"\(layer)\"] = " + list(fields.filter(\.info.settable).map { "\($0.info.name)" } + ["payload"]))
+            }
+        }
+        parts.append("builders = {" + builders.joined(separator: ", ") + "}")
         return "{" + parts.joined(separator: ", ") + "}"
     }()
 
@@ -204,6 +236,21 @@ public final class ConsoleSession {
                 throw .refused("peer: \(error)")
             }
             return nil
+        case "completions":
+            // console.lua's complete(): "stem length\ncandidate\n...".
+            var lines = (text ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let stem = Int(lines.isEmpty ? "0" : lines.removeFirst()) ?? 0
+            completion = LineCompletion(stemLength: stem, candidates: lines.filter { !$0.isEmpty })
+            return nil
+        case "help":
+            guard let reference = apiReference else {
+                throw .refused("help: the API reference is not installed (looked for \(apiReferencePath ?? "docs/lua-api.md"))")
+            }
+            guard let name = text else {
+                return reference.entries.filter { $0.section == APIReference.consoleSection }
+                    .map { "\($0.name)\t\($0.text)" }.joined(separator: "\n")
+            }
+            return reference.helpText(name)
         case "next":
             guard let replay else {
                 throw .refused("next() steps through a capture: start tapir console --replay FILE.pcap")
