@@ -299,4 +299,50 @@ final class ConsoleSessionTests: XCTestCase {
         // A string closed: names again.
         XCTAssertEqual(session.complete("x = 'done' .. sni").candidates, ["sniff"])
     }
+
+    // MARK: asking and waiting
+
+    /// An ARP reply from 198.18.0.1 (02:00:00:00:00:01) to the host's 198.18.0.2.
+    private static let arpReply: [UInt8] = [2, 0x54, 0x41, 0x50, 0x49, 0x52, 2, 0, 0, 0, 0, 1, 0x08, 0x06]
+        + [0, 1, 0x08, 0, 6, 4, 0, 2, 2, 0, 0, 0, 0, 1, 198, 18, 0, 1, 2, 0x54, 0x41, 0x50, 0x49, 0x52, 198, 18, 0, 2]
+
+    func testSr1WaitsForTheAnswerWhileTheLoopTurnsAndHoldsTheLinesTypedMeanwhile() throws {
+        let device = MemoryDevice(name: "mem0", mode: .tap)
+        let hostDevice = try host.add(device)
+        try type("mac = arping('198.18.0.1')\n'after ' .. tostring(mac)\n")
+        XCTAssertTrue(run { device.counters.txPackets > 0 }, text)
+        let request = device.takeWritten()
+        XCTAssertEqual(request.count, 1)
+        // Who-has 198.18.0.1 tell 198.18.0.2, from the host's MAC.
+        XCTAssertEqual(Array(request[0][12..<14]), [0x08, 0x06])
+        XCTAssertEqual(Array(request[0][38..<42]), [198, 18, 0, 1])
+        XCTAssertEqual(Array(request[0][28..<32]), [198, 18, 0, 2])
+        XCTAssertFalse(text.contains("after"), "the next line waits for the chunk: \(text)")
+        device.inject(Self.arpReply)
+        host.pump(hostDevice)
+        XCTAssertTrue(run { self.text.contains("after 02:00:00:00:00:01") }, text)
+    }
+
+    func testSr1WithoutAnAnswerReturnsNilAndBadFramesAreRefusedAtOnce() throws {
+        _ = try host.add(MemoryDevice(name: "mem0", mode: .tap))
+        try type("sr1('short')\nx = sr1(tapir.build.eth{type = 0x0806} .. tapir.build.arp{tpa = '198.18.0.7'}, nil, 50)\n"
+            + "'x is ' .. tostring(x)\n")
+        XCTAssertTrue(run { self.text.contains("x is nil") }, text)
+        XCTAssertTrue(text.contains("a frame of 5 bytes has no Ethernet header"), text)
+    }
+
+    func testCtrlCDropsAWaitingChunk() throws {
+        _ = try host.add(MemoryDevice(name: "mem0", mode: .tap))
+        try type("x = sr1(tapir.build.eth{type = 0x0806} .. tapir.build.arp{tpa = '198.18.0.7'}, nil, 200) .. 'never'\n")
+        XCTAssertTrue(run { self.host.devices[0].device.counters.txPackets > 0 })
+        session.interruptAtPrompt()
+        try type("'next ' .. tostring(x)\n")
+        XCTAssertTrue(run { self.text.contains("next nil") }, text)
+        XCTAssertTrue(text.contains("interrupted!"), text)
+        // The dropped chunk's timeout passes without a word.
+        let later = ContinuousClock.now + .milliseconds(400)
+        XCTAssertFalse(run { ContinuousClock.now > later && false })
+        XCTAssertFalse(text.contains("never"), text)
+        XCTAssertFalse(text.contains("attempt to concatenate"), text)
+    }
 }

@@ -95,6 +95,40 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(again.waitForExit(), again.screen())
     }
 
+    func testSr1ArpingAndPingAnsweredByTheKernel() throws {
+        try TapirCommand.requireRoot()
+        let lines = [
+            "mac = arping('198.18.0.1')",
+            "'kernel mac ' .. mac",
+            "echo = tapir.build.eth{src = '02:54:41:50:49:52', dst = mac, type = 0x0800} .. tapir.build.ip{"
+                + "src = '198.18.0.2', dst = '198.18.0.1', proto = 1, payload = tapir.build.icmp{type = 8, id = 77, seq = 5}}",
+            "sr1(echo)",
+            "p = sr1(echo, 'icmp', 2000)",
+            "'answer ' .. p.icmp.type .. ' ' .. p.icmp.id .. ' ' .. p.icmp.seq .. ' ' .. p.ip.src",
+            "lost = tapir.build.eth{src = '02:54:41:50:49:52', dst = mac, type = 0x0800} .. tapir.build.ip{"
+                + "src = '198.18.0.2', dst = '198.18.0.9', proto = 1, payload = tapir.build.icmp{type = 8}}",
+            "ok, missed = sr({echo, lost}, nil, 300)",
+            "'sr ' .. #ok .. ' ' .. #missed",
+            "ping('198.18.0.1', 2)",
+            "'done'",
+        ]
+        let output = try ChildProcess.run(
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console", "sh"] + lines, timeout: .seconds(30))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let printed = output.stdout
+        let mac = try XCTUnwrap(printed.range(of: #"kernel mac ([0-9a-f]{2}:){5}[0-9a-f]{2}"#, options: .regularExpression),
+                                printed)
+        XCTAssertFalse(printed[mac].hasSuffix("02:54:41:50:49:52"), "the kernel's own MAC")
+        // sr1 shows the answer as a packet: tcpdump's line for the echo reply.
+        XCTAssertTrue(printed.contains("198.18.0.1 > 198.18.0.2: ICMP echo reply, id 77, seq 5"), printed)
+        XCTAssertTrue(printed.contains("answer 0 77 5 198.18.0.1"), printed)
+        XCTAssertTrue(printed.contains("sr 1 1"), "198.18.0.9 does not answer: \(printed)")
+        XCTAssertTrue(printed.contains("reply from 198.18.0.1: seq=1 ttl=64"), printed)
+        XCTAssertTrue(printed.contains("reply from 198.18.0.1: seq=2 ttl=64"), printed)
+        XCTAssertTrue(printed.contains("\n2\n"), "ping returns how many were answered: \(printed)")
+        XCTAssertTrue(printed.hasSuffix("done\n"), printed)
+    }
+
     // MARK: no root
 
     func testCtrlCInterruptsARunningChunk() throws {

@@ -122,17 +122,8 @@ local function traceback(message)
   return (text:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
 end
 
--- Runs one chunk typed at the prompt and prints its results or error. Returns true when
--- the chunk is incomplete (the host then asks for more lines and calls again with all).
-function M.eval(source)
-  local fn, message = M.compile(source)
-  if not fn then
-    if message == "incomplete" then return true end
-    write(message)
-    return false
-  end
-  M.printed = nil
-  local results = table.pack(xpcall(fn, traceback))
+-- The results of a chunk: printed as lua -i does, or its error.
+local function report(results)
   if not results[1] then
     write(tostring(results[2]))
   elseif results.n == 2 and results[2] ~= nil and results[2] == M.printed then
@@ -142,6 +133,74 @@ function M.eval(source)
     for index = 2, results.n do shown[#shown + 1] = M.show(results[index]) end
     write(table.concat(shown, "\t"))
   end
+end
+
+-- What a chunk yields when a helper waits (sr1, ping, ...): the chunk's coroutine is then
+-- carried on by a host task, which waits while the loop turns, and the host holds the
+-- lines typed meanwhile until the chunk is done.
+local WAIT = {}
+
+-- Resumes the chunk's coroutine; if it waits, starts the task that carries it on.
+local function step(thread, ok, first, waiter, ...)
+  if thread ~= M.chunk then return end  -- abandoned (Ctrl-C)
+  if not ok then
+    M.chunk = nil
+    write(tostring(first))
+    return
+  end
+  if coroutine.status(thread) == "dead" then
+    M.chunk = nil
+    report(first)
+    return
+  end
+  if first ~= WAIT then
+    M.chunk = nil
+    write("the chunk yielded outside a coroutine of its own; it is dropped")
+    return
+  end
+  native("busy")
+  tapir.spawn(function(...)
+    local answer = table.pack(pcall(waiter, ...))
+    if thread ~= M.chunk then return end
+    if answer[1] then
+      step(thread, coroutine.resume(thread, table.unpack(answer, 2, answer.n)))
+    else
+      step(thread, coroutine.resume(thread, WAIT, answer[2]))
+    end
+    if M.chunk == nil then native("done") end
+  end, ...)
+end
+
+-- Inside a chunk typed at the prompt: runs waiter(...) in a host task (where tapir.request
+-- and tapir.sleep may wait) and returns what it returns; its error is raised here.
+function M.await(waiter, ...)
+  if M.chunk == nil or coroutine.running() ~= M.chunk then
+    error("this helper waits, which it can do only in a line typed at the prompt", 3)
+  end
+  local results = table.pack(coroutine.yield(WAIT, waiter, ...))
+  if results[1] == WAIT then error(results[2], 3) end
+  return table.unpack(results, 1, results.n)
+end
+
+-- Ctrl-C while a chunk waits: it is dropped (its task's answer is not used).
+function M.abandon()
+  M.chunk = nil
+end
+
+-- Runs one chunk typed at the prompt and prints its results or error. Returns true when
+-- the chunk is incomplete (the host then asks for more lines and calls again with all).
+-- The chunk runs in a coroutine, at once; only a helper that waits makes it yield.
+function M.eval(source)
+  local fn, message = M.compile(source)
+  if not fn then
+    if message == "incomplete" then return true end
+    write(message)
+    return false
+  end
+  M.printed = nil
+  local thread = coroutine.create(function() return table.pack(xpcall(fn, traceback)) end)
+  M.chunk = thread
+  step(thread, coroutine.resume(thread))
   return false
 end
 
@@ -395,6 +454,8 @@ function M.install(nativeFunction, fields)
     if count == nil and seconds == nil then count = 10 end
     native("sniff", options.filter, count or 0, seconds or 0)
   end
+
+  require("tapir.console_ask").install(M)
 
   help = function(...)
     if select("#", ...) > 0 and (...) == nil then

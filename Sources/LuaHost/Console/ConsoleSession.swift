@@ -31,6 +31,11 @@ public final class ConsoleSession {
     private var completion = LineCompletion.none
     /// The lines of a chunk not complete yet.
     private var pendingLines: [String] = []
+    /// A chunk is waiting (sr1, ping, ...): lines typed meanwhile wait in `heldLines`, and
+    /// end of input waits for it too.
+    private var chunkWaiting = false
+    private var heldLines: [String] = []
+    private var endAfterChunk = false
     /// The namespace `peer` runs commands in (the sandbox), if any.
     public var sandboxNamespace: String?
     /// Why `peer` is refused even with a sandbox (tapir dropped the root that entering the
@@ -63,7 +68,11 @@ public final class ConsoleSession {
         editor.completer = { [unowned self] line in self.complete(line) }
         try editor.attach(to: loop) { [unowned self] line in
             guard let line else {
-                self.onEnd?()
+                if self.chunkWaiting { self.endAfterChunk = true } else { self.onEnd?() }
+                return
+            }
+            if self.chunkWaiting {
+                self.heldLines.append(line)
                 return
             }
             self.enter(line)
@@ -80,6 +89,17 @@ public final class ConsoleSession {
 
     /// SIGINT at the prompt: the line being typed and any gathered lines are dropped.
     public func interruptAtPrompt() {
+        if chunkWaiting {
+            // The waiting chunk is dropped: its task's answer will not be used.
+            chunkWaiting = false
+            heldLines.removeAll()
+            if let script, let abandon = try? script.state.evaluate("return require('tapir.console').abandon") {
+                _ = try? script.state.call(abandon)
+                script.state.release(abandon)
+            }
+            editor.print("interrupted!")
+            if endAfterChunk { onEnd?() }
+        }
         pendingLines.removeAll()
         editor.setPrompt(Self.prompt)
         editor.cancelLine()
@@ -123,6 +143,15 @@ public final class ConsoleSession {
             editor.print("\(error)")
             return false
         }
+    }
+
+    /// The waiting chunk finished: the lines typed meanwhile run, until one waits again.
+    private func chunkDone() {
+        chunkWaiting = false
+        while !chunkWaiting, !heldLines.isEmpty {
+            enter(heldLines.removeFirst())
+        }
+        if !chunkWaiting, endAfterChunk { onEnd?() }
     }
 
     /// The script evaluated in; after a reload (a fresh state) the prelude is loaded
@@ -235,6 +264,13 @@ public final class ConsoleSession {
             } catch {
                 throw .refused("peer: \(error)")
             }
+            return nil
+        case "busy":
+            chunkWaiting = true
+            return nil
+        case "done":
+            // After this task's turn: the held lines run as if typed now.
+            loop.schedule(after: .zero) { [weak self] in self?.chunkDone() }
             return nil
         case "completions":
             // console.lua's complete(): "stem length\ncandidate\n...".
