@@ -345,4 +345,29 @@ final class ConsoleSessionTests: XCTestCase {
         XCTAssertFalse(text.contains("never"), text)
         XCTAssertFalse(text.contains("attempt to concatenate"), text)
     }
+
+    // MARK: dissect
+
+    func testDissectPrintsTsharksFullDissection() throws {
+        guard session.tsharkPath != nil else { throw XCTSkip("needs tshark (scripts/setup installs it)") }
+        let device = MemoryDevice(name: "mem0", mode: .tap)
+        let hostDevice = try host.add(device)
+        try type("tapir.on('udp', function(pkt) p = pkt:copy() end); print('o' .. 'n')\n")
+        XCTAssertTrue(run { self.text.contains("on\n") }, text)
+        device.inject(Self.udpDatagram)
+        host.pump(hostDevice)
+        try type("dissect(p)\ndissect(p:bytes())\n'dissected'\n")
+        XCTAssertTrue(run { self.text.contains("dissected") }, text)
+        let udpLine = "User Datagram Protocol, Src Port: 12345, Dst Port: 7"
+        XCTAssertEqual(text.components(separatedBy: udpLine).count - 1, 2, text)
+        XCTAssertTrue(text.contains("Internet Protocol Version 4, Src: 198.18.0.1, Dst: 198.18.0.2"), text)
+        XCTAssertTrue(text.contains("Ethernet II, Src: 02:00:00:00:00:01"), text)
+    }
+
+    func testDissectWithoutTsharkSaysHowToInstallIt() throws {
+        session.tsharkPath = nil
+        try type("dissect('abc')\n")
+        XCTAssertTrue(run { self.text.contains("apt-get install tshark") }, text)
+        XCTAssertTrue(text.contains("dissect needs tshark, Wireshark's dissectors"), text)
+    }
 }

@@ -465,6 +465,20 @@ function M.install(nativeFunction, fields)
     write(M.help(...))
   end
   show = function(pkt) write(M.showPacket(pkt)) end
+
+  -- dissect(pkt or bytes): Wireshark's full dissection, through tshark -V.
+  dissect = function(value)
+    local bytes = packetBytes(value)
+    local rawIP
+    if isPacket(value) then
+      rawIP = value.layers:sub(1, 4) ~= "eth:" and value.layers ~= "eth"
+    else
+      local dev = tapir.devices()[1]
+      rawIP = dev ~= nil and dev.mode == "tun"
+    end
+    local hex = bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end)
+    write(native("dissect", hex, rawIP and 1 or 0))
+  end
   hexdump = function(value) write(M.hexdump(value)) end
 
   -- send(bytes or pkt, [device name]): one frame on the first device, or the one named.

@@ -1,4 +1,6 @@
+import Capture
 import CLua
+import Devices
 import Glibc
 import Packets
 import Reactor
@@ -41,6 +43,8 @@ public final class ConsoleSession {
     /// Why `peer` is refused even with a sandbox (tapir dropped the root that entering the
     /// sandbox needs), if it is.
     public var peerRefusal: String?
+    /// The tshark dissect() runs (nil: not installed).
+    public var tsharkPath: String? = ChildProcess.locate("tshark")
     /// docs/lua-api.md, which `help` prints from (nil: not installed).
     public var apiReferencePath: String?
     private lazy var apiReference: APIReference? = apiReferencePath.flatMap { APIReference(path: $0) }
@@ -143,6 +147,39 @@ public final class ConsoleSession {
             editor.print("\(error)")
             return false
         }
+    }
+
+    /// dissect(pkt): tshark's full dissection (-V) of one frame, written to a one-packet
+    /// capture first. tshark runs to its end (a second or so) while the loop waits.
+    private func dissect(hex: String, rawIP: Bool) throws(RequestError) -> String {
+        guard let tshark = tsharkPath else {
+            throw .refused("dissect needs tshark, Wireshark's dissectors: apt-get install tshark (or dnf install wireshark-cli)")
+        }
+        var bytes: [UInt8] = []
+        var digits = hex.utf8.makeIterator()
+        while let high = digits.next(), let low = digits.next() {
+            guard let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { break }
+            bytes.append(value)
+        }
+        let path = "/tmp/tapir-dissect-\(getpid()).pcap"
+        defer { unlink(path) }
+        do {
+            let writer = try PcapWriter(path: path, linkType: rawIP ? .rawIP : .ethernet)
+            try writer.write(bytes, time: host.recordingClock())
+            try writer.close()
+        } catch {
+            throw .refused("dissect: \(error)")
+        }
+        let result: ProcessOutput
+        do {
+            result = try ChildProcess.run([tshark, "-V", "-r", path], timeout: .seconds(30))
+        } catch {
+            throw .refused("dissect: \(error)")
+        }
+        guard result.succeeded else { throw .refused("dissect: tshark failed: \(result.stderr)") }
+        var text = result.stdout
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
     }
 
     /// The waiting chunk finished: the lines typed meanwhile run, until one waits again.
@@ -265,6 +302,8 @@ public final class ConsoleSession {
                 throw .refused("peer: \(error)")
             }
             return nil
+        case "dissect":
+            return try dissect(hex: text ?? "", rawIP: integer == 1)
         case "busy":
             chunkWaiting = true
             return nil
