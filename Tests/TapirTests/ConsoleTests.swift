@@ -129,6 +129,43 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(printed.hasSuffix("done\n"), printed)
     }
 
+    func testPeerWaitsJobsKillAndCtrlCStopsAPing() throws {
+        try TapirCommand.requireRoot()
+        let lines = [
+            "out, status = peer('echo hello from the sandbox; exit 3', {wait = true})",
+            "'got [' .. out .. '] ' .. status",
+            "peer('sleep 30')",
+            "jobs()",
+            "kill(2)",
+            "jobs()",
+            "kill(9)",
+        ]
+        let output = try ChildProcess.run(
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console", "sh"] + lines, timeout: .seconds(30))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stdout.contains("got [hello from the sandbox\n] 3"), output.stdout)
+        XCTAssertNotNil(output.stdout.range(of: #"\[2\] \d+ sleep 30\n"#, options: .regularExpression), output.stdout)
+        XCTAssertTrue(output.stdout.contains("(no peer command running)"), output.stdout)
+        XCTAssertTrue(output.stdout.contains("kill: no peer command [9] is running (jobs() lists them)"), output.stdout)
+
+        // At a terminal, Ctrl-C stops a ping started with peer.
+        let console = try terminal("")
+        XCTAssertTrue(console.waitFor("sandbox namespace"), console.screen())
+        XCTAssertTrue(console.waitFor("> "), console.screen())
+        console.typeLine("peer('ping -i 0.2 198.18.0.1')")
+        XCTAssertTrue(console.waitFor("icmp_seq=3"), console.screen())
+        console.key("C-c")
+        XCTAssertTrue(console.waitFor("stopped 1 peer command(s)"), console.screen())
+        let count = console.screen().components(separatedBy: "bytes from 198.18.0.1").count
+        usleep(800_000)
+        XCTAssertEqual(console.screen().components(separatedBy: "bytes from 198.18.0.1").count, count,
+                       "no ping line after Ctrl-C: \(console.screen())")
+        console.typeLine("jobs()")
+        XCTAssertTrue(console.waitFor("(no peer command running)"), console.screen())
+        console.key("C-d")
+        XCTAssertTrue(console.waitForExit(), console.screen())
+    }
+
     // MARK: no root
 
     func testCtrlCInterruptsARunningChunk() throws {

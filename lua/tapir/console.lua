@@ -491,10 +491,35 @@ function M.install(nativeFunction, fields)
   stats = function() return tapir.stats() end
   reload = function() native("reload") end
 
-  -- peer("ping -c1 198.18.0.2"): a command in the sandbox, its output printed as it comes.
-  peer = function(command)
+  -- peer("ping -c1 198.18.0.2"): a command in the sandbox, its output printed as it comes
+  -- (Ctrl-C, or kill(n) with n from jobs(), stops it). peer(cmd, {wait = true}) waits for
+  -- it and returns its output and exit status.
+  peer = function(command, options)
     if type(command) ~= "string" then error("peer expects a command line (a string)", 2) end
-    native("peer", command)
+    if options ~= nil and type(options) ~= "table" then error("peer's options are a table: {wait = true}", 2) end
+    if not (options and options.wait) then
+      native("peer", command, 0)
+      return
+    end
+    local number = math.tointeger(tonumber(native("peer", command, 1)))
+    return M.await(function()
+      while true do
+        local result = native("peerresult", nil, number)
+        if result then
+          local status, output = result:match("^(-?%d+)\n(.*)$")
+          return output, math.tointeger(tonumber(status))
+        end
+        tapir.sleep(20)
+      end
+    end)
+  end
+  jobs = function()
+    local list = native("jobs")
+    write(list ~= "" and list or "(no peer command running)")
+  end
+  kill = function(number)
+    if math.type(number) ~= "integer" then error("kill expects a job number (jobs() lists them)", 2) end
+    native("kill", nil, number)
   end
 
   -- next(): the next packet of the capture (tapir console --replay), dispatched to the

@@ -54,6 +54,10 @@ public final class ConsoleSession {
     public var onEnd: (() -> Void)?
     private(set) lazy var sniffer = ConsoleSniffer(host: host, loop: loop, editor: editor)
     private var peers: [PeerCommand] = []
+    private var lastPeerNumber = 0
+    /// What the peers run with {wait = true} left when they ended: their number, then
+    /// the exit status and output, for the chunk waiting on them.
+    private var finishedPeers: [Int: (status: Int32, output: [UInt8])] = [:]
     /// What the last native request answered, kept for C to copy.
     private var replyBuffer: [CChar] = []
 
@@ -93,6 +97,12 @@ public final class ConsoleSession {
 
     /// SIGINT at the prompt: the line being typed and any gathered lines are dropped.
     public func interruptAtPrompt() {
+        if !peers.isEmpty {
+            // Ctrl-C stops what peer() started, as it would stop a command in a shell.
+            for peer in peers { peer.terminate() }
+            editor.print("stopped \(peers.count) peer command(s)")
+            peers.removeAll()
+        }
         if chunkWaiting {
             // The waiting chunk is dropped: its task's answer will not be used.
             chunkWaiting = false
@@ -292,15 +302,34 @@ public final class ConsoleSession {
                 throw .refused("peer runs commands in the sandbox: start tapir console without --dev or --replay")
             }
             if let peerRefusal { throw .refused(peerRefusal) }
+            lastPeerNumber += 1
             do {
-                let peer = try PeerCommand(text ?? "", namespace: sandboxNamespace, loop: loop,
-                                           editor: editor) { [weak self] finished in
+                let peer = try PeerCommand(text ?? "", number: lastPeerNumber, collects: integer == 1,
+                                           namespace: sandboxNamespace, loop: loop, editor: editor) { [weak self] finished in
                     self?.peers.removeAll { $0 === finished }
+                    if finished.collects {
+                        self?.finishedPeers[finished.number] = (finished.exitStatus ?? -1, finished.collected)
+                    }
                 }
                 peers.append(peer)
             } catch {
                 throw .refused("peer: \(error)")
             }
+            return String(lastPeerNumber)
+        case "peerresult":
+            // "status\noutput" once the peer numbered `integer` has ended.
+            guard let number = integer.map(Int.init), let finished = finishedPeers.removeValue(forKey: number) else {
+                return nil
+            }
+            return "\(finished.status)\n" + String(decoding: finished.output, as: UTF8.self)
+        case "jobs":
+            return peers.map { "[\($0.number)] \($0.pid) \($0.command)" }.joined(separator: "\n")
+        case "kill":
+            guard let peer = peers.first(where: { Int64($0.number) == integer }) else {
+                throw .refused("kill: no peer command [\(integer ?? 0)] is running (jobs() lists them)")
+            }
+            peer.terminate()
+            peers.removeAll { $0 === peer }
             return nil
         case "dissect":
             return try dissect(hex: text ?? "", rawIP: integer == 1)
