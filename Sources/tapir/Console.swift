@@ -15,7 +15,8 @@ struct Console: ParsableCommand {
             handlers defined there take effect at once. help() lists the helpers, help(name) prints \
             the API reference's entry; Tab completes names, fields and file names. Helpers: sniff(3), sniff{count=, seconds=, \
             filter=}, show(pkt), hexdump(bytes), send(bytes or pkt, [dev]), handlers(), stats(), \
-            reload(), peer("ping -c1 198.18.0.2") (in the sandbox), next() (with --replay). \
+            reload(), sr1/sr/srloop/arping/ping (send and wait), dissect(pkt) (tshark -V), \
+            peer("ping -c1 198.18.0.2") (in the sandbox; jobs(), kill(n), {wait = true}), next() (with --replay). \
             Ctrl-C stops a running chunk, Ctrl-D leaves. History: $TAPIR_HISTORY or ~/.tapir_history.
             """)
 

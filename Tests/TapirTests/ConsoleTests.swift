@@ -112,10 +112,19 @@ final class ConsoleTests: XCTestCase {
             "ping('198.18.0.1', 2)",
             "'done'",
         ]
+        let recording = directory + "/console.pcapng"
         let output = try ChildProcess.run(
-            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console", "sh"] + lines, timeout: .seconds(30))
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console --record \(recording)", "sh"] + lines,
+            timeout: .seconds(30))
         XCTAssertEqual(output.status, 0, output.stderr)
         let printed = output.stdout
+        // tapir console --record: what sr1 sent is outbound, the kernel's answers inbound.
+        if let tshark = ChildProcess.locate("tshark") {
+            let fields = try ChildProcess.run([tshark, "-r", recording, "-Y", "icmp.ident == 77", "-T", "fields",
+                                               "-e", "icmp.type", "-e", "frame.packet_flags_direction"], timeout: .seconds(60))
+            XCTAssertEqual(fields.stdout.split(separator: "\n").map(String.init),
+                           Array(repeating: ["8\t0x00000002", "0\t0x00000001"], count: 3).flatMap { $0 }, "sr1, sr1, sr: \(fields.stderr)")
+        }
         let mac = try XCTUnwrap(printed.range(of: #"kernel mac ([0-9a-f]{2}:){5}[0-9a-f]{2}"#, options: .regularExpression),
                                 printed)
         XCTAssertFalse(printed[mac].hasSuffix("02:54:41:50:49:52"), "the kernel's own MAC")
