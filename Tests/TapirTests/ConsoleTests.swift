@@ -175,6 +175,33 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(console.waitForExit(), console.screen())
     }
 
+    func testHandlersAndSniffGoOnWhileALongChunkRunsAndCtrlCStopsIt() throws {
+        try TapirCommand.requireRoot()
+        let console = try terminal("")
+        XCTAssertTrue(console.waitFor("sandbox namespace"), console.screen())
+        XCTAssertTrue(console.waitFor("> "), console.screen())
+        console.typeLine(#"MAC, IP = "02:54:41:50:49:52", "198.18.0.2""#)
+        console.typeLine("tapir.on('arp', {op = 1}, function(p, d) if p.arp.tpa ~= IP then return end "
+            + "d:write(tapir.build.eth{src = MAC, dst = p.eth.src, type = 0x0806} .. tapir.build.arp{op = 2, "
+            + "sha = MAC, spa = IP, tha = p.arp.sha, tpa = p.arp.spa}) return true end)")
+        console.typeLine("tapir.on('icmp', {type = 8}, function(p, d) if p.ip.dst == IP then "
+            + "d:write(p:reply{icmp = {type = 0}}) return true end end)")
+        console.typeLine("sniff{count = 4, filter = 'icmp'}")
+        console.typeLine(#"peer("sleep 0.5; ping -c 2 -i 0.3 -W 2 198.18.0.2")"#)
+        console.typeLine("for i = 1, 3e8 do end print('loop ' .. 'done')")
+        XCTAssertTrue(console.waitFor("2 received", timeout: .seconds(20)), console.screen())
+        XCTAssertFalse(console.screen().contains("loop done"), "the pings were answered while the chunk ran")
+        let sniffed = console.screen().split(separator: "\n").filter { $0.contains("ICMP echo") }
+        XCTAssertEqual(sniffed.count, 4, console.screen())
+        console.key("C-c")
+        XCTAssertTrue(console.waitFor("interrupted!"), console.screen())
+        XCTAssertFalse(console.screen().contains("loop done"), console.screen())
+        console.typeLine("'still ' .. 'here'")
+        XCTAssertTrue(console.waitFor("\nstill here"), console.screen())
+        console.key("C-d")
+        XCTAssertTrue(console.waitForExit(), console.screen())
+    }
+
     // MARK: no root
 
     func testCtrlCInterruptsARunningChunk() throws {

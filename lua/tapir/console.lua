@@ -8,8 +8,10 @@
 local M = {}
 
 local native        -- __tapir_console_native, set by install
+local slice         -- __tapir_console_slice(thread, n): thread yields every n instructions
 local layerFields   -- { order = {"eth", ...}, eth = {"src", "dst", "type"}, ... }
 
+M.sliceInstructions = 5000  -- a chunk gives the loop its turn this often
 M.maxDepth = 4      -- tables nested deeper are shown as {...}
 M.lineWidth = 72    -- a table that fits on one line of this width is shown on one
 
@@ -141,7 +143,19 @@ end
 local WAIT = {}
 
 -- Resumes the chunk's coroutine; if it waits, starts the task that carries it on.
-local function step(thread, ok, first, waiter, ...)
+local step
+
+-- The chunk used its slice of instructions: it goes on after the loop's next turn.
+local function continueLater(thread)
+  native("busy")
+  tapir.spawn(function()
+    if thread ~= M.chunk then return end
+    step(thread, coroutine.resume(thread))
+    if M.chunk == nil then native("done") end
+  end)
+end
+
+function step(thread, ok, first, waiter, ...)
   if thread ~= M.chunk then return end  -- abandoned (Ctrl-C)
   if not ok then
     M.chunk = nil
@@ -154,9 +168,7 @@ local function step(thread, ok, first, waiter, ...)
     return
   end
   if first ~= WAIT then
-    M.chunk = nil
-    write("the chunk yielded outside a coroutine of its own; it is dropped")
-    return
+    return continueLater(thread)
   end
   native("busy")
   tapir.spawn(function(...)
@@ -200,6 +212,7 @@ function M.eval(source)
   M.printed = nil
   local thread = coroutine.create(function() return table.pack(xpcall(fn, traceback)) end)
   M.chunk = thread
+  if slice then slice(thread, M.sliceInstructions) end
   step(thread, coroutine.resume(thread))
   return false
 end
@@ -431,8 +444,9 @@ local function findDevice(name)
   error("no device to send on", 3)
 end
 
-function M.install(nativeFunction, fields)
+function M.install(nativeFunction, fields, sliceFunction)
   native = nativeFunction
+  slice = sliceFunction
   layerFields = fields
 
   print = function(...)

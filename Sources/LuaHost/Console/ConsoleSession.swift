@@ -224,8 +224,9 @@ public final class ConsoleSession {
         if status != LUA_OK { throw LuaError(result: result, memoryCap: state.memoryCap) }
         evalFunction = try state.evaluate("""
             local console = require("tapir.console")
-            console.install(__tapir_console_native, \(Self.layerFieldsLiteral))
+            console.install(__tapir_console_native, \(Self.layerFieldsLiteral), __tapir_console_slice)
             __tapir_console_native = nil
+            __tapir_console_slice = nil
             return console.eval
             """, name: "console")
         keepFunction = try state.evaluate("return require('tapir.console').keep", name: "console")
