@@ -11,7 +11,7 @@ local native        -- __tapir_console_native, set by install
 local slice         -- __tapir_console_slice(thread, n): thread yields every n instructions
 local layerFields   -- { order = {"eth", ...}, eth = {"src", "dst", "type"}, ... }
 
-M.sliceInstructions = 5000  -- a chunk gives the loop its turn this often
+M.sliceInstructions = 50000  -- a chunk gives the loop its turn this often
 M.maxDepth = 4      -- tables nested deeper are shown as {...}
 M.lineWidth = 72    -- a table that fits on one line of this width is shown on one
 

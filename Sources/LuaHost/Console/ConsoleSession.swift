@@ -217,6 +217,9 @@ public final class ConsoleSession {
 
     private func install(into script: Script) throws(LuaError) {
         let state = script.state
+        // Over a capture the host's clock moves only with next(), and with it the tasks
+        // that would carry a chunk on: chunks there run whole, as before.
+        let slicing = replay == nil ? "__tapir_console_slice" : "nil"
         var result = clua_result()
         let status = clua_console_install(state.host, consoleRequest,
                                           Unmanaged.passUnretained(self).toOpaque(), &result)
@@ -224,7 +227,7 @@ public final class ConsoleSession {
         if status != LUA_OK { throw LuaError(result: result, memoryCap: state.memoryCap) }
         evalFunction = try state.evaluate("""
             local console = require("tapir.console")
-            console.install(__tapir_console_native, \(Self.layerFieldsLiteral), __tapir_console_slice)
+            console.install(__tapir_console_native, \(Self.layerFieldsLiteral), \(slicing))
             __tapir_console_native = nil
             __tapir_console_slice = nil
             return console.eval
