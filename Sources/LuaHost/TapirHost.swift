@@ -126,10 +126,17 @@ public final class TapirHost {
     }
 
     /// Where `--record` writes: every device gets a recorder, the first at this path, the
-    /// others (opened later with tapir.open) beside it as NAME-DEVICE.pcap.
+    /// others (opened later with tapir.open) in the same pcapng file or beside it (see
+    /// DeviceSet). Set before the first device is added.
     public var recordPath: String? {
         get { deviceSet.recordPath }
         set { deviceSet.recordPath = newValue }
+    }
+
+    /// The format of the recordings (`--record-format`): pcapng unless told pcap.
+    public var recordFormat: RecordFormat {
+        get { deviceSet.recordFormat }
+        set { deviceSet.recordFormat = newValue }
     }
 
     /// The time stamped on recorded packets.
@@ -253,7 +260,7 @@ public final class TapirHost {
     }
 
     private func handleOrdinary(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
-        deviceSet.record(bytes, on: device)
+        deviceSet.record(bytes, on: device, direction: .inbound)
         packetObserver?(bytes, device, false)
         dispatch.handle(bytes, from: device)
     }
@@ -267,7 +274,7 @@ public final class TapirHost {
         if frame.has(.tcp), tcp.isActive, tcp.claim(bytes, frame, from: device, checksumTrusted: true) {
             if device.recorder != nil || packetObserver != nil {
                 unfinishedFrames.finishing(bytes, frame, offload) { piece in
-                    deviceSet.record(piece, on: device)
+                    deviceSet.record(piece, on: device, direction: .inbound)
                     packetObserver?(piece, device, false)
                 }
             }
