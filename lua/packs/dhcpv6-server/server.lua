@@ -157,11 +157,16 @@ local function answer_to(request)
     return base
   elseif kind == M.CONFIRM then
     if not request.client_id or request.server_id then return nil end
-    count("confirm")
-    local on_link = true
+    local on_link, named = true, 0
     for _, ia in ipairs(request.ia_na) do
-      for _, entry in ipairs(ia.addresses) do on_link = on_link and leases.in_pool("addresses", entry.address) end
+      for _, entry in ipairs(ia.addresses) do
+        named = named + 1
+        on_link = on_link and leases.in_pool("addresses", entry.address)
+      end
     end
+    -- no address to judge: no Reply at all (RFC 8415 18.3.3)
+    if named == 0 then return nil end
+    count("confirm")
     base.type = M.REPLY
     base.status = on_link and {status = STATUS.SUCCESS, message = "on link"}
                   or {status = STATUS.NOT_ON_LINK, message = "not on this link"}

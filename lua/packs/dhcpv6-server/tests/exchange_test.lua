@@ -160,3 +160,9 @@ function test_what_is_not_for_this_server_is_ignored()
                                   payload = tapir.build.udp{sport = 546, dport = 547, payload = "\1\0"}})
   test.equal(#test.written(), 0, "a malformed message")
 end
+
+function test_confirm_without_addresses_is_not_answered()
+  -- RFC 8415 18.3.3: no addresses in any IA, no Reply (the server cannot say the client is on link)
+  test.equal(exchange(client(1), {type = dhcpv6.CONFIRM}), nil, "a Confirm with no IA")
+  test.equal(exchange(client(1), {type = dhcpv6.CONFIRM, ia_na = {{iaid = 1}}}), nil, "a Confirm with an empty IA")
+end
