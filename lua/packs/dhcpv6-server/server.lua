@@ -172,7 +172,8 @@ local function answer_to(request)
                   or {status = STATUS.NOT_ON_LINK, message = "not on this link"}
     return base
   elseif kind == M.INFORMATION_REQUEST then
-    if request.server_id and not ours then return nil end
+    -- RFC 8415 16.12: another server's, or carrying an IA, is discarded
+    if (request.server_id and not ours) or #request.ia_na > 0 or #request.ia_pd > 0 then return nil end
     count("information_request")
     base.type = M.REPLY
     return dns_options(base, request)

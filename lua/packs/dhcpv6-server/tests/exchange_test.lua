@@ -166,3 +166,8 @@ function test_confirm_without_addresses_is_not_answered()
   test.equal(exchange(client(1), {type = dhcpv6.CONFIRM}), nil, "a Confirm with no IA")
   test.equal(exchange(client(1), {type = dhcpv6.CONFIRM, ia_na = {{iaid = 1}}}), nil, "a Confirm with an empty IA")
 end
+
+function test_information_request_with_an_ia_is_ignored()
+  -- RFC 8415 16.12: an Information-request carrying an IA option is discarded
+  test.equal(exchange(client(1), {type = dhcpv6.INFORMATION_REQUEST, ia_na = IA_NA}), nil)
+end
