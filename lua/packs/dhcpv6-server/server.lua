@@ -101,17 +101,25 @@ local function extend(request)
   return result.ia_na, result.ia_pd
 end
 
--- Release and Decline: each lease named is freed (declined: kept from everybody).
+-- Release and Decline: each lease named is freed (declined: kept from everybody). The
+-- IAs the server has no binding for, each with NoBinding (RFC 8415 18.3.7, 18.3.8).
 local function free(request, declining)
+  local result = {}
   for field, kind in pairs({ia_na = "addresses", ia_pd = "prefixes"}) do
+    result[field] = {}
     for _, ia in ipairs(request[field]) do
       local client = leases.client(request.client_id, ia.iaid)
+      local bound = leases.held(kind, client) ~= nil
       for _, entry in ipairs(kind == "addresses" and ia.addresses or ia.prefixes) do
         local text = entry.address or entry.prefix
         if declining and kind == "addresses" then leases.decline(client, text) else leases.release(kind, client, text) end
       end
+      if not bound then
+        result[field][#result[field] + 1] = {iaid = ia.iaid, status = {status = STATUS.NO_BINDING, message = "no binding"}}
+      end
     end
   end
+  return result.ia_na, result.ia_pd
 end
 
 local function dns_options(answer, request)
@@ -152,7 +160,7 @@ local function answer_to(request)
   elseif kind == M.RELEASE or kind == M.DECLINE then
     if not request.client_id or not ours then return nil end
     count(kind == M.RELEASE and "release" or "decline")
-    free(request, kind == M.DECLINE)
+    base.ia_na, base.ia_pd = free(request, kind == M.DECLINE)
     base.type, base.status = M.REPLY, {status = STATUS.SUCCESS, message = kind == M.RELEASE and "released" or "declined"}
     return base
   elseif kind == M.CONFIRM then
