@@ -33,6 +33,16 @@ neighbours.new{mac = config.mac, ipv6 = LINK_LOCAL_TEXT}:start()
 tapir.log.info("dhcpv6-server: " .. LINK_LOCAL_TEXT .. " mac " .. config.mac .. ", pool " .. config.pool
                .. ", delegating " .. config.prefixes .. " in /" .. config.delegated_length .. "s")
 
+-- An IA of an answer holding the lease `text` of `kind` ("addresses" / "prefixes") with
+-- the configured lifetimes.
+local function leased_ia(kind, iaid, text)
+  local lease = {preferred = config.preferred, valid = config.valid}
+  if kind == "addresses" then lease.address = text else lease.prefix, lease.length = text, leases.delegated_length end
+  local answer = {iaid = iaid, t1 = T1, t2 = T2}
+  answer[kind] = {lease}
+  return answer
+end
+
 -- The IA of the answer for one IA of the request, of `kind` ("addresses" / "prefixes"):
 -- `choose(client, wanted)` gives the lease (text), or nil when none is left.
 local function answer_ia(kind, ia, duid, choose)
@@ -44,11 +54,7 @@ local function answer_ia(kind, ia, duid, choose)
     return {iaid = ia.iaid, status = {status = kind == "addresses" and STATUS.NO_ADDRS_AVAIL or STATUS.NO_PREFIX_AVAIL,
                                       message = kind == "addresses" and "no addresses left" or "no prefixes left"}}
   end
-  local lease = {preferred = config.preferred, valid = config.valid}
-  if kind == "addresses" then lease.address = text else lease.prefix, lease.length = text, leases.delegated_length end
-  local answer = {iaid = ia.iaid, t1 = T1, t2 = T2}
-  answer[kind] = {lease}
-  return answer
+  return leased_ia(kind, ia.iaid, text)
 end
 
 -- The IAs of an answer to a Solicit (offered, or bound when `commit`) or a Request
@@ -80,10 +86,7 @@ local function extend(request)
       local client = leases.client(request.client_id, ia.iaid)
       local held = leases.held(kind, client)
       if held and leases.extend(kind, client, held) then
-        local lease = {preferred = config.preferred, valid = config.valid}
-        if kind == "addresses" then lease.address = held else lease.prefix, lease.length = held, leases.delegated_length end
-        local answer = {iaid = ia.iaid, t1 = T1, t2 = T2}
-        answer[kind] = {lease}
+        local answer = leased_ia(kind, ia.iaid, held)
         -- what the client named and no longer holds gets lifetimes 0 (RFC 8415 18.3.4)
         for _, entry in ipairs(kind == "addresses" and ia.addresses or ia.prefixes) do
           local named = entry.address or entry.prefix
