@@ -67,7 +67,7 @@ tapir.on("icmpv6", function(pkt, dev)
     if source ~= UNSPECIFIED then
       advertisements.send(port, source, lladdr or link_source)
     else
-      advertisements.send(port)
+      advertisements.answer_to_all(port)
     end
     return true
   end
