@@ -61,7 +61,8 @@ tapir.on("ipv6", function(pkt, dev)
   if by_address6[destination] or destination == port.link_local then
     return for_the_router(pkt, dev, port, pkt:bytes(), offset, link_source)
   end
-  if is_multicast(destination) or is_link_local(destination) then  -- never beyond the link
+  -- never beyond the link; loopback and unspecified never leave a node (RFC 4291 2.5.2, 2.5.3)
+  if not is_unicast(destination) or is_link_local(destination) then
     count("dropped")
     return true
   end
