@@ -16,7 +16,7 @@ local routes6 = require "routes6"
 local pack, char = string.pack, string.char
 local by_device, by_address6 = ports.by_device, ports.by_address6
 local lookup, header_for, enqueue = routes6.lookup_halves, next_hops.ipv6.header, next_hops.ipv6.enqueue
-local is_multicast, is_link_local, is_unicast = addresses6.is_multicast, addresses6.is_link_local, addresses6.is_unicast
+local is_link_local, is_unicast = addresses6.is_link_local, addresses6.is_unicast
 local ECHO_REPLY = {icmpv6 = {type = 129}}  -- reused: no table per ping
 
 local function count(name)
