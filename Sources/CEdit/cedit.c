@@ -33,6 +33,8 @@ struct tapir_editor {
     // Set by read_key when a read fails; el_gets only says "no more keys".
     int read_failed;
     int read_errno;
+    tapir_completer completer;
+    void *completer_context;
 };
 
 static tapir_editor *editor_of(EditLine *el) {
@@ -173,6 +175,85 @@ tapir_editor *tapir_editor_open(const char *program, int in_fd, int out_fd,
     // ~/.editrc, as every libedit program reads it.
     el_source(editor->el, NULL);
     return editor;
+}
+
+// The candidates of a completer's answer, "a\nb\n": their count and the length they all
+// share at their start.
+static size_t common_prefix(const char *list, size_t *count) {
+    *count = 0;
+    const char *first = list;
+    size_t first_length = strcspn(first, "\n");
+    size_t shared = first_length;
+    for (const char *candidate = list; *candidate != '\0';) {
+        size_t length = strcspn(candidate, "\n");
+        size_t same = 0;
+        while (same < shared && same < length && candidate[same] == first[same]) same++;
+        shared = same;
+        (*count)++;
+        candidate += length;
+        if (*candidate == '\n') candidate++;
+    }
+    return shared;
+}
+
+// Lists the candidates below the line, in columns as wide as the longest.
+static void list_candidates(tapir_editor *editor, const char *list) {
+    size_t widest = 0;
+    for (const char *candidate = list; *candidate != '\0';) {
+        size_t length = strcspn(candidate, "\n");
+        if (length > widest) widest = length;
+        candidate += length + (candidate[length] == '\n');
+    }
+    size_t columns = (size_t)terminal_columns(editor) / (widest + 2);
+    if (columns == 0) columns = 1;
+    const char *newline = tapir_editor_output_translates_newlines(editor) ? "\n" : "\r\n";
+    fputs(newline, editor->out);
+    size_t column = 0;
+    for (const char *candidate = list; *candidate != '\0';) {
+        size_t length = strcspn(candidate, "\n");
+        fprintf(editor->out, "%-*.*s", (int)(widest + 2), (int)length, candidate);
+        if (++column == columns) {
+            fputs(newline, editor->out);
+            column = 0;
+        }
+        candidate += length + (candidate[length] == '\n');
+    }
+    if (column != 0) fputs(newline, editor->out);
+    fflush(editor->out);
+}
+
+// Tab (EL_ADDFN "tapir-complete").
+static unsigned char complete_key(EditLine *el, int key) {
+    (void)key;
+    tapir_editor *editor = editor_of(el);
+    if (editor->completer == NULL) return CC_ERROR;
+    const LineInfo *info = el_line(el);
+    size_t before = (size_t)(info->cursor - info->buffer);
+    char *typed = strndup(info->buffer, before);
+    if (typed == NULL) return CC_ERROR;
+    size_t stem = 0;
+    const char *list = editor->completer(editor->completer_context, typed, before, &stem);
+    free(typed);
+    if (list == NULL || *list == '\0') return CC_REFRESH_BEEP;
+    size_t count = 0;
+    size_t shared = common_prefix(list, &count);
+    if (shared > stem) {
+        char *insert = strndup(list + stem, shared - stem);
+        if (insert == NULL) return CC_ERROR;
+        el_insertstr(el, insert);
+        free(insert);
+        return CC_REFRESH;
+    }
+    if (count == 1) return CC_REFRESH;
+    list_candidates(editor, list);
+    return CC_REDISPLAY;
+}
+
+void tapir_editor_set_completer(tapir_editor *editor, tapir_completer completer, void *context) {
+    editor->completer = completer;
+    editor->completer_context = context;
+    el_set(editor->el, EL_ADDFN, "tapir-complete", "complete the name before the cursor", complete_key);
+    el_set(editor->el, EL_BIND, "^I", "tapir-complete", NULL);
 }
 
 void tapir_editor_close(tapir_editor *editor) {

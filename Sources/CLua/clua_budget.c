@@ -218,9 +218,18 @@ void clua_budget_install(clua_host *host) {
     clua_budget_rearm(host->L);
 }
 
+/* 1 when L is a thread the host runs (so the watchdog reaches it), not a script's own. */
+static int entered(clua_host *host, lua_State *L) {
+    if (L == host->L) return 1;
+    int count = host->entered_count;
+    for (int i = 0; i < count && i < CLUA_ENTERED_THREADS; i++)
+        if (host->entered[i] == L) return 1;
+    return 0;
+}
+
 void clua_budget_rearm(lua_State *L) {
     clua_host *host = clua_host_of(L);
-    if (host->budget_mode == BUDGET_ALWAYS || host->budget_armed)
+    if (host->budget_mode == BUDGET_ALWAYS || host->budget_armed || !entered(host, L))
         lua_sethook(L, budget_hook, hook_mask(), host->budget_exceeded ? 1 : host->hook_step);
     else
         lua_sethook(L, NULL, 0, 0);

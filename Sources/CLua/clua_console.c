@@ -35,12 +35,44 @@ static int console_native(lua_State *L) {
     return 1;
 }
 
+/* ---- a prompt chunk in slices: it yields to the loop every few thousand instructions ---- */
+
+/* The chunk's coroutine being sliced; coroutines it makes inherit the hook and get the
+   budget hook back instead (their own yields are theirs). */
+static lua_State *sliced_thread;
+
+static void slice_hook(lua_State *L, lua_Debug *event) {
+    (void)event;
+    if (L != sliced_thread) {
+        clua_budget_rearm(L);
+        return;
+    }
+    clua_raise_if_interrupted(L, clua_host_of(L));
+    /* Inside a C function that called back into Lua (table.sort's comparator) there is no
+       yielding: the slice goes on to the next count. */
+    if (lua_isyieldable(L)) lua_yield(L, 0);
+}
+
+/* __tapir_console_slice(thread, instructions): the thread yields (no values) every
+   `instructions` instructions, until it ends; a new slice replaces the last. */
+static int console_slice(lua_State *L) {
+    lua_State *thread = lua_tothread(L, 1);
+    luaL_argcheck(L, thread != NULL, 1, "coroutine expected");
+    lua_Integer instructions = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, instructions > 0 && instructions <= 1000000000, 2, "out of range");
+    sliced_thread = thread;
+    lua_sethook(thread, slice_hook, LUA_MASKCOUNT, (int)instructions);
+    return 0;
+}
+
 static int install(lua_State *L) {
     console_binding *given = clua_protected_userdata(L);
     console_binding *binding = lua_newuserdatauv(L, sizeof *binding, 0);
     *binding = *given;
     lua_pushcclosure(L, console_native, 1);
     lua_setglobal(L, "__tapir_console_native");
+    lua_pushcfunction(L, console_slice);
+    lua_setglobal(L, "__tapir_console_slice");
     return 0;
 }
 

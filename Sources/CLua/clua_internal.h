@@ -142,8 +142,8 @@ static inline void *clua_check_udata(lua_State *L, int index, int metatable_slot
 }
 
 void clua_budget_install(clua_host *host);
-/* Puts the budget's hook back on thread L (or none, while the watchdog has not armed
-   it), in place of any other hook. */
+/* Puts the budget's hook back on thread L, in place of any other hook (none on a thread
+   the host runs while the watchdog has not armed it; always on a script's coroutine). */
 void clua_budget_rearm(lua_State *L);
 void clua_budget_begin_call(clua_host *host);
 void clua_budget_end_call(clua_host *host);

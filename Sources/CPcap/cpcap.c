@@ -1,6 +1,7 @@
 #include "CPcap.h"
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 int tapir_pcap_dump(pcap_dumper_t *dumper, int64_t seconds, int32_t microseconds,
                     const uint8_t *bytes, uint32_t length, uint32_t original_length, int flush) {
@@ -23,6 +24,15 @@ int tapir_pcap_dump(pcap_dumper_t *dumper, int64_t seconds, int32_t microseconds
     return 0;
 }
 
-pcap_dumper_t *tapir_pcap_dump_stdout(pcap_t *pcap) {
-    return pcap_dump_fopen(pcap, stdout);
+pcap_dumper_t *tapir_pcap_dump_descriptor(pcap_t *pcap, int descriptor) {
+    int copy = dup(descriptor);
+    if (copy < 0) return NULL;
+    FILE *file = fdopen(copy, "w");
+    if (file == NULL) {
+        close(copy);
+        return NULL;
+    }
+    pcap_dumper_t *dumper = pcap_dump_fopen(pcap, file);
+    if (dumper == NULL) fclose(file);
+    return dumper;
 }

@@ -28,6 +28,7 @@ int tapir_tun_open(const char *name, int flags, char out_name[TAPIR_IFNAMSIZ], i
     ifr.ifr_flags = (flags & TAPIR_TUN_MODE_TAP) ? IFF_TAP : IFF_TUN;
     if (flags & TAPIR_TUN_NO_PI) ifr.ifr_flags |= IFF_NO_PI;
     if (flags & TAPIR_TUN_MULTI_QUEUE) ifr.ifr_flags |= IFF_MULTI_QUEUE;
+    if (flags & TAPIR_TUN_VNET_HDR) ifr.ifr_flags |= IFF_VNET_HDR;
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int err = errno;
@@ -38,6 +39,15 @@ int tapir_tun_open(const char *name, int flags, char out_name[TAPIR_IFNAMSIZ], i
     memcpy(out_name, ifr.ifr_name, IFNAMSIZ);
     out_name[IFNAMSIZ - 1] = '\0';
     return fd;
+}
+
+int tapir_tun_set_offload(int fd, unsigned int offloads) {
+    unsigned long kernel = 0;
+    if (offloads & TAPIR_OFFLOAD_CSUM) kernel |= TUN_F_CSUM;
+    if (offloads & TAPIR_OFFLOAD_TSO4) kernel |= TUN_F_TSO4;
+    if (offloads & TAPIR_OFFLOAD_TSO6) kernel |= TUN_F_TSO6;
+    if (offloads & TAPIR_OFFLOAD_TSO_ECN) kernel |= TUN_F_TSO_ECN;
+    return ioctl(fd, TUNSETOFFLOAD, kernel) < 0 ? -errno : 0;
 }
 
 int tapir_tun_set_persist(int fd, int persist) {

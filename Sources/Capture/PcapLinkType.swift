@@ -30,3 +30,13 @@ public enum PcapLinkType: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension PcapLinkType {
+    /// The LINKTYPE_ value a file stores (pcapng's interface blocks): 1 Ethernet, 101 raw IP.
+    public var fileLinkType: UInt16 {
+        switch self {
+        case .ethernet: return 1
+        case .rawIP: return 101
+        }
+    }
+}

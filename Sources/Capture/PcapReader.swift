@@ -6,11 +6,14 @@ public struct CapturedPacket: Sendable, Equatable {
     public var bytes: [UInt8]
     /// The length on the wire; more than `bytes.count` when the capture was cut short.
     public var originalLength: Int
+    /// Which way the packet went, when the file says (pcapng's epb_flags).
+    public var direction: PacketDirection?
 
-    public init(time: CaptureTime, bytes: [UInt8], originalLength: Int? = nil) {
+    public init(time: CaptureTime, bytes: [UInt8], originalLength: Int? = nil, direction: PacketDirection? = nil) {
         self.time = time
         self.bytes = bytes
         self.originalLength = originalLength ?? bytes.count
+        self.direction = direction
     }
 }
 
@@ -19,6 +22,9 @@ public final class PcapReader {
     public let path: String
     public let linkType: PcapLinkType
     private var handle: OpaquePointer?
+    /// The packets' directions (a pcapng file read from a path), and the next one's index.
+    private let directions: [PacketDirection?]?
+    private var index = 0
 
     public init(path: String) throws(CaptureError) {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
@@ -36,6 +42,7 @@ public final class PcapReader {
         self.path = path
         self.linkType = linkType
         self.handle = pcap
+        self.directions = path == "-" ? nil : PcapngDirections.read(path: path)
     }
 
     deinit { close() }
@@ -57,9 +64,11 @@ public final class PcapReader {
             let caplen = Int(header.pointee.caplen)
             let time = CaptureTime(seconds: Int64(header.pointee.ts.tv_sec),
                                    nanoseconds: Int64(header.pointee.ts.tv_usec))
+            let direction = directions.flatMap { index < $0.count ? $0[index] : nil }
+            index += 1
             return CapturedPacket(time: time,
                                   bytes: Array(UnsafeBufferPointer(start: data, count: caplen)),
-                                  originalLength: Int(header.pointee.len))
+                                  originalLength: Int(header.pointee.len), direction: direction)
         case PCAP_ERROR_BREAK:
             return nil
         default:

@@ -3,7 +3,8 @@ import Glibc
 import SystemPackage
 
 /// Writes a classic pcap file (microsecond timestamps, the format every tool opens)
-/// through libpcap. `path` "-" writes to standard output, for `| wireshark -k -i -`.
+/// through libpcap. `path` "-" writes to standard output (see `CaptureOutput`), for
+/// `| wireshark -k -i -`.
 public final class PcapWriter {
     public let path: String
     public let linkType: PcapLinkType
@@ -21,7 +22,7 @@ public final class PcapWriter {
         else {
             throw .cannotOpen(path: path, reason: "libpcap could not make a capture handle")
         }
-        let dumper = path == "-" ? tapir_pcap_dump_stdout(pcap) : pcap_dump_open(pcap, path)
+        let dumper = path == "-" ? tapir_pcap_dump_descriptor(pcap, CaptureOutput.descriptor) : pcap_dump_open(pcap, path)
         guard let dumper else {
             let reason = String(cString: pcap_geterr(pcap))
             pcap_close(pcap)
@@ -67,7 +68,7 @@ public final class PcapWriter {
         }
     }
 
-    /// Flushes and closes; standard output is flushed but left open.
+    /// Flushes and closes; standard output is flushed but left open (the dumper has a copy).
     public func close() throws(CaptureError) {
         guard let dumper, let pcap else { return }
         defer {
@@ -76,11 +77,7 @@ public final class PcapWriter {
             pcap_close(pcap)
         }
         let flushFailure: Errno? = pcap_dump_flush(dumper) != 0 ? Self.lastErrno() : nil
-        if path == "-" {
-            // pcap_dump_close would fclose(stdout); the dumper struct is just the FILE.
-        } else {
-            pcap_dump_close(dumper)
-        }
+        pcap_dump_close(dumper)
         if let flushFailure { throw .writeFailed(path: path, errno: flushFailure) }
     }
 

@@ -17,12 +17,15 @@ public struct TunTapOpenRequest: Sendable, Equatable {
     public var mode: DeviceMode
     public var packetInfo: Bool
     public var multiQueue: Bool
+    /// IFF_VNET_HDR: a `VirtioNetHeader` before every frame, both ways.
+    public var vnetHeader: Bool
 
-    public init(name: String, mode: DeviceMode, packetInfo: Bool, multiQueue: Bool) {
+    public init(name: String, mode: DeviceMode, packetInfo: Bool, multiQueue: Bool, vnetHeader: Bool = false) {
         self.name = name
         self.mode = mode
         self.packetInfo = packetInfo
         self.multiQueue = multiQueue
+        self.vnetHeader = vnetHeader
     }
 }
 
@@ -46,6 +49,8 @@ public protocol DeviceIO: AnyObject {
 
     func openTunTap(_ request: TunTapOpenRequest) -> TunTapOpenOutcome
     func setPersist(_ fd: CInt, _ persist: Bool) -> CInt
+    /// TUNSETOFFLOAD with `TAPIR_OFFLOAD_*` flags: 0 or -errno.
+    func setOffload(_ fd: CInt, _ offloads: UInt32) -> CInt
     func setOwner(_ fd: CInt, _ owner: uid_t) -> CInt
     func setGroup(_ fd: CInt, _ group: gid_t) -> CInt
     /// MTU of the named interface in the caller's namespace, or -errno.
@@ -106,6 +111,7 @@ public final class SystemDeviceIO: DeviceIO, Sendable {
         if request.mode == .tap { flags |= TAPIR_TUN_MODE_TAP }
         if !request.packetInfo { flags |= TAPIR_TUN_NO_PI }
         if request.multiQueue { flags |= TAPIR_TUN_MULTI_QUEUE }
+        if request.vnetHeader { flags |= TAPIR_TUN_VNET_HDR }
         var step: CInt = 0
         var nameBytes = [CChar](repeating: 0, count: Int(TAPIR_IFNAMSIZ))
         let fd = nameBytes.withUnsafeMutableBufferPointer { out in
@@ -119,6 +125,7 @@ public final class SystemDeviceIO: DeviceIO, Sendable {
     }
 
     public func setPersist(_ fd: CInt, _ persist: Bool) -> CInt { tapir_tun_set_persist(fd, persist ? 1 : 0) }
+    public func setOffload(_ fd: CInt, _ offloads: UInt32) -> CInt { tapir_tun_set_offload(fd, offloads) }
     public func setOwner(_ fd: CInt, _ owner: uid_t) -> CInt { tapir_tun_set_owner(fd, owner) }
     public func setGroup(_ fd: CInt, _ group: gid_t) -> CInt { tapir_tun_set_group(fd, group) }
     public func interfaceMTU(_ name: String) -> Int { Int(tapir_if_get_mtu(name)) }

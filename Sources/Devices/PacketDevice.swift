@@ -67,6 +67,13 @@ public protocol PacketDevice: AnyObject {
     func write(_ packet: UnsafeRawBufferPointer) -> WriteResult
     /// Releases the descriptor. Idempotent.
     func close()
+    /// With offloads on (a tap's IFF_VNET_HDR): how the kernel left the last frame read
+    /// (a partial checksum, a super-segment); nil for a device without offloads.
+    var offloadHeader: VirtioNetHeader? { get }
+}
+
+extension PacketDevice {
+    public var offloadHeader: VirtioNetHeader? { nil }
 }
 
 extension PacketDevice {

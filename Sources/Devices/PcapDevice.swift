@@ -22,22 +22,31 @@ public final class PcapDevice: PacketDevice {
     /// The last write error, said in full (a full disk names its file).
     public private(set) var lastWriteError: CaptureError?
 
+    /// Packets of the input marked outbound (a Tapir recording's own answers), passed over.
+    public private(set) var skippedOutbound = 0
+
     private let reader: PcapReader?
     private let writer: PcapWriter?
+    private let includesOutbound: Bool
     private var pending: CapturedPacket?
 
-    /// `input` nil: nothing to read. `output` nil: writes are counted and dropped.
+    /// `input` nil: nothing to read. `output` nil: writes are counted and dropped. The
+    /// input's packets marked outbound (what the recorded host wrote) are passed over
+    /// unless `includeOutbound`: replayed, they would be answered as if the peer sent them.
     public init(name: String = "pcap0", input: String?, output: String?,
-                mode: DeviceMode? = nil) throws(CaptureError) {
+                mode: DeviceMode? = nil, includeOutbound: Bool = false) throws(CaptureError) {
         let reader = try input.map { (path) throws(CaptureError) in try PcapReader(path: path) }
         let mode = mode ?? (reader?.linkType == .rawIP ? .tun : .tap)
         self.name = name
         self.mode = mode
         self.reader = reader
+        self.includesOutbound = includeOutbound
         self.writer = try output.map { (path) throws(CaptureError) in
             try PcapWriter(path: path, linkType: mode == .tap ? .ethernet : .rawIP)
         }
-        self.pending = try reader?.next()
+        self.pending = nil
+        self.time = CaptureTime(nanoseconds: 0)
+        self.pending = try nextKept()
         self.time = pending?.time ?? CaptureTime(nanoseconds: 0)
         self.isExhausted = pending == nil
     }
@@ -48,7 +57,7 @@ public final class PcapDevice: PacketDevice {
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
         guard !isGone, let packet = pending else { return .wouldBlock }
         do {
-            pending = try reader?.next()
+            pending = try nextKept()
         } catch {
             pending = nil
             isGone = true
@@ -64,6 +73,18 @@ public final class PcapDevice: PacketDevice {
         }
         counters.recordRead(bytes: length)
         return .packet(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+    }
+
+    /// The input's next packet that is read (not an outbound one passed over).
+    private func nextKept() throws(CaptureError) -> CapturedPacket? {
+        while let packet = try reader?.next() {
+            if packet.direction == .outbound && !includesOutbound {
+                skippedOutbound += 1
+                continue
+            }
+            return packet
+        }
+        return nil
     }
 
     public func write(_ packet: UnsafeRawBufferPointer) -> WriteResult {

@@ -1,3 +1,4 @@
+import CTunTap
 import Glibc
 import Kernel
 import SystemPackage
@@ -23,9 +24,15 @@ public final class TunTapDevice: PacketDevice {
         public var group: gid_t?
         /// Set IFF_UP after opening (in the opener's namespace).
         public var bringUp: Bool
+        /// Tap without packet information only: IFF_VNET_HDR and TUNSETOFFLOAD (partial
+        /// checksums, TCP super-segments over IPv4 and IPv6), so the kernel hands over and
+        /// takes up to 64 KiB of TCP in one frame (`VirtioNetHeader`).
+        public var offloads: Bool
 
         public init(name: String, mode: DeviceMode, packetInfo: Bool = false, multiQueue: Bool = false,
-                    persist: Bool? = nil, owner: uid_t? = nil, group: gid_t? = nil, bringUp: Bool = false) {
+                    persist: Bool? = nil, owner: uid_t? = nil, group: gid_t? = nil, bringUp: Bool = false,
+                    offloads: Bool = false) {
+            self.offloads = offloads
             self.name = name
             self.mode = mode
             self.packetInfo = packetInfo
@@ -48,6 +55,11 @@ public final class TunTapDevice: PacketDevice {
     public let mode: DeviceMode
     public let hasPacketInfo: Bool
     public let isMultiQueue: Bool
+    /// Frames carry a `VirtioNetHeader` (Configuration.offloads on a tap without PI).
+    public let hasOffloads: Bool
+    /// The header of the last frame read, with offloads; nil without.
+    public var offloadHeader: VirtioNetHeader? { hasOffloads ? lastReadHeader : nil }
+    private var lastReadHeader = VirtioNetHeader()
     /// MTU, hardware address (tap only) and ifindex, read when the first queue was opened.
     public let mtu: Int
     public let macAddress: [UInt8]?
@@ -70,6 +82,9 @@ public final class TunTapDevice: PacketDevice {
     private let writeHeader: UnsafeMutableRawPointer
     private let readVectors: UnsafeMutablePointer<iovec>
     private let writeVectors: UnsafeMutablePointer<iovec>
+    // With offloads: the virtio-net header read, and the one written (zero but for `write(_:offload:)`).
+    private let readOffloadHeader: UnsafeMutableRawPointer
+    private let writeOffloadHeader: UnsafeMutableRawPointer
 
     public var fileDescriptor: FileDescriptor? { descriptor.map { FileDescriptor(rawValue: $0) } }
 
@@ -140,6 +155,7 @@ public final class TunTapDevice: PacketDevice {
         self.mode = configuration.mode
         self.hasPacketInfo = configuration.packetInfo
         self.isMultiQueue = configuration.multiQueue
+        self.hasOffloads = Self.usesOffloads(configuration)
         self.mtu = mtu
         self.macAddress = macAddress
         self.interfaceIndex = interfaceIndex
@@ -150,6 +166,9 @@ public final class TunTapDevice: PacketDevice {
         writeHeader = .allocate(byteCount: Self.packetInfoSize, alignment: 4)
         readVectors = .allocate(capacity: 2)
         writeVectors = .allocate(capacity: 2)
+        readOffloadHeader = .allocate(byteCount: VirtioNetHeader.size, alignment: 4)
+        writeOffloadHeader = .allocate(byteCount: VirtioNetHeader.size, alignment: 4)
+        writeOffloadHeader.initializeMemory(as: UInt8.self, repeating: 0, count: VirtioNetHeader.size)
     }
 
     deinit {
@@ -158,12 +177,15 @@ public final class TunTapDevice: PacketDevice {
         writeHeader.deallocate()
         readVectors.deallocate()
         writeVectors.deallocate()
+        readOffloadHeader.deallocate()
+        writeOffloadHeader.deallocate()
     }
 
     private static func attach(_ configuration: Configuration, name: String,
                                io: any DeviceIO) throws(DeviceError) -> (CInt, String) {
         let request = TunTapOpenRequest(name: name, mode: configuration.mode,
-                                        packetInfo: configuration.packetInfo, multiQueue: configuration.multiQueue)
+                                        packetInfo: configuration.packetInfo, multiQueue: configuration.multiQueue,
+                                        vnetHeader: usesOffloads(configuration))
         switch io.openTunTap(request) {
         case .opened(let fd, let kernelName):
             return (fd, kernelName)
@@ -185,8 +207,21 @@ public final class TunTapDevice: PacketDevice {
         }
     }
 
+    private static func usesOffloads(_ configuration: Configuration) -> Bool {
+        configuration.offloads && configuration.mode == .tap && !configuration.packetInfo
+    }
+
+    /// What TUNSETOFFLOAD asks for: partial checksums and TCP super-segments (IPv4, IPv6,
+    /// with ECN). Not UDP segmentation (USO): nothing here would take UDP super-datagrams
+    /// whole, so the kernel may as well cut them.
+    static let offloadFlags = UInt32(TAPIR_OFFLOAD_CSUM | TAPIR_OFFLOAD_TSO4 | TAPIR_OFFLOAD_TSO6 | TAPIR_OFFLOAD_TSO_ECN)
+
     private static func applySettings(_ configuration: Configuration, fd: CInt, name: String,
                                       io: any DeviceIO) throws(DeviceError) {
+        if usesOffloads(configuration) {
+            let result = io.setOffload(fd, offloadFlags)
+            guard result >= 0 else { throw .system("TUNSETOFFLOAD \(name)", -result) }
+        }
         if let persist = configuration.persist {
             let result = io.setPersist(fd, persist)
             guard result >= 0 else { throw .system("TUNSETPERSIST \(name)", -result) }
@@ -218,16 +253,22 @@ public final class TunTapDevice: PacketDevice {
                 readVectors[0] = iovec(iov_base: readHeader, iov_len: Self.packetInfoSize)
                 readVectors[1] = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
                 count = io.readv(fd, readVectors, 2)
+            } else if hasOffloads {
+                readVectors[0] = iovec(iov_base: readOffloadHeader, iov_len: VirtioNetHeader.size)
+                readVectors[1] = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+                count = io.readv(fd, readVectors, 2)
             } else {
                 count = io.read(fd, buffer)
             }
             if count >= 0 {
-                let length = hasPacketInfo ? count - Self.packetInfoSize : count
+                let length = hasPacketInfo ? count - Self.packetInfoSize
+                    : hasOffloads ? count - VirtioNetHeader.size : count
                 // A tun/tap never returns an empty read; treat one like EAGAIN rather than loop.
                 guard length > 0 else { return .wouldBlock }
                 if hasPacketInfo, packetInfoFlags() & Self.packetInfoTruncated != 0 {
                     counters.truncatedReads += 1
                 }
+                if hasOffloads { lastReadHeader = VirtioNetHeader(loading: readOffloadHeader) }
                 counters.recordRead(bytes: length)
                 return .packet(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
             }
@@ -252,6 +293,16 @@ public final class TunTapDevice: PacketDevice {
     }
 
     public func write(_ packet: UnsafeRawBufferPointer) -> WriteResult {
+        write(packet, header: nil)
+    }
+
+    /// Writes a frame the kernel is to finish: a partial checksum, or a super-segment it
+    /// cuts (`offload` says how). Only with offloads; without, the frame goes as it is.
+    public func write(_ packet: UnsafeRawBufferPointer, offload: VirtioNetHeader) -> WriteResult {
+        write(packet, header: offload)
+    }
+
+    private func write(_ packet: UnsafeRawBufferPointer, header: VirtioNetHeader?) -> WriteResult {
         guard let fd = descriptor, !isGone else {
             counters.recordWriteFailure(.closed)
             return .failed(.closed)
@@ -261,6 +312,12 @@ public final class TunTapDevice: PacketDevice {
             if hasPacketInfo {
                 fillWriteHeader(for: packet)
                 writeVectors[0] = iovec(iov_base: writeHeader, iov_len: Self.packetInfoSize)
+                writeVectors[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: packet.baseAddress),
+                                        iov_len: packet.count)
+                count = io.writev(fd, writeVectors, 2)
+            } else if hasOffloads {
+                (header ?? VirtioNetHeader()).store(to: writeOffloadHeader)
+                writeVectors[0] = iovec(iov_base: writeOffloadHeader, iov_len: VirtioNetHeader.size)
                 writeVectors[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: packet.baseAddress),
                                         iov_len: packet.count)
                 count = io.writev(fd, writeVectors, 2)

@@ -130,7 +130,7 @@ final class Egress {
             }
             return false
         }
-        devices.record(bytes, on: device)
+        devices.record(bytes, on: device, direction: .outbound)
         packetObserver?(bytes, device, true)
         if isQueueing {
             if writeQueue.append(bytes, deviceID: device.id) { return true }

@@ -23,7 +23,7 @@ public final class HostDevice {
     /// Bytes a tap frame may carry beyond the MTU: an Ethernet header and two VLAN tags.
     public static let linkHeaderAllowance = 14 + 2 * 4
     /// Frames written to it and read from it, when recording (`--record`).
-    public var recorder: PcapWriter?
+    public internal(set) var recorder: DeviceRecorder?
     /// Frames whose decoding found a truncated or inconsistent layer.
     public internal(set) var malformedFrames = 0
     /// Frames that no handler claimed.

@@ -5,10 +5,14 @@ import Logging
 /// so frames nobody wants never reach user space: the selectors of every script's
 /// handlers, each as a pcap-filter expression (a layer name as its protocol, keys left
 /// to the host's own matching), or-ed together, with ARP (neighbours, the TCP engine's
-/// answers), TCP while the host's TCP listens or holds a connection, IPv6 fragments and
-/// hop-by-hop headers (whose next header the filter cannot see past), and VLAN-tagged
-/// frames. Anything that wants every frame (a `frame` or `eth` handler, an `unclaimed`
-/// one, a recording, the console's sniff) leaves the socket unfiltered.
+/// answers), TCP while the host's TCP listens or holds a connection, and IPv6 fragments
+/// and extension headers (hop-by-hop, routing, destination options: the filter cannot see
+/// the next header past them). Anything that wants every frame (a `frame` or `eth`
+/// handler, an `unclaimed` one, a recording, the console's sniff) leaves the socket
+/// unfiltered, and so does anything asking for VLAN tags: the kernel takes a received
+/// frame's tag out before the socket filter sees it (the device puts it back), so no
+/// expression compiled for plain Ethernet can test for one, and libpcap's `vlan` shifts
+/// every test after it by four bytes. A tagged frame passes on what it carries.
 ///
 /// Recomputed on the loop's next turn after handlers or TCP listeners change (the
 /// filter may be narrower than the scripts' wishes only for that long). Loop thread only.
@@ -64,7 +68,7 @@ final class KernelFilters {
             }
         }
         if tcpActive, !parts.contains("tcp") { parts.append("tcp") }
-        for always in ["arp", "vlan", "ip6 proto 44", "ip6 proto 0"] where !parts.contains(always) {
+        for always in ["arp", "ip6 proto 44", "ip6 proto 0", "ip6 proto 43", "ip6 proto 60"] where !parts.contains(always) {
             parts.append(always)
         }
         return parts.joined(separator: " or ")
@@ -73,11 +77,10 @@ final class KernelFilters {
     private static func expression(for selector: HandlerSelector) -> String? {
         switch selector {
         case .unclaimed: nil
-        case .filter(let expression): "(\(expression))"
+        case .filter(let expression): mentionsVLAN(expression) ? nil : "(\(expression))"
         case .layer(let layer, _):
             switch layer {
-            case .frame, .eth: nil
-            case .vlan: "vlan"
+            case .frame, .eth, .vlan: nil
             case .arp: "arp"
             case .ip: "ip"
             case .ipv6: "ip6"
@@ -87,5 +90,20 @@ final class KernelFilters {
             case .tcp: "tcp"
             }
         }
+    }
+
+    /// Whether a pcap-filter expression uses `vlan` (or `mpls`, `pppoes`, `geneve`, which
+    /// shift the offsets after them likewise) as a word.
+    private static func mentionsVLAN(_ expression: String) -> Bool {
+        var word = ""
+        for character in expression.lowercased() + " " {
+            if character.isLetter || character.isNumber || character == "_" {
+                word.append(character)
+            } else {
+                if ["vlan", "mpls", "pppoes", "geneve"].contains(word) { return true }
+                word = ""
+            }
+        }
+        return false
     }
 }

@@ -54,6 +54,7 @@ extension TapirHost {
         let after = replacement.state.handlers.map(\.selector.description)
         let built = clock.now
         replace(script, with: replacement)
+        deviceSet.commentRecordings("reloaded \(script.name)")
         let report = ReloadReport(script: script.name, added: after.subtracting(before),
                                   removed: before.subtracting(after), handlerCount: after.count,
                                   buildTime: built - start, swapTime: clock.now - built)

@@ -100,8 +100,10 @@ final class TCPService {
 
     // MARK: segments in
 
-    /// Offers a decoded TCP segment to the engine; true when it claimed it.
-    func claim(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, from device: HostDevice) -> Bool {
+    /// Offers a decoded TCP segment to the engine; true when it claimed it. `checksumTrusted`:
+    /// the kernel made it and left its checksum partial (offloads); a super-segment is taken whole.
+    func claim(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame, from device: HostDevice,
+               checksumTrusted: Bool = false) -> Bool {
         guard !frame.isFragment, let segment = frame.tcp(bytes) else { return false }
         let source: TCPEndpoint
         let destination: TCPEndpoint
@@ -117,7 +119,8 @@ final class TCPService {
         let tuple = TCPFourTuple(local: destination, remote: source)
         let ourLink = routes[tuple]?.source
         if let ethernet = frame.ethernet(bytes), !isOurs(ethernet.dst, connectionLink: ourLink) { return false }
-        guard engine.process(now: now, source: source, destination: destination, segment: segment) else { return false }
+        guard engine.process(now: now, source: source, destination: destination, segment: segment,
+                             checksumVerified: checksumTrusted) else { return false }
         if ourLink == nil { routes[tuple] = route(back: bytes, frame, device) }
         claimedInBurst = true
         return true
@@ -481,6 +484,21 @@ final class TCPService {
         guard let connection = connections[id] else { return .failed("closed", partial: nil) }
         let socket = connection.socket
         let inbox = connection.inbox
+        // Bulk: a receive the engine's buffer answers by itself is handed the bytes where
+        // they lie (C makes the Lua string from them at once, before any segment is
+        // processed), one copy less than through the inbox.
+        if inbox.count == 0, mode == CLUA_RECEIVE_ANY || mode == CLUA_RECEIVE_COUNT {
+            let piece = engine.take(socket, upTo: mode == CLUA_RECEIVE_COUNT && count > 0
+                ? (engine.readableBytes(socket) >= count ? count : 0) : count)
+            if mode == CLUA_RECEIVE_COUNT, piece.count > 0, piece.count < count {
+                // The ring wrapped inside the count: the rest through the inbox.
+                inbox.reserve(piece.count).copyMemory(from: piece)
+                inbox.appended(piece.count)
+            } else if piece.count > 0 {
+                scheduleFlush()  // the window opened
+                return .done(piece)
+            }
+        }
         // Bytes move from the engine into the inbox only while the inbox cannot answer this
         // receive: what the script does not ask for stays in the engine's buffer, whose
         // window then stays shut, so a script that reads slowly holds at most one buffer

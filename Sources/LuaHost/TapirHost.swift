@@ -66,6 +66,8 @@ public final class TapirHost {
     /// The packet-socket devices' kernel filters, kept to what the scripts want.
     private(set) lazy var kernelFilters = KernelFilters(host: self)
     private let readBuffer = ReadBuffer()
+    /// Frames a tap's offloads left unfinished, made ordinary for handlers.
+    private let unfinishedFrames = UnfinishedFrames()
     private let drain: DeviceDrain
 
     /// Opens a device for tapir.open: a real tun/tap in `tapir run`, none in replay.
@@ -124,10 +126,17 @@ public final class TapirHost {
     }
 
     /// Where `--record` writes: every device gets a recorder, the first at this path, the
-    /// others (opened later with tapir.open) beside it as NAME-DEVICE.pcap.
+    /// others (opened later with tapir.open) in the same pcapng file or beside it (see
+    /// DeviceSet). Set before the first device is added.
     public var recordPath: String? {
         get { deviceSet.recordPath }
         set { deviceSet.recordPath = newValue }
+    }
+
+    /// The format of the recordings (`--record-format`): pcapng unless told pcap.
+    public var recordFormat: RecordFormat {
+        get { deviceSet.recordFormat }
+        set { deviceSet.recordFormat = newValue }
     }
 
     /// The time stamped on recorded packets.
@@ -244,9 +253,34 @@ public final class TapirHost {
     /// One packet read from `device`: recorded, shown to the observer, dispatched
     /// (PacketDispatch.handle).
     public func handle(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
-        deviceSet.record(bytes, on: device)
+        if let offload = device.device.offloadHeader, offload.needsWork {
+            return handleUnfinished(bytes, offload, from: device)
+        }
+        handleOrdinary(bytes, from: device)
+    }
+
+    private func handleOrdinary(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
+        deviceSet.record(bytes, on: device, direction: .inbound)
         packetObserver?(bytes, device, false)
         dispatch.handle(bytes, from: device)
+    }
+
+    /// A frame the kernel left unfinished (a tap's offloads): the TCP engine takes a
+    /// super-segment or a segment with a partial checksum as it is (the kernel made it);
+    /// anything else becomes ordinary packets first (checksum completed, super-segment
+    /// cut), so handlers, recordings and observers only ever see those.
+    private func handleUnfinished(_ bytes: UnsafeRawBufferPointer, _ offload: VirtioNetHeader, from device: HostDevice) {
+        let frame = FrameDecoder.decode(bytes, linkType: device.linkType)
+        if frame.has(.tcp), tcp.isActive, tcp.claim(bytes, frame, from: device, checksumTrusted: true) {
+            if device.recorder != nil || packetObserver != nil {
+                unfinishedFrames.finishing(bytes, frame, offload) { piece in
+                    deviceSet.record(piece, on: device, direction: .inbound)
+                    packetObserver?(piece, device, false)
+                }
+            }
+            return
+        }
+        unfinishedFrames.finishing(bytes, frame, offload) { piece in handleOrdinary(piece, from: device) }
     }
 
     // MARK: scripts

@@ -595,6 +595,19 @@ final class Connection {
     func read(into buffer: UnsafeMutableRawBufferPointer, consume: Bool) -> Int {
         let count = receiveBuffer.copy(into: buffer)
         guard consume, count > 0 else { return count }
+        consumed(count)
+        return count
+    }
+
+    /// The received bytes at the head, as far as they are contiguous in the ring and at
+    /// most `limit`, freed without a copy (see TCPEngine.take).
+    func take(upTo limit: Int) -> UnsafeRawBufferPointer {
+        let piece = receiveBuffer.peek(at: 0, length: limit).0
+        if piece.count > 0 { consumed(piece.count) }
+        return piece
+    }
+
+    private func consumed(_ count: Int) {
         let before = Swift.max(rcvAdvertised - rcvNxt, 0)
         receiveBuffer.dequeue(count)
         // A window update once the window opened by enough (RFC 9293 section 3.8.6.2.2).
@@ -602,7 +615,6 @@ final class Connection {
         if after - before >= windowStep, state == .established || state == .finWait1 || state == .finWait2 {
             ackNow = true
         }
-        return count
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Int {

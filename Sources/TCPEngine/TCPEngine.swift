@@ -55,9 +55,12 @@ public final class TCPEngine {
     /// A TCP segment from `source` to `destination`. Returns true if the engine claimed it
     /// (it belongs to one of its connections or listeners); false for anything else, such
     /// as a SYN to a port nobody listens on or to a multicast or broadcast address, which
-    /// the host hands to its handlers.
+    /// the host hands to its handlers. `checksumVerified`: the device vouches for the
+    /// segment (a tap's offloads hand over the kernel's own segments, their checksums
+    /// partial), so it is not summed again.
     @discardableResult
-    public func process(now: TCPInstant, source: TCPEndpoint, destination: TCPEndpoint, segment: TCPPacket) -> Bool {
+    public func process(now: TCPInstant, source: TCPEndpoint, destination: TCPEndpoint, segment: TCPPacket,
+                        checksumVerified: Bool = false) -> Bool {
         // RFC 1122 section 4.2.3.10: nothing to or from a multicast or broadcast address
         // (or from no address) is a connection's; not claimed, so never answered here.
         if destination.address.isMulticastOrBroadcast || source.address.isMulticastOrBroadcast
@@ -66,7 +69,7 @@ public final class TCPEngine {
         }
         let tuple = TCPFourTuple(local: destination, remote: source)
         if let slot = index[tuple], let connection = slots[Int(slot)] {
-            guard checksumOK(segment, tuple) else { return true }
+            guard checksumVerified || checksumOK(segment, tuple) else { return true }
             counters.segmentsClaimed += 1
             needsDispatch = true
             let seg = Segment(segment)
@@ -88,7 +91,7 @@ public final class TCPEngine {
             return true
         }
         guard let listener = findListener(destination) else { return false }
-        guard checksumOK(segment, tuple) else { return true }
+        guard checksumVerified || checksumOK(segment, tuple) else { return true }
         counters.segmentsClaimed += 1
         needsDispatch = true
         listen(listener, Segment(segment), tuple: tuple, now: now)
@@ -512,6 +515,16 @@ public final class TCPEngine {
         guard let connection = connection(socket) else { return 0 }
         needsDispatch = true
         return connection.read(into: buffer, consume: true)
+    }
+
+    /// Up to `limit` received bytes without a copy: the piece at the head of the receive
+    /// buffer (as far as it is contiguous), freed at once (the window may open). The bytes
+    /// stay where they are until the engine next processes a segment (`process`): the
+    /// caller copies them out before that.
+    public func take(_ socket: TCPSocket, upTo limit: Int) -> UnsafeRawBufferPointer {
+        guard let connection = connection(socket), limit > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        needsDispatch = true
+        return connection.take(upTo: limit)
     }
 
     /// Copies received bytes out and leaves them.

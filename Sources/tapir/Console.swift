@@ -12,9 +12,11 @@ struct Console: ParsableCommand {
         abstract: "A Lua prompt on a live device (a sandbox when no --dev is given), or on a capture.",
         discussion: """
             The prompt evaluates in the first script's Lua state (or an empty one of its own); \
-            handlers defined there take effect at once. Helpers: sniff(3), sniff{count=, seconds=, \
+            handlers defined there take effect at once. help() lists the helpers, help(name) prints \
+            the API reference's entry; Tab completes names, fields and file names. Helpers: sniff(3), sniff{count=, seconds=, \
             filter=}, show(pkt), hexdump(bytes), send(bytes or pkt, [dev]), handlers(), stats(), \
-            reload(), peer("ping -c1 198.18.0.2") (in the sandbox), next() (with --replay). \
+            reload(), sr1/sr/srloop/arping/ping (send and wait), dissect(pkt) (tshark -V), \
+            peer("ping -c1 198.18.0.2") (in the sandbox; jobs(), kill(n), {wait = true}), next() (with --replay). \
             Ctrl-C stops a running chunk, Ctrl-D leaves. History: $TAPIR_HISTORY or ~/.tapir_history.
             """)
 
@@ -33,6 +35,11 @@ struct Console: ParsableCommand {
     @Option(name: .long, help: "Step through this capture with next() instead of using a device.")
     var replay: String?
 
+    @Flag(name: .long, help: "With --replay: step through the packets the capture marks outbound too.")
+    var includeOutbound = false
+
+    @OptionGroup var recording: RecordOptions
+
     @OptionGroup var live: LiveOptions
 
     @OptionGroup var host: HostOptions
@@ -41,9 +48,13 @@ struct Console: ParsableCommand {
         guard replay == nil || (dev == nil && !tun) else {
             throw ValidationError("--replay uses no device: drop --dev and --tun")
         }
+        guard replay == nil || recording.record == nil else {
+            throw ValidationError("--record records a live device: drop --replay")
+        }
     }
 
     func run() throws {
+        recording.claimStandardOutput()
         let logger = host.makeLogger()
         let loop = try EventLoop()
         defer { loop.close() }
@@ -58,13 +69,15 @@ struct Console: ParsableCommand {
         var consoleReplay: ConsoleReplay?
 
         if let replay {
-            let replaying = try ReplayHost.open(input: replay, output: nil, options: options, logger: logger)
+            let replaying = try ReplayHost.open(input: replay, output: nil, includeOutbound: includeOutbound,
+                                                 options: options, logger: logger)
             tapirHost = replaying.host
             consoleReplay = ConsoleReplay(device: replaying.device, hostDevice: replaying.hostDevice,
                                           timers: replaying.timers)
         } else {
             tapirHost = TapirHost(options: options, loop: loop, logger: logger)
             tapirHost.deviceOpener = LiveDevices.opener
+            recording.apply(to: tapirHost)
             let arguments: [DeviceArgument]
             do {
                 arguments = try dev.map { (name) throws(DeviceArgumentError) in try [DeviceArgument(parsing: name)] } ?? []
@@ -112,6 +125,7 @@ struct Console: ParsableCommand {
         if let failure = editor.historyError { logger.warning("\(failure)") }
         let session = ConsoleSession(host: tapirHost, loop: loop, editor: editor, script: promptScript)
         session.sandboxNamespace = sandbox?.namespace
+        session.apiReferencePath = LuaPaths.preludeDirectories.first.map { APIReference.path(besideLuaDirectory: $0) }
         if let privilegeDrop, let sandbox {
             session.peerRefusal = "peer needs root to enter the sandbox, and tapir console runs as "
                 + "\(privilegeDrop.userName) (--user); run it from another shell as root: "

@@ -76,7 +76,7 @@ struct LiveDevices {
     static let maximumHosts = 64
 
     static func open(_ arguments: [DeviceArgument], sandboxHosts: Int, mode: DeviceMode,
-                     packetInfo: Bool, sandboxLink: SandboxLink = .tap) throws -> LiveDevices {
+                     packetInfo: Bool, sandboxLink: SandboxLink = .tap, offloads: Bool = false) throws -> LiveDevices {
         if !arguments.isEmpty {
             do {
                 let devices = try arguments.map { (argument) throws(DeviceError) -> any PacketDevice in
@@ -85,7 +85,7 @@ struct LiveDevices {
                                                                  blocks: packet.blocks, bringUp: true))
                     }
                     return try TunTapDevice.open(.init(name: argument.name, mode: argument.mode ?? mode,
-                                                       packetInfo: packetInfo, bringUp: true))
+                                                       packetInfo: packetInfo, bringUp: true, offloads: offloads))
                 }
                 return LiveDevices(devices: devices, sandboxes: [])
             } catch {
@@ -99,7 +99,7 @@ struct LiveDevices {
             // All opened before any moves out, so the kernel gives each a name of its own.
             for _ in 1...sandboxHosts {
                 devices.append(try TunTapDevice.open(.init(name: mode == .tap ? "tapir%d" : "tapirtun%d", mode: mode,
-                                                           packetInfo: packetInfo)))
+                                                           packetInfo: packetInfo, offloads: offloads)))
             }
             for (index, device) in devices.enumerated() {
                 let sandbox = try Sandbox()

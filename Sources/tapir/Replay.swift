@@ -18,6 +18,9 @@ struct Replay: ParsableCommand {
     @Option(name: .long, help: "Where to write what the handlers write (pcap).")
     var out: String?
 
+    @Flag(name: .long, help: "Replay the packets a recording marks outbound too (by default a Tapir recording's own answers are passed over).")
+    var includeOutbound = false
+
     @OptionGroup var host: HostOptions
 
     func validate() throws {
@@ -26,7 +29,8 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let logger = host.makeLogger()
-        let replaying = try ReplayHost.open(input: input, output: out, options: host.hostOptions(), logger: logger)
+        let replaying = try ReplayHost.open(input: input, output: out, includeOutbound: includeOutbound,
+                                            options: host.hostOptions(), logger: logger)
         let (tapirHost, device, hostDevice, timers) = (replaying.host, replaying.device, replaying.hostDevice,
                                                         replaying.timers)
         for script in scripts {
@@ -57,7 +61,9 @@ struct Replay: ParsableCommand {
         if let failure = device.lastWriteError {
             throw CleanExit.message("tapir: \(failure)", code: 1)
         }
-        logger.info("replayed \(packets) packets; handlers wrote \(device.counters.txPackets)")
+        let skipped = device.skippedOutbound > 0
+            ? " (passed over \(device.skippedOutbound) outbound, the recorded host's own; --include-outbound replays them)" : ""
+        logger.info("replayed \(packets) packets\(skipped); handlers wrote \(device.counters.txPackets)")
     }
 }
 

@@ -6,17 +6,19 @@ import Reactor
 
 /// A host over a capture (`replay`, `console --replay`): no device, no root; the capture
 /// is read by a PcapDevice and timers run on the capture's clock, which also stamps what
-/// the handlers write.
+/// the handlers write. The packets a Tapir recording marks outbound (the recorded host's
+/// own answers) are passed over unless `includeOutbound`.
 struct ReplayHost {
     let host: TapirHost
     let device: PcapDevice
     let hostDevice: HostDevice
     let timers: TimerQueue<ManualClock>
 
-    static func open(input: String, output: String?, options: TapirHost.Options, logger: Logger) throws -> ReplayHost {
+    static func open(input: String, output: String?, includeOutbound: Bool, options: TapirHost.Options,
+                     logger: Logger) throws -> ReplayHost {
         let device: PcapDevice
         do {
-            device = try PcapDevice(name: "replay0", input: input, output: output)
+            device = try PcapDevice(name: "replay0", input: input, output: output, includeOutbound: includeOutbound)
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }

@@ -51,8 +51,10 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Keep the 4-byte packet-information header on the device (stripped for handlers).")
     var pi = false
 
-    @Option(name: .long, help: "Record every frame in and out to this pcap file ('-': standard output, flushed per packet); with several devices, each after the first to FILE-DEVICE.pcap beside it (tapir-record-DEVICE.pcap with '-').")
-    var record: String?
+    @Flag(inversion: .prefixedNo, help: "Tap offloads (IFF_VNET_HDR): the kernel hands TCP over in super-segments of up to 64 KiB with checksums left partial, which the TCP engine takes whole (handlers still see ordinary packets). --no-offloads for a kernel whose tap offloads misbehave.")
+    var offloads = true
+
+    @OptionGroup var recording: RecordOptions
 
     @Flag(inversion: .prefixedNo, help: "Reload a script when its file (or a module it required from beside it) is saved.")
     var watch = true
@@ -84,6 +86,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        recording.claimStandardOutput()
         let logger = host.makeLogger()
         let searchPath = PackPaths.searchPath
         for argument in scripts {
@@ -107,11 +110,11 @@ struct Run: ParsableCommand {
         tapirHost.deviceOpener = LiveDevices.opener
 
         let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi,
-                                           sandboxLink: sandboxLink)
+                                           sandboxLink: sandboxLink, offloads: offloads)
         var sandboxKeeper: SandboxKeeper?
         defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { devices.removeSandboxes() } }
         Output.standardOutput(devices.reachability)
-        tapirHost.recordPath = record
+        recording.apply(to: tapirHost)
         do {
             for device in devices.devices { try tapirHost.add(device) }
         } catch {

@@ -85,6 +85,11 @@ final class ScriptedDeviceIO: DeviceIO {
     }
 
     func setPersist(_ fd: CInt, _ persist: Bool) -> CInt { 0 }
+    private(set) var offloadRequests: [UInt32] = []
+    func setOffload(_ fd: CInt, _ offloads: UInt32) -> CInt {
+        offloadRequests.append(offloads)
+        return 0
+    }
     func setOwner(_ fd: CInt, _ owner: uid_t) -> CInt { 0 }
     func setGroup(_ fd: CInt, _ group: gid_t) -> CInt { 0 }
     func interfaceMTU(_ name: String) -> Int { mtu }

@@ -275,4 +275,38 @@ final class TunTapDeviceTests: XCTestCase {
         let single = try makeDevice(io: io)
         XCTAssertThrowsError(try single.openAnotherQueue()) { XCTAssertEqual($0 as? DeviceError, .busy("mq0")) }
     }
+
+    // MARK: offloads (IFF_VNET_HDR)
+
+    func testOffloadsAskForTheVnetHeaderAndTCPSegmentationOnATapOnly() throws {
+        let io = ScriptedDeviceIO()
+        let device = try TunTapDevice.open(.init(name: "tap0", mode: .tap, offloads: true), io: io)
+        XCTAssertTrue(device.hasOffloads)
+        XCTAssertEqual(io.openRequests.last?.vnetHeader, true)
+        XCTAssertEqual(io.offloadRequests, [0x0f], "checksum, TSO4, TSO6 and TSO with ECN")
+        let tun = try TunTapDevice.open(.init(name: "tun0", mode: .tun, offloads: true), io: io)
+        XCTAssertFalse(tun.hasOffloads, "a tun is served without")
+        XCTAssertNil(tun.offloadHeader)
+        XCTAssertEqual(io.openRequests.last?.vnetHeader, false)
+        XCTAssertEqual(io.offloadRequests.count, 1)
+    }
+
+    func testWithOffloadsAReadSplitsOffTheVirtioHeaderAndAWriteSendsAZeroOne() throws {
+        let io = ScriptedDeviceIO()
+        let device = try TunTapDevice.open(.init(name: "tap0", mode: .tap, offloads: true), io: io)
+        // flags NEEDS_CSUM, gso TCPv4, hdr_len 66, gso_size 1448, csum_start 34, csum_offset 16 (little-endian)
+        let header: [UInt8] = [1, 1, 66, 0, 0xa8, 0x05, 34, 0, 16, 0]
+        io.readSteps = [.bytes(header + [0xaa, 0xbb, 0xcc])]
+        XCTAssertEqual(bytes(of: device.read(into: buffer.bytes)), [0xaa, 0xbb, 0xcc])
+        XCTAssertEqual(device.offloadHeader, VirtioNetHeader(flags: 1, gsoType: 1, headerLength: 66, gsoSize: 1448,
+                                                             checksumStart: 34, checksumOffset: 16))
+        XCTAssertEqual(device.offloadHeader?.needsWork, true)
+        XCTAssertEqual(device.write([1, 2, 3]), .written)
+        XCTAssertEqual(io.writes.last, [UInt8](repeating: 0, count: 10) + [1, 2, 3])
+        let asked = VirtioNetHeader(flags: 1, gsoType: 4, headerLength: 74, gsoSize: 1428, checksumStart: 54,
+                                    checksumOffset: 16)
+        XCTAssertEqual([UInt8]([4, 5]).withUnsafeBytes { device.write($0, offload: asked) }, .written)
+        XCTAssertEqual(io.writes.last, [1, 4, 74, 0, 0x94, 0x05, 54, 0, 16, 0, 4, 5])
+        XCTAssertEqual(device.counters.txBytes, 5, "counters count the frames, not the headers")
+    }
 }

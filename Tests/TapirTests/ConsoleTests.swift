@@ -95,6 +95,113 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(again.waitForExit(), again.screen())
     }
 
+    func testSr1ArpingAndPingAnsweredByTheKernel() throws {
+        try TapirCommand.requireRoot()
+        let lines = [
+            "mac = arping('198.18.0.1')",
+            "'kernel mac ' .. mac",
+            "echo = tapir.build.eth{src = '02:54:41:50:49:52', dst = mac, type = 0x0800} .. tapir.build.ip{"
+                + "src = '198.18.0.2', dst = '198.18.0.1', proto = 1, payload = tapir.build.icmp{type = 8, id = 77, seq = 5}}",
+            "sr1(echo)",
+            "p = sr1(echo, 'icmp', 2000)",
+            "'answer ' .. p.icmp.type .. ' ' .. p.icmp.id .. ' ' .. p.icmp.seq .. ' ' .. p.ip.src",
+            "lost = tapir.build.eth{src = '02:54:41:50:49:52', dst = mac, type = 0x0800} .. tapir.build.ip{"
+                + "src = '198.18.0.2', dst = '198.18.0.9', proto = 1, payload = tapir.build.icmp{type = 8}}",
+            "ok, missed = sr({echo, lost}, nil, 300)",
+            "'sr ' .. #ok .. ' ' .. #missed",
+            "ping('198.18.0.1', 2)",
+            "'done'",
+        ]
+        let recording = directory + "/console.pcapng"
+        let output = try ChildProcess.run(
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console --record \(recording)", "sh"] + lines,
+            timeout: .seconds(30))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let printed = output.stdout
+        // tapir console --record: what sr1 sent is outbound, the kernel's answers inbound.
+        if let tshark = ChildProcess.locate("tshark") {
+            let fields = try ChildProcess.run([tshark, "-r", recording, "-Y", "icmp.ident == 77", "-T", "fields",
+                                               "-e", "icmp.type", "-e", "frame.packet_flags_direction"], timeout: .seconds(60))
+            XCTAssertEqual(fields.stdout.split(separator: "\n").map(String.init),
+                           Array(repeating: ["8\t0x00000002", "0\t0x00000001"], count: 3).flatMap { $0 }, "sr1, sr1, sr: \(fields.stderr)")
+        }
+        let mac = try XCTUnwrap(printed.range(of: #"kernel mac ([0-9a-f]{2}:){5}[0-9a-f]{2}"#, options: .regularExpression),
+                                printed)
+        XCTAssertFalse(printed[mac].hasSuffix("02:54:41:50:49:52"), "the kernel's own MAC")
+        // sr1 shows the answer as a packet: tcpdump's line for the echo reply.
+        XCTAssertTrue(printed.contains("198.18.0.1 > 198.18.0.2: ICMP echo reply, id 77, seq 5"), printed)
+        XCTAssertTrue(printed.contains("answer 0 77 5 198.18.0.1"), printed)
+        XCTAssertTrue(printed.contains("sr 1 1"), "198.18.0.9 does not answer: \(printed)")
+        XCTAssertTrue(printed.contains("reply from 198.18.0.1: seq=1 ttl=64"), printed)
+        XCTAssertTrue(printed.contains("reply from 198.18.0.1: seq=2 ttl=64"), printed)
+        XCTAssertTrue(printed.contains("\n2\n"), "ping returns how many were answered: \(printed)")
+        XCTAssertTrue(printed.hasSuffix("done\n"), printed)
+    }
+
+    func testPeerWaitsJobsKillAndCtrlCStopsAPing() throws {
+        try TapirCommand.requireRoot()
+        let lines = [
+            "out, status = peer('echo hello from the sandbox; exit 3', {wait = true})",
+            "'got [' .. out .. '] ' .. status",
+            "peer('sleep 30')",
+            "jobs()",
+            "kill(2)",
+            "jobs()",
+            "kill(9)",
+        ]
+        let output = try ChildProcess.run(
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console", "sh"] + lines, timeout: .seconds(30))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stdout.contains("got [hello from the sandbox\n] 3"), output.stdout)
+        XCTAssertNotNil(output.stdout.range(of: #"\[2\] \d+ sleep 30\n"#, options: .regularExpression), output.stdout)
+        XCTAssertTrue(output.stdout.contains("(no peer command running)"), output.stdout)
+        XCTAssertTrue(output.stdout.contains("kill: no peer command [9] is running (jobs() lists them)"), output.stdout)
+
+        // At a terminal, Ctrl-C stops a ping started with peer.
+        let console = try terminal("")
+        XCTAssertTrue(console.waitFor("sandbox namespace"), console.screen())
+        XCTAssertTrue(console.waitFor("> "), console.screen())
+        console.typeLine("peer('ping -i 0.2 198.18.0.1')")
+        XCTAssertTrue(console.waitFor("icmp_seq=3"), console.screen())
+        console.key("C-c")
+        XCTAssertTrue(console.waitFor("stopped 1 peer command(s)"), console.screen())
+        let count = console.screen().components(separatedBy: "bytes from 198.18.0.1").count
+        usleep(800_000)
+        XCTAssertEqual(console.screen().components(separatedBy: "bytes from 198.18.0.1").count, count,
+                       "no ping line after Ctrl-C: \(console.screen())")
+        console.typeLine("jobs()")
+        XCTAssertTrue(console.waitFor("(no peer command running)"), console.screen())
+        console.key("C-d")
+        XCTAssertTrue(console.waitForExit(), console.screen())
+    }
+
+    func testHandlersAndSniffGoOnWhileALongChunkRunsAndCtrlCStopsIt() throws {
+        try TapirCommand.requireRoot()
+        let console = try terminal("")
+        XCTAssertTrue(console.waitFor("sandbox namespace"), console.screen())
+        XCTAssertTrue(console.waitFor("> "), console.screen())
+        console.typeLine(#"MAC, IP = "02:54:41:50:49:52", "198.18.0.2""#)
+        console.typeLine("tapir.on('arp', {op = 1}, function(p, d) if p.arp.tpa ~= IP then return end "
+            + "d:write(tapir.build.eth{src = MAC, dst = p.eth.src, type = 0x0806} .. tapir.build.arp{op = 2, "
+            + "sha = MAC, spa = IP, tha = p.arp.sha, tpa = p.arp.spa}) return true end)")
+        console.typeLine("tapir.on('icmp', {type = 8}, function(p, d) if p.ip.dst == IP then "
+            + "d:write(p:reply{icmp = {type = 0}}) return true end end)")
+        console.typeLine("sniff{count = 4, filter = 'icmp'}")
+        console.typeLine(#"peer("sleep 0.5; ping -c 2 -i 0.3 -W 2 198.18.0.2")"#)
+        console.typeLine("for i = 1, 3e8 do end print('loop ' .. 'done')")
+        XCTAssertTrue(console.waitFor("2 received", timeout: .seconds(20)), console.screen())
+        XCTAssertFalse(console.screen().contains("loop done"), "the pings were answered while the chunk ran")
+        let sniffed = console.screen().split(separator: "\n").filter { $0.contains("ICMP echo") }
+        XCTAssertEqual(sniffed.count, 4, console.screen())
+        console.key("C-c")
+        XCTAssertTrue(console.waitFor("interrupted!"), console.screen())
+        XCTAssertFalse(console.screen().contains("loop done"), console.screen())
+        console.typeLine("'still ' .. 'here'")
+        XCTAssertTrue(console.waitFor("\nstill here"), console.screen())
+        console.key("C-d")
+        XCTAssertTrue(console.waitForExit(), console.screen())
+    }
+
     // MARK: no root
 
     func testCtrlCInterruptsARunningChunk() throws {
@@ -117,6 +224,41 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(console.waitFor("this is dropped^C"), console.screen())
         console.typeLine("'still here'")
         XCTAssertTrue(console.waitFor("\nstill here"), console.screen())
+        console.key("C-d")
+        XCTAssertTrue(console.waitForExit(), console.screen())
+    }
+
+    func testHelpAndTabCompletionAtATerminal() throws {
+        let capture = try writeCapture()
+        let console = try terminal("--replay \(capture)")
+        XCTAssertTrue(console.waitFor("> "), console.screen())
+        console.typeLine("help()")
+        XCTAssertTrue(console.waitFor("The API: help(tapir)"), console.screen())
+        XCTAssertTrue(console.screen().contains("  sniff      sniff(n) or sniff{"), console.screen())
+        console.typeLine("help(tapir.build.ip)")
+        XCTAssertTrue(console.waitFor("tapir.build.ip\n  tapir.build.ip{src, dst, proto"), console.screen())
+
+        // Tab with several candidates lists them; typing on and Tab again completes.
+        console.type("tapir.build.i")
+        console.key("Tab")
+        XCTAssertTrue(console.waitFor("icmp    icmpv6  ip      ipv6"), console.screen())
+        console.type("pv")
+        console.key("Tab")
+        console.type("{nx")
+        console.key("Tab")
+        console.type(" = 59}")
+        console.key("Enter")
+        XCTAssertTrue(console.waitFor("> tapir.build.ipv6{nxt = 59}\n"), console.screen())
+
+        // A packet's layers and fields.
+        console.typeLine("p = next()")
+        XCTAssertTrue(console.waitFor("ARP, Request who-has 198.18.0.2"), console.screen())
+        console.type("p.a")
+        console.key("Tab")
+        console.type(".tp")
+        console.key("Tab")
+        console.key("Enter")
+        XCTAssertTrue(console.waitFor("> p.arp.tpa\n198.18.0.2"), console.screen())
         console.key("C-d")
         XCTAssertTrue(console.waitForExit(), console.screen())
     }

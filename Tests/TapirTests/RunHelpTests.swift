@@ -27,7 +27,8 @@ final class RunHelpTests: XCTestCase {
             ("--max-packet", "(default: the device's MTU + 22 on a tap, its MTU on a tun)"),
             ("--user", "no capabilities"),
             ("--group", "(default: the user's own)"),
-            ("--record", "with several devices, each after the first to FILE-DEVICE.pcap beside it"),
+            ("--record", "pcap writes each device after the first to FILE-DEVICE.pcap"),
+            ("--record-format", "(values: pcapng, pcap; default: pcapng)"),
         ]
         for (option, text) in expected {
             guard let entry = entries[option] else {

@@ -128,10 +128,14 @@ function addr.ipv6_bytes(text)
 end
 
 -- RFC 5952: lower case, no leading zeros, the longest run of two or more zero groups (the
--- first of equal ones) as "::".
+-- first of equal ones) as "::"; an IPv4-mapped address as ::ffff: and its IPv4 address
+-- dotted (RFC 5952 5), as the host writes pkt.ipv6's addresses.
+local MAPPED_PREFIX = string.rep("\0", 10) .. "\xff\xff"
+
 function addr.ipv6_text(bytes, at)
   at = at or 1
   if #bytes < at + 15 then return nil end
+  if bytes:sub(at, at + 11) == MAPPED_PREFIX then return "::ffff:" .. addr.ipv4_text(bytes, at + 12) end
   local words = {string.unpack(">I2I2I2I2I2I2I2I2", bytes, at)}
   words[9] = nil
   local best_at, best_length, run_at, run_length = 0, 0, 0, 0

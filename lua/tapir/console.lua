@@ -8,8 +8,10 @@
 local M = {}
 
 local native        -- __tapir_console_native, set by install
+local slice         -- __tapir_console_slice(thread, n): thread yields every n instructions
 local layerFields   -- { order = {"eth", ...}, eth = {"src", "dst", "type"}, ... }
 
+M.sliceInstructions = 50000  -- a chunk gives the loop its turn this often
 M.maxDepth = 4      -- tables nested deeper are shown as {...}
 M.lineWidth = 72    -- a table that fits on one line of this width is shown on one
 
@@ -122,17 +124,8 @@ local function traceback(message)
   return (text:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
 end
 
--- Runs one chunk typed at the prompt and prints its results or error. Returns true when
--- the chunk is incomplete (the host then asks for more lines and calls again with all).
-function M.eval(source)
-  local fn, message = M.compile(source)
-  if not fn then
-    if message == "incomplete" then return true end
-    write(message)
-    return false
-  end
-  M.printed = nil
-  local results = table.pack(xpcall(fn, traceback))
+-- The results of a chunk: printed as lua -i does, or its error.
+local function report(results)
   if not results[1] then
     write(tostring(results[2]))
   elseif results.n == 2 and results[2] ~= nil and results[2] == M.printed then
@@ -142,6 +135,85 @@ function M.eval(source)
     for index = 2, results.n do shown[#shown + 1] = M.show(results[index]) end
     write(table.concat(shown, "\t"))
   end
+end
+
+-- What a chunk yields when a helper waits (sr1, ping, ...): the chunk's coroutine is then
+-- carried on by a host task, which waits while the loop turns, and the host holds the
+-- lines typed meanwhile until the chunk is done.
+local WAIT = {}
+
+-- Resumes the chunk's coroutine; if it waits, starts the task that carries it on.
+local step
+
+-- The chunk used its slice of instructions: it goes on after the loop's next turn.
+local function continueLater(thread)
+  native("busy")
+  tapir.spawn(function()
+    if thread ~= M.chunk then return end
+    step(thread, coroutine.resume(thread))
+    if M.chunk == nil then native("done") end
+  end)
+end
+
+function step(thread, ok, first, waiter, ...)
+  if thread ~= M.chunk then return end  -- abandoned (Ctrl-C)
+  if not ok then
+    M.chunk = nil
+    write(tostring(first))
+    return
+  end
+  if coroutine.status(thread) == "dead" then
+    M.chunk = nil
+    report(first)
+    return
+  end
+  if first ~= WAIT then
+    return continueLater(thread)
+  end
+  native("busy")
+  tapir.spawn(function(...)
+    local answer = table.pack(pcall(waiter, ...))
+    if thread ~= M.chunk then return end
+    if answer[1] then
+      step(thread, coroutine.resume(thread, table.unpack(answer, 2, answer.n)))
+    else
+      step(thread, coroutine.resume(thread, WAIT, answer[2]))
+    end
+    if M.chunk == nil then native("done") end
+  end, ...)
+end
+
+-- Inside a chunk typed at the prompt: runs waiter(...) in a host task (where tapir.request
+-- and tapir.sleep may wait) and returns what it returns; its error is raised here.
+function M.await(waiter, ...)
+  if M.chunk == nil or coroutine.running() ~= M.chunk then
+    error("this helper waits, which it can do only in a line typed at the prompt", 3)
+  end
+  local results = table.pack(coroutine.yield(WAIT, waiter, ...))
+  if results[1] == WAIT then error(results[2], 3) end
+  return table.unpack(results, 1, results.n)
+end
+
+-- Ctrl-C while a chunk waits: it is dropped (its task's answer is not used).
+function M.abandon()
+  M.chunk = nil
+end
+
+-- Runs one chunk typed at the prompt and prints its results or error. Returns true when
+-- the chunk is incomplete (the host then asks for more lines and calls again with all).
+-- The chunk runs in a coroutine, at once; only a helper that waits makes it yield.
+function M.eval(source)
+  local fn, message = M.compile(source)
+  if not fn then
+    if message == "incomplete" then return true end
+    write(message)
+    return false
+  end
+  M.printed = nil
+  local thread = coroutine.create(function() return table.pack(xpcall(fn, traceback)) end)
+  M.chunk = thread
+  if slice then slice(thread, M.sliceInstructions) end
+  step(thread, coroutine.resume(thread))
   return false
 end
 
@@ -207,6 +279,163 @@ function M.showPacket(pkt)
   return table.concat(lines, "\n")
 end
 
+-- help ---------------------------------------------------------------------------------
+
+-- The libraries Lua itself documents, for help(string.format).
+local luaLibraries = { "string", "table", "math", "io", "os", "coroutine", "utf8", "debug" }
+
+-- The documented name of a value: a member of tapir (tapir.build.ip), a global the prompt
+-- offers (sniff), or one of Lua's own functions (string.format); nil when it has none.
+function M.nameOf(value)
+  if isPacket(value) then return "pkt" end
+  local function search(tableValue, prefix, depth)
+    for key, member in pairs(tableValue) do
+      if rawequal(member, value) then return prefix .. key end
+    end
+    if depth > 0 then
+      for key, member in pairs(tableValue) do
+        if type(member) == "table" and type(key) == "string" then
+          local found = search(member, prefix .. key .. ".", depth - 1)
+          if found then return found end
+        end
+      end
+    end
+  end
+  if rawequal(value, tapir) then return "tapir" end
+  local found = type(tapir) == "table" and search(tapir, "tapir.", 1)
+  if found then return found end
+  for key, member in pairs(_G) do
+    if rawequal(member, value) and type(key) == "string" then return key end
+  end
+  for _, library in ipairs(luaLibraries) do
+    local tableValue = _G[library]
+    if type(tableValue) == "table" then
+      for key, member in pairs(tableValue) do
+        if rawequal(member, value) then return library .. "." .. key, true end
+      end
+    end
+  end
+end
+
+local function firstSentence(text)
+  local sentence = text:match("^(.-%.)%s") or text
+  if #sentence > 90 then sentence = sentence:sub(1, 87) .. "..." end
+  return sentence
+end
+
+-- help(): what the prompt offers; help(value or "name"): its entry in docs/lua-api.md.
+function M.help(subject)
+  if subject == nil then
+    local lines = { "At the prompt (help(name) for the whole entry):" }
+    for line in (native("help") or ""):gmatch("[^\n]+") do
+      local name, text = line:match("^([^\t]+)\t(.*)$")
+      lines[#lines + 1] = string.format("  %-10s %s", name, firstSentence(text))
+    end
+    lines[#lines + 1] = "The API: help(tapir), help(tapir.on), help(\"tapir.build\"), help(\"pkt.tcp\"), help(pkt)."
+    return table.concat(lines, "\n")
+  end
+  local name, luaOwn = subject, false
+  if type(subject) ~= "string" then
+    name, luaOwn = M.nameOf(subject)
+    if not name then
+      return "help: this " .. type(subject) .. " has no documented name; try help() or help(\"tapir.on\")"
+    end
+  end
+  if luaOwn then
+    return name .. " is Lua's own: https://www.lua.org/manual/5.4/manual.html#pdf-" .. name
+  end
+  if name == "tapir" then
+    local names = {}
+    for key in pairs(tapir) do names[#names + 1] = "tapir." .. key end
+    table.sort(names)
+    return "tapir: " .. table.concat(names, ", ") .. "\nhelp(tapir.NAME) for one of them."
+  end
+  local text = native("help", name)
+  if not text then return "help: no entry for " .. name .. " in docs/lua-api.md" end
+  return text
+end
+
+-- Tab ------------------------------------------------------------------------------------
+
+local keywords = { "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto",
+                   "if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while" }
+local packetMethods = { "bytes", "copy", "reply" }
+
+-- The identifier keys of a table and of the tables its metatables' __index chain holds.
+local function addKeys(value, names)
+  for _ = 1, 4 do
+    if type(value) ~= "table" then return end
+    for key in pairs(value) do
+      if isIdentifier(key) then names[key] = true end
+    end
+    local mt = getmetatable(value)
+    value = type(mt) == "table" and rawget(mt, "__index") or nil
+  end
+end
+
+local function safeIndex(value, key)
+  local ok, result = pcall(function() return value[key] end)
+  if ok then return result end
+end
+
+-- The names that may follow `base` and the separator: a table's keys, a packet's layers
+-- and fields (its methods after ':'), a layer's fields, a string's methods.
+local function memberNames(base, parentIsPacket, lastKey, separator)
+  local names = {}
+  if isPacket(base) then
+    if separator == ":" then
+      for _, name in ipairs(packetMethods) do names[name] = true end
+    else
+      for layer in base.layers:gmatch("[^:]+") do names[layer] = true end
+      for _, field in ipairs(layerFields.frame) do names[field] = true end
+      names.layers = true
+    end
+  elseif parentIsPacket and layerFields[lastKey] then
+    for _, field in ipairs(layerFields[lastKey]) do names[field] = true end
+  elseif type(base) == "string" and separator == ":" then
+    addKeys(string, names)
+  elseif type(base) == "table" then
+    addKeys(base, names)
+  end
+  return names
+end
+
+-- The candidates for the word before the cursor, handed to the host as
+-- "stem length\ncandidate\n...": globals and keywords, fields after `a.b.`, a packet's
+-- layers and fields, a builder's fields inside `tapir.build.NAME{`.
+function M.complete(line)
+  local stem, names = "", {}
+  local builder, inside = line:match("tapir%.build%.([%a_][%w_]*)%s*%(?%s*{([^{}]*)$")
+  if builder and layerFields.builders[builder] and (inside:match("^%s*[%a_]*$") or inside:match("[,;]%s*[%a_]*$")) then
+    stem = inside:match("([%a_]*)$")
+    for _, field in ipairs(layerFields.builders[builder]) do names[field] = true end
+  else
+    local expression = line:match("[%w_%.:]*$")
+    local base, separator
+    base, separator, stem = expression:match("^(.*)([%.:])([%a_]?[%w_]*)$")
+    if not base then
+      stem = expression:match("[%a_][%w_]*$") or ""
+      if stem ~= expression then stem = "" end
+      addKeys(_G, names)
+      for _, word in ipairs(keywords) do names[word] = true end
+    elseif base:match("^[%a_][%w_]*[%w_%.]*$") and not base:find("..", 1, true) then
+      local value, parent, lastKey = _G, nil, nil
+      for key in base:gmatch("[^.]+") do
+        parent, lastKey = value, key
+        value = safeIndex(value, key)
+        if value == nil then break end
+      end
+      if value ~= nil then names = memberNames(value, isPacket(parent), lastKey, separator) end
+    end
+  end
+  local found = {}
+  for name in pairs(names) do
+    if name:sub(1, #stem) == stem then found[#found + 1] = name end
+  end
+  table.sort(found)
+  native("completions", #stem .. "\n" .. table.concat(found, "\n"))
+end
+
 local function findDevice(name)
   for _, device in ipairs(tapir.devices()) do
     if name == nil or device.name == name then return device end
@@ -215,8 +444,9 @@ local function findDevice(name)
   error("no device to send on", 3)
 end
 
-function M.install(nativeFunction, fields)
+function M.install(nativeFunction, fields, sliceFunction)
   native = nativeFunction
+  slice = sliceFunction
   layerFields = fields
 
   print = function(...)
@@ -239,7 +469,30 @@ function M.install(nativeFunction, fields)
     native("sniff", options.filter, count or 0, seconds or 0)
   end
 
+  require("tapir.console_ask").install(M)
+
+  help = function(...)
+    if select("#", ...) > 0 and (...) == nil then
+      write("help: got nil (a name that is not there?); help() lists what there is")
+      return
+    end
+    write(M.help(...))
+  end
   show = function(pkt) write(M.showPacket(pkt)) end
+
+  -- dissect(pkt or bytes): Wireshark's full dissection, through tshark -V.
+  dissect = function(value)
+    local bytes = packetBytes(value)
+    local rawIP
+    if isPacket(value) then
+      rawIP = value.layers:sub(1, 4) ~= "eth:" and value.layers ~= "eth"
+    else
+      local dev = tapir.devices()[1]
+      rawIP = dev ~= nil and dev.mode == "tun"
+    end
+    local hex = bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end)
+    write(native("dissect", hex, rawIP and 1 or 0))
+  end
   hexdump = function(value) write(M.hexdump(value)) end
 
   -- send(bytes or pkt, [device name]): one frame on the first device, or the one named.
@@ -252,10 +505,35 @@ function M.install(nativeFunction, fields)
   stats = function() return tapir.stats() end
   reload = function() native("reload") end
 
-  -- peer("ping -c1 198.18.0.2"): a command in the sandbox, its output printed as it comes.
-  peer = function(command)
+  -- peer("ping -c1 198.18.0.2"): a command in the sandbox, its output printed as it comes
+  -- (Ctrl-C, or kill(n) with n from jobs(), stops it). peer(cmd, {wait = true}) waits for
+  -- it and returns its output and exit status.
+  peer = function(command, options)
     if type(command) ~= "string" then error("peer expects a command line (a string)", 2) end
-    native("peer", command)
+    if options ~= nil and type(options) ~= "table" then error("peer's options are a table: {wait = true}", 2) end
+    if not (options and options.wait) then
+      native("peer", command, 0)
+      return
+    end
+    local number = math.tointeger(tonumber(native("peer", command, 1)))
+    return M.await(function()
+      while true do
+        local result = native("peerresult", nil, number)
+        if result then
+          local status, output = result:match("^(-?%d+)\n(.*)$")
+          return output, math.tointeger(tonumber(status))
+        end
+        tapir.sleep(20)
+      end
+    end)
+  end
+  jobs = function()
+    local list = native("jobs")
+    write(list ~= "" and list or "(no peer command running)")
+  end
+  kill = function(number)
+    if math.type(number) ~= "integer" then error("kill expects a job number (jobs() lists them)", 2) end
+    native("kill", nil, number)
   end
 
   -- next(): the next packet of the capture (tapir console --replay), dispatched to the

@@ -87,11 +87,14 @@ end
 
 -- The neighbour advertisement answering a solicitation for one of our addresses, or nil
 -- (a duplicate address probe, from ::, is not answered: RFC 4862 says the prober's
--- address is not in use if nobody else claims it). pkt:reply gives it hop limit 255 and,
--- for a solicitation to a solicited-node group, the target as its source.
+-- address is not in use if nobody else claims it; a solicitation with hop limit other
+-- than 255, a bad checksum or a nonzero code is not valid: RFC 4861 7.1.1). pkt:reply
+-- gives it hop limit 255 and, for a solicitation to a solicited-node group, the target as
+-- its source.
 function Host:advertisement(pkt)
   local icmpv6 = pkt.icmpv6
   if icmpv6.type ~= 135 or not self.ipv6[icmpv6.target] or pkt.ipv6.src == "::" then return nil end
+  if pkt.ipv6.hlim ~= 255 or icmpv6.code ~= 0 or icmpv6.chksum_ok ~= true then return nil end
   local flags = NA_SOLICITED_OVERRIDE | (self.router and NA_ROUTER or 0)
   return pkt:reply{icmpv6 = {type = 136, flags = flags, lladdr = self.mac}}
 end

@@ -71,4 +71,15 @@ int tapir_editor_history_add(tapir_editor *editor, const char *line);
 /// Keeps at most `size` history entries.
 void tapir_editor_history_set_size(tapir_editor *editor, int size);
 
+/// Tab completion: given the line up to the cursor, returns the candidates, each ending
+/// in '\n' (NULL or "" for none; the text stays the caller's until its next call), and
+/// sets `*stem_length` to how many bytes before the cursor the candidates replace.
+typedef const char *(*tapir_completer)(void *context, const char *before_cursor, size_t length,
+                                       size_t *stem_length);
+
+/// Binds Tab to `completer`: one candidate (or several sharing more than the stem) is
+/// inserted; several with nothing more in common are listed below the line, which is
+/// drawn again under them. NULL unbinds it (Tab then inserts nothing).
+void tapir_editor_set_completer(tapir_editor *editor, tapir_completer completer, void *context);
+
 #endif

@@ -9,7 +9,9 @@
 int tapir_pcap_dump(pcap_dumper_t *dumper, int64_t seconds, int32_t microseconds,
                     const uint8_t *bytes, uint32_t length, uint32_t original_length, int flush);
 
-/* Opens a dumper on standard output (`pcap_dump_fopen` is a macro on some builds). */
-pcap_dumper_t *tapir_pcap_dump_stdout(pcap_t *pcap);
+/* Opens a dumper on a copy of `descriptor` (standard output, or the descriptor kept for
+ * it by --record -); closing the dumper closes the copy only. (`pcap_dump_fopen` is a
+ * macro on some builds.) */
+pcap_dumper_t *tapir_pcap_dump_descriptor(pcap_t *pcap, int descriptor);
 
 #endif

@@ -14,6 +14,13 @@
 #define TAPIR_TUN_MODE_TAP     0x1  // Ethernet frames (IFF_TAP); without it IP datagrams (IFF_TUN)
 #define TAPIR_TUN_NO_PI        0x2  // no 4-byte packet-information header (IFF_NO_PI)
 #define TAPIR_TUN_MULTI_QUEUE  0x4  // one more queue of a multi-queue device (IFF_MULTI_QUEUE)
+#define TAPIR_TUN_VNET_HDR     0x8  // a struct virtio_net_hdr before every frame (IFF_VNET_HDR)
+
+// Offloads for tapir_tun_set_offload (TUN_F_*): what the kernel may hand over unfinished.
+#define TAPIR_OFFLOAD_CSUM     0x01 // partial transport checksums
+#define TAPIR_OFFLOAD_TSO4     0x02 // TCP super-segments over IPv4
+#define TAPIR_OFFLOAD_TSO6     0x04 // TCP super-segments over IPv6
+#define TAPIR_OFFLOAD_TSO_ECN  0x08 // ... with CWR set
 
 // Which step of tapir_tun_open failed, so errno can be read in context.
 #define TAPIR_TUN_STEP_OPEN    1    // open("/dev/net/tun")
@@ -24,6 +31,9 @@
 /// On success returns the fd and writes the kernel's name (NUL-terminated) to `out_name`.
 /// On failure returns -errno and writes the failing step to `*failed_step`.
 int tapir_tun_open(const char *name, int flags, char out_name[TAPIR_IFNAMSIZ], int *failed_step);
+
+/// TUNSETOFFLOAD with TAPIR_OFFLOAD_* flags (the device must have IFF_VNET_HDR).
+int tapir_tun_set_offload(int fd, unsigned int offloads);
 
 /// TUNSETPERSIST: keep the device when its last fd closes (1) or not (0).
 int tapir_tun_set_persist(int fd, int persist);

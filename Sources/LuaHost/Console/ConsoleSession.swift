@@ -1,4 +1,6 @@
+import Capture
 import CLua
+import Devices
 import Glibc
 import Packets
 import Reactor
@@ -26,19 +28,36 @@ public final class ConsoleSession {
     private var script: Script?
     private var evalFunction: LuaReference?
     private var keepFunction: LuaReference?
+    private var completeFunction: LuaReference?
+    /// What console.lua's complete() answered last.
+    private var completion = LineCompletion.none
     /// The lines of a chunk not complete yet.
     private var pendingLines: [String] = []
+    /// A chunk is waiting (sr1, ping, ...): lines typed meanwhile wait in `heldLines`, and
+    /// end of input waits for it too.
+    private var chunkWaiting = false
+    private var heldLines: [String] = []
+    private var endAfterChunk = false
     /// The namespace `peer` runs commands in (the sandbox), if any.
     public var sandboxNamespace: String?
     /// Why `peer` is refused even with a sandbox (tapir dropped the root that entering the
     /// sandbox needs), if it is.
     public var peerRefusal: String?
+    /// The tshark dissect() runs (nil: not installed).
+    public var tsharkPath: String? = ChildProcess.locate("tshark")
+    /// docs/lua-api.md, which `help` prints from (nil: not installed).
+    public var apiReferencePath: String?
+    private lazy var apiReference: APIReference? = apiReferencePath.flatMap { APIReference(path: $0) }
     /// The capture `next()` steps through (tapir console --replay), if any.
     public var replay: ConsoleReplay?
     /// Called once at end of input (Ctrl-D).
     public var onEnd: (() -> Void)?
     private(set) lazy var sniffer = ConsoleSniffer(host: host, loop: loop, editor: editor)
     private var peers: [PeerCommand] = []
+    private var lastPeerNumber = 0
+    /// What the peers run with {wait = true} left when they ended: their number, then
+    /// the exit status and output, for the chunk waiting on them.
+    private var finishedPeers: [Int: (status: Int32, output: [UInt8])] = [:]
     /// What the last native request answered, kept for C to copy.
     private var replyBuffer: [CChar] = []
 
@@ -54,9 +73,14 @@ public final class ConsoleSession {
     /// Loads the console prelude into the script's state and starts reading lines.
     public func start() throws {
         try currentScript()
+        editor.completer = { [unowned self] line in self.complete(line) }
         try editor.attach(to: loop) { [unowned self] line in
             guard let line else {
-                self.onEnd?()
+                if self.chunkWaiting { self.endAfterChunk = true } else { self.onEnd?() }
+                return
+            }
+            if self.chunkWaiting {
+                self.heldLines.append(line)
                 return
             }
             self.enter(line)
@@ -73,6 +97,23 @@ public final class ConsoleSession {
 
     /// SIGINT at the prompt: the line being typed and any gathered lines are dropped.
     public func interruptAtPrompt() {
+        if !peers.isEmpty {
+            // Ctrl-C stops what peer() started, as it would stop a command in a shell.
+            for peer in peers { peer.terminate() }
+            editor.print("stopped \(peers.count) peer command(s)")
+            peers.removeAll()
+        }
+        if chunkWaiting {
+            // The waiting chunk is dropped: its task's answer will not be used.
+            chunkWaiting = false
+            heldLines.removeAll()
+            if let script, let abandon = try? script.state.evaluate("return require('tapir.console').abandon") {
+                _ = try? script.state.call(abandon)
+                script.state.release(abandon)
+            }
+            editor.print("interrupted!")
+            if endAfterChunk { onEnd?() }
+        }
         pendingLines.removeAll()
         editor.setPrompt(Self.prompt)
         editor.cancelLine()
@@ -118,6 +159,48 @@ public final class ConsoleSession {
         }
     }
 
+    /// dissect(pkt): tshark's full dissection (-V) of one frame, written to a one-packet
+    /// capture first. tshark runs to its end (a second or so) while the loop waits.
+    private func dissect(hex: String, rawIP: Bool) throws(RequestError) -> String {
+        guard let tshark = tsharkPath else {
+            throw .refused("dissect needs tshark, Wireshark's dissectors: apt-get install tshark (or dnf install wireshark-cli)")
+        }
+        var bytes: [UInt8] = []
+        var digits = hex.utf8.makeIterator()
+        while let high = digits.next(), let low = digits.next() {
+            guard let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { break }
+            bytes.append(value)
+        }
+        let path = "/tmp/tapir-dissect-\(getpid()).pcap"
+        defer { unlink(path) }
+        do {
+            let writer = try PcapWriter(path: path, linkType: rawIP ? .rawIP : .ethernet)
+            try writer.write(bytes, time: host.recordingClock())
+            try writer.close()
+        } catch {
+            throw .refused("dissect: \(error)")
+        }
+        let result: ProcessOutput
+        do {
+            result = try ChildProcess.run([tshark, "-V", "-r", path], timeout: .seconds(30))
+        } catch {
+            throw .refused("dissect: \(error)")
+        }
+        guard result.succeeded else { throw .refused("dissect: tshark failed: \(result.stderr)") }
+        var text = result.stdout
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+
+    /// The waiting chunk finished: the lines typed meanwhile run, until one waits again.
+    private func chunkDone() {
+        chunkWaiting = false
+        while !chunkWaiting, !heldLines.isEmpty {
+            enter(heldLines.removeFirst())
+        }
+        if !chunkWaiting, endAfterChunk { onEnd?() }
+    }
+
     /// The script evaluated in; after a reload (a fresh state) the prelude is loaded
     /// into the new state first.
     @discardableResult
@@ -134,6 +217,9 @@ public final class ConsoleSession {
 
     private func install(into script: Script) throws(LuaError) {
         let state = script.state
+        // Over a capture the host's clock moves only with next(), and with it the tasks
+        // that would carry a chunk on: chunks there run whole, as before.
+        let slicing = replay == nil ? "__tapir_console_slice" : "nil"
         var result = clua_result()
         let status = clua_console_install(state.host, consoleRequest,
                                           Unmanaged.passUnretained(self).toOpaque(), &result)
@@ -141,22 +227,48 @@ public final class ConsoleSession {
         if status != LUA_OK { throw LuaError(result: result, memoryCap: state.memoryCap) }
         evalFunction = try state.evaluate("""
             local console = require("tapir.console")
-            console.install(__tapir_console_native, \(Self.layerFieldsLiteral))
+            console.install(__tapir_console_native, \(Self.layerFieldsLiteral), \(slicing))
             __tapir_console_native = nil
+            __tapir_console_slice = nil
             return console.eval
             """, name: "console")
         keepFunction = try state.evaluate("return require('tapir.console').keep", name: "console")
+        completeFunction = try state.evaluate("return require('tapir.console').complete", name: "console")
     }
 
-    /// `{ order = {"eth", ...}, eth = {"src", ...}, ... }`: the layers and fields of the
-    /// packet table, for show().
-    static let layerFieldsLiteral: String = {
-        let layers = PacketLayer.allCases.filter { $0 != .frame }
-        var parts = ["order = {" + layers.map { "\"\($0)\"" }.joined(separator: ", ") + "}"]
-        for layer in layers {
-            let names = PacketField.allCases.filter { $0.info.layer == layer }.map { "\"\($0.info.name)\"" }
-            parts.append("[\"\(layer)\"] = {" + names.joined(separator: ", ") + "}")
+    /// What Tab offers for the line up to the cursor: file names inside a string, else
+    /// what console.lua's complete() finds.
+    public func complete(_ line: String) -> LineCompletion {
+        if let partial = ConsoleCompletion.openString(in: line) {
+            return ConsoleCompletion.fileNames(completing: partial)
         }
+        guard let script = try? currentScript(), let completeFunction else { return .none }
+        completion = .none
+        let state = script.state
+        do {
+            try state.call(completeFunction, with: [.string(line)])
+        } catch {
+            return .none
+        }
+        return completion
+    }
+
+    /// `{ order = {"eth", ...}, eth = {"src", ...}, ..., frame = {...}, builders = {ip = {...}, ...} }`:
+    /// the layers and fields of the packet table, for show() and Tab, and what each
+    /// builder takes (its layer's settable fields and payload).
+    static let layerFieldsLiteral: String = {
+        func list(_ names: [String]) -> String { "{" + names.map { "\"\($0)\"" }.joined(separator: ", ") + "}" }
+        let layers = PacketLayer.allCases.filter { $0 != .frame }
+        var parts = ["order = " + list(layers.map { "\($0)" })]
+        var builders: [String] = []
+        for layer in PacketLayer.allCases {
+            let fields = PacketField.allCases.filter { $0.info.layer == layer }
+            parts.append("[\"\(layer)\"] = " + list(fields.map { "\($0.info.name)" }))
+            if layer != .frame {
+                builders.append("[\"\(layer)\"] = " + list(fields.filter(\.info.settable).map { "\($0.info.name)" } + ["payload"]))
+            }
+        }
+        parts.append("builders = {" + builders.joined(separator: ", ") + "}")
         return "{" + parts.joined(separator: ", ") + "}"
     }()
 
@@ -194,16 +306,59 @@ public final class ConsoleSession {
                 throw .refused("peer runs commands in the sandbox: start tapir console without --dev or --replay")
             }
             if let peerRefusal { throw .refused(peerRefusal) }
+            lastPeerNumber += 1
             do {
-                let peer = try PeerCommand(text ?? "", namespace: sandboxNamespace, loop: loop,
-                                           editor: editor) { [weak self] finished in
+                let peer = try PeerCommand(text ?? "", number: lastPeerNumber, collects: integer == 1,
+                                           namespace: sandboxNamespace, loop: loop, editor: editor) { [weak self] finished in
                     self?.peers.removeAll { $0 === finished }
+                    if finished.collects {
+                        self?.finishedPeers[finished.number] = (finished.exitStatus ?? -1, finished.collected)
+                    }
                 }
                 peers.append(peer)
             } catch {
                 throw .refused("peer: \(error)")
             }
+            return String(lastPeerNumber)
+        case "peerresult":
+            // "status\noutput" once the peer numbered `integer` has ended.
+            guard let number = integer.map(Int.init), let finished = finishedPeers.removeValue(forKey: number) else {
+                return nil
+            }
+            return "\(finished.status)\n" + String(decoding: finished.output, as: UTF8.self)
+        case "jobs":
+            return peers.map { "[\($0.number)] \($0.pid) \($0.command)" }.joined(separator: "\n")
+        case "kill":
+            guard let peer = peers.first(where: { Int64($0.number) == integer }) else {
+                throw .refused("kill: no peer command [\(integer ?? 0)] is running (jobs() lists them)")
+            }
+            peer.terminate()
+            peers.removeAll { $0 === peer }
             return nil
+        case "dissect":
+            return try dissect(hex: text ?? "", rawIP: integer == 1)
+        case "busy":
+            chunkWaiting = true
+            return nil
+        case "done":
+            // After this task's turn: the held lines run as if typed now.
+            loop.schedule(after: .zero) { [weak self] in self?.chunkDone() }
+            return nil
+        case "completions":
+            // console.lua's complete(): "stem length\ncandidate\n...".
+            var lines = (text ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let stem = Int(lines.isEmpty ? "0" : lines.removeFirst()) ?? 0
+            completion = LineCompletion(stemLength: stem, candidates: lines.filter { !$0.isEmpty })
+            return nil
+        case "help":
+            guard let reference = apiReference else {
+                throw .refused("help: the API reference is not installed (looked for \(apiReferencePath ?? "docs/lua-api.md"))")
+            }
+            guard let name = text else {
+                return reference.entries.filter { $0.section == APIReference.consoleSection }
+                    .map { "\($0.name)\t\($0.text)" }.joined(separator: "\n")
+            }
+            return reference.helpText(name)
         case "next":
             guard let replay else {
                 throw .refused("next() steps through a capture: start tapir console --replay FILE.pcap")

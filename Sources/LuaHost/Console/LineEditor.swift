@@ -31,6 +31,12 @@ public final class LineEditor {
     /// the editor carries on without the file.
     public private(set) var historyError: LineEditorError?
 
+    /// What Tab offers, given the line up to the cursor (a terminal only).
+    public var completer: ((String) -> LineCompletion)? {
+        get { (source as? TerminalLineInput)?.completer }
+        set { (source as? TerminalLineInput)?.completer = newValue }
+    }
+
     private var history: LineHistory
     private let source: LineSource
     private var isAttached = false
@@ -107,4 +113,18 @@ public final class LineEditor {
         source.addToHistory(line)
         do { try history.save() } catch { historyError = error }
     }
+}
+
+/// What Tab offers: the candidates, whole words, each replacing the last `stemLength`
+/// bytes before the cursor (the part of the word already typed).
+public struct LineCompletion: Equatable, Sendable {
+    public var stemLength: Int
+    public var candidates: [String]
+
+    public init(stemLength: Int, candidates: [String]) {
+        self.stemLength = stemLength
+        self.candidates = candidates
+    }
+
+    public static let none = LineCompletion(stemLength: 0, candidates: [])
 }

@@ -19,13 +19,20 @@ final class PeerCommand {
     private let onFinish: (PeerCommand) -> Void
     private var partialLine: [UInt8] = []
     private var isReading = true
-    private var exitStatus: Int32?
+    private(set) var exitStatus: Int32?
+    /// The number jobs() and kill(n) know it by.
+    let number: Int
+    /// Keeps the output for the caller (peer(cmd, {wait = true})) instead of printing it.
+    let collects: Bool
+    private(set) var collected: [UInt8] = []
     private var reapTimer: TimerID?
 
     /// Throws `DeviceError.programNotFound` without `ip`, and the `SystemError` of the call
     /// that failed otherwise.
-    init(_ command: String, namespace: String, loop: EventLoop, editor: LineEditor,
-         onFinish: @escaping (PeerCommand) -> Void) throws {
+    init(_ command: String, number: Int, collects: Bool = false, namespace: String, loop: EventLoop,
+         editor: LineEditor, onFinish: @escaping (PeerCommand) -> Void) throws {
+        self.number = number
+        self.collects = collects
         guard let ip = ChildProcess.locate("ip") else {
             throw DeviceError.programNotFound(program: "ip", hint: "install iproute2")
         }
@@ -89,6 +96,10 @@ final class PeerCommand {
     }
 
     private func printLines(_ bytes: ArraySlice<UInt8>) {
+        if collects {
+            collected.append(contentsOf: bytes)
+            return
+        }
         var start = bytes.startIndex
         for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {
             partialLine.append(contentsOf: bytes[start..<index])
@@ -112,7 +123,7 @@ final class PeerCommand {
     private func reapWhenExited(attempt: Int) {
         reap(blocking: attempt >= 100)
         guard exitStatus == nil else {
-            if let status = exitStatus, status != 0 { editor.print("[peer: \(command): exit \(status)]") }
+            if let status = exitStatus, status != 0, !collects { editor.print("[peer: \(command): exit \(status)]") }
             onFinish(self)
             return
         }

@@ -16,6 +16,10 @@ final class TerminalLineInput: LineSource {
     private var editor: OpaquePointer?
     private weak var loop: EventLoop?
     private var deliver: ((String?) -> Void)?
+    /// What Tab offers for the text before the cursor (see LineEditor.completer).
+    var completer: ((String) -> LineCompletion)?
+    /// The last candidates handed to C, "a\nb\n", kept until the next Tab.
+    fileprivate var completionText: [CChar] = [0]
 
     init(input: FileDescriptor, output: FileDescriptor, terminalType: String?,
          prompt: String, historyLimit: Int) {
@@ -41,6 +45,7 @@ final class TerminalLineInput: LineSource {
         tapir_editor_history_set_size(opened, Int32(clamping: historyLimit))
         for line in history { _ = tapir_editor_history_add(opened, line) }
         _ = tapir_editor_set_prompt(opened, prompt)
+        tapir_editor_set_completer(opened, completeBeforeCursor, Unmanaged.passUnretained(self).toOpaque())
         do {
             try loop.register(input) { [weak self] _ in self?.inputReady() }
         } catch {
@@ -122,6 +127,19 @@ final class TerminalLineInput: LineSource {
     private func write(_ text: String) {
         _ = try? output.writeAll(text.utf8)
     }
+}
+
+/// libedit's Tab, through CEdit: asks the input's completer.
+private func completeBeforeCursor(context: UnsafeMutableRawPointer?, text: UnsafePointer<CChar>?, length: Int,
+                                  stemLength: UnsafeMutablePointer<Int>?) -> UnsafePointer<CChar>? {
+    guard let context, let text else { return nil }
+    let input = Unmanaged<TerminalLineInput>.fromOpaque(context).takeUnretainedValue()
+    guard let completer = input.completer else { return nil }
+    let typed = String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+    let completion = completer(typed)
+    stemLength?.pointee = completion.stemLength
+    input.completionText = Array(completion.candidates.map { $0 + "\n" }.joined().utf8CString)
+    return input.completionText.withUnsafeBufferPointer { $0.baseAddress }
 }
 
 extension Optional where Wrapped == String {

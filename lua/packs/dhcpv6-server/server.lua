@@ -33,6 +33,16 @@ neighbours.new{mac = config.mac, ipv6 = LINK_LOCAL_TEXT}:start()
 tapir.log.info("dhcpv6-server: " .. LINK_LOCAL_TEXT .. " mac " .. config.mac .. ", pool " .. config.pool
                .. ", delegating " .. config.prefixes .. " in /" .. config.delegated_length .. "s")
 
+-- An IA of an answer holding the lease `text` of `kind` ("addresses" / "prefixes") with
+-- the configured lifetimes.
+local function leased_ia(kind, iaid, text)
+  local lease = {preferred = config.preferred, valid = config.valid}
+  if kind == "addresses" then lease.address = text else lease.prefix, lease.length = text, leases.delegated_length end
+  local answer = {iaid = iaid, t1 = T1, t2 = T2}
+  answer[kind] = {lease}
+  return answer
+end
+
 -- The IA of the answer for one IA of the request, of `kind` ("addresses" / "prefixes"):
 -- `choose(client, wanted)` gives the lease (text), or nil when none is left.
 local function answer_ia(kind, ia, duid, choose)
@@ -44,11 +54,7 @@ local function answer_ia(kind, ia, duid, choose)
     return {iaid = ia.iaid, status = {status = kind == "addresses" and STATUS.NO_ADDRS_AVAIL or STATUS.NO_PREFIX_AVAIL,
                                       message = kind == "addresses" and "no addresses left" or "no prefixes left"}}
   end
-  local lease = {preferred = config.preferred, valid = config.valid}
-  if kind == "addresses" then lease.address = text else lease.prefix, lease.length = text, leases.delegated_length end
-  local answer = {iaid = ia.iaid, t1 = T1, t2 = T2}
-  answer[kind] = {lease}
-  return answer
+  return leased_ia(kind, ia.iaid, text)
 end
 
 -- The IAs of an answer to a Solicit (offered, or bound when `commit`) or a Request
@@ -80,10 +86,7 @@ local function extend(request)
       local client = leases.client(request.client_id, ia.iaid)
       local held = leases.held(kind, client)
       if held and leases.extend(kind, client, held) then
-        local lease = {preferred = config.preferred, valid = config.valid}
-        if kind == "addresses" then lease.address = held else lease.prefix, lease.length = held, leases.delegated_length end
-        local answer = {iaid = ia.iaid, t1 = T1, t2 = T2}
-        answer[kind] = {lease}
+        local answer = leased_ia(kind, ia.iaid, held)
         -- what the client named and no longer holds gets lifetimes 0 (RFC 8415 18.3.4)
         for _, entry in ipairs(kind == "addresses" and ia.addresses or ia.prefixes) do
           local named = entry.address or entry.prefix
@@ -101,17 +104,25 @@ local function extend(request)
   return result.ia_na, result.ia_pd
 end
 
--- Release and Decline: each lease named is freed (declined: kept from everybody).
+-- Release and Decline: each lease named is freed (declined: kept from everybody). The
+-- IAs the server has no binding for, each with NoBinding (RFC 8415 18.3.7, 18.3.8).
 local function free(request, declining)
+  local result = {}
   for field, kind in pairs({ia_na = "addresses", ia_pd = "prefixes"}) do
+    result[field] = {}
     for _, ia in ipairs(request[field]) do
       local client = leases.client(request.client_id, ia.iaid)
+      local bound = leases.held(kind, client) ~= nil
       for _, entry in ipairs(kind == "addresses" and ia.addresses or ia.prefixes) do
         local text = entry.address or entry.prefix
         if declining and kind == "addresses" then leases.decline(client, text) else leases.release(kind, client, text) end
       end
+      if not bound then
+        result[field][#result[field] + 1] = {iaid = ia.iaid, status = {status = STATUS.NO_BINDING, message = "no binding"}}
+      end
     end
   end
+  return result.ia_na, result.ia_pd
 end
 
 local function dns_options(answer, request)
@@ -152,22 +163,28 @@ local function answer_to(request)
   elseif kind == M.RELEASE or kind == M.DECLINE then
     if not request.client_id or not ours then return nil end
     count(kind == M.RELEASE and "release" or "decline")
-    free(request, kind == M.DECLINE)
+    base.ia_na, base.ia_pd = free(request, kind == M.DECLINE)
     base.type, base.status = M.REPLY, {status = STATUS.SUCCESS, message = kind == M.RELEASE and "released" or "declined"}
     return base
   elseif kind == M.CONFIRM then
     if not request.client_id or request.server_id then return nil end
-    count("confirm")
-    local on_link = true
+    local on_link, named = true, 0
     for _, ia in ipairs(request.ia_na) do
-      for _, entry in ipairs(ia.addresses) do on_link = on_link and leases.in_pool("addresses", entry.address) end
+      for _, entry in ipairs(ia.addresses) do
+        named = named + 1
+        on_link = on_link and leases.in_pool("addresses", entry.address)
+      end
     end
+    -- no address to judge: no Reply at all (RFC 8415 18.3.3)
+    if named == 0 then return nil end
+    count("confirm")
     base.type = M.REPLY
     base.status = on_link and {status = STATUS.SUCCESS, message = "on link"}
                   or {status = STATUS.NOT_ON_LINK, message = "not on this link"}
     return base
   elseif kind == M.INFORMATION_REQUEST then
-    if request.server_id and not ours then return nil end
+    -- RFC 8415 16.12: another server's, or carrying an IA, is discarded
+    if (request.server_id and not ours) or #request.ia_na > 0 or #request.ia_pd > 0 then return nil end
     count("information_request")
     base.type = M.REPLY
     return dns_options(base, request)

@@ -18,6 +18,9 @@
 -- db:transfer(apex) -> the zone's records as a zone transfer sends them (RFC 5936 2.2):
 -- its SOA, every other record of every name in the zone (names sorted, each name's types
 -- in the zone's order), the SOA again; nil when `apex` is not the apex of a zone served.
+-- A child zone served too is a delegation here: its apex's NS records and the addresses
+-- of those name servers that lie inside the child (glue) are the parent's to send, the
+-- child's other records are not (RFC 5936 3.2, RFC 1034 4.2.1).
 local dns = require "tapir.proto.dns"
 local address = require "tapir.addr"
 
@@ -242,20 +245,44 @@ function DB:answer(name, qtype)
   return result
 end
 
+-- Whether `name` is `zone` or below it.
+local function at_or_below(name, zone)
+  return name == zone or name:sub(-(#zone + 1)) == "." .. zone
+end
+
 function DB:transfer(apex)
   if not self.apexes[apex] then return nil end
   local soa = self.names[apex][T.SOA][1]
-  local owned = {}
+  local owned, cuts = {}, {}
   for name in pairs(self.names) do
-    if self:apex_of(name) == apex then owned[#owned + 1] = name end
+    local zone = self:apex_of(name)
+    if zone == apex then
+      owned[#owned + 1] = name
+    elseif zone == name and self:apex_of(parent(name) or "") == apex then
+      cuts[#cuts + 1] = name
+    end
   end
   table.sort(owned)
+  table.sort(cuts)
   local records = {soa}
   for _, name in ipairs(owned) do
     local set = self.names[name]
     for _, t in ipairs(set.order) do
       if t ~= T.SOA then
         for _, rr in ipairs(set[t]) do records[#records + 1] = rr end
+      end
+    end
+  end
+  for _, cut in ipairs(cuts) do
+    local glued = {}
+    for _, ns in ipairs(self.names[cut][T.NS] or {}) do
+      records[#records + 1] = ns
+      local target = ns.target
+      if at_or_below(target, cut) and not glued[target] and self.names[target] then
+        glued[target] = true
+        for _, t in ipairs({T.A, T.AAAA}) do
+          for _, rr in ipairs(self.names[target][t] or {}) do records[#records + 1] = rr end
+        end
       end
     end
   end

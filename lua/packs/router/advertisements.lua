@@ -3,7 +3,7 @@
 -- the `mtu` setting gives one, RDNSS and DNSSL (RFC 8106); from the port's link-local
 -- address with hop limit 255. Sent periodically (three at first, 16 s apart at most, then
 -- at random between a third of `ra_interval` and all of it) and in answer to a
--- solicitation (require "advertisements").
+-- solicitation (to all nodes at most every 3 s) (require "advertisements").
 local addresses = require "addresses"
 local addresses6 = require "addresses6"
 local counters = require "counters"
@@ -12,6 +12,7 @@ local ports = require "ports"
 
 local config = tapir.config
 local INITIAL_COUNT, INITIAL_INTERVAL_MS = 3, 16000   -- MAX_INITIAL_RTR_ADVERTISEMENTS, ..._INTERVAL
+local MIN_DELAY_BETWEEN_RAS_MS = 3000
 local MAX_INTERVAL_MS = config.ra_interval * 1000
 local MIN_INTERVAL_MS = MAX_INTERVAL_MS // 3
 -- (ra_interval 4 to 1800 and ra_lifetime 0 to 9000, RFC 4861 6.2.1: the manifest's min and max)
@@ -49,12 +50,30 @@ function advertisements.send(port, destination, mac)
       .. tapir.build.ipv6{src = addresses6.text(port.link_local),
                           dst = destination and addresses6.text(destination) or ALL_NODES_TEXT,
                           nxt = 58, hlim = 255, payload = port.advertisement}
+  if not destination then port.last_multicast_advertisement = tapir.now() end
   if port.dev:write(frame) then
     counters.ra_sent = counters.ra_sent + 1
   else
     counters.write_failed = counters.write_failed + 1
   end
   return true
+end
+
+-- The answer to a solicitation from the unspecified address, to all nodes: at once, or,
+-- within MIN_DELAY_BETWEEN_RAS of the last multicast one, when that has passed, one for
+-- all the solicitations that came meanwhile (RFC 4861 6.2.6).
+function advertisements.answer_to_all(port)
+  if not serves(port) or port.multicast_answer_due then return end
+  local wait = (port.last_multicast_advertisement or -math.huge) + MIN_DELAY_BETWEEN_RAS_MS - tapir.now()
+  if wait <= 0 then
+    advertisements.send(port)
+    return
+  end
+  port.multicast_answer_due = true
+  tapir.after(wait, function()
+    port.multicast_answer_due = false
+    advertisements.send(port)
+  end)
 end
 
 -- The periodic ones: the first at once, then as the RFC says (6.2.4).

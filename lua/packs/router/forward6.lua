@@ -16,7 +16,7 @@ local routes6 = require "routes6"
 local pack, char = string.pack, string.char
 local by_device, by_address6 = ports.by_device, ports.by_address6
 local lookup, header_for, enqueue = routes6.lookup_halves, next_hops.ipv6.header, next_hops.ipv6.enqueue
-local is_multicast, is_link_local, is_unicast = addresses6.is_multicast, addresses6.is_link_local, addresses6.is_unicast
+local is_link_local, is_unicast = addresses6.is_link_local, addresses6.is_unicast
 local ECHO_REPLY = {icmpv6 = {type = 129}}  -- reused: no table per ping
 
 local function count(name)
@@ -61,7 +61,8 @@ tapir.on("ipv6", function(pkt, dev)
   if by_address6[destination] or destination == port.link_local then
     return for_the_router(pkt, dev, port, pkt:bytes(), offset, link_source)
   end
-  if is_multicast(destination) or is_link_local(destination) then  -- never beyond the link
+  -- never beyond the link; loopback and unspecified never leave a node (RFC 4291 2.5.2, 2.5.3)
+  if not is_unicast(destination) or is_link_local(destination) then
     count("dropped")
     return true
   end

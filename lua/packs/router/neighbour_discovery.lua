@@ -59,7 +59,7 @@ tapir.on("icmpv6", function(pkt, dev)
     local target = addresses6.parse(message.target)
     if is_ours(port, target) then return true end   -- someone else claims our address: not believed
     local mac = message.target_lladdr and addresses.parse_mac(message.target_lladdr) or link_source
-    if addresses6.is_unicast(target) then learn(port, target, mac, false) end
+    if addresses6.is_unicast(target) then learn(port, target, mac, false, message.override) end
     return true
   elseif kind == ndp.ROUTER_SOLICITATION then
     if source ~= UNSPECIFIED and lladdr then learn(port, source, lladdr, true) end
@@ -67,7 +67,7 @@ tapir.on("icmpv6", function(pkt, dev)
     if source ~= UNSPECIFIED then
       advertisements.send(port, source, lladdr or link_source)
     else
-      advertisements.send(port)
+      advertisements.answer_to_all(port)
     end
     return true
   end

@@ -114,10 +114,13 @@ local function resolver(family)
   -- What a packet on `port` says: `address` is at `mac`. Kept when the router already
   -- knows the address or waits for it on this port, or the router was the target and the
   -- address is on the port's network (RFC 826's merge, RFC 4861 7.2.3); what waited is sent.
-  function self.learn(port, address, mac, was_target)
+  -- `override` false (a neighbor advertisement without the Override flag) does not replace
+  -- a known address with another (RFC 4861 7.2.5).
+  function self.learn(port, address, mac, was_target, override)
     if mac >> 40 & 1 == 1 or mac == 0 then return end  -- a group or zero MAC is no host's
     local known, queue = cache[port.number][address], waiting[port.number][address]
     if not (known or queue or (was_target and family.on_link(port, address))) then return end
+    if override == false and known and known.mac ~= mac then return end
     local expires = tapir.now() + AGEING_MS
     if known and known.mac == mac then
       known.expires = expires

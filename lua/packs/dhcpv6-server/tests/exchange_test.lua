@@ -160,3 +160,31 @@ function test_what_is_not_for_this_server_is_ignored()
                                   payload = tapir.build.udp{sport = 546, dport = 547, payload = "\1\0"}})
   test.equal(#test.written(), 0, "a malformed message")
 end
+
+function test_confirm_without_addresses_is_not_answered()
+  -- RFC 8415 18.3.3: no addresses in any IA, no Reply (the server cannot say the client is on link)
+  test.equal(exchange(client(1), {type = dhcpv6.CONFIRM}), nil, "a Confirm with no IA")
+  test.equal(exchange(client(1), {type = dhcpv6.CONFIRM, ia_na = {{iaid = 1}}}), nil, "a Confirm with an empty IA")
+end
+
+function test_information_request_with_an_ia_is_ignored()
+  -- RFC 8415 16.12: an Information-request carrying an IA option is discarded
+  test.equal(exchange(client(1), {type = dhcpv6.INFORMATION_REQUEST, ia_na = IA_NA}), nil)
+end
+
+function test_release_and_decline_of_what_is_not_held_say_no_binding()
+  -- RFC 8415 18.3.7 and 18.3.8: an IA the server has no binding for comes back with NoBinding
+  local c = client(1)
+  local reply = lease(c)
+  local released = assert(exchange(c, {type = dhcpv6.RELEASE, server_id = SERVER_ID,
+                                       ia_na = {reply.ia_na[1], {iaid = 7, addresses = {{address = "2001:2::1003"}}}}}))
+  test.equal(released.status.status, dhcpv6.STATUS.SUCCESS)
+  test.equal(#released.ia_na, 1, "only the IA not held is named")
+  test.equal(released.ia_na[1].iaid, 7)
+  test.equal(released.ia_na[1].status.status, dhcpv6.STATUS.NO_BINDING)
+  local declined = assert(exchange(client(2), {type = dhcpv6.DECLINE, server_id = SERVER_ID,
+                                               ia_na = {{iaid = 1, addresses = {{address = "2001:2::1002"}}}}}))
+  test.equal(declined.ia_na[1].status.status, dhcpv6.STATUS.NO_BINDING)
+  local other = assert(exchange(client(3), {type = dhcpv6.SOLICIT, ia_na = IA_NA}))
+  test.equal(other.ia_na[1].addresses[1].address, "2001:2::1000", "the released address is free again")
+end

@@ -106,3 +106,34 @@ function test_axfr_over_udp_is_refused_even_to_an_allowed_client()
   test.equal(#out, 1)
   test.equal(assert(dns.decode(test.decode(out[1]).payload)).rcode, dns.RCODE.REFUSED)
 end
+
+-- A child zone served beside its parent: the parent's transfer holds the delegation (the
+-- child apex's NS records) and the glue for name servers inside the cut, not the child's
+-- other records (RFC 5936 3.2, RFC 1034 4.2.1), asked of zones.lua directly.
+function test_a_parent_zone_transfer_holds_the_delegation_and_glue_of_a_child_zone()
+  -- The pack's modules sit beside tests/ (as zone_test.lua reaches them).
+  package.path = package.path:gsub("^(.-)tests/%?%.lua", "%1?.lua;%0", 1)
+  local zones = require "zones"
+  local records = {
+    {name = "lab.test", type = T.SOA, class = 1, ttl = 60, mname = "ns.lab.test", rname = "h.lab.test",
+     serial = 1, refresh = 1, retry = 1, expire = 1, minimum = 1},
+    {name = "lab.test", type = T.NS, class = 1, ttl = 60, target = "ns.lab.test"},
+    {name = "ns.lab.test", type = T.A, class = 1, ttl = 60, address = "198.18.0.2"},
+    {name = "kid.lab.test", type = T.SOA, class = 1, ttl = 60, mname = "ns.kid.lab.test", rname = "h.lab.test",
+     serial = 1, refresh = 1, retry = 1, expire = 1, minimum = 1},
+    {name = "kid.lab.test", type = T.NS, class = 1, ttl = 60, target = "ns.kid.lab.test"},
+    {name = "ns.kid.lab.test", type = T.A, class = 1, ttl = 60, address = "198.18.0.3"},
+    {name = "www.kid.lab.test", type = T.A, class = 1, ttl = 60, address = "198.18.0.4"},
+  }
+  local db = assert(zones.build(records, {synthesize_ptr = false, soa = "ns h 1 1 1 1 1", ttl = 60}))
+  local seen = {}
+  for _, rr in ipairs(db:transfer("lab.test")) do seen[#seen + 1] = rr.name .. " " .. dns.TYPE_NAME[rr.type] end
+  table.sort(seen)
+  test.equal(table.concat(seen, ", "), "kid.lab.test NS, lab.test NS, lab.test SOA, lab.test SOA, "
+                                       .. "ns.kid.lab.test A, ns.lab.test A")
+  local child = {}
+  for _, rr in ipairs(db:transfer("kid.lab.test")) do child[#child + 1] = rr.name .. " " .. dns.TYPE_NAME[rr.type] end
+  table.sort(child)
+  test.equal(table.concat(child, ", "), "kid.lab.test NS, kid.lab.test SOA, kid.lab.test SOA, "
+                                        .. "ns.kid.lab.test A, www.kid.lab.test A")
+end

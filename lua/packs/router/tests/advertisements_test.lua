@@ -70,10 +70,32 @@ function test_a_solicitation_is_answered_at_once_to_its_sender()
   test.equal(sent[1].fields.eth.dst, HOST_MAC)
   test.equal(sent[1].fields.ipv6.dst, HOST_LINK_LOCAL)
   test.equal(#sent[1].message.prefixes, 1)
+  test.advance(3000)
+  advertisements()
   test.inject(tapir.build.eth{src = HOST_MAC, dst = "33:33:00:00:00:02", type = 0x86dd}
               .. tapir.build.ipv6{src = "::", dst = "ff02::2", nxt = 58, hlim = 255,
                                   payload = assert(ndp.encode{type = 133})}, 1)
   sent = advertisements()
   test.equal(#sent, 1)
   test.equal(sent[1].fields.ipv6.dst, "ff02::1", "from the unspecified address: to all nodes")
+end
+
+function test_multicast_answers_are_three_seconds_apart_at_least()
+  -- RFC 4861 6.2.6: a multicast advertisement at most every MIN_DELAY_BETWEEN_RAS (3 s);
+  -- the answer to a solicitation due sooner waits until then, and answers wait together
+  test.advance(0)
+  test.equal(#advertisements(), 1, "the first periodic one")
+  local function solicit_from_unspecified()
+    test.inject(tapir.build.eth{src = HOST_MAC, dst = "33:33:00:00:00:02", type = 0x86dd}
+                .. tapir.build.ipv6{src = "::", dst = "ff02::2", nxt = 58, hlim = 255,
+                                    payload = assert(ndp.encode{type = 133})}, 1)
+  end
+  for _ = 1, 5 do solicit_from_unspecified() end
+  test.equal(#advertisements(), 0, "none within 3 s of the last")
+  test.advance(2999)
+  test.equal(#advertisements(), 0)
+  test.advance(1)
+  local sent = advertisements()
+  test.equal(#sent, 1, "one for the five solicitations")
+  test.equal(sent[1].fields.ipv6.dst, "ff02::1")
 end

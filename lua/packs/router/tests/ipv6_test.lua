@@ -196,3 +196,18 @@ function test_no_error_about_an_error_or_from_a_group()
   written(1, 0, "from a group")
   written(2, 0)
 end
+
+function test_an_advertisement_without_override_does_not_replace_a_known_address()
+  -- RFC 4861 7.2.5: with the Override flag clear, a link-layer address that differs from
+  -- the cached one does not replace it (an anycast or proxy answer); with it set, it does
+  resolve_host2()
+  local OTHER_MAC = "02:00:00:00:02:99"
+  test.inject(nd_frame(2, {type = 136, override = false, target = HOST[2], target_lladdr = OTHER_MAC},
+                       HOST[2], "ff02::1", "33:33:00:00:00:01"), 2)
+  test.inject(frame(1, {dst = HOST[2]}), 1)
+  test.equal(test.decode(written(2, 1)[1]).eth.dst, HOST_MAC[2], "still the first address")
+  test.inject(nd_frame(2, {type = 136, override = true, target = HOST[2], target_lladdr = OTHER_MAC},
+                       HOST[2], "ff02::1", "33:33:00:00:00:01"), 2)
+  test.inject(frame(1, {dst = HOST[2]}), 1)
+  test.equal(test.decode(written(2, 1)[1]).eth.dst, OTHER_MAC, "overridden")
+end

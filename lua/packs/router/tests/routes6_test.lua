@@ -28,3 +28,13 @@ function test_the_longest_prefix_wins()
   send_to("2001:2:0:2::44")
   test.equal(asked_for(2), "2001:2:0:2::44", "connected: the destination itself")
 end
+
+function test_loopback_and_unspecified_destinations_are_never_forwarded()
+  -- RFC 4291 2.5.2 and 2.5.3: never forwarded, whatever the default route says (and, as
+  -- Linux does, dropped without an error)
+  for _, destination in ipairs{"::1", "::"} do
+    send_to(destination)
+    test.equal(#test.written(1), 0, destination .. ": nothing back out of port 1")
+    test.equal(#test.written(2), 0, destination .. ": nothing on port 2")
+  end
+end

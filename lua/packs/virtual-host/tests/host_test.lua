@@ -191,3 +191,20 @@ function test_frames_to_another_unicast_mac_are_ignored()
                                payload = tapir.build.icmpv6{type = 135, target = config.ipv6, lladdr = PEER_MAC}})
   test.equal(only_reply().icmpv6.type, 136, "a solicitation to the solicited-node group is answered")
 end
+
+function test_solicitations_that_fail_rfc_4861_checks_are_not_answered()
+  -- RFC 4861 7.1.1: a solicitation with hop limit other than 255 (it may come from off the
+  -- link) or a bad checksum is silently discarded
+  local function solicitation(hlim)
+    return eth(0x86dd, "33:33:ff:00:00:02")
+        .. tapir.build.ipv6{src = PEER_IPV6, dst = "ff02::1:ff00:2", nxt = 58, hlim = hlim,
+                            payload = tapir.build.icmpv6{type = 135, target = config.ipv6, lladdr = PEER_MAC}}
+  end
+  test.inject(solicitation(64))
+  test.equal(#test.written(), 0, "hop limit 64")
+  local frame = solicitation(255)
+  test.inject(frame:sub(1, 56) .. string.char(frame:byte(57) ~ 0xff) .. frame:sub(58))
+  test.equal(#test.written(), 0, "a bad checksum")
+  test.inject(frame)
+  test.equal(only_reply().icmpv6.type, 136, "the same solicitation whole is answered")
+end
