@@ -145,6 +145,32 @@ final class InstructionBudgetTests: XCTestCase {
         XCTAssertTrue(try state.isTrue("short_hook"), "the next call starts unhooked again")
     }
 
+    /// Calls about as long as the watchdog's slice, so its signal lands at any point of
+    /// them (and sometimes just after one ends): every call still finishes normally, with
+    /// and without a script coroutine running when it lands.
+    func testTheWatchdogsSignalAtAnyMomentOfACallIsHarmless() throws {
+        let state = try LuaState(options: .init(instructionBudget: 500_000_000), log: { _, _ in })
+        try state.load(chunk: """
+            local function spin(seconds)
+              local started = os.clock()
+              while os.clock() - started < seconds do end
+            end
+            calls = 0
+            tapir.on("frame", function()
+              spin(0.0015 + (calls % 7) * 0.0002)
+              local co = coroutine.wrap(function() spin(0.0005) coroutine.yield(1) return 2 end)
+              assert(co() == 1 and co() == 2)
+              calls = calls + 1
+              return true
+            end)
+            """, name: "slices.lua")
+        for _ in 0..<300 {
+            XCTAssertEqual(state.call(state.handlers[0]), .claimed)
+        }
+        XCTAssertTrue(try state.isTrue("calls == 300"))
+        XCTAssertEqual(state.stackDepth, 0)
+    }
+
     func testCoroutineKeptAcrossCallsIsBudgetedAgain() throws {
         let state = try makeState()
         try state.load(chunk: """
