@@ -207,7 +207,8 @@ struct Annotations {
             line("---@return string")
         } else if let row, let signature = Self.signature(of: name, in: row) {
             for (parameter, optional) in signature.parameters {
-                line("---@param \(parameter)\(optional ? "?" : "") any")
+                let type = name == "tapir.on" && parameter == "fn" ? Self.handlerType : Self.parameterTypes[parameter] ?? "any"
+                line("---@param \(parameter)\(optional ? "?" : "") \(type)")
             }
             parameters = signature.parameters.map(\.0)
             if let result = signature.result {
@@ -269,6 +270,13 @@ struct Annotations {
         }
         return (parameters, result)
     }
+
+    /// Types of the parameters the documentation names the same way throughout.
+    static let parameterTypes = ["fn": "function", "ms": "integer", "timeout_ms": "integer", "offset": "integer",
+                                 "max": "integer", "selector": "string", "keys": "table", "dev": "tapir.Device",
+                                 "bytes": "string|tapir.Packet", "options": "table", "text": "string", "data": "string",
+                                 "pattern": "string|integer", "name": "string", "mac": "string"]
+    static let handlerType = "fun(pkt: tapir.Packet, dev: tapir.Device): boolean?"
 
     static let luaKeywords: Set<String> = ["and", "break", "do", "else", "elseif", "end", "false", "for", "function",
                                            "goto", "if", "in", "local", "nil", "not", "or", "repeat", "return",
