@@ -80,7 +80,11 @@ struct PackCheck: ParsableCommand {
         print("\(pack.name) \(pack.manifest.version): manifest, files and syntax fine")
         let lint: PackLuacheck.Outcome
         do {
-            lint = try PackLuacheck.check(handlers: pack.handlerPaths, tests: PackTestRunner.testFiles(of: pack))
+            // The handlers, and the modules beside them they require (pack.lua is data).
+            let beside = try Syscalls.directoryEntries(pack.directory).sorted()
+                .filter { $0.hasSuffix(".lua") && $0 != "pack.lua" }.map { pack.directory + "/" + $0 }
+            let sources = pack.handlerPaths + beside.filter { !pack.handlerPaths.contains($0) }
+            lint = try PackLuacheck.check(handlers: sources, tests: PackTestRunner.testFiles(of: pack))
         } catch {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }

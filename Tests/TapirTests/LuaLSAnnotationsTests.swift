@@ -159,10 +159,13 @@ final class LuaLSAnnotationsTests: XCTestCase {
         let main = directory + "/sloppy/main.lua"
         try (try String(contentsOfFile: main, encoding: .utf8) + "\ntapir.log.info(greting)\n")
             .write(toFile: main, atomically: true, encoding: .utf8)
+        // A module beside the handlers, not named in the manifest, is checked too.
+        try "return {size = sise}\n".write(toFile: directory + "/sloppy/helper.lua", atomically: true, encoding: .utf8)
         let check = try tapir(["pack", "check", directory + "/sloppy"])
         XCTAssertNotEqual(check.status, 0)
         XCTAssertTrue(check.stdout.contains("main.lua:") && check.stdout.contains("(W113)")
                       && check.stdout.contains("greting"), check.stdout)
-        XCTAssertTrue(check.stderr.contains("luacheck: 1 warning about globals"), check.stderr)
+        XCTAssertTrue(check.stdout.contains("helper.lua:1:") && check.stdout.contains("sise"), check.stdout)
+        XCTAssertTrue(check.stderr.contains("luacheck: 2 warnings about globals"), check.stderr)
     }
 }
