@@ -59,7 +59,7 @@ struct PackInfo: ParsableCommand {
 struct PackCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check a pack: its manifest and types, its files, their Lua syntax, and its tests.")
+        abstract: "Check a pack: its manifest and types, its files, their Lua syntax, its globals (luacheck, when installed), and its tests.")
 
     @Argument(help: "The pack's folder.")
     var directory: String
@@ -78,6 +78,25 @@ struct PackCheck: ParsableCommand {
             throw CleanExit.message("tapir: \(error)", code: 1)
         }
         print("\(pack.name) \(pack.manifest.version): manifest, files and syntax fine")
+        let lint: PackLuacheck.Outcome
+        do {
+            // The handlers, and the modules beside them they require (pack.lua is data).
+            let beside = try Syscalls.directoryEntries(pack.directory).sorted()
+                .filter { $0.hasSuffix(".lua") && $0 != "pack.lua" }.map { pack.directory + "/" + $0 }
+            let sources = pack.handlerPaths + beside.filter { !pack.handlerPaths.contains($0) }
+            lint = try PackLuacheck.check(handlers: sources, tests: PackTestRunner.testFiles(of: pack))
+        } catch {
+            throw CleanExit.message("tapir: \(error)", code: 1)
+        }
+        switch lint {
+        case .notInstalled:
+            print("luacheck not installed (Debian: lua-check): globals not checked")
+        case .warnings(let lines) where lines.isEmpty:
+            print("luacheck: no undefined or stray globals")
+        case .warnings(let lines):
+            print(lines.joined(separator: "\n"))
+            throw CleanExit.message("tapir: luacheck: \(lines.count) warning\(lines.count == 1 ? "" : "s") about globals", code: 1)
+        }
         let failed = try TestCommand.runTests(of: [pack], settings: [], options: host.hostOptions(), logger: logger,
                                               verbose: false)
         if failed > 0 { throw ExitCode(1) }
@@ -117,13 +136,23 @@ struct PackNew: ParsableCommand {
         let files = PackSkeleton.files(name: name)
         do {
             try Syscalls.makeDirectories(directory + "/tests")
+            try Syscalls.makeDirectories(directory + "/" + PackSkeleton.annotationsFolder)
             for (path, text) in files {
                 try Syscalls.writeFile(directory + "/" + path, Array(text.utf8))
             }
         } catch {
             throw CleanExit.message("tapir: cannot write \(directory): \(error)", code: 1)
         }
-        print("made \(directory): " + files.map(\.0).joined(separator: ", "))
+        var made = files.map(\.0)
+        do {
+            let annotations = try LuaLSAnnotations.generate(luaDirectories: LuaPaths.preludeDirectories)
+            try Syscalls.writeFile(directory + "/" + PackSkeleton.annotationsPath, Array(annotations.utf8))
+            made.append(PackSkeleton.annotationsPath)
+        } catch {
+            print("tapir: warning: editor annotations not written (\(error)); make them with: "
+                  + "tapir api --luals --output \(directory)/\(PackSkeleton.annotationsPath)")
+        }
+        print("made \(directory): " + made.joined(separator: ", "))
         print("try: tapir pack check \(directory) && tapir run \(directory)")
     }
 }

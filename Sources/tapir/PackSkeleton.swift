@@ -2,6 +2,10 @@
 /// ping through tapir.neighbours, so `tapir run ./NAME` is reachable from the kernel at once)
 /// answering UDP datagrams on one port with a greeting, and tests of it.
 enum PackSkeleton {
+    /// Where the pack's .luarc.json looks for the API's annotations (`tapir api --luals`).
+    static let annotationsFolder = ".luals"
+    static let annotationsPath = annotationsFolder + "/tapir.lua"
+
     static func files(name: String) -> [(String, String)] {
         [
             ("pack.lua", """
@@ -66,6 +70,18 @@ enum PackSkeleton {
             end
 
             """),
+            // For LuaLS (VS Code's Lua extension, Neovim's lua_ls): the annotations tapir api
+            // writes, and the globals a pack has. .luals/tapir.lua is written beside it.
+            (".luarc.json", """
+            {
+              "$schema": "https://raw.githubusercontent.com/LuaLS/vscode-lua/master/setting/schema.json",
+              "runtime.version": "Lua 5.4",
+              "workspace.library": [".luals"],
+              "workspace.checkThirdParty": false,
+              "diagnostics.globals": ["tapir", "test"]
+            }
+
+            """),
             ("README.md", """
             # \(name)
 
@@ -81,6 +97,12 @@ enum PackSkeleton {
                 echo hi | sudo ip netns exec tapir-1234-1 nc -u -w1 198.18.0.2 9000
 
             Its tests: `tapir test ./\(name)`.
+
+            Editors: `.luarc.json` points LuaLS (VS Code's Lua extension, Neovim's lua_ls) at
+            `.luals/tapir.lua`, annotations of tapir's Lua API, for completion and type checks.
+            After upgrading tapir, regenerate them:
+
+                tapir api --luals --output .luals/tapir.lua
 
             """),
         ]

@@ -6,5 +6,5 @@ struct Tapir: ParsableCommand {
         abstract: "A tun/tap packet host that runs protocol handlers written in Lua.",
         version: TapirVersion.text,
         subcommands: [Run.self, Replay.self, Console.self, TestCommand.self, PackCommand.self,
-                      SandboxKeeperCommand.self])
+                      SandboxKeeperCommand.self, APICommand.self])
 }
