@@ -254,7 +254,57 @@ local function fieldText(value)
   return format(value)
 end
 
--- show(pkt): every layer present and every field of it, like Scapy's show().
+-- What the protocol modules read above the native layers, by where it rides: a UDP or
+-- TCP port (either end), or an EtherType. Over TCP a DNS message has its two-byte length.
+local applications = {
+  {name = "dns", module = "tapir.proto.dns", udp = {[53] = true, [5353] = true}, tcp = {[53] = true},
+   tcpLengthPrefixed = true},
+  {name = "dhcp", module = "tapir.proto.dhcp", udp = {[67] = true, [68] = true}},
+  {name = "dhcpv6", module = "tapir.proto.dhcpv6", udp = {[546] = true, [547] = true}},
+  {name = "ntp", module = "tapir.proto.ntp", udp = {[123] = true}},
+  {name = "vxlan", module = "tapir.proto.vxlan", udp = {[4789] = true}},
+  {name = "lldp", module = "tapir.proto.lldp", ethertype = 0x88cc},
+}
+
+local function indented(text)
+  return "  " .. text:gsub("\n", "\n  ")
+end
+
+-- The layers above the native ones that a protocol module decodes, as show() prints them:
+-- the TCP options (tapir.proto.tcp_options) and the application's message, or why it could
+-- not be decoded. An empty list when there is nothing to add.
+function M.applicationLayers(pkt)
+  local lines = {}
+  local function add(title, module, bytes)
+    local ok, codec = pcall(require, module)
+    if not ok then return end
+    local decoded, why = codec.decode(bytes)
+    lines[#lines + 1] = "###[ " .. title .. " ]###  (" .. module .. ")"
+    lines[#lines + 1] = decoded and indented(M.show(decoded)) or ("  not decoded: " .. tostring(why))
+  end
+  local tcp, udp = pkt.tcp, pkt.udp
+  if tcp and tcp.options and #tcp.options > 0 then add("tcp options", "tapir.proto.tcp_options", tcp.options) end
+  local payload = pkt.payload
+  if not payload or #payload == 0 then return lines end
+  for _, app in ipairs(applications) do
+    local bytes
+    if udp and app.udp and (app.udp[udp.sport] or app.udp[udp.dport]) then
+      bytes = payload
+    elseif tcp and app.tcp and (app.tcp[tcp.sport] or app.tcp[tcp.dport]) then
+      bytes = app.tcpLengthPrefixed and #payload >= 2 and payload:sub(3, 2 + string.unpack(">I2", payload)) or payload
+    elseif app.ethertype and pkt.eth and pkt.eth.type == app.ethertype and not pkt.ip and not pkt.ipv6 then
+      bytes = payload
+    end
+    if bytes then
+      add(app.name, app.module, bytes)
+      break
+    end
+  end
+  return lines
+end
+
+-- show(pkt): every layer present and every field of it, like Scapy's show(), then what
+-- the protocol modules read above them (M.applicationLayers).
 function M.showPacket(pkt)
   if not isPacket(pkt) then error("show expects a packet, got " .. type(pkt), 2) end
   local lines = { tostring(pkt) }
@@ -270,6 +320,7 @@ function M.showPacket(pkt)
       end
     end
   end
+  for _, line in ipairs(M.applicationLayers(pkt)) do lines[#lines + 1] = line end
   local payload = pkt.payload
   if payload and #payload > 0 then
     lines[#lines + 1] = "###[ payload ]###  " .. #payload .. " bytes"
