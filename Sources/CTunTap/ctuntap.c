@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -139,8 +140,14 @@ int tapir_link_sockets_in(int netns_fd, int *ioctl_fd) {
         address.nl_groups = RTMGRP_LINK;
         if (bind(link, (struct sockaddr *)&address, sizeof address) < 0) err = errno;
     }
-    /* Back home whatever happened: the loop's thread must not stay in another namespace. */
-    if (setns(home, CLONE_NEWNET) < 0 && !err) err = errno;
+    /* Back home whatever happened: the loop's thread must not stay in another namespace,
+       where every later socket and device would be made. Entering our own namespace again
+       cannot fail but by a bug (a bad descriptor), so failing is fatal, as EBADF is. */
+    if (setns(home, CLONE_NEWNET) < 0) {
+        static const char message[] = "tapir: cannot return to its own network namespace after following a device's link\n";
+        (void)!write(STDERR_FILENO, message, sizeof message - 1);
+        abort();
+    }
     close(home);
     if (err) {
         if (link >= 0) close(link);
