@@ -47,6 +47,24 @@ enum DeviceErrno {
         }
     }
 
+    /// What a write that failed with `code` comes to, counted in `counters`; nil: make it
+    /// again (EINTR). A `.gone` result carries the reason the device should keep.
+    static func writeResult(after code: CInt, call: String, device: String,
+                            counters: inout DeviceCounters) -> WriteResult? {
+        switch writeAction(code) {
+        case .retry:
+            return nil
+        case .failed(let kind):
+            counters.recordWriteFailure(kind)
+            return .failed(kind)
+        case .gone:
+            counters.recordWriteFailure(.closed)
+            return .gone(goneReason(device: device, code: code))
+        case .programmingError:
+            trap(call, device: device, code: code)
+        }
+    }
+
     static func goneReason(device: String, code: CInt) -> String {
         "device \(device) is gone (deleted, or its namespace removed): \(Errno(rawValue: code).explained)"
     }

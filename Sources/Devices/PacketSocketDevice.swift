@@ -144,21 +144,10 @@ public final class PacketSocketDevice: PacketDevice {
                 counters.recordWrite(bytes: packet.count)
                 return .written
             }
-            let code = CInt(-sent)
-            switch DeviceErrno.writeAction(code) {
-            case .retry:
-                continue
-            case .failed(let kind):
-                counters.recordWriteFailure(kind)
-                return .failed(kind)
-            case .gone:
-                let reason = DeviceErrno.goneReason(device: name, code: code)
-                goneReason = reason
-                counters.recordWriteFailure(.closed)
-                return .gone(reason)
-            case .programmingError:
-                DeviceErrno.trap("send", device: name, code: code)
-            }
+            guard let result = DeviceErrno.writeResult(after: CInt(-sent), call: "send", device: name,
+                                                       counters: &counters) else { continue }
+            if case .gone(let reason) = result { goneReason = reason }
+            return result
         }
     }
 

@@ -328,21 +328,10 @@ public final class TunTapDevice: PacketDevice {
                 counters.recordWrite(bytes: packet.count)
                 return .written
             }
-            let code = CInt(-count)
-            switch DeviceErrno.writeAction(code) {
-            case .retry:
-                continue
-            case .failed(let kind):
-                counters.recordWriteFailure(kind)
-                return .failed(kind)
-            case .gone:
-                let reason = DeviceErrno.goneReason(device: name, code: code)
-                goneReason = reason
-                counters.recordWriteFailure(.closed)
-                return .gone(reason)
-            case .programmingError:
-                DeviceErrno.trap("write", device: name, code: code)
-            }
+            guard let result = DeviceErrno.writeResult(after: CInt(-count), call: "write", device: name,
+                                                       counters: &counters) else { continue }
+            if case .gone(let reason) = result { goneReason = reason }
+            return result
         }
     }
 

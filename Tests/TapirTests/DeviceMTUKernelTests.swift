@@ -7,19 +7,8 @@ import XCTest
 /// the namespace Tapir opened it in and after it moved to another: scripts see it in
 /// `dev.mtu`, the router fragments and refuses by it.
 final class DeviceMTUKernelTests: XCTestCase {
-    /// Answers ARP for 198.18.0.2 and UDP port 7 with "mtu=N", N the device's MTU as the
-    /// script sees it.
-    static let script = """
-        local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
-        tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
-          dev:write(pkt:reply{arp = {op = 2, sha = MAC}, eth = {src = MAC}})
-          return true
-        end)
-        tapir.on("udp", {dport = 7}, function(pkt, dev)
-          dev:write(pkt:reply{payload = "mtu=" .. tostring(dev.mtu)})
-          return true
-        end)
-        """
+    /// Answers UDP port 7 with "mtu=N", N the device's MTU as the script sees it.
+    static let script = TapirCommand.udpAnswerer(reply: "\"mtu=\" .. tostring(dev.mtu)")
 
     /// Asks until the answer is `expected` (the kernel's notice reaches Tapir soon after
     /// `ip link set`, not at once), at most 5 s; returns the last answer.

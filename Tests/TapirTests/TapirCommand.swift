@@ -34,6 +34,12 @@ enum TapirCommand {
     /// A script answering ARP for 198.18.0.2 and echoing UDP port 7 as "TAG:data": which
     /// version of a reloaded script answered shows in the reply.
     static func taggedEcho(_ tag: String) -> String {
+        udpAnswerer(reply: "\"\(tag):\" .. pkt.payload")
+    }
+
+    /// A script answering ARP for 198.18.0.2 and each datagram to UDP port 7 with the Lua
+    /// expression `reply` (of `pkt` and `dev`).
+    static func udpAnswerer(reply: String) -> String {
         """
         local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
         tapir.on("arp", {op = 1, tpa = IP}, function(pkt, dev)
@@ -41,7 +47,7 @@ enum TapirCommand {
           return true
         end)
         tapir.on("udp", {dport = 7}, function(pkt, dev)
-          dev:write(pkt:reply{payload = "\(tag):" .. pkt.payload})
+          dev:write(pkt:reply{payload = \(reply)})
           return true
         end)
         """

@@ -27,4 +27,18 @@ function corrupted.one_bit_in_the_payload(before, after)
   test.expect(a.payload ~= b.payload, "the payload changed")
 end
 
+-- Injects `sent` on device 1 and checks each frame out of device 2: one bit flipped in its
+-- payload, and its transport checksum verifying as `checksum_ok` says.
+function corrupted.check_each(sent, checksum_ok)
+  for _, frame in ipairs(sent) do test.inject(frame, 1) end
+  local out = test.written(2)
+  test.equal(#out, #sent)
+  for i, frame in ipairs(out) do
+    corrupted.one_bit_in_the_payload(sent[i], frame)
+    local decoded = test.decode(frame)
+    local layer = decoded.udp or decoded.tcp or decoded.icmp
+    test.equal(layer.chksum_ok, checksum_ok, "frame " .. i .. "'s checksum")
+  end
+end
+
 return corrupted
