@@ -341,6 +341,11 @@ int tapir_packet_clear_error(tapir_packet_socket *s, int *error) {
     return if_indextoname((unsigned)s->ifindex, name) != NULL;
 }
 
+int tapir_packet_interface_exists(tapir_packet_socket *s) {
+    char name[IFNAMSIZ];
+    return if_indextoname((unsigned)s->ifindex, name) != NULL;
+}
+
 void tapir_packet_close(tapir_packet_socket *s) {
     if (!s) return;
     munmap(s->ring, s->ring_size);

@@ -182,6 +182,17 @@ public final class PacketSocketDevice: PacketDevice {
         return false
     }
 
+    /// Whether the interface is still there. The kernel reports an interface's deletion
+    /// with the same ENETDOWN as its going down, once, before the interface is gone from
+    /// lookups (and not at all when it was down already): after an error it survived, the
+    /// host asks again. A gone interface makes the device gone.
+    public func interfaceStillThere() -> Bool {
+        guard let socket, !isGone else { return false }
+        if tapir_packet_interface_exists(socket) == 1 { return true }
+        goneReason = "interface \(name) is gone (deleted, or moved to another namespace)"
+        return false
+    }
+
     /// Frames the kernel dropped for want of room in the receive ring, since the device
     /// was opened (PACKET_STATISTICS, read when asked: one system call).
     public func ringDrops() -> Int {

@@ -1,6 +1,7 @@
 import Capture
 import Devices
 import Packets
+import Reactor
 
 /// A device as the host sees it: the device itself, its id in Lua, its link type, and
 /// what the host counts and records for it.
@@ -37,6 +38,8 @@ public final class HostDevice {
     /// The device's truncated reads were said (once: a packet device given frames over its
     /// ring slot by a sender's segmentation offload).
     var truncationSaid = false
+    /// While a packet socket's interface is down: the timer looking it up again.
+    var downInterfaceCheck: TimerID?
     /// Writes failed since the last one that went out, and the limiter of their log lines.
     var failedWritesInARow = 0
     /// dev:write calls refused for a packet larger than `maxPacketSize`.

@@ -202,14 +202,38 @@ public final class TapirHost {
         } else if report.packets == 0, !events.isDisjoint(with: [.error, .hangup]) {
             // A packet socket says ENETDOWN also when its interface only went down.
             if let socket = device.device as? PacketSocketDevice {
-                if !socket.interfaceSurvivedError() {
+                if socket.interfaceSurvivedError() {
+                    watchDownInterface(device, socket)
+                } else {
                     deviceGone(device, reason: socket.goneReason ?? "\(device.name) is gone")
                 }
             } else {
                 deviceGone(device, reason: "\(device.name): the device reported an error (it was deleted?)")
             }
         }
+        if report.packets > 0, let check = device.downInterfaceCheck {
+            // Frames again: the interface is up.
+            timers.cancel(check)
+            device.downInterfaceCheck = nil
+        }
         egress.flush()
+    }
+
+    /// A packet socket's interface went down or is being deleted (the kernel says ENETDOWN
+    /// for both, once, and may still list an interface it is deleting): it is looked up
+    /// again every second until frames come again or it is gone. One lookup a second, only
+    /// while a packet device is down.
+    private func watchDownInterface(_ device: HostDevice, _ socket: PacketSocketDevice) {
+        guard device.downInterfaceCheck == nil else { return }
+        device.downInterfaceCheck = timers.schedule(after: .milliseconds(100), repeating: .seconds(1)) {
+            [weak self, unowned device] in
+            guard let self, !device.goneReported else { return }
+            if !socket.interfaceStillThere() {
+                if let check = device.downInterfaceCheck { self.timers.cancel(check) }
+                device.downInterfaceCheck = nil
+                self.deviceGone(device, reason: socket.goneReason ?? "\(device.name) is gone")
+            }
+        }
     }
 
     @inline(never)
@@ -228,6 +252,10 @@ public final class TapirHost {
         device.goneReported = true
         logger.warning("\(reason); no longer serving \(device.name)")
         stopFollowingLink(of: device)
+        if let check = device.downInterfaceCheck {
+            timers.cancel(check)
+            device.downInterfaceCheck = nil
+        }
         if let loop, let descriptor = device.device.fileDescriptor {
             loop.deregister(descriptor)
         }

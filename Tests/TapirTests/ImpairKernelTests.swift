@@ -99,7 +99,7 @@ final class ImpairKernelTests: XCTestCase {
         try TapirCommand.requireRoot()
         var runs: [[Int]] = []
         for run in 1...2 {
-            let recording = NSTemporaryDirectory() + "tapir-impair-\(getpid())-\(run).pcap"
+            let recording = NSTemporaryDirectory() + "tapir-impair-\(getpid())-\(run).pcapng"
             defer { try? FileManager.default.removeItem(atPath: recording) }
             let network = try network(["seed=42", "match=icmp", "from=ima", "loss=30"], record: recording)
             defer { network.remove() }
@@ -107,14 +107,13 @@ final class ImpairKernelTests: XCTestCase {
                                                  network.address(of: 1)], timeout: .seconds(60))
             let (status, log) = network.stop()
             XCTAssertEqual(status, 0, log)
-            // The first device's recording: every request read, and a reply written for each
-            // request that crossed.
-            let dump = try ChildProcess.run(["tcpdump", "-nr", recording, "icmp[icmptype] == icmp-echoreply"])
+            // The recording (pcapng, an interface a device): on the first device, every
+            // request read, and a reply written for each request that crossed.
+            let dump = try ChildProcess.run(["tshark", "-r", recording, "-Y",
+                                             "icmp.type == 0 && frame.interface_name == \"ima\"",
+                                             "-T", "fields", "-e", "icmp.seq"])
             XCTAssertEqual(dump.status, 0, dump.stderr)
-            let crossed = dump.stdout.split(separator: "\n").compactMap { line -> Int? in
-                guard let range = line.range(of: ", seq ") else { return nil }
-                return Int(line[range.upperBound...].prefix { $0.isNumber })
-            }
+            let crossed = dump.stdout.split(separator: "\n").compactMap { Int($0.prefix { $0.isNumber }) }
             XCTAssertEqual(crossed.count, Self.received(ping.stdout), ping.stdout)
             runs.append(crossed)
         }

@@ -144,6 +144,21 @@ final class PacketDeviceKernelTests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("no device left to serve"), output.stderr)
     }
 
+    /// Deleted while down: the kernel says nothing more (its ENETDOWN came with the down),
+    /// so tapir's lookup of a down interface finds it gone.
+    func testAnInterfaceDeletedWhileDownEndsTheRun() throws {
+        let (node, client) = try nodeWithClient()
+        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", "eth1:packet"], in: node)
+        try waitForPing("198.18.0.2", from: client, tapir: tapir)
+        try node.ip(["link", "set", "eth1", "down"])
+        usleep(300_000)
+        XCTAssertFalse(tapir.hasExited, "a link down ended the run")
+        try node.ip(["link", "del", "eth1"])
+        let output = tapir.wait(timeout: .seconds(10))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stderr.contains("interface eth1 is gone"), output.stderr)
+    }
+
     /// A megabyte echoed over TCP when the peer segments its own TCP; with the peer's TSO
     /// on, its super-frames are longer than a ring slot: cut short, counted, and said once.
     func testBulkTCPWithThePeersTSOOffAndTheWarningWithItOn() throws {

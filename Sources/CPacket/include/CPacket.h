@@ -72,6 +72,9 @@ int tapir_packet_statistics(tapir_packet_socket *socket, uint64_t *received, uin
 /// is gone, or -errno.
 int tapir_packet_clear_error(tapir_packet_socket *socket, int *error);
 
+/// Whether the socket's interface still exists (looked up by its index): 1 or 0.
+int tapir_packet_interface_exists(tapir_packet_socket *socket);
+
 /// Unmaps the ring and closes the socket (the kernel ends promiscuous mode with it).
 void tapir_packet_close(tapir_packet_socket *socket);
 
