@@ -4,13 +4,7 @@
 -- netmask and hosts()), not from this module.
 local addr = require "tapir.addr"
 
-local function unhex(text)
-  return (text:gsub("%s+", ""):gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
-end
-
-local function hex(bytes)
-  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
-end
+local hex, unhex = require("tapir.testing.hex").hex, require("tapir.testing.hex").unhex
 
 -- text, RFC 5952 text, bytes
 local IPV6 = {

@@ -3,13 +3,7 @@
 -- option values against the RFCs' own examples.
 local dhcp = require "tapir.proto.dhcp"
 
-local function unhex(text)
-  return (text:gsub("%s+", ""):gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
-end
-
-local function hex(bytes)
-  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
-end
+local hex, unhex = require("tapir.testing.hex").hex, require("tapir.testing.hex").unhex
 
 local DISCOVER = unhex([[
   01 01 06 00  c0 ff ee 01  00 03 80 00

@@ -5,8 +5,7 @@
 -- DHCP6_RelayForward with the option classes named below.
 local dhcpv6 = require "tapir.proto.dhcpv6"
 
-local function unhex(text) return (text:gsub("%s", ""):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)) end
-local function hex(bytes) return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+local hex, unhex = require("tapir.testing.hex").hex, require("tapir.testing.hex").unhex
 
 local SOLICIT = unhex("011b5da70001000e0001000132a7a0e302000000d60100060008001700180027001f0008000200000003000c0000d60100000e1000001518")
 local SOLICIT_PD = unhex("016795a30001000e0001000132a7a0e602000000d60100060008001700180027001f0008000200000019000c0000d60100000e1000001518")

@@ -3,14 +3,7 @@
 -- again byte for byte, and round trips.
 local dns = require "tapir.proto.dns"
 
-local function unhex(text)
-  text = text:gsub("%s+", "")
-  return (text:gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
-end
-
-local function hex(bytes)
-  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
-end
+local hex, unhex = require("tapir.testing.hex").hex, require("tapir.testing.hex").unhex
 
 -- dig www.example.test A: RD and AD set, EDNS0 with a client cookie.
 local QUERY = unhex [[

@@ -7,7 +7,7 @@
 --   7-8 an IPv6 UDP datagram with hop limit 1 -> time exceeded from 2001:2:0:1::1
 local icmp_error = require "tapir.proto.icmp_error"
 
-local function hex(bytes) return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+local hex = require("tapir.testing.hex").hex
 
 local function datagrams()
   local list = {}

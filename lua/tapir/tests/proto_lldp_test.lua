@@ -6,13 +6,7 @@
 -- expected values are tshark's (tshark -V -O lldp).
 local lldp = require "tapir.proto.lldp"
 
-local function hex(bytes)
-  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
-end
-
-local function unhex(text)
-  return (text:gsub("%s+", ""):gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
-end
+local hex, unhex = require("tapir.testing.hex").hex, require("tapir.testing.hex").unhex
 
 -- The LLDPDUs of a capture: what follows each frame's Ethernet header.
 local function lldpdus(file)

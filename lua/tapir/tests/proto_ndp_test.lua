@@ -4,8 +4,7 @@
 -- malformed messages refused with a reason.
 local ndp = require "tapir.proto.ndp"
 
-local function unhex(text) return (text:gsub("%s", ""):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)) end
-local function hex(bytes) return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+local hex, unhex = require("tapir.testing.hex").hex, require("tapir.testing.hex").unhex
 
 -- IPv6(src="2001:2:0:1::5", dst="ff02::1:ff00:1")/ICMPv6ND_NS(tgt="2001:2:0:1::1")/ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:01:05")
 local NS = unhex("8700368b00000000200100020000000100000000000000010101020000000105")

@@ -11,9 +11,7 @@ local function payloads(file)
   return list
 end
 
-local function hex(bytes)
-  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
-end
+local hex = require("tapir.testing.hex").hex
 
 local function near(actual, expected, message)
   test.expect(actual and math.abs(actual - expected) < 1e-6,

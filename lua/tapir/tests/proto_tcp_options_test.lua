@@ -5,13 +5,7 @@
 -- values are tshark's (-e tcp.options.mss_val -e tcp.options.wscale.shift ...).
 local tcp_options = require "tapir.proto.tcp_options"
 
-local function hex(bytes)
-  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
-end
-
-local function unhex(text)
-  return (text:gsub("%s+", ""):gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
-end
+local hex, unhex = require("tapir.testing.hex").hex, require("tapir.testing.hex").unhex
 
 local function options_of(file)
   local list = {}

@@ -5,9 +5,7 @@
 -- (-e vxlan.vni -e vxlan.flags -e vxlan.gpid).
 local vxlan = require "tapir.proto.vxlan"
 
-local function hex(bytes)
-  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
-end
+local hex = require("tapir.testing.hex").hex
 
 local function payloads(file)
   local list = {}
