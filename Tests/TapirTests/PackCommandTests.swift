@@ -83,6 +83,28 @@ final class PackCommandTests: XCTestCase {
         XCTAssertTrue(info.stderr.contains("did you mean icmp-echo?"), info.stderr)
     }
 
+    func testTheRouterSaysWhichRouteIsWrongAndWhy() throws {
+        let cases = [
+            ("198.19.0.0/16 through 198.18.2.1", "'198.19.0.0/16 through 198.18.2.1' is not 'PREFIX via GATEWAY' or 'PREFIX dev N'"),
+            ("198.19.0.0/33 via 198.18.2.1", "'198.19.0.0/33' is not ADDRESS/LENGTH (like 198.18.1.254/24)"),
+            ("198.19.0.1/16 via 198.18.2.1", "198.19.0.1/16 has bits set past its length 16 (did you mean 198.19.0.0/16?)"),
+            ("198.19.0.0/16 via 198.18.9.1", "gateway 198.18.9.1 is on no port's network"),
+            ("198.19.0.0/16 via 198.18.2.x", "gateway '198.18.2.x' is not an IPv4 address"),
+            ("198.19.0.0/16 dev 3", "there is no port 3 (ports are 1 to 2, in device order)"),
+            ("198.19.0.0/16 via 198.18.2.1, 198.19.0.0/16 dev 1",
+             "'198.19.0.0/16 dev 1' gives 198.19.0.0/16 a second route (it has '198.19.0.0/16 via 198.18.2.1')"),
+            ("2001:2:9::1/48 dev 1", "2001:2:9::1/48 has bits set past its length 48 (did you mean 2001:2:9::/48?)"),
+            ("2001:2:9::/48 via 2001:2:77::1", "gateway 2001:2:77::1 is on no port's IPv6 network"),
+            ("2001:2:9::/48 dev 2", "'2001:2:9::/48 dev 2': port 2 has no IPv6 prefix in 'ports6'"),
+        ]
+        for (routes, why) in cases {
+            let run = try tapir(["test", "router", "--set", "routes=\(routes)", "--set", "ports6=2001:2:0:1::1/64"])
+            XCTAssertNotEqual(run.status, 0, routes)
+            XCTAssertTrue((run.stdout + run.stderr).contains("setting 'routes': "), "\(routes): \(run.stdout)\(run.stderr)")
+            XCTAssertTrue((run.stdout + run.stderr).contains(why), "\(routes): \(run.stdout)\(run.stderr)")
+        }
+    }
+
     /// A folder in the working directory named like an installed pack is what runs: run
     /// and pack info say so, naming both.
     func testAPackFolderShadowingAnInstalledPackIsSaid() throws {

@@ -15,7 +15,7 @@ local routes = require "routes"
 
 local unpack, pack = string.unpack, string.pack
 local by_device, by_address, broadcasts = ports.by_device, ports.by_address, ports.broadcasts
-local is_unicast, lookup, header_for, enqueue = addresses.is_unicast, routes.lookup, next_hops.ipv4.header, next_hops.ipv4.enqueue
+local is_unicast, lookup, forward, enqueue = addresses.is_unicast, routes.lookup, next_hops.ipv4.forward, next_hops.ipv4.enqueue
 local ECHO_REPLY = {icmp = {type = 0}}  -- reused: no table per ping
 local DONT_FRAGMENT, MORE_FRAGMENTS, OFFSET_BITS = 0x4000, 0x2000, 0x1fff
 
@@ -121,15 +121,8 @@ tapir.on("ip", function(pkt, dev)
     return true
   end
 
-  if not egress.tap then
-    if pkt:forward(egress.dev, offset) then count("forwarded") else count("write_failed") end
-    return true
-  end
   local next_hop = route.gateway or destination
-  local header = header_for(egress, next_hop)
-  if header then
-    if pkt:forward(egress.dev, offset, header) then count("forwarded") else count("write_failed") end
-  else
+  if not forward(pkt, egress, next_hop, offset) then
     -- kept until ARP answers: the datagram as a string, its TTL lowered here
     local bytes = pkt:bytes()
     local checksum = unpack(">I2", bytes, offset + 11)

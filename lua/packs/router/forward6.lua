@@ -15,7 +15,7 @@ local routes6 = require "routes6"
 
 local pack, char = string.pack, string.char
 local by_device, by_address6 = ports.by_device, ports.by_address6
-local lookup, header_for, enqueue = routes6.lookup_halves, next_hops.ipv6.header, next_hops.ipv6.enqueue
+local lookup, forward, enqueue = routes6.lookup_halves, next_hops.ipv6.forward, next_hops.ipv6.enqueue
 local is_link_local, is_unicast = addresses6.is_link_local, addresses6.is_unicast
 local ECHO_REPLY = {icmpv6 = {type = 129}}  -- reused: no table per ping
 
@@ -90,15 +90,8 @@ tapir.on("ipv6", function(pkt, dev)
     return true
   end
 
-  if not egress.tap then
-    if pkt:forward(egress.dev, offset) then count("forwarded") else count("write_failed") end
-    return true
-  end
   local next_hop = route.gateway or destination
-  local header = header_for(egress, next_hop)
-  if header then
-    if pkt:forward(egress.dev, offset, header) then count("forwarded") else count("write_failed") end
-  else
+  if not forward(pkt, egress, next_hop, offset) then
     -- kept until a neighbor advertisement comes: the datagram as a string, its hop limit lowered here
     local bytes = pkt:bytes()
     enqueue(egress, next_hop, bytes:sub(offset + 1, offset + 7) .. char(hop_limit - 1)

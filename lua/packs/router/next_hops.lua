@@ -70,6 +70,19 @@ local function resolver(family)
     return nil
   end
 
+  -- Forwards the datagram at `offset` out of `egress` (pkt:forward lowers its TTL or hop
+  -- limit): as it is out of a tun port, behind the next hop's MAC out of a tap. False when
+  -- that MAC is not known yet: the caller lowers the TTL itself and calls enqueue.
+  function self.forward(pkt, egress, next_hop, offset)
+    local header
+    if egress.tap then
+      header = self.header(egress, next_hop)
+      if not header then return false end
+    end
+    if pkt:forward(egress.dev, offset, header) then count("forwarded") else count("write_failed") end
+    return true
+  end
+
   local function retry(port, address, queue)
     if waiting[port.number][address] ~= queue then return end
     if queue.requests < REQUESTS then
