@@ -33,30 +33,32 @@ public final class IPv4Reassembler {
         var proto: UInt8
     }
 
-    private struct Pending {
-        var started: Int64
-        /// The frame's bytes before the IP header, and the IP header, of the fragment at offset 0.
-        var linkHeader: [UInt8]?
-        var ipHeader: [UInt8]?
-        var data: [UInt8] = []
-        /// Received data ranges, start..<end, in arrival order.
-        var ranges: [Range<Int>] = []
-        var received = 0
-        /// The data length, known once the last fragment (More Fragments clear) came.
-        var total: Int?
+    /// The frame's bytes before the IP header, and the IP header, of the fragment at offset 0.
+    private struct Head {
+        var linkHeader: [UInt8]
+        var ipHeader: [UInt8]
     }
 
     public let limits: Limits
-    public private(set) var counters = Counters()
-    private var pending: [Key: Pending] = [:]
-    private var heldBytes = 0
+    private var collector: FragmentCollector<Key, Head>
+    /// What is counted here; the collector counts what it times out and evicts.
+    private var counted = Counters()
+
+    public var counters: Counters {
+        var counters = counted
+        counters.timedOut = collector.timedOut
+        counters.evicted = collector.evicted
+        return counters
+    }
 
     public init(limits: Limits = Limits()) {
         self.limits = limits
+        collector = FragmentCollector(limits: .init(timeoutNanoseconds: limits.timeoutNanoseconds,
+                                                    maxPending: limits.maxPending, maxBytes: limits.maxBytes))
     }
 
     /// Datagrams waiting for more fragments.
-    public var pendingCount: Int { pending.count }
+    public var pendingCount: Int { collector.pendingCount }
 
     /// Adds the fragment at `networkOffset` of `frame` (an IPv4 datagram with More
     /// Fragments set or a non-zero offset; anything else is returned as nil untouched).
@@ -72,7 +74,7 @@ public final class IPv4Reassembler {
         guard datagram.u8(0) >> 4 == 4, headerLength >= IPv4Field.headerLength, totalLength >= headerLength,
               totalLength <= datagram.count, flagsAndOffset & 0x3fff != 0
         else { return nil }
-        counters.fragments += 1
+        counted.fragments += 1
         let key = Key(source: datagram.u32(IPv4Field.source), destination: datagram.u32(IPv4Field.destination),
                       identification: datagram.u16(IPv4Field.identification), proto: datagram.u8(IPv4Field.proto))
         let more = flagsAndOffset & 0x2000 != 0
@@ -82,52 +84,33 @@ public final class IPv4Reassembler {
 
         // Every fragment but the last carries a multiple of 8 bytes; nothing passes 65,535.
         guard !more || (length > 0 && length % 8 == 0) else {
-            counters.inconsistent += 1
-            drop(key)
+            counted.inconsistent += 1
+            collector.drop(key)
             return nil
         }
         guard IPv4Field.headerLength + end <= 65_535 else {
-            counters.tooBig += 1
-            drop(key)
+            counted.tooBig += 1
+            collector.drop(key)
             return nil
         }
 
-        var entry = pending.removeValue(forKey: key) ?? Pending(started: now)
-        heldBytes -= entry.data.count
-        if entry.ranges.contains(where: { $0 == start..<end }) {
-            restore(entry, key)
+        let outcome = collector.add(datagram.slice(headerLength, totalLength), key: key, start: start, more: more,
+                                    now: now, compareRepeats: false) {
+            Head(linkHeader: Array(frame.slice(0, networkOffset)), ipHeader: Array(datagram.slice(0, headerLength)))
+        }
+        switch outcome {
+        case .held, .repeated:
             return nil
-        }
-        let lastEnd = entry.ranges.map(\.upperBound).max() ?? 0
-        if let total = entry.total, end > total || (!more && end != total) {
-            counters.inconsistent += 1
+        case .overlapping:
+            counted.overlapping += 1
             return nil
-        }
-        if !more, lastEnd > end {
-            counters.inconsistent += 1
+        case .inconsistent:
+            counted.inconsistent += 1
             return nil
+        case let .whole(head, data, total):
+            counted.reassembled += 1
+            return whole(linkHeader: head.linkHeader, ipHeader: head.ipHeader, data: data, total: total)
         }
-        if entry.ranges.contains(where: { $0.overlaps(start..<end) }) {
-            counters.overlapping += 1
-            return nil
-        }
-        if !more { entry.total = end }
-        if entry.data.count < end { entry.data += [UInt8](repeating: 0, count: end - entry.data.count) }
-        entry.data.withUnsafeMutableBytes { $0.copy(datagram.slice(headerLength, totalLength), to: start) }
-        entry.ranges.append(start..<end)
-        entry.received += length
-        if start == 0 {
-            entry.linkHeader = Array(frame.slice(0, networkOffset))
-            entry.ipHeader = Array(datagram.slice(0, headerLength))
-        }
-
-        if let total = entry.total, entry.received == total, let linkHeader = entry.linkHeader,
-           let ipHeader = entry.ipHeader {
-            counters.reassembled += 1
-            return whole(linkHeader: linkHeader, ipHeader: ipHeader, data: entry.data, total: total)
-        }
-        restore(entry, key)
-        return nil
     }
 
     private func whole(linkHeader: [UInt8], ipHeader: [UInt8], data: [UInt8], total: Int) -> [UInt8] {
@@ -145,32 +128,8 @@ public final class IPv4Reassembler {
         return bytes
     }
 
-    /// Puts an entry back, making room within the limits by dropping the oldest others.
-    private func restore(_ entry: Pending, _ key: Key) {
-        while !pending.isEmpty, pending.count >= limits.maxPending || heldBytes + entry.data.count > limits.maxBytes {
-            guard let oldest = pending.min(by: { $0.value.started < $1.value.started })?.key else { break }
-            counters.evicted += 1
-            drop(oldest)
-        }
-        guard entry.data.count <= limits.maxBytes else {
-            counters.evicted += 1
-            return
-        }
-        pending[key] = entry
-        heldBytes += entry.data.count
-    }
-
-    private func drop(_ key: Key) {
-        guard let entry = pending.removeValue(forKey: key) else { return }
-        heldBytes -= entry.data.count
-    }
-
     /// Drops datagrams whose first fragment came more than the timeout ago.
     public func expire(now: Int64) {
-        guard !pending.isEmpty else { return }
-        for (key, entry) in pending where now - entry.started > limits.timeoutNanoseconds {
-            counters.timedOut += 1
-            drop(key)
-        }
+        collector.expire(now: now)
     }
 }

@@ -47,33 +47,34 @@ public final class IPv6Reassembler {
         var identification: UInt32
     }
 
-    private struct Pending {
-        var started: Int64
-        /// The frame's bytes before the IP header, then the unfragmentable part of the
-        /// fragment at offset 0 with the Next Header before its Fragment header set to the
-        /// Fragment header's.
-        var head: [UInt8]?
-        /// Where the IPv6 header is in `head`.
-        var networkOffset = 0
-        var data: [UInt8] = []
-        /// Received data ranges, start..<end, in arrival order.
-        var ranges: [Range<Int>] = []
-        var received = 0
-        /// The data length, known once the last fragment (More Fragments clear) came.
-        var total: Int?
+    /// The frame's bytes before the IP header, then the unfragmentable part of the fragment
+    /// at offset 0 with the Next Header before its Fragment header set to the Fragment
+    /// header's; `networkOffset` is where the IPv6 header is in `bytes`.
+    private struct Head {
+        var bytes: [UInt8]
+        var networkOffset: Int
     }
 
     public let limits: Limits
-    public private(set) var counters = Counters()
-    private var pending: [Key: Pending] = [:]
-    private var heldBytes = 0
+    private var collector: FragmentCollector<Key, Head>
+    /// What is counted here; the collector counts what it times out and evicts.
+    private var counted = Counters()
+
+    public var counters: Counters {
+        var counters = counted
+        counters.timedOut = collector.timedOut
+        counters.evicted = collector.evicted
+        return counters
+    }
 
     public init(limits: Limits = Limits()) {
         self.limits = limits
+        collector = FragmentCollector(limits: .init(timeoutNanoseconds: limits.timeoutNanoseconds,
+                                                    maxPending: limits.maxPending, maxBytes: limits.maxBytes))
     }
 
     /// Datagrams waiting for more fragments.
-    public var pendingCount: Int { pending.count }
+    public var pendingCount: Int { collector.pendingCount }
 
     /// Adds the fragment at `networkOffset` of `frame` (an IPv6 datagram with a Fragment
     /// header; anything else is returned as nil untouched). Returns the whole datagram,
@@ -94,81 +95,60 @@ public final class IPv6Reassembler {
         let nextHeaderAt = networkOffset + location.nextHeaderAt
 
         if start == 0, !more {
-            counters.atomic += 1
+            counted.atomic += 1
             var bytes = Self.whole(head: head, networkOffset: networkOffset, data: fragmentData)
             bytes[nextHeaderAt] = upperHeader
             return bytes
         }
-        counters.fragments += 1
+        counted.fragments += 1
         let length = fragmentData.count
         let end = start + length
         // Every fragment but the last carries a multiple of 8 bytes; none is empty; no
         // payload passes 65,535. Such a fragment goes, the others stay.
         guard length > 0, !more || length % 8 == 0 else {
-            counters.inconsistent += 1
+            counted.inconsistent += 1
             return nil
         }
         guard fragmentAt - IPv6Field.headerLength + end <= 65_535 else {
-            counters.tooBig += 1
+            counted.tooBig += 1
             return nil
         }
         if start == 0, !Self.holdsHeaderChain(datagram, fragmentAt: fragmentAt) {
-            counters.incompleteHeaderChain += 1
+            counted.incompleteHeaderChain += 1
             return nil
         }
 
         let key = Key(source: IPv6Address(loading: datagram, at: IPv6Field.source),
                       destination: IPv6Address(loading: datagram, at: IPv6Field.destination),
                       identification: datagram.u32(fragmentAt + IPv6FragmentField.identification))
-        var entry = pending.removeValue(forKey: key) ?? Pending(started: now)
-        heldBytes -= entry.data.count
-        if entry.ranges.contains(start..<end) {
-            // The same place again: ignored when the bytes are the same, else an overlap.
-            guard entry.data[start..<end].elementsEqual(fragmentData) else {
-                counters.overlapping += 1
-                return nil
-            }
-            restore(entry, key)
-            return nil
-        }
-        let lastEnd = entry.ranges.map(\.upperBound).max() ?? 0
-        if let total = entry.total, end > total || (!more && end != total) {
-            counters.inconsistent += 1
-            return nil
-        }
-        if !more, lastEnd > end {
-            counters.inconsistent += 1
-            return nil
-        }
-        if entry.ranges.contains(where: { $0.overlaps(start..<end) }) {
-            counters.overlapping += 1
-            return nil
-        }
-        if !more { entry.total = end }
-        if entry.data.count < end { entry.data += [UInt8](repeating: 0, count: end - entry.data.count) }
-        entry.data.withUnsafeMutableBytes { $0.copy(fragmentData, to: start) }
-        entry.ranges.append(start..<end)
-        entry.received += length
-        if start == 0 {
+        let outcome = collector.add(fragmentData, key: key, start: start, more: more, now: now,
+                                    compareRepeats: true) {
             var bytes = Array(head)
             bytes[nextHeaderAt] = upperHeader
-            entry.head = bytes
-            entry.networkOffset = networkOffset
+            return Head(bytes: bytes, networkOffset: networkOffset)
         }
-
-        if let total = entry.total, entry.received == total, let head = entry.head {
+        switch outcome {
+        case .held, .repeated:
+            return nil
+        case .overlapping:
+            counted.overlapping += 1
+            return nil
+        case .inconsistent:
+            counted.inconsistent += 1
+            return nil
+        case let .whole(head, data, total):
             // The unfragmentable part of the first fragment may be longer than the others'.
-            guard head.count - entry.networkOffset - IPv6Field.headerLength + total <= 65_535 else {
-                counters.tooBig += 1
+            guard head.bytes.count - head.networkOffset - IPv6Field.headerLength + total <= 65_535 else {
+                counted.tooBig += 1
                 return nil
             }
-            counters.reassembled += 1
-            return entry.data.withUnsafeBytes { data in
-                head.withUnsafeBytes { Self.whole(head: $0, networkOffset: entry.networkOffset, data: data.slice(0, total)) }
+            counted.reassembled += 1
+            return data.withUnsafeBytes { data in
+                head.bytes.withUnsafeBytes {
+                    Self.whole(head: $0, networkOffset: head.networkOffset, data: data.slice(0, total))
+                }
             }
         }
-        restore(entry, key)
-        return nil
     }
 
     /// `head` (link header and unfragmentable part), then `data`, the payload length set.
@@ -219,32 +199,8 @@ public final class IPv6Reassembler {
             <= IPv6Field.headerLength + Int(packet.plen)
     }
 
-    /// Puts an entry back, making room within the limits by dropping the oldest others.
-    private func restore(_ entry: Pending, _ key: Key) {
-        while !pending.isEmpty, pending.count >= limits.maxPending || heldBytes + entry.data.count > limits.maxBytes {
-            guard let oldest = pending.min(by: { $0.value.started < $1.value.started })?.key else { break }
-            counters.evicted += 1
-            drop(oldest)
-        }
-        guard entry.data.count <= limits.maxBytes else {
-            counters.evicted += 1
-            return
-        }
-        pending[key] = entry
-        heldBytes += entry.data.count
-    }
-
-    private func drop(_ key: Key) {
-        guard let entry = pending.removeValue(forKey: key) else { return }
-        heldBytes -= entry.data.count
-    }
-
     /// Drops datagrams whose first fragment came more than the timeout ago.
     public func expire(now: Int64) {
-        guard !pending.isEmpty else { return }
-        for (key, entry) in pending where now - entry.started > limits.timeoutNanoseconds {
-            counters.timedOut += 1
-            drop(key)
-        }
+        collector.expire(now: now)
     }
 }
