@@ -3,7 +3,9 @@
 // segments per second. Checks every byte that arrives. Exits 1 if a steady-state segment
 // allocated, or the data came wrong.
 //
-//   tapir-bench-tcp [MEGABYTES] [--loss N]    (default 64; --loss drops every Nth data segment)
+//   tapir-bench-tcp [MEGABYTES] [--loss N] [--super BYTES]
+//     (default 64; --loss drops every Nth data segment; --super: the client sends
+//     super-segments of up to BYTES, as with a tap's offloads, which the server takes whole)
 //
 // Not under AddressSanitizer: MallocCounter's malloc hands ASan memory it does not know
 // and the program aborts before main (BulkTransferTests skip it there).
@@ -16,7 +18,7 @@ import TCPEngine
 
 /// Segments in flight one way: fixed slots, allocated once.
 struct Wire {
-    static let slotSize = 2048
+    let slotSize: Int
     let storage: UnsafeMutableRawBufferPointer
     let lengths: UnsafeMutablePointer<Int>
     let sources: UnsafeMutablePointer<TCPEndpoint>
@@ -24,9 +26,10 @@ struct Wire {
     let capacity: Int
     var count = 0
 
-    init(capacity: Int) {
+    init(capacity: Int, slotSize: Int = 2048) {
         self.capacity = capacity
-        storage = .allocate(byteCount: capacity * Self.slotSize, alignment: 8)
+        self.slotSize = slotSize
+        storage = .allocate(byteCount: capacity * slotSize, alignment: 8)
         lengths = .allocate(capacity: capacity)
         let any = TCPEndpoint(.v4(.any), 0)
         sources = .allocate(capacity: capacity)
@@ -36,7 +39,7 @@ struct Wire {
     }
 
     func slot(_ index: Int) -> UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(rebasing: storage[index * Self.slotSize..<(index + 1) * Self.slotSize])
+        UnsafeMutableRawBufferPointer(rebasing: storage[index * slotSize..<(index + 1) * slotSize])
     }
 
     mutating func put(_ segment: TCPOutgoingSegment) {
@@ -73,6 +76,11 @@ if let at = arguments.firstIndex(of: "--loss"), at + 1 < arguments.count {
     dropEvery = Int(arguments[at + 1]) ?? 0
     arguments.removeSubrange(at...at + 1)
 }
+var superSegmentBytes = 0
+if let at = arguments.firstIndex(of: "--super"), at + 1 < arguments.count {
+    superSegmentBytes = Int(arguments[at + 1]) ?? 0
+    arguments.removeSubrange(at...at + 1)
+}
 let megabytes = arguments.first.flatMap { Int($0) } ?? 64
 let total = megabytes << 20
 
@@ -88,7 +96,9 @@ config.sendBufferSize = 256 * 1024
 config.receiveBufferSize = 256 * 1024
 config.minRTO = .milliseconds(200)
 let server = TCPEngine(configuration: config)
-let client = TCPEngine(configuration: config)
+var clientConfig = config
+clientConfig.superSegmentBytes = superSegmentBytes
+let client = TCPEngine(configuration: clientConfig)
 let serverEndpoint = TCPEndpoint(.v4(IPv4Address(198, 18, 0, 2)), 5001)
 let clientEndpoint = TCPEndpoint(.v4(IPv4Address(198, 18, 0, 1)), 40000)
 let listener = try server.listen(serverEndpoint)
@@ -99,7 +109,7 @@ var receiving: TCPSocket?
 let source = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
 for index in 0..<source.count { source[index] = pattern(index) }
 let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
-var toServer = Wire(capacity: 4096)
+var toServer = superSegmentBytes > 0 ? Wire(capacity: 512, slotSize: 65536 + 128) : Wire(capacity: 4096)
 var toClient = Wire(capacity: 4096)
 var written = 0
 var received = 0

@@ -2,6 +2,8 @@
 // veth pair, for the kernel-to-kernel reference):
 //   tcp_peer send HOST PORT SECONDS      bulk: writes 64 KiB blocks for SECONDS, then closes;
 //                                        prints "bytes=N seconds=S mbit_per_s=M"
+//   tcp_peer receive HOST PORT SECONDS   bulk the other way: reads for SECONDS (from a
+//                                        chargen port), then closes; prints as send does
 //   tcp_peer sink PORT                   accepts connections one after another and reads
 //                                        and drops everything (the kernel receiver)
 //   tcp_peer connects HOST PORT SECONDS  connect, send "x\n", read the line back, close,
@@ -74,6 +76,29 @@ static int send_bulk(const char *host, const char *port, double seconds) {
     return 0;
 }
 
+static int receive_bulk(const char *host, const char *port, double seconds) {
+    struct sockaddr_in a = address(host, port);
+    int fd = connected(&a);
+    if (fd < 0) { perror("tcp_peer: connect"); return 1; }
+    static char buffer[1 << 16];
+    double start = now(), end = start + seconds;
+    long long bytes = 0;
+    while (now() < end) {
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            perror("tcp_peer: read");
+            return 1;
+        }
+        if (n == 0) break;
+        bytes += n;
+    }
+    double elapsed = now() - start;
+    close(fd);
+    printf("bytes=%lld seconds=%.3f mbit_per_s=%.1f\n", bytes, elapsed, (double)bytes * 8 / elapsed / 1e6);
+    return 0;
+}
+
 static int sink(const char *port) {
     struct sockaddr_in a = address(NULL, port);
     a.sin_addr.s_addr = htonl(INADDR_ANY);
@@ -116,8 +141,9 @@ static int connects(const char *host, const char *port, double seconds) {
 
 int main(int argc, char **argv) {
     if (argc == 5 && strcmp(argv[1], "send") == 0) return send_bulk(argv[2], argv[3], atof(argv[4]));
+    if (argc == 5 && strcmp(argv[1], "receive") == 0) return receive_bulk(argv[2], argv[3], atof(argv[4]));
     if (argc == 3 && strcmp(argv[1], "sink") == 0) return sink(argv[2]);
     if (argc == 5 && strcmp(argv[1], "connects") == 0) return connects(argv[2], argv[3], atof(argv[4]));
-    fprintf(stderr, "usage: tcp_peer send HOST PORT SECONDS | sink PORT | connects HOST PORT SECONDS\n");
+    fprintf(stderr, "usage: tcp_peer send HOST PORT SECONDS | receive HOST PORT SECONDS | sink PORT | connects HOST PORT SECONDS\n");
     return 2;
 }

@@ -70,10 +70,18 @@ public protocol PacketDevice: AnyObject {
     /// With offloads on (a tap's IFF_VNET_HDR): how the kernel left the last frame read
     /// (a partial checksum, a super-segment); nil for a device without offloads.
     var offloadHeader: VirtioNetHeader? { get }
+    /// True when the kernel finishes what `write(_:offload:)` hands it (a tap with offloads:
+    /// a partial checksum, a super-segment it cuts).
+    var takesOffloadedWrites: Bool { get }
+    /// Writes a frame for the kernel to finish as `offload` says; only where
+    /// `takesOffloadedWrites` (elsewhere the frame goes as it is).
+    func write(_ packet: UnsafeRawBufferPointer, offload: VirtioNetHeader) -> WriteResult
 }
 
 extension PacketDevice {
     public var offloadHeader: VirtioNetHeader? { nil }
+    public var takesOffloadedWrites: Bool { false }
+    public func write(_ packet: UnsafeRawBufferPointer, offload: VirtioNetHeader) -> WriteResult { write(packet) }
 }
 
 extension PacketDevice {

@@ -59,6 +59,7 @@ public final class TunTapDevice: PacketDevice {
     public let hasOffloads: Bool
     /// The header of the last frame read, with offloads; nil without.
     public var offloadHeader: VirtioNetHeader? { hasOffloads ? lastReadHeader : nil }
+    public var takesOffloadedWrites: Bool { hasOffloads }
     private var lastReadHeader = VirtioNetHeader()
     /// MTU, hardware address (tap only) and ifindex, read when the first queue was opened.
     public let mtu: Int

@@ -112,9 +112,9 @@ final class Egress {
     /// Writes what was queued during the read burst, in order (a device gone since is skipped).
     func flush() {
         guard !writeQueue.isEmpty else { return }
-        writeQueue.flush { id, bytes in
+        writeQueue.flush { id, bytes, offload in
             guard let device = self.devices.device(id: id), !device.goneReported else { return }
-            _ = self.deliver(bytes, to: device)
+            _ = self.deliver(bytes, to: device, offload: offload)
         }
     }
 
@@ -140,10 +140,48 @@ final class Egress {
         return deliver(bytes, to: device)
     }
 
+    /// A TCP super-segment from the host's engine (TCPConfiguration.superSegmentBytes): its
+    /// headers once, its checksum partial (the pseudo-header's sum), `segmentSize` bytes of
+    /// payload per piece. A device whose kernel cuts it (a tap's offloads) gets it in one
+    /// write with a virtio-net header saying so; any other gets the pieces. A recording and
+    /// the observer see the pieces either way, as they go on the wire (checksums complete).
+    func writeSuperSegment(_ bytes: UnsafeRawBufferPointer, segmentSize: Int, to device: HostDevice) -> Bool {
+        guard !device.goneReported else { return false }
+        let frame = FrameDecoder.decode(bytes, linkType: device.linkType)
+        guard frame.has(.tcp) else { return false }
+        let takesWhole = device.device.takesOffloadedWrites
+        if !takesWhole || device.recorder != nil || packetObserver != nil {
+            var written = true
+            let cut = OffloadUndo.segmentTCP(bytes, frame, segmentSize: segmentSize, into: fragmentBuffer.bytes) { piece in
+                if takesWhole {
+                    devices.record(piece, on: device, direction: .outbound)
+                    packetObserver?(piece, device, true)
+                } else {
+                    written = writeOne(piece, to: device) && written
+                }
+            }
+            guard cut else { return false }
+            if !takesWhole { return written }
+        }
+        let transport = frame.transportOffset
+        let headersEnd = transport + Int(bytes[transport + TCPField.dataOffsetAndFlags] >> 4) * 4
+        let offload = VirtioNetHeader(flags: VirtioNetHeader.needsChecksumFlag,
+                                      gsoType: frame.has(.ipv6) ? VirtioNetHeader.gsoTCPv6 : VirtioNetHeader.gsoTCPv4,
+                                      headerLength: UInt16(headersEnd), gsoSize: UInt16(segmentSize),
+                                      checksumStart: UInt16(transport), checksumOffset: UInt16(TCPField.checksum))
+        if isQueueing {
+            if writeQueue.append(bytes, deviceID: device.id, offload: offload) { return true }
+            flush()
+            if writeQueue.append(bytes, deviceID: device.id, offload: offload) { return true }
+        }
+        return deliver(bytes, to: device, offload: offload)
+    }
+
     /// The write system call, its failure counted and said.
     @inline(__always)
-    private func deliver(_ bytes: UnsafeRawBufferPointer, to device: HostDevice) -> Bool {
-        switch device.device.write(bytes) {
+    private func deliver(_ bytes: UnsafeRawBufferPointer, to device: HostDevice, offload: VirtioNetHeader? = nil) -> Bool {
+        let result = if let offload { device.device.write(bytes, offload: offload) } else { device.device.write(bytes) }
+        switch result {
         case .written:
             if device.failedWritesInARow > 0 { writesResumed(on: device) }
             return true

@@ -78,6 +78,8 @@ final class TCPService {
     private var woken: [ObjectIdentifier: Script] = [:]
     private var deadline: (timer: TimerID, at: TCPInstant)?
     private let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535 + 64, alignment: 16)
+    /// Segments the engine sent as super-segments (its superSegmentBytes: with a tap's offloads).
+    private var superSegmentsSent = 0
     /// Largest inbox a receive("*a") or a long line may grow to.
     let maxReceive = 16 << 20
 
@@ -270,9 +272,17 @@ final class TCPService {
         default:
             return
         }
-        let written = segment.write(into: UnsafeMutableRawBufferPointer(rebasing: frame[at..<frame.count]))
+        let isSuperSegment = segment.isSuperSegment
+        let written = segment.write(into: UnsafeMutableRawBufferPointer(rebasing: frame[at..<frame.count]),
+                                    partialChecksum: isSuperSegment)
         guard written > 0 else { return }
-        _ = host.egress.write(UnsafeRawBufferPointer(rebasing: frame[0..<at + written]), to: route.device)
+        let bytes = UnsafeRawBufferPointer(rebasing: frame[0..<at + written])
+        if isSuperSegment {
+            superSegmentsSent += 1
+            _ = host.egress.writeSuperSegment(bytes, segmentSize: segment.segmentSize, to: route.device)
+        } else {
+            _ = host.egress.write(bytes, to: route.device)
+        }
     }
 
     private func handle(_ source: TCPEventSource, _ events: TCPEvents) {
@@ -644,6 +654,7 @@ final class TCPService {
             "syn_cookies_sent": .integer(Int64(counters.synCookiesSent)),
             "syn_cookies_accepted": .integer(Int64(counters.synCookiesAccepted)),
             "syns_dropped": .integer(Int64(counters.synsDropped)),
+            "super_segments_sent": .integer(Int64(superSegmentsSent)),
             "held": .array(held),
         ])
     }

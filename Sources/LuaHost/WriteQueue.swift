@@ -1,3 +1,5 @@
+import Devices
+
 /// The frames handlers write while the host drains a device's read burst, kept in order
 /// and written when the burst ends: a batch of reads, then a batch of writes, as Snabb's
 /// apps pull a batch from their input links and push a batch to their outputs.
@@ -15,6 +17,8 @@ final class WriteQueue {
         let deviceID: Int64
         let offset: Int
         let count: Int
+        /// How the kernel is to finish the frame (Egress.writeSuperSegment); nil: as it is.
+        let offload: VirtioNetHeader?
     }
 
     private let storage: UnsafeMutableRawBufferPointer
@@ -34,20 +38,21 @@ final class WriteQueue {
 
     /// Copies the frame in; false when it does not fit in what is left (write out what
     /// is queued and try again; a frame larger than the whole queue never fits).
-    func append(_ bytes: UnsafeRawBufferPointer, deviceID: Int64) -> Bool {
+    func append(_ bytes: UnsafeRawBufferPointer, deviceID: Int64, offload: VirtioNetHeader? = nil) -> Bool {
         guard bytes.count <= storage.count - used else { return false }
         if bytes.count > 0 {
             UnsafeMutableRawBufferPointer(rebasing: storage[used..<(used + bytes.count)]).copyMemory(from: bytes)
         }
-        entries.append(Entry(deviceID: deviceID, offset: used, count: bytes.count))
+        entries.append(Entry(deviceID: deviceID, offset: used, count: bytes.count, offload: offload))
         used += bytes.count
         return true
     }
 
     /// Hands each queued frame to `write` in the order it was queued, then empties the queue.
-    func flush(_ write: (Int64, UnsafeRawBufferPointer) -> Void) {
+    func flush(_ write: (Int64, UnsafeRawBufferPointer, VirtioNetHeader?) -> Void) {
         for entry in entries {
-            write(entry.deviceID, UnsafeRawBufferPointer(rebasing: storage[entry.offset..<(entry.offset + entry.count)]))
+            write(entry.deviceID, UnsafeRawBufferPointer(rebasing: storage[entry.offset..<(entry.offset + entry.count)]),
+                  entry.offload)
         }
         entries.removeAll(keepingCapacity: true)
         used = 0

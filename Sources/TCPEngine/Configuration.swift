@@ -4,9 +4,19 @@
 public struct TCPConfiguration: Sendable {
     /// The device's MTU; the MSS sent on a SYN is this less the IP and TCP headers.
     public var mtu = 1500
+    /// The most payload one segment handed to the host may carry, for a device that cuts
+    /// segments itself (a tap's offloads: TSO): data then goes in super-segments of whole
+    /// pieces of the MSS, up to this (at most 65000: an IP datagram's length is 16 bits).
+    /// 0 (the default): every segment at most one MSS.
+    public var superSegmentBytes = 0
     /// Bytes of send and receive buffer per connection, allocated when it is set up.
     public var sendBufferSize = 64 * 1024
     public var receiveBufferSize = 64 * 1024
+    /// What a buffer may grow to, on demand, while `maxBufferBytes` allows (the receive
+    /// window offered follows, with window scaling). Below the size (as by default): the
+    /// size, no growth.
+    public var sendBufferLimit = 0
+    public var receiveBufferLimit = 0
     /// Connections in all (any state, TIME_WAIT included) and their buffer bytes in all.
     public var maxConnections = 1024
     public var maxBufferBytes = 64 * 1024 * 1024
@@ -54,7 +64,8 @@ public struct TCPConfiguration: Sendable {
     var offeredWindowShift: UInt8? {
         guard windowScaling else { return nil }
         var shift: UInt8 = 0
-        while shift < 14 && receiveBufferSize >> Int(shift) > 65535 { shift += 1 }
+        let largest = Swift.max(receiveBufferSize, receiveBufferLimit)
+        while shift < 14 && largest >> Int(shift) > 65535 { shift += 1 }
         return shift
     }
 }

@@ -101,6 +101,10 @@ final class Connection {
     private(set) var receiveBuffer: RingBuffer
     private var assembler: Assembler
     var bufferBytes: Int { sendBuffer.capacity + receiveBuffer.capacity }
+    /// What the buffers may grow to, as data needs the room, while the budget allows.
+    private let sendLimit: Int
+    private let receiveLimit: Int
+    private let budget: BufferBudget
 
     // Timers.
     private(set) var retransmitDeadline: TCPInstant?
@@ -130,7 +134,8 @@ final class Connection {
     private var probeNow = false
     var resetPending = false
 
-    init(tuple: TCPFourTuple, passive: Bool, iss: TCPSeq, mtu: Int, config: TCPConfiguration) {
+    /// The buffers' first sizes are charged to `budget` by the engine before this is made.
+    init(tuple: TCPFourTuple, passive: Bool, iss: TCPSeq, mtu: Int, config: TCPConfiguration, budget: BufferBudget) {
         self.tuple = tuple
         self.passive = passive
         self.config = config
@@ -147,6 +152,9 @@ final class Connection {
         nagle = config.nagle
         sendBuffer = RingBuffer(capacity: config.sendBufferSize)
         receiveBuffer = RingBuffer(capacity: config.receiveBufferSize)
+        sendLimit = Swift.max(config.sendBufferSize, config.sendBufferLimit)
+        receiveLimit = Swift.max(config.receiveBufferSize, config.receiveBufferLimit)
+        self.budget = budget
         assembler = Assembler(capacity: config.reassemblyRanges)
         rtt = RTTEstimator(initial: config.initialRTO, minimum: config.minRTO, maximum: config.maxRTO)
         congestion = NewReno(smss: smss, initialSequence: iss)
@@ -525,6 +533,7 @@ final class Connection {
         }
         guard !payload.isEmpty else { return true }
         let offset = seq - rcvNxt
+        makeRoom(in: &receiveBuffer, for: offset + payload.count, limit: receiveLimit)
         let written = receiveBuffer.write(payload, at: offset)
         counters.bytesIn += written
         if offset == 0 {
@@ -619,7 +628,28 @@ final class Connection {
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard finSeq == nil, state != .closed, state != .listen else { return 0 }
+        makeRoom(in: &sendBuffer, for: bytes.count, limit: sendLimit)
         return sendBuffer.enqueue(bytes)
+    }
+
+    /// Bytes `write` would take now.
+    var writableBytes: Int { space(of: sendBuffer, limit: sendLimit) }
+
+    /// Room past the stored bytes: the free space, and what the buffer may still grow by.
+    private func space(of buffer: RingBuffer, limit: Int) -> Int {
+        Swift.max(Swift.min(limit, buffer.capacity + budget.available) - buffer.count, 0)
+    }
+
+    /// Grows `buffer` (doubling, at most to `limit`, as far as the budget allows) so that
+    /// `bytes` fit past the stored ones.
+    private func makeRoom(in buffer: inout RingBuffer, for bytes: Int, limit: Int) {
+        let needed = buffer.count + bytes
+        guard needed > buffer.capacity, buffer.capacity < limit else { return }
+        var target = Swift.max(buffer.capacity, 4096)
+        while target < needed { target *= 2 }
+        let extra = Swift.min(Swift.min(target, limit) - buffer.capacity, budget.available)
+        guard extra > 0, budget.take(extra) else { return }
+        buffer.grow(to: buffer.capacity + extra)
     }
 
     /// The sending side is done: a FIN follows the data written.
@@ -662,12 +692,12 @@ final class Connection {
     }
 
     /// The least a window update may open the window by (RFC 9293 section 3.8.6.2.2).
-    private var windowStep: Int { Swift.max(Swift.min(receiveBuffer.capacity / 2, localMSS), 1) }
+    private var windowStep: Int { Swift.max(Swift.min(receiveLimit / 2, localMSS), 1) }
 
     /// The window to advertise: free receive space, in units of the scale.
     private func advertisableWindow() -> Int {
         let maximum = 65535 << Int(rcvShift)
-        return (Swift.min(receiveBuffer.free, maximum) >> Int(rcvShift)) << Int(rcvShift)
+        return (Swift.min(space(of: receiveBuffer, limit: receiveLimit), maximum) >> Int(rcvShift)) << Int(rcvShift)
     }
 
     /// The earliest instant something is due, if any.
@@ -724,12 +754,12 @@ final class Connection {
             emit(segment)
             return
         }
-        var budget = 1024
-        while budget > 0, let segment = nextSegment(now: now) {
+        var segmentsLeft = 1024
+        while segmentsLeft > 0, let segment = nextSegment(now: now) {
             counters.segmentsOut += 1
             counters.bytesOut += segment.payloadLength
             emit(segment)
-            budget -= 1
+            segmentsLeft -= 1
         }
     }
 
@@ -846,7 +876,7 @@ final class Connection {
         }
         let inFlight = sndNxt - sndUna
         let usable = Swift.min(sndWnd, congestion.sendWindow) - inFlight
-        var length = Swift.min(available, smss, Swift.max(usable, 0))
+        var length = Swift.min(available, Swift.max(smss, config.superSegmentBytes), Swift.max(usable, 0))
         if length > 0 && length < smss {
             if length < available {
                 // Sender silly window avoidance: wait for a window worth sending into.
@@ -894,11 +924,21 @@ final class Connection {
         var segment = makeSegment(seq: seq, flags: flags, now: now)
         // SACK blocks take room from the data.
         let room = smss + (timestamps ? 12 : 0) - segment.options.length
-        if length > room {
-            length = room
+        let most = room * Swift.max(Swift.min(config.superSegmentBytes, 65000) / room, 1)
+        var cut = length > most
+        if cut {
+            length = most
+        } else if length > room && seq - sendStart + length < sendBuffer.count {
+            // A super-segment short of the end of the data: whole pieces only (a short one
+            // in the middle of the stream would be a silly small segment).
+            cut = length % room != 0
+            length -= length % room
+        }
+        if cut {
             flags &= ~(TCPFlags.fin | TCPFlags.psh)
             segment.flags = flags
         }
+        if length > room { segment.segmentSize = room }
         guard length > 0 || flags & TCPFlags.fin != 0 else { return nil }
         segment.payload = sendBuffer.peek(at: offset, length: length)
         if length > 0 { lastDataSent = now }

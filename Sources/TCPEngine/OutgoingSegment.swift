@@ -14,6 +14,10 @@ public struct TCPOutgoingSegment {
     public var window: UInt16
     public var options: TCPOutgoingOptions
     public var payload: (UnsafeRawBufferPointer, UnsafeRawBufferPointer)
+    /// With a payload longer than this, a super-segment (TCPConfiguration.superSegmentBytes)
+    /// for the device to cut into pieces of this much payload, each with this header (its
+    /// own sequence number; FIN and PSH on the last only). 0: an ordinary segment.
+    public var segmentSize = 0
 
     public init(source: TCPEndpoint, destination: TCPEndpoint, seq: UInt32, ack: UInt32, flags: UInt16,
                 window: UInt16, options: TCPOutgoingOptions = .init(),
@@ -29,6 +33,7 @@ public struct TCPOutgoingSegment {
     }
 
     public var payloadLength: Int { payload.0.count + payload.1.count }
+    public var isSuperSegment: Bool { segmentSize > 0 && payloadLength > segmentSize }
     public var headerLength: Int { TCPField.headerLength + options.length }
     /// Bytes `write(into:)` needs: header, options and payload.
     public var length: Int { headerLength + payloadLength }
@@ -44,8 +49,11 @@ public struct TCPOutgoingSegment {
 
     /// Writes the whole segment with its checksum (over the IPv4 or IPv6 pseudo-header) at
     /// the start of `buffer`; returns its length, or 0 if the buffer is too small.
+    /// `partialChecksum`: the checksum field holds only the pseudo-header's sum (not
+    /// inverted), for a device that finishes it (virtio-net's NEEDS_CSUM; every piece of a
+    /// super-segment gets its own).
     @discardableResult
-    public func write(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    public func write(into buffer: UnsafeMutableRawBufferPointer, partialChecksum: Bool = false) -> Int {
         let length = length
         guard buffer.count >= length, let pseudoHeader else { return 0 }
         // The header through Packets (no options array: the engine writes its own after it).
@@ -59,6 +67,10 @@ public struct TCPOutgoingSegment {
         }
         if let source = payload.1.baseAddress, let base = buffer.baseAddress {
             (base + at).copyMemory(from: source, byteCount: payload.1.count)
+        }
+        if partialChecksum {
+            buffer.setU16(TCPField.checksum, pseudoHeader.sum(protocol: IPProtocol.tcp, length: length))
+            return length
         }
         pseudoHeader.fillTransportChecksumIfZero(protocol: IPProtocol.tcp,
                                                  segment: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))

@@ -1,5 +1,5 @@
-/// A byte ring of fixed capacity, allocated once when a connection is set up and freed
-/// with it. The send buffer holds the bytes from SND.UNA on (sent and unsent); the receive
+/// A byte ring, allocated when a connection is set up and freed with it; the connection
+/// may grow it (`grow(to:)`) up to its limit when data needs the room. The send buffer holds the bytes from SND.UNA on (sent and unsent); the receive
 /// buffer holds in-order bytes not yet read, and out-of-order bytes are written past them
 /// (`write(at:)`) before the assembler says they join.
 struct RingBuffer {
@@ -22,6 +22,19 @@ struct RingBuffer {
         storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         head = 0
         count = 0
+    }
+
+    /// Reallocates with `newCapacity` bytes, keeping every byte where it is relative to the
+    /// head: the stored ones and any written past them (out-of-order data).
+    mutating func grow(to newCapacity: Int) {
+        guard newCapacity > capacity else { return }
+        let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: newCapacity, alignment: 8)
+        let (a, b) = pieces(at: 0, length: capacity)
+        if let source = a.baseAddress { bigger.baseAddress!.copyMemory(from: source, byteCount: a.count) }
+        if let source = b.baseAddress { (bigger.baseAddress! + a.count).copyMemory(from: source, byteCount: b.count) }
+        if capacity > 0 { storage.deallocate() }
+        storage = bigger
+        head = 0
     }
 
     /// Up to two pieces of the bytes at `offset` from the head, at most `length` of them.

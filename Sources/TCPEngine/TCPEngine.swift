@@ -16,7 +16,9 @@ public final class TCPEngine {
     /// Slots in use at or below this index (dispatch walks them).
     private var highWater = 0
     public private(set) var connectionCount = 0
-    public private(set) var bufferBytes = 0
+    private let budget: BufferBudget
+    /// Buffer bytes of all connections (held to `configuration.maxBufferBytes`).
+    public var bufferBytes: Int { budget.used }
 
     private var listeners: [Listener?] = []
     private var listenerGenerations: [UInt32] = []
@@ -38,6 +40,7 @@ public final class TCPEngine {
 
     public init(configuration: TCPConfiguration) {
         self.configuration = configuration
+        budget = BufferBudget(limit: configuration.maxBufferBytes)
         let capacity = Swift.max(configuration.maxConnections, 1)
         slots = Array(repeating: nil, count: capacity)
         generations = Array(repeating: 0, count: capacity)
@@ -127,7 +130,7 @@ public final class TCPEngine {
         }
         guard seg.syn, !seg.fin else { return }
         guard connectionCount < configuration.maxConnections, listener.connections < listener.connectionLimit,
-              bufferBytes + configuration.sendBufferSize + configuration.receiveBufferSize <= configuration.maxBufferBytes
+              budget.available >= configuration.sendBufferSize + configuration.receiveBufferSize
         else {
             counters.synsDropped += 1
             return
@@ -204,13 +207,12 @@ public final class TCPEngine {
 
     private func makeConnection(_ tuple: TCPFourTuple, passive: Bool, iss: TCPSeq, mtu: Int) -> (Int32, Connection)? {
         let bytes = configuration.sendBufferSize + configuration.receiveBufferSize
-        guard bufferBytes + bytes <= configuration.maxBufferBytes, let slot = freeSlots.popLast() else { return nil }
-        let connection = Connection(tuple: tuple, passive: passive, iss: iss, mtu: mtu, config: configuration)
+        guard !freeSlots.isEmpty, budget.take(bytes), let slot = freeSlots.popLast() else { return nil }
+        let connection = Connection(tuple: tuple, passive: passive, iss: iss, mtu: mtu, config: configuration, budget: budget)
         slots[Int(slot)] = connection
         index[tuple] = slot
         highWater = Swift.max(highWater, Int(slot) + 1)
         connectionCount += 1
-        bufferBytes += connection.bufferBytes
         counters.connectionsCreated += 1
         return (slot, connection)
     }
@@ -218,7 +220,7 @@ public final class TCPEngine {
     private func free(_ slot: Int32) {
         guard let connection = slots[Int(slot)] else { return }
         detachFromListener(connection, slot: slot)
-        bufferBytes -= connection.bufferBytes
+        budget.release(connection.bufferBytes)
         connection.releaseBuffers()
         index.removeValue(forKey: connection.tuple)
         slots[Int(slot)] = nil
@@ -278,7 +280,7 @@ public final class TCPEngine {
         }
         if connection.state == .timeWait && connection.owner != .application && connection.bufferBytes > 0 {
             // Nobody will read or write again: TIME-WAIT keeps no buffers.
-            bufferBytes -= connection.bufferBytes
+            budget.release(connection.bufferBytes)
             connection.releaseBuffers()
         }
         if connection.listener != nil, connection.owner == .orphan || connection.state == .timeWait {
@@ -505,7 +507,7 @@ public final class TCPEngine {
     public func writableBytes(_ socket: TCPSocket) -> Int {
         guard let connection = connection(socket), connection.finSeq == nil else { return 0 }
         switch connection.state {
-        case .synSent, .synReceived, .established, .closeWait: return connection.sendBuffer.free
+        case .synSent, .synReceived, .established, .closeWait: return connection.writableBytes
         default: return 0
         }
     }

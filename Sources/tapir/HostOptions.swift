@@ -27,6 +27,9 @@ struct HostOptions: ParsableArguments {
     @Option(name: .long, help: "KiB of send and of receive buffer per TCP connection.")
     var tcpBuffer: Int = 64
 
+    @Option(name: .long, help: "KiB a TCP connection's send and receive buffers may grow to, on demand, as data needs the room (the receive window offered follows, scaled). Default: 1024 with tap offloads (a super-segment is 64 KiB alone), else --tcp-buffer.")
+    var tcpBufferLimit: Int?
+
     @Option(name: .long, help: "MiB of TCP buffers in all, every connection together.")
     var tcpMemory: Int = 256
 
@@ -40,6 +43,9 @@ struct HostOptions: ParsableArguments {
             throw ValidationError("--tcp-connections, --tcp-listener-connections and --tcp-syn-backlog must be at least 1")
         }
         guard (1...16384).contains(tcpBuffer) else { throw ValidationError("--tcp-buffer must be 1 to 16384 KiB") }
+        if let tcpBufferLimit, !(1...65536).contains(tcpBufferLimit) {
+            throw ValidationError("--tcp-buffer-limit must be 1 to 65536 KiB")
+        }
         guard tcpMemory > 0 else { throw ValidationError("--tcp-memory must be at least 1 MiB") }
         guard tcpTimeWait >= 0 else { throw ValidationError("--tcp-time-wait must not be negative") }
         guard Logger.Level(rawValue: logLevel == "warn" ? "warning" : logLevel) != nil else {
@@ -49,7 +55,12 @@ struct HostOptions: ParsableArguments {
 
     var level: Logger.Level { Logger.Level(rawValue: logLevel == "warn" ? "warning" : logLevel) ?? .info }
 
-    func hostOptions() -> TapirHost.Options {
+    /// The default buffer limit with a tap's offloads on: room for the kernel's super-segments
+    /// to keep coming (a 64 KiB window holds one).
+    static let offloadsBufferLimit = 1024
+
+    /// `offloads`: a device is opened with its offloads on (`tapir run` without --no-offloads).
+    func hostOptions(offloads: Bool = false) -> TapirHost.Options {
         var options = TapirHost.Options()
         options.instructionBudget = budget
         options.memoryCap = memory << 20
@@ -59,6 +70,12 @@ struct HostOptions: ParsableArguments {
         options.tcp.synBacklog = tcpSynBacklog
         options.tcp.sendBufferSize = tcpBuffer << 10
         options.tcp.receiveBufferSize = tcpBuffer << 10
+        let limit = tcpBufferLimit ?? (offloads ? Swift.max(Self.offloadsBufferLimit, tcpBuffer) : tcpBuffer)
+        options.tcp.sendBufferLimit = limit << 10
+        options.tcp.receiveBufferLimit = limit << 10
+        // The tap's kernel cuts super-segments (Egress.writeSuperSegment cuts them for any
+        // other device).
+        if offloads { options.tcp.superSegmentBytes = 65000 }
         options.tcp.maxBufferBytes = tcpMemory << 20
         options.tcp.timeWait = .milliseconds(Int64(tcpTimeWait))
         return options

@@ -102,7 +102,7 @@ struct Run: ParsableCommand {
         let mode: DeviceMode = tun ? .tun : .tap
         let loop = try EventLoop()
         defer { loop.close() }
-        var options = host.hostOptions()
+        var options = host.hostOptions(offloads: offloads && !tun && !pi)
         live.apply(to: &options)
         let privilegeDrop = try live.privilegeDrop()
         options.droppedToUser = privilegeDrop?.userName

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 @testable import LuaHost
 import Packets
+import TCPEngine
 import XCTest
 
 /// The write path on its own: queueing during a burst, the MTU, the maximum size, failures.
@@ -44,6 +45,54 @@ final class EgressTests: XCTestCase {
         XCTAssertEqual(observed, [Array("a".utf8), Array("b".utf8)])
         XCTAssertTrue(write(Array("c".utf8), to: device))
         XCTAssertEqual(memory.takeWritten(), [Array("c".utf8)])
+    }
+
+    /// The TCP engine's super-segment to a device that does not cut it (no offloads): it
+    /// goes as pieces of `segmentSize` payload, each with its own sequence number, IPv4
+    /// length and identification, and checksums that verify (the super-segment's was only
+    /// the pseudo-header's sum); PSH on the last only; the observer sees the same pieces.
+    func testASuperSegmentGoesAsOrdinarySegmentsToADeviceWithoutOffloads() throws {
+        let memory = MemoryDevice(name: "mem0", mode: .tap)
+        let device = try add(memory)
+        var observed: [[UInt8]] = []
+        egress.packetObserver = { bytes, _, outgoing in if outgoing { observed.append(Array(bytes)) } }
+        let payload = (0..<3500).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var frame = [UInt8](repeating: 0, count: 14 + 20 + 20 + payload.count)
+        payload.withUnsafeBytes { data in
+            frame.withUnsafeMutableBytes { buffer in
+                let segment = TCPOutgoingSegment(source: TCPEndpoint(.v4(TestFrames.hostIP), 19),
+                                                 destination: TCPEndpoint(.v4(TestFrames.kernelIP), 40000),
+                                                 seq: 0xffff_fff0, ack: 7, flags: TCPFlags.ack | TCPFlags.psh, window: 100,
+                                                 payload: (data, UnsafeRawBufferPointer(start: nil, count: 0)))
+                EthernetRepr(src: TestFrames.hostMAC, dst: TestFrames.kernelMAC, type: EtherType.ipv4)
+                    .emit(into: buffer)
+                IPv4Repr(src: TestFrames.hostIP, dst: TestFrames.kernelIP, proto: IPProtocol.tcp,
+                         payloadLength: segment.length, id: 9)
+                    .emit(into: UnsafeMutableRawBufferPointer(rebasing: buffer[14..<34]))
+                XCTAssertEqual(segment.write(into: UnsafeMutableRawBufferPointer(rebasing: buffer[34...]),
+                                             partialChecksum: true), 20 + payload.count)
+            }
+        }
+        XCTAssertTrue(frame.withUnsafeBytes { egress.writeSuperSegment($0, segmentSize: 1448, to: device) })
+        let pieces = memory.takeWritten()
+        XCTAssertEqual(pieces.map(\.count), [1448, 1448, 604].map { 14 + 20 + 20 + $0 })
+        XCTAssertEqual(observed, pieces)
+        var at = 0
+        for (index, piece) in pieces.enumerated() {
+            try piece.withUnsafeBytes { bytes in
+                let ip = try IPv4Packet(UnsafeRawBufferPointer(rebasing: bytes[14...]))
+                XCTAssertEqual(Int(ip.len), piece.count - 14)
+                XCTAssertEqual(ip.id, UInt16(9 + index))
+                XCTAssertTrue(Checksum.verify(UnsafeRawBufferPointer(rebasing: bytes[14..<34])))
+                let tcp = UnsafeRawBufferPointer(rebasing: bytes[34...])
+                XCTAssertTrue(Checksum.verify(tcp, pseudoHeader: ip.pseudoHeader.sum(protocol: IPProtocol.tcp, length: tcp.count)),
+                              "piece \(index): its TCP checksum does not verify")
+                XCTAssertEqual(tcp.u32(TCPField.sequenceNumber), 0xffff_fff0 &+ UInt32(at))
+                XCTAssertEqual(tcp.u16(TCPField.dataOffsetAndFlags) & TCPFlags.psh != 0, index == 2)
+                XCTAssertEqual(Array(tcp[20...]), Array(payload[at..<at + tcp.count - 20]))
+                at += tcp.count - 20
+            }
+        }
     }
 
     /// A UDP datagram of `size` payload bytes in an Ethernet frame, Don't Fragment set or not.

@@ -4,7 +4,7 @@ import XCTest
 final class WriteQueueTests: XCTestCase {
     private func flushed(_ queue: WriteQueue) -> [(Int64, [UInt8])] {
         var out: [(Int64, [UInt8])] = []
-        queue.flush { id, bytes in out.append((id, Array(bytes))) }
+        queue.flush { id, bytes, _ in out.append((id, Array(bytes))) }
         return out
     }
 

@@ -33,6 +33,23 @@ final class BufferTests: XCTestCase {
         XCTAssertEqual([UInt8](repeating: 9, count: 5).withUnsafeBytes { ring.write($0, at: 3) }, 0)
     }
 
+    func testGrowKeepsStoredAndOutOfOrderBytesInPlace() {
+        var ring = RingBuffer(capacity: 8)
+        defer { ring.deallocate() }
+        _ = ([1, 2, 3, 4, 5, 6] as [UInt8]).withUnsafeBytes { ring.enqueue($0) }
+        ring.dequeue(5)
+        // Stored: 6, 7, 8 at the end of the storage; 10 out of order past them, wrapped.
+        _ = ([7, 8] as [UInt8]).withUnsafeBytes { ring.enqueue($0) }
+        XCTAssertEqual(([10] as [UInt8]).withUnsafeBytes { ring.write($0, at: 1) }, 1)
+        ring.grow(to: 20)
+        XCTAssertEqual(ring.capacity, 20)
+        XCTAssertEqual(ring.free, 17)
+        XCTAssertEqual(([9] as [UInt8]).withUnsafeBytes { ring.write($0, at: 0) }, 1)
+        ring.commit(2)
+        let (a, b) = ring.peek(at: 0, length: 20)
+        XCTAssertEqual(Array(a) + Array(b), [6, 7, 8, 9, 10])
+    }
+
     func testAssemblerMergesAndRefusesPastItsRanges() {
         var assembler = Assembler(capacity: 2)
         XCTAssertTrue(assembler.add(start: 10, end: 20))

@@ -66,6 +66,9 @@ final class ScriptRunner {
             case "mtu": config.mtu = number
             case "sndbuf": config.sendBufferSize = number
             case "rcvbuf": config.receiveBufferSize = number
+            case "sndbuf_limit": config.sendBufferLimit = number
+            case "rcvbuf_limit": config.receiveBufferLimit = number
+            case "super_segment_bytes": config.superSegmentBytes = number
             case "max_connections": config.maxConnections = number
             case "max_buffer_bytes": config.maxBufferBytes = number
             case "listener_limit": config.listenerConnectionLimit = number

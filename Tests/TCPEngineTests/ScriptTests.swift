@@ -19,6 +19,7 @@ final class ScriptTests: XCTestCase {
     static let tested: Set<String> = [
         "abort",
         "active-open",
+        "buffer-growth",
         "challenge-ack",
         "close-active",
         "close-orphan",
@@ -45,6 +46,7 @@ final class ScriptTests: XCTestCase {
         "rst-syn-sent",
         "rst-synchronized",
         "sack-limits",
+        "super-segments",
         "simultaneous-close",
         "simultaneous-open",
         "syn-cookies",
@@ -65,6 +67,7 @@ final class ScriptTests: XCTestCase {
 
     func testAbort() { run("abort") }
     func testActiveOpen() { run("active-open") }
+    func testBufferGrowth() { run("buffer-growth") }
     func testChallengeAck() { run("challenge-ack") }
     func testCloseActive() { run("close-active") }
     func testCloseOrphan() { run("close-orphan") }
@@ -91,6 +94,7 @@ final class ScriptTests: XCTestCase {
     func testRstSynSent() { run("rst-syn-sent") }
     func testRstSynchronized() { run("rst-synchronized") }
     func testSackLimits() { run("sack-limits") }
+    func testSuperSegments() { run("super-segments") }
     func testSimultaneousClose() { run("simultaneous-close") }
     func testSimultaneousOpen() { run("simultaneous-open") }
     func testSynCookies() { run("syn-cookies") }

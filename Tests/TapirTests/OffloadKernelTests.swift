@@ -4,8 +4,8 @@ import Glibc
 import XCTest
 
 /// Tap offloads (IFF_VNET_HDR) under `tapir run`, the kernel's TCP as the peer: the TCP
-/// engine takes the kernel's super-segments whole, and a Lua `tcp` handler is still handed
-/// ordinary segments with complete checksums.
+/// engine takes the kernel's super-segments whole and hands the tap its own, and a Lua
+/// `tcp` handler and a recording still see ordinary segments with complete checksums.
 final class OffloadKernelTests: XCTestCase {
     static let sink = """
         local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
@@ -149,6 +149,118 @@ final class OffloadKernelTests: XCTestCase {
         XCTAssertLessThan(value("reads") ?? .max, (value("segments") ?? 0) * 3 / 4,
                           "as many reads as segments: the kernel sent no super-segments (\(line))")
         print("tcp handler: \(line)")
+    }
+
+    static let source = """
+        local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
+        require("tapir.neighbours").new{mac = MAC, ipv4 = IP}:start()
+        tapir.tcp.listen({port = 19, ip = IP, mac = MAC}, function(conn)
+          local input = assert(io.open(os.getenv("TAPIR_SOURCE_FILE"), "rb"))
+          local total = 0
+          while true do
+            local data = input:read(65536)
+            if not data then break end
+            assert(conn:send(data))
+            total = total + #data
+          end
+          input:close()
+          conn:close()
+          local writes = 0
+          for _, device in pairs(tapir.stats().devices) do writes = writes + device.tx_packets end
+          tapir.log.info(string.format("source: %d bytes in %d writes, %d super-segments",
+                                       total, writes, tapir.stats().tcp.super_segments_sent))
+        end)
+        """
+
+    /// A 1 GiB download from a Lua source reading a file: the kernel's reader gets the same
+    /// SHA-256, with offloads and without; with them the tap took super-segments (far fewer
+    /// writes than 1448-byte segments make), without them one write a segment at least.
+    func testA1GiBDownloadFromALuaSourceKeepsItsSHA256WithAndWithoutOffloads() throws {
+        try TapirCommand.requireRoot()
+        let directory = NSTemporaryDirectory() + "tapir-offload-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = directory + "/source.lua"
+        try Self.source.write(toFile: script, atomically: true, encoding: .utf8)
+        let input = directory + "/in.bin"
+        let size = 1 << 30
+        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(input)"], timeout: .seconds(120))
+        let sent = try sha256(input)
+        for offloads in [true, false] {
+            let sandbox = try Sandbox(prefix: "tapir-test-offload")
+            defer { sandbox.remove() }
+            let output = directory + "/out-\(offloads).bin"
+            let tapir = try TapirCommand.start([script] + (offloads ? [] : ["--no-offloads"]), device: "tapo2",
+                                               in: sandbox, environment: ["TAPIR_SOURCE_FILE=\(input)"])
+            let started = ContinuousClock.now
+            let download = try sandbox.run(["sh", "-c", "nc -d -w 30 198.18.0.2 19 > \(output)"], timeout: .seconds(300))
+            let elapsed = started.duration(to: .now)
+            XCTAssertEqual(download.status, 0, download.stderr)
+            let result = TapirCommand.stop(tapir)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let log = result.stderr + result.stdout
+            guard let line = log.split(separator: "\n").first(where: { $0.contains("source: ") }) else {
+                XCTFail("the source never finished (offloads \(offloads)): \(log)")
+                continue
+            }
+            let numbers = line.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
+            XCTAssertEqual(numbers.first, size, String(line))
+            let writes = numbers.dropFirst().first ?? 0
+            let superSegments = numbers.dropFirst(2).first ?? 0
+            if offloads {
+                XCTAssertLessThan(writes, size / 1448 / 4, "offloads on, yet segments went one by one: \(line)")
+                XCTAssertGreaterThan(superSegments, size / 65000, String(line))
+            } else {
+                XCTAssertGreaterThanOrEqual(writes, size / 1448, String(line))
+                XCTAssertEqual(superSegments, 0, String(line))
+            }
+            XCTAssertEqual(try sha256(output), sent, "the reader's bytes differ (offloads \(offloads))")
+            try? FileManager.default.removeItem(atPath: output)
+            print("offloads \(offloads): 1 GiB downloaded in \(elapsed); \(line)")
+        }
+    }
+
+    /// The engine's super-segments as a recording of the tap shows them: ordinary segments of
+    /// at most the MSS, every checksum right (as tshark checks them), the bytes all there;
+    /// yet the tap took fewer writes than the recording holds segments.
+    func testARecordingShowsTheEnginesSuperSegmentsAsOrdinarySegments() throws {
+        try TapirCommand.requireRoot()
+        guard let tshark = ChildProcess.locate("tshark") else { throw XCTSkip("tshark is not installed") }
+        let directory = NSTemporaryDirectory() + "tapir-offload-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = directory + "/source.lua"
+        try Self.source.write(toFile: script, atomically: true, encoding: .utf8)
+        let input = directory + "/in.bin"
+        let size = 4_000_000
+        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(input)"], timeout: .seconds(30))
+        let recording = directory + "/tap.pcapng"
+        let sandbox = try Sandbox(prefix: "tapir-test-offload")
+        defer { sandbox.remove() }
+        let tapir = try TapirCommand.start([script, "--record", recording], device: "tapo3", in: sandbox,
+                                           environment: ["TAPIR_SOURCE_FILE=\(input)"])
+        let download = try sandbox.run(["sh", "-c", "nc -d -w 10 198.18.0.2 19 > /dev/null"], timeout: .seconds(60))
+        XCTAssertEqual(download.status, 0, download.stderr)
+        let result = TapirCommand.stop(tapir)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let log = result.stderr + result.stdout
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("source: ") }) else {
+            return XCTFail("the source never finished: \(log)")
+        }
+        let numbers = line.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
+        let writes = numbers.dropFirst().first ?? .max
+        let fields = try ChildProcess.run([tshark, "-r", recording, "-o", "tcp.check_checksum:TRUE",
+                                           "-o", "ip.check_checksum:TRUE", "-Y", "tcp.srcport == 19",
+                                           "-T", "fields", "-e", "tcp.len", "-e", "tcp.checksum.status",
+                                           "-e", "ip.checksum.status"], timeout: .seconds(60)).stdout
+        let rows = fields.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        let lengths = rows.compactMap { $0.first.flatMap { Int($0) } }
+        XCTAssertEqual(lengths.reduce(0, +), size, "the recording holds every byte sent")
+        XCTAssertLessThanOrEqual(lengths.max() ?? .max, 1460, "a segment over the MSS in the recording")
+        let bad = rows.filter { $0.dropFirst().contains { $0 != "1" } }  // 1: Good (0 bad, 2 unverified)
+        XCTAssertTrue(bad.isEmpty, "checksums tshark finds wrong or unchecked: \(bad.prefix(3))")
+        XCTAssertLessThan(writes, lengths.count / 4, "the tap took as many writes as segments: \(line)")
+        print("recording: \(lengths.count) segments of at most \(lengths.max() ?? 0) bytes; \(line)")
     }
 
     private func sha256(_ path: String) throws -> String {
