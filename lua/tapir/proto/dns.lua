@@ -333,8 +333,9 @@ local function put(bytes)
 end
 
 -- What writing a name needs, kept per name text (a server writes the same few names again
--- and again): its labels' wire forms and its suffixes in lower case. The cache is dropped
--- whole when it grows past CACHE_LIMIT names, so any traffic keeps it bounded.
+-- and again): its labels' wire forms and its suffixes' wire forms in lower case (not their
+-- text: "a\.b", one label with a dot, is not "a.b"). The cache is dropped whole when it
+-- grows past CACHE_LIMIT names, so any traffic keeps it bounded.
 local CACHE_LIMIT = 4096
 local name_cache, cached = {}, 0
 
@@ -347,10 +348,10 @@ local function name_parts(name)
   local at = 0
   for i, label in ipairs(labels) do
     entry.wire[i] = char(#label) .. label
-    entry.suffix[i] = concat(labels, ".", i):lower()
     entry.offset[i] = at
     at = at + 1 + #label
   end
+  for i = 1, #labels do entry.suffix[i] = concat(entry.wire, "", i):lower() end
   entry.whole = concat(entry.wire) .. "\0"
   if cached >= CACHE_LIMIT then name_cache, cached = {}, 0 end
   name_cache[name], cached = entry, cached + 1
