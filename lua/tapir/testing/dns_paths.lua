@@ -81,7 +81,9 @@ local function places(msg)
   if type(msg.edns) == "table" then
     list[#list + 1] = msg.edns
     local options = type(msg.edns.options) == "table" and msg.edns.options or {}
-    for _, option in ipairs(options) do list[#list + 1] = option end
+    for _, option in ipairs(options) do
+      if type(option) == "table" then list[#list + 1] = option end
+    end
   end
   for _, section in ipairs{"questions", "answers", "authority", "additional"} do
     for _, entry in ipairs(type(msg[section]) == "table" and msg[section] or {}) do
