@@ -5,8 +5,12 @@
 -- millisecond), each scheduling the next at once (a replay's clock runs them in a row).
 -- The query is dig's (lua/tapir/tests/fixtures/dns-dig-nsd.pcap: www.example.test A, EDNS
 -- with a cookie); the answer one A record and EDNS, as dns-responder writes it.
--- Prints "dns codec: N per second (COUNT in SECONDS s)", CPU time.
+-- Prints "dns codec: N per second (COUNT in SECONDS s)", CPU time. With TAPIR_BENCH_DNS_LUA=1
+-- the module runs without its C core (Sources/CLua/clua_dns.c): its Lua code alone, as in
+-- plain lua5.4.
+if os.getenv("TAPIR_BENCH_DNS_LUA") == "1" then package.preload["tapir.proto.dns_native"] = nil end
 local dns = require "tapir.proto.dns"
+assert(dns.NATIVE == (os.getenv("TAPIR_BENCH_DNS_LUA") ~= "1"))
 
 local QUERY = "\220\243\0\32\0\1\0\0\0\0\0\1\3www\7example\4test\0\0\1\0\1"
   .. "\0\0\41\4\208\0\0\0\0\0\12\0\10\0\8\1\2\3\4\5\6\7\8"

@@ -5,7 +5,10 @@
 // another case when it says CASE_BLIND). A finding is any Lua error on the way (decode raising instead of answering
 // nil and why, encode refusing decode's own table, a table that changed), a decode stop by
 // the instruction budget or the memory cap (an input that makes it loop or grow), a trap,
-// a hang (-timeout) or memory growth (-rss_limit_mb).
+// a hang (-timeout) or memory growth (-rss_limit_mb). For tapir.proto.dns, whose C core
+// (Sources/CLua/clua_dns.c) runs here, also any input where the core and the module's Lua
+// code give different results (tapir.testing.dns_paths: the decode, the encode of what it
+// read, and encodes of tables with fields changed from it).
 //
 // libFuzzer sees the module's Lua lines too (LuaCoverage, as FuzzPack does): inputs reaching
 // new branches of the decoder are kept. At exit it prints how many lines of the module ran.
@@ -42,6 +45,13 @@ do {
                          log: { _, _ in })
     check = try state.evaluate("""
         local codec = require("\(module)")
+        -- tapir.proto.dns has a C core (NATIVE): it and the module's Lua code must give the
+        -- same tables, bytes and reasons, for the input and for tables changed from it.
+        local paths, pure
+        if codec.NATIVE and "\(module)" == "tapir.proto.dns" then
+          paths = require "tapir.testing.dns_paths"
+          pure = paths.pure()
+        end
         -- Equal plain data, or an error naming the first place where they differ.
         local function same(a, b, path)
           if type(a) ~= "table" or type(b) ~= "table" then
@@ -59,6 +69,10 @@ do {
           end
         end
         return function(bytes)
+          if pure then
+            local found = paths.differ(codec, pure, bytes, 20)
+            if found then error("the C core and the Lua code differ: " .. found, 0) end
+          end
           local first, why = codec.decode(bytes)
           if first == nil then
             if type(why) ~= "string" then error("decode gave nil without saying why", 0) end

@@ -167,5 +167,7 @@ void *clua_protected_userdata(lua_State *L);
 void clua_open_libraries(lua_State *L, const clua_options *options);
 /* Inside a protected call: make the tapir table (global and package.loaded.tapir). */
 void clua_open_tapir(lua_State *L);
+/* package.preload["tapir.proto.dns_native"]: the C core of tapir.proto.dns (clua_dns.c). */
+void clua_preload_dns(lua_State *L);
 
 #endif

@@ -182,4 +182,5 @@ void clua_open_tapir(lua_State *L) {
     lua_setfield(L, -2, "tapir");
     lua_pop(L, 1);
     lua_setglobal(L, "tapir");
+    clua_preload_dns(L);
 }

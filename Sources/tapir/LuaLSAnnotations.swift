@@ -15,7 +15,8 @@ enum LuaLSAnnotations {
     static let modules = ["tapir.addr", "tapir.checksum", "tapir.counters", "tapir.domain_list", "tapir.neighbours",
                           "tapir.proto.dhcp", "tapir.proto.dhcpv6", "tapir.proto.dns", "tapir.proto.icmp_error",
                           "tapir.proto.lldp", "tapir.proto.ndp", "tapir.proto.ntp", "tapir.proto.tcp_options",
-                          "tapir.proto.vxlan", "tapir.testing.tcp", "tapir.testing.hex"]
+                          "tapir.proto.vxlan", "tapir.testing.tcp", "tapir.testing.hex",
+                          "tapir.testing.dns_paths"]
 
     /// Documented names of tapir a script sets, or a pack's state has, that a plain host lacks.
     static let scriptSet = [("config", "table<string, any>"), ("reassemble", "boolean"),

@@ -60,7 +60,8 @@ final class LuaLSAnnotationsTests: XCTestCase {
     static let modules = ["tapir.addr", "tapir.checksum", "tapir.counters", "tapir.domain_list", "tapir.neighbours",
                           "tapir.proto.dhcp", "tapir.proto.dhcpv6", "tapir.proto.dns", "tapir.proto.icmp_error",
                           "tapir.proto.lldp", "tapir.proto.ndp", "tapir.proto.ntp", "tapir.proto.tcp_options",
-                          "tapir.proto.vxlan", "tapir.testing.tcp", "tapir.testing.hex"]
+                          "tapir.proto.vxlan", "tapir.testing.tcp", "tapir.testing.hex",
+                          "tapir.testing.dns_paths"]
 
     func testEveryDocumentedNameIsAnnotated() throws {
         let output = try tapir(["api", "--luals"])

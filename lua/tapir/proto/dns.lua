@@ -1,6 +1,10 @@
 -- DNS messages (RFC 1035), EDNS0 (RFC 6891): decode(bytes) -> message | nil, why, and
 -- encode(message) -> bytes | nil, why, with names compressed (RFC 1035 4.1.4).
--- Pure: no tapir calls (require "tapir.proto.dns").
+-- No tapir calls (require "tapir.proto.dns"). Inside tapir a C core (Sources/CLua/clua_dns.c,
+-- preloaded as "tapir.proto.dns_native") decodes and encodes the messages it can, with the
+-- same results; what it leaves (anything refused, names with escapes, tables with
+-- metatables) and every message where there is no such core (plain lua5.4) go through the
+-- Lua below. dns.NATIVE says which.
 --
 -- A message:
 --   {id = 0x1234, qr = false, opcode = 0, aa = false, tc = false, rd = true, ra = false,
@@ -49,6 +53,10 @@ dns.CASE_BLIND = true
 
 local T = dns.TYPE
 local MAX_NAME = 255
+
+local found_native, native = pcall(require, "tapir.proto.dns_native")
+if not found_native or type(native) ~= "table" then native = nil end
+dns.NATIVE = native ~= nil
 
 -- Names ------------------------------------------------------------------------------------
 
@@ -325,8 +333,9 @@ local function put(bytes)
 end
 
 -- What writing a name needs, kept per name text (a server writes the same few names again
--- and again): its labels' wire forms and its suffixes in lower case. The cache is dropped
--- whole when it grows past CACHE_LIMIT names, so any traffic keeps it bounded.
+-- and again): its labels' wire forms and its suffixes' wire forms in lower case (not their
+-- text: "a\.b", one label with a dot, is not "a.b"). The cache is dropped whole when it
+-- grows past CACHE_LIMIT names, so any traffic keeps it bounded.
 local CACHE_LIMIT = 4096
 local name_cache, cached = {}, 0
 
@@ -339,10 +348,10 @@ local function name_parts(name)
   local at = 0
   for i, label in ipairs(labels) do
     entry.wire[i] = char(#label) .. label
-    entry.suffix[i] = concat(labels, ".", i):lower()
     entry.offset[i] = at
     at = at + 1 + #label
   end
+  for i = 1, #labels do entry.suffix[i] = concat(entry.wire, "", i):lower() end
   entry.whole = concat(entry.wire) .. "\0"
   if cached >= CACHE_LIMIT then name_cache, cached = {}, 0 end
   name_cache[name], cached = entry, cached + 1
@@ -555,5 +564,10 @@ function dns.encode(msg)
   if not ok then return nil, result end
   return result
 end
+
+-- With the C core, dns.decode and dns.encode are its functions, which call the Lua ones
+-- above with what they decline (and so give the same answers and reasons). Running out of
+-- memory raises there, as any allocation outside a pcall does.
+if native then dns.decode, dns.encode = native.bind(dns.decode, dns.encode) end
 
 return dns

@@ -158,6 +158,15 @@ function test_names_are_compressed_case_blind_and_only_where_allowed()
   test.equal(bytes:sub(-18), "\3www\7example\4test\0")
 end
 
+function test_a_label_with_a_dot_is_not_two_labels_when_compressing()
+  -- "a\.b" is one label; "x.a.b" ends in two. Compression must not take one for the other.
+  local bytes = assert(dns.encode{questions = {{name = "a\\.b", type = 1}, {name = "x.A.b", type = 1}}})
+  local msg = assert(dns.decode(bytes))
+  test.equal(msg.questions[1].name, "a\\.b")
+  test.equal(msg.questions[2].name, "x.A.b")
+  test.equal(bytes:sub(13, 18), "\3a.b\0\0", "the first name written out")
+end
+
 function test_bad_messages_are_refused_with_a_reason()
   local cases = {
     {"\1\2\3", "shorter than a DNS header"},
