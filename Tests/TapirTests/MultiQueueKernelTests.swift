@@ -1,0 +1,164 @@
+import Devices
+import Foundation
+import Glibc
+import XCTest
+
+/// `tapir run --queues 2` on a multi-queue tap in a namespace the test makes: the kernel
+/// spreads the flows of many UDP source ports over the two queues, each queue's host
+/// (its own thread, loop and Lua states) answers its own, and tapir.stats() adds the
+/// queues up. A second script answers UDP port 9 with what its queue sees: which queue
+/// it is, how many times its state was loaded, and the stats.
+final class MultiQueueKernelTests: XCTestCase {
+    static let statsScript = """
+        tapir.state.loads = (tapir.state.loads or 0) + 1
+        local function echo_calls(stats)
+          for _, handler in ipairs(stats.handlers or {}) do
+            if handler.selector:find("dst port 7", 1, true) then return handler.calls end
+          end
+          return 0
+        end
+        local function rx(stats, name)
+          return stats.devices and stats.devices[name] and stats.devices[name].rx_packets or 0
+        end
+        tapir.on("udp", {dport = 9}, function(pkt, dev)
+          local stats = tapir.stats()
+          local calls, received = {}, {}
+          for index, queue in ipairs(stats.queues) do
+            calls[index] = echo_calls(queue)
+            received[index] = rx(queue, dev.name)
+          end
+          dev:write(pkt:reply{payload = string.format("queue=%d/%d loads=%d echo=%s echo_total=%d rx=%s rx_total=%d",
+            tapir.queue, tapir.queues, tapir.state.loads, table.concat(calls, ","), echo_calls(stats),
+            table.concat(received, ","), rx(stats, dev.name))})
+          return true
+        end)
+        """
+
+    /// Sends one datagram from each of `count` sockets (each its own source port) to
+    /// 198.18.0.2:`port` and prints each answer on a line; "lost N" for those unanswered.
+    static func client(port: Int, count: Int, payload: String) -> String {
+        """
+        import socket, select
+        sockets = []
+        for n in range(\(count)):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("198.18.0.1", 0))
+            s.sendto(b"\(payload)%d" % n, ("198.18.0.2", \(port)))
+            sockets.append(s)
+        answers = []
+        for s in sockets:
+            s.settimeout(3)
+            try:
+                answers.append(s.recv(2000).decode())
+            except socket.timeout:
+                pass
+        for a in answers: print(a)
+        print("lost", \(count) - len(answers))
+        """
+    }
+
+    struct QueueReport {
+        var queue = 0, queues = 0, loads = 0, echo: [Int] = [], echoTotal = 0, rx: [Int] = [], rxTotal = 0
+
+        init?(_ line: Substring) {
+            for field in line.split(separator: " ") {
+                let parts = field.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { return nil }
+                let numbers = parts[1].split(whereSeparator: { $0 == "," || $0 == "/" }).compactMap { Int($0) }
+                switch parts[0] {
+                case "queue": (queue, queues) = (numbers.first ?? 0, numbers.last ?? 0)
+                case "loads": loads = numbers.first ?? 0
+                case "echo": echo = numbers
+                case "echo_total": echoTotal = numbers.first ?? 0
+                case "rx": rx = numbers
+                case "rx_total": rxTotal = numbers.first ?? 0
+                default: return nil
+                }
+            }
+        }
+    }
+
+    /// Asks port 9 from many source ports, so both queues answer.
+    func askQueues(_ sandbox: Sandbox) throws -> [QueueReport] {
+        let output = try sandbox.run(["python3", "-c", Self.client(port: 9, count: 32, payload: "stats")])
+        return output.stdout.split(separator: "\n").compactMap(QueueReport.init)
+    }
+
+    func testFlowsSpreadOverQueuesAndStatsAddUp() throws {
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: "tapir-test")
+        defer { sandbox.remove() }
+        let folder = NSTemporaryDirectory() + "tapir-mq-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let script = folder + "/queue-stats.lua"
+        try Self.statsScript.write(toFile: script, atomically: true, encoding: .utf8)
+        let tapir = try TapirCommand.start([TapirCommand.lua("packs/udp-echo"), script, "--queues", "2",
+                                            "--record", folder + "/run.pcapng"], device: "tapmq0", in: sandbox)
+
+        // 200 flows (source ports), each one datagram: every one echoed, by one queue or the other.
+        let flows = 200
+        let echo = try sandbox.run(["python3", "-c", Self.client(port: 7, count: flows, payload: "flow")])
+        XCTAssertTrue(echo.stdout.contains("lost 0"), echo.stdout.suffix(300) + echo.stderr)
+        let echoed = echo.stdout.split(separator: "\n").filter { $0.hasPrefix("flow") }
+        XCTAssertEqual(Set(echoed).count, flows)
+
+        usleep(300_000)  // past the 50 ms in which each queue publishes its counters
+        let reports = try askQueues(sandbox)
+        XCTAssertEqual(Set(reports.map(\.queue)), [1, 2], "both queues answer some of the 32 flows: \(reports)")
+        for report in reports {
+            XCTAssertEqual(report.queues, 2)
+            XCTAssertEqual(report.loads, 1)
+            XCTAssertEqual(report.echo.count, 2)
+            XCTAssertTrue(report.echo.allSatisfy { $0 > 0 }, "each queue echoed some flows: \(report.echo)")
+            XCTAssertEqual(report.echo.reduce(0, +), flows, "per-queue echo calls add up to the flows sent")
+            XCTAssertEqual(report.echoTotal, flows, "tapir.stats() adds the queues' handler calls up")
+            XCTAssertTrue(report.rx.allSatisfy { $0 > 0 }, "\(report.rx)")
+            XCTAssertEqual(report.rxTotal, report.rx.reduce(0, +), "tapir.stats() adds the queues' device counters up")
+            XCTAssertGreaterThanOrEqual(report.rxTotal, flows)
+        }
+
+        // SIGHUP reloads every queue's state, each keeping its own tapir.state.
+        tapir.signal(SIGHUP)
+        var reloaded: [QueueReport] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            usleep(200_000)
+            reloaded = try askQueues(sandbox)
+            if Set(reloaded.filter { $0.loads == 2 }.map(\.queue)) == [1, 2] { break }
+        }
+        XCTAssertEqual(Set(reloaded.filter { $0.loads == 2 }.map(\.queue)), [1, 2], "\(reloaded)")
+        XCTAssertTrue(reloaded.allSatisfy { $0.loads == 2 }, "\(reloaded)")
+
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stderr.contains("serving 2 queues"), output.stderr)
+
+        // Each queue recorded its own file; together they hold every echo, in and out.
+        var recordedEchoes = 0
+        for queue in 1...2 {
+            let file = folder + "/run-queue\(queue).pcapng"
+            let tshark = try ChildProcess.run(["tshark", "-r", file, "-Y", "udp.port == 7"])
+            let frames = tshark.stdout.split(separator: "\n").count
+            XCTAssertGreaterThan(frames, 0, "queue \(queue)'s recording: \(tshark.stderr)")
+            recordedEchoes += frames
+        }
+        XCTAssertEqual(recordedEchoes, 2 * flows)
+    }
+
+    /// What --queues cannot do says so before anything is opened (no root needed).
+    func testQueuesRefusesWhatItCannotDo() throws {
+        let cases: [([String], String)] = [
+            (["--queues", "0"], "--queues must be 1 to 64"),
+            (["--queues", "2", "--dev", "veth0:packet"], "packet device"),
+            (["--queues", "2", "--sandbox-link", "veth"], "packet device"),
+            (["--queues", "2", "--user", "nobody"], "--queues and --user exclude each other"),
+            (["--queues", "2", "--record", "-"], "--record - cannot be split"),
+        ]
+        for (arguments, expected) in cases {
+            let output = try ChildProcess.run([TapirCommand.path, "run", TapirCommand.lua("packs/udp-echo")] + arguments)
+            XCTAssertNotEqual(output.status, 0, arguments.joined(separator: " "))
+            XCTAssertTrue(output.stderr.contains(expected), "\(arguments): \(output.stderr)")
+        }
+    }
+}
