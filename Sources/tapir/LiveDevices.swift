@@ -90,7 +90,7 @@ struct LiveDevices {
     static let maximumHosts = 64
 
     /// With `queues` > 1 a tun/tap is opened as a multi-queue device (IFF_MULTI_QUEUE),
-    /// once per queue.
+    /// once per queue, and a packet device as that many sockets in a fanout group.
     static func open(_ arguments: [DeviceArgument], sandboxHosts: Int, mode: DeviceMode,
                      packetInfo: Bool, sandboxLink: SandboxLink = .tap, offloads: Bool = false,
                      queues: Int = 1) throws -> LiveDevices {
@@ -99,8 +99,10 @@ struct LiveDevices {
                 // Per device, its queues.
                 let opened = try arguments.map { (argument) throws(DeviceError) -> [any PacketDevice] in
                     if let packet = argument.packet {
-                        return [try PacketSocketDevice.open(.init(name: argument.name, promiscuous: packet.promiscuous,
-                                                                  blocks: packet.blocks, bringUp: true))]
+                        let configuration = PacketSocketDevice.Configuration(
+                            name: argument.name, promiscuous: packet.promiscuous, blocks: packet.blocks, bringUp: true)
+                        if queues > 1 { return try PacketSocketDevice.openFanout(configuration, count: queues) }
+                        return [try PacketSocketDevice.open(configuration)]
                     }
                     let configuration = TunTapDevice.Configuration(name: argument.name, mode: argument.mode ?? mode,
                                                                    packetInfo: packetInfo, bringUp: true,
@@ -113,7 +115,7 @@ struct LiveDevices {
                 throw CleanExit.message("tapir: \(error)", code: 1)
             }
         }
-        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts) }
+        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts, queues: queues) }
         var devices: [[TunTapDevice]] = []
         var sandboxes: [Sandbox] = []
         do {
@@ -139,8 +141,8 @@ struct LiveDevices {
 
     /// One sandbox per host, each reached through a veth pair (`tv<pid>-<n>` here, `eth0`
     /// in the sandbox) whose end here a packet-socket device serves.
-    private static func openVethSandboxes(hosts: Int) throws -> LiveDevices {
-        var devices: [any PacketDevice] = []
+    private static func openVethSandboxes(hosts: Int, queues: Int) throws -> LiveDevices {
+        var devices: [[any PacketDevice]] = []
         var sandboxes: [Sandbox] = []
         do {
             for index in 0..<hosts {
@@ -148,9 +150,10 @@ struct LiveDevices {
                 sandboxes.append(sandbox)
                 let name = "tv\(getpid())-\(index)"
                 try sandbox.makeVethPair(name, host: index + 1)
-                devices.append(try PacketSocketDevice.open(.init(name: name)))
+                devices.append(queues > 1 ? try PacketSocketDevice.openFanout(.init(name: name), count: queues)
+                                          : [try PacketSocketDevice.open(.init(name: name))])
             }
-            return LiveDevices(devices: devices, sandboxes: sandboxes)
+            return LiveDevices(queues: (0..<queues).map { queue in devices.map { $0[queue] } }, sandboxes: sandboxes)
         } catch {
             for sandbox in sandboxes { sandbox.remove() }
             throw CleanExit.message("tapir: \(error)", code: 1)

@@ -51,7 +51,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Keep the 4-byte packet-information header on the device (stripped for handlers).")
     var pi = false
 
-    @Option(name: .long, help: "Serve each tun/tap as a multi-queue device with N queues: N threads, each with its own event loop and Lua state of every script; the kernel spreads flows over the queues.")
+    @Option(name: .long, help: "Serve each device with N queues (a multi-queue tun/tap; N packet sockets in a PACKET_FANOUT group): N threads, each with its own event loop and Lua state of every script; the kernel spreads flows over the queues.")
     var queues: Int = 1
 
     @Flag(inversion: .prefixedNo, help: "Tap offloads (IFF_VNET_HDR): the kernel hands TCP over in super-segments of up to 64 KiB with checksums left partial, which the TCP engine takes whole (handlers still see ordinary packets). --no-offloads for a kernel whose tap offloads misbehave.")
@@ -87,9 +87,6 @@ struct Run: ParsableCommand {
             throw ValidationError("--queues must be 1 to \(QueueRun.maximumQueues)")
         }
         guard queues > 1 else { return }
-        guard try deviceArguments().allSatisfy({ $0.packet == nil }), sandboxLink == .tap else {
-            throw ValidationError("--queues serves tun/tap devices only: a packet device (NAME:packet, --sandbox-link veth) has one queue")
-        }
         guard live.user == nil else {
             throw ValidationError("--queues and --user exclude each other: the queues' threads would read the scripts kept while root from one store")
         }

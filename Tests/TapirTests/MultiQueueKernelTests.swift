@@ -88,51 +88,12 @@ final class MultiQueueKernelTests: XCTestCase {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: "tapir-test")
         defer { sandbox.remove() }
-        let folder = NSTemporaryDirectory() + "tapir-mq-\(getpid())"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try makeFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let script = folder + "/queue-stats.lua"
-        try Self.statsScript.write(toFile: script, atomically: true, encoding: .utf8)
-        let tapir = try TapirCommand.start([TapirCommand.lua("packs/udp-echo"), script, "--queues", "2",
-                                            "--record", folder + "/run.pcapng"], device: "tapmq0", in: sandbox)
-
-        // 200 flows (source ports), each one datagram: every one echoed, by one queue or the other.
-        let flows = 200
-        let echo = try sandbox.run(["python3", "-c", Self.client(port: 7, count: flows, payload: "flow")])
-        XCTAssertTrue(echo.stdout.contains("lost 0"), echo.stdout.suffix(300) + echo.stderr)
-        let echoed = echo.stdout.split(separator: "\n").filter { $0.hasPrefix("flow") }
-        XCTAssertEqual(Set(echoed).count, flows)
-
-        usleep(300_000)  // past the 50 ms in which each queue publishes its counters
-        let reports = try askQueues(sandbox)
-        XCTAssertEqual(Set(reports.map(\.queue)), [1, 2], "both queues answer some of the 32 flows: \(reports)")
-        for report in reports {
-            XCTAssertEqual(report.queues, 2)
-            XCTAssertEqual(report.loads, 1)
-            XCTAssertEqual(report.echo.count, 2)
-            XCTAssertTrue(report.echo.allSatisfy { $0 > 0 }, "each queue echoed some flows: \(report.echo)")
-            XCTAssertEqual(report.echo.reduce(0, +), flows, "per-queue echo calls add up to the flows sent")
-            XCTAssertEqual(report.echoTotal, flows, "tapir.stats() adds the queues' handler calls up")
-            XCTAssertTrue(report.rx.allSatisfy { $0 > 0 }, "\(report.rx)")
-            XCTAssertEqual(report.rxTotal, report.rx.reduce(0, +), "tapir.stats() adds the queues' device counters up")
-            XCTAssertGreaterThanOrEqual(report.rxTotal, flows)
-        }
-
-        // SIGHUP reloads every queue's state, each keeping its own tapir.state.
-        tapir.signal(SIGHUP)
-        var reloaded: [QueueReport] = []
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            usleep(200_000)
-            reloaded = try askQueues(sandbox)
-            if Set(reloaded.filter { $0.loads == 2 }.map(\.queue)) == [1, 2] { break }
-        }
-        XCTAssertEqual(Set(reloaded.filter { $0.loads == 2 }.map(\.queue)), [1, 2], "\(reloaded)")
-        XCTAssertTrue(reloaded.allSatisfy { $0.loads == 2 }, "\(reloaded)")
-
-        let output = TapirCommand.stop(tapir)
-        XCTAssertEqual(output.status, 0, output.stderr)
-        XCTAssertTrue(output.stderr.contains("serving 2 queues"), output.stderr)
+        let tapir = try TapirCommand.start([TapirCommand.lua("packs/udp-echo"), try statsScript(in: folder),
+                                            "--queues", "2", "--record", folder + "/run.pcapng"],
+                                           device: "tapmq0", in: sandbox)
+        try assertQueuesShareTheFlows(client: sandbox, tapir: tapir)
 
         // Each queue recorded its own file; together they hold every echo, in and out.
         var recordedEchoes = 0
@@ -146,12 +107,98 @@ final class MultiQueueKernelTests: XCTestCase {
         XCTAssertEqual(recordedEchoes, 2 * flows)
     }
 
+    /// The same on a packet device: two sockets on a veth end in a PACKET_FANOUT group,
+    /// the client in a namespace of its own at the other end.
+    func testFlowsSpreadOverAPacketDevicesFanout() throws {
+        try TapirCommand.requireRoot()
+        let node = try Sandbox(prefix: "tapir-test-node")
+        defer { node.remove() }
+        let client = try Sandbox(prefix: "tapir-test-client")
+        defer { client.remove() }
+        let made = try ChildProcess.run(["ip", "link", "add", "eth1", "netns", node.namespace, "type", "veth",
+                                         "peer", "name", "eth0", "netns", client.namespace])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        try node.ip(["link", "set", "eth1", "addrgenmode", "none"])
+        try node.ip(["link", "set", "eth1", "up"])
+        try client.ip(["addr", "add", "198.18.0.1/24", "dev", "eth0"])
+        try client.ip(["link", "set", "eth0", "up"])
+        let folder = try makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tapir = try node.start([TapirCommand.path, "run", TapirCommand.lua("packs/udp-echo"),
+                                    try statsScript(in: folder), "--queues", "2", "--dev", "eth1:packet"])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, !tapir.hasExited {
+            // Port 9 (the stats script's): the echo handler's calls stay the flows'.
+            if try client.run(["sh", "-c", "echo probe | nc -u -w1 198.18.0.2 9 | grep -q queue="]).status == 0 { break }
+        }
+        try assertQueuesShareTheFlows(client: client, tapir: tapir)
+    }
+
+    let flows = 200
+
+    func makeFolder() throws -> String {
+        let folder = NSTemporaryDirectory() + "tapir-mq-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    func statsScript(in folder: String) throws -> String {
+        let script = folder + "/queue-stats.lua"
+        try Self.statsScript.write(toFile: script, atomically: true, encoding: .utf8)
+        return script
+    }
+
+    /// 200 flows (source ports), each one datagram to the echo port: every one echoed, by
+    /// one queue or the other, each queue's share counted and added up in tapir.stats();
+    /// then SIGHUP reloads both queues' states, each keeping its own tapir.state; then
+    /// tapir stops cleanly.
+    func assertQueuesShareTheFlows(client: Sandbox, tapir: ChildProcess,
+                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        let echo = try client.run(["python3", "-c", Self.client(port: 7, count: flows, payload: "flow")])
+        XCTAssertTrue(echo.stdout.contains("lost 0"), echo.stdout.suffix(300) + echo.stderr, file: file, line: line)
+        let echoed = echo.stdout.split(separator: "\n").filter { $0.hasPrefix("flow") }
+        XCTAssertEqual(Set(echoed).count, flows, file: file, line: line)
+
+        usleep(300_000)  // past the 50 ms in which each queue publishes its counters
+        let reports = try askQueues(client)
+        XCTAssertEqual(Set(reports.map(\.queue)), [1, 2], "both queues answer some of the 32 flows: \(reports)",
+                       file: file, line: line)
+        for report in reports {
+            XCTAssertEqual(report.queues, 2, file: file, line: line)
+            XCTAssertEqual(report.loads, 1, file: file, line: line)
+            XCTAssertEqual(report.echo.count, 2, file: file, line: line)
+            XCTAssertTrue(report.echo.allSatisfy { $0 > 0 }, "each queue echoed some flows: \(report.echo)",
+                          file: file, line: line)
+            XCTAssertEqual(report.echo.reduce(0, +), flows, "per-queue echo calls add up to the flows sent",
+                           file: file, line: line)
+            XCTAssertEqual(report.echoTotal, flows, "tapir.stats() adds the queues' handler calls up",
+                           file: file, line: line)
+            XCTAssertTrue(report.rx.allSatisfy { $0 > 0 }, "\(report.rx)", file: file, line: line)
+            XCTAssertEqual(report.rxTotal, report.rx.reduce(0, +), "tapir.stats() adds the queues' device counters up",
+                           file: file, line: line)
+            XCTAssertGreaterThanOrEqual(report.rxTotal, flows, file: file, line: line)
+        }
+
+        tapir.signal(SIGHUP)
+        var reloaded: [QueueReport] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            usleep(200_000)
+            reloaded = try askQueues(client)
+            if Set(reloaded.filter { $0.loads == 2 }.map(\.queue)) == [1, 2] { break }
+        }
+        XCTAssertEqual(Set(reloaded.filter { $0.loads == 2 }.map(\.queue)), [1, 2], "\(reloaded)", file: file, line: line)
+        XCTAssertTrue(reloaded.allSatisfy { $0.loads == 2 }, "\(reloaded)", file: file, line: line)
+
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr, file: file, line: line)
+        XCTAssertTrue(output.stderr.contains("serving 2 queues"), output.stderr, file: file, line: line)
+    }
+
     /// What --queues cannot do says so before anything is opened (no root needed).
     func testQueuesRefusesWhatItCannotDo() throws {
         let cases: [([String], String)] = [
             (["--queues", "0"], "--queues must be 1 to 64"),
-            (["--queues", "2", "--dev", "veth0:packet"], "packet device"),
-            (["--queues", "2", "--sandbox-link", "veth"], "packet device"),
             (["--queues", "2", "--user", "nobody"], "--queues and --user exclude each other"),
             (["--queues", "2", "--record", "-"], "--record - cannot be split"),
         ]
