@@ -22,21 +22,23 @@ final class MultiQueueKernelTests: XCTestCase {
         end
         tapir.on("udp", {dport = 9}, function(pkt, dev)
           local stats = tapir.stats()
-          local calls, received = {}, {}
+          local calls, received, claimed = {}, {}, {}
           for index, queue in ipairs(stats.queues) do
             calls[index] = echo_calls(queue)
             received[index] = rx(queue, dev.name)
+            claimed[index] = queue.tcp and queue.tcp.segments_claimed or 0
           end
-          dev:write(pkt:reply{payload = string.format("queue=%d/%d loads=%d echo=%s echo_total=%d rx=%s rx_total=%d",
+          dev:write(pkt:reply{payload = string.format("queue=%d/%d loads=%d echo=%s echo_total=%d rx=%s rx_total=%d tcp=%s",
             tapir.queue, tapir.queues, tapir.state.loads, table.concat(calls, ","), echo_calls(stats),
-            table.concat(received, ","), rx(stats, dev.name))})
+            table.concat(received, ","), rx(stats, dev.name), table.concat(claimed, ","))})
           return true
         end)
         """
 
     /// Sends one datagram from each of `count` sockets (each its own source port) to
-    /// 198.18.0.2:`port` and prints each answer on a line; "lost N" for those unanswered.
-    static func client(port: Int, count: Int, payload: String) -> String {
+    /// 198.18.0.2:`port` and prints each answer on a line; "lost N" for those unanswered
+    /// (`wait` seconds for each answer).
+    static func client(port: Int, count: Int, payload: String, wait: Double = 3) -> String {
         """
         import socket, select
         sockets = []
@@ -47,7 +49,7 @@ final class MultiQueueKernelTests: XCTestCase {
             sockets.append(s)
         answers = []
         for s in sockets:
-            s.settimeout(3)
+            s.settimeout(\(wait))
             try:
                 answers.append(s.recv(2000).decode())
             except socket.timeout:
@@ -59,6 +61,7 @@ final class MultiQueueKernelTests: XCTestCase {
 
     struct QueueReport {
         var queue = 0, queues = 0, loads = 0, echo: [Int] = [], echoTotal = 0, rx: [Int] = [], rxTotal = 0
+        var tcpClaimed: [Int] = []
 
         init?(_ line: Substring) {
             for field in line.split(separator: " ") {
@@ -72,6 +75,7 @@ final class MultiQueueKernelTests: XCTestCase {
                 case "echo_total": echoTotal = numbers.first ?? 0
                 case "rx": rx = numbers
                 case "rx_total": rxTotal = numbers.first ?? 0
+                case "tcp": tcpClaimed = numbers
                 default: return nil
                 }
             }
@@ -132,6 +136,70 @@ final class MultiQueueKernelTests: XCTestCase {
             if try client.run(["sh", "-c", "echo probe | nc -u -w1 198.18.0.2 9 | grep -q queue="]).status == 0 { break }
         }
         try assertQueuesShareTheFlows(client: client, tapir: tapir)
+    }
+
+    /// On the virtual-host pack: TCP connections spread over the queues, each carried whole
+    /// by its queue's engine (the tun driver keeps a flow on the queue that answers it); a
+    /// runaway handler is stopped by the instruction budget on whichever queue's thread runs
+    /// it; tapir.open in a queue's script is refused with why.
+    func testTCPRunawayHandlersAndTapirOpenUnderQueues() throws {
+        try TapirCommand.requireRoot()
+        let sandbox = try Sandbox(prefix: "tapir-test")
+        defer { sandbox.remove() }
+        let folder = try makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let runaway = folder + "/runaway.lua"
+        try """
+            tapir.on("udp", {dport = 13}, function() while true do end end)
+            tapir.on("udp", {dport = 12}, function() tapir.open{name = "tapmqx", mode = "tap"} end)
+            """.write(toFile: runaway, atomically: true, encoding: .utf8)
+        let tapir = try TapirCommand.start([TapirCommand.lua("packs/virtual-host"), try statsScript(in: folder), runaway,
+                                            "--queues", "2", "--budget", "2000000"], device: "tapmq1", in: sandbox)
+
+        // 32 connections at once, 64 KiB each way, every byte back in order.
+        let tcp = try sandbox.run(["python3", "-c", """
+            import socket, threading, hashlib, os
+            results = []
+            def fetch(n):
+                data = os.urandom(65536)
+                s = socket.create_connection(("198.18.0.2", 7), timeout=10)
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                back = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    back += chunk
+                    if len(back) >= len(data): break
+                s.close()
+                results.append(hashlib.sha256(back).digest() == hashlib.sha256(data).digest())
+            threads = [threading.Thread(target=fetch, args=(n,)) for n in range(32)]
+            for t in threads: t.start()
+            for t in threads: t.join()
+            print("same", results.count(True), "of", len(results))
+            """], timeout: .seconds(60))
+        XCTAssertTrue(tcp.stdout.contains("same 32 of 32"), tcp.stdout + tcp.stderr)
+        usleep(300_000)
+        let reports = try askQueues(sandbox)
+        XCTAssertEqual(Set(reports.map(\.queue)), [1, 2], "\(reports)")
+        for report in reports {
+            XCTAssertEqual(report.tcpClaimed.count, 2)
+            XCTAssertTrue(report.tcpClaimed.allSatisfy { $0 > 0 }, "both queues' engines carried connections: \(report)")
+        }
+
+        // Runaway handlers on both queues, then tapir.open: each queue goes on.
+        _ = try sandbox.run(["python3", "-c", Self.client(port: 13, count: 16, payload: "spin", wait: 0.1)], timeout: .seconds(30))
+        _ = try sandbox.run(["python3", "-c", Self.client(port: 12, count: 4, payload: "open", wait: 0.1)], timeout: .seconds(30))
+        let echo = try sandbox.run(["python3", "-c", Self.client(port: 7, count: 64, payload: "after")])
+        XCTAssertTrue(echo.stdout.contains("lost 0"), echo.stdout.suffix(300) + echo.stderr)
+        let output = TapirCommand.stop(tapir)
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let lines = output.stderr.split(separator: "\n")
+        for queue in 1...2 {
+            XCTAssertTrue(lines.contains { $0.hasPrefix("tapir[\(queue)]") && $0.contains("instruction budget exceeded") },
+                          "queue \(queue)'s runaway handler stopped: \(output.stderr)")
+        }
+        XCTAssertTrue(output.stderr.contains("is not available with --queues"), output.stderr)
     }
 
     let flows = 200
