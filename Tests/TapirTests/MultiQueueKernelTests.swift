@@ -275,5 +275,8 @@ final class MultiQueueKernelTests: XCTestCase {
             XCTAssertNotEqual(output.status, 0, arguments.joined(separator: " "))
             XCTAssertTrue(output.stderr.contains(expected), "\(arguments): \(output.stderr)")
         }
+        let console = try ChildProcess.run([TapirCommand.path, "console", "--queues", "2"])
+        XCTAssertNotEqual(console.status, 0)
+        XCTAssertTrue(console.stderr.contains("Unknown option '--queues'"), console.stderr)
     }
 }
