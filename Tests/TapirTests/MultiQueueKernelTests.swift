@@ -97,7 +97,7 @@ final class MultiQueueKernelTests: XCTestCase {
         let tapir = try TapirCommand.start([TapirCommand.lua("packs/udp-echo"), try statsScript(in: folder),
                                             "--queues", "2", "--record", folder + "/run.pcapng"],
                                            device: "tapmq0", in: sandbox)
-        try assertQueuesShareTheFlows(client: sandbox, tapir: tapir)
+        try assertQueuesShareTheFlows(client: sandbox, tapir: tapir, savedScript: folder + "/queue-stats.lua")
 
         // Each queue recorded its own file; together they hold every echo, in and out.
         var recordedEchoes = 0
@@ -202,6 +202,20 @@ final class MultiQueueKernelTests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("is not available with --queues"), output.stderr)
     }
 
+    /// Waits (10 s at most) until both queues say their state was loaded `times` times.
+    func assertEveryQueueLoaded(times: Int, client: Sandbox, file: StaticString, line: UInt) throws {
+        var reloaded: [QueueReport] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            usleep(200_000)
+            reloaded = try askQueues(client)
+            if Set(reloaded.filter { $0.loads == times }.map(\.queue)) == [1, 2] { break }
+        }
+        XCTAssertEqual(Set(reloaded.filter { $0.loads == times }.map(\.queue)), [1, 2], "\(reloaded)",
+                       file: file, line: line)
+        XCTAssertTrue(reloaded.allSatisfy { $0.loads == times }, "\(reloaded)", file: file, line: line)
+    }
+
     let flows = 200
 
     func makeFolder() throws -> String {
@@ -220,7 +234,9 @@ final class MultiQueueKernelTests: XCTestCase {
     /// one queue or the other, each queue's share counted and added up in tapir.stats();
     /// then SIGHUP reloads both queues' states, each keeping its own tapir.state; then
     /// tapir stops cleanly.
-    func assertQueuesShareTheFlows(client: Sandbox, tapir: ChildProcess,
+    /// With `savedScript`, saving that script again reloads every queue too (each queue
+    /// watches it).
+    func assertQueuesShareTheFlows(client: Sandbox, tapir: ChildProcess, savedScript: String? = nil,
                                    file: StaticString = #filePath, line: UInt = #line) throws {
         let echo = try client.run(["python3", "-c", Self.client(port: 7, count: flows, payload: "flow")])
         XCTAssertTrue(echo.stdout.contains("lost 0"), echo.stdout.suffix(300) + echo.stderr, file: file, line: line)
@@ -248,15 +264,11 @@ final class MultiQueueKernelTests: XCTestCase {
         }
 
         tapir.signal(SIGHUP)
-        var reloaded: [QueueReport] = []
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            usleep(200_000)
-            reloaded = try askQueues(client)
-            if Set(reloaded.filter { $0.loads == 2 }.map(\.queue)) == [1, 2] { break }
+        try assertEveryQueueLoaded(times: 2, client: client, file: file, line: line)
+        if let savedScript {
+            try (Self.statsScript + "\n-- saved again\n").write(toFile: savedScript, atomically: true, encoding: .utf8)
+            try assertEveryQueueLoaded(times: 3, client: client, file: file, line: line)
         }
-        XCTAssertEqual(Set(reloaded.filter { $0.loads == 2 }.map(\.queue)), [1, 2], "\(reloaded)", file: file, line: line)
-        XCTAssertTrue(reloaded.allSatisfy { $0.loads == 2 }, "\(reloaded)", file: file, line: line)
 
         let output = TapirCommand.stop(tapir)
         XCTAssertEqual(output.status, 0, output.stderr, file: file, line: line)
