@@ -22,6 +22,11 @@
 // swallow the error: the very next instruction raises again. The host clears this at
 // the start of its next call.
 //
+// Each state has its own watchdog, and each outermost call records the thread running it
+// (loop_thread) and the state it runs (watched_host, thread-local): with `--queues N`, N
+// loop threads each run their own states, and a state's watchdog signals only the thread
+// of that state's call (MultiQueueKernelTests stops a runaway handler on each queue).
+//
 // The old always-on hook remains when a fuzz target asks to be told of every line run
 // (clua_set_line_observer: the same hook takes line events too) or when the watchdog
 // thread cannot be started. With no budget (0) nothing is hooked but script coroutines.

@@ -147,6 +147,20 @@ tapir_packet_socket *tapir_packet_open(const char *name, int flags, uint32_t blo
     return s;
 }
 
+int tapir_packet_join_fanout(tapir_packet_socket *s, int group) {
+    if (group > 0xffff) return -EINVAL;
+    int type_flags = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG;
+    // The kernel keeps UNIQUEID on the first socket only: the others join with the same
+    // type and flags without it, and the id.
+    if (group < 0) type_flags |= PACKET_FANOUT_FLAG_UNIQUEID;
+    int value = (group < 0 ? 0 : group) | (type_flags << 16);
+    if (setsockopt(s->fd, SOL_PACKET, PACKET_FANOUT, &value, sizeof value) < 0) return -errno;
+    int joined = 0;
+    socklen_t length = sizeof joined;
+    if (getsockopt(s->fd, SOL_PACKET, PACKET_FANOUT, &joined, &length) < 0) return -errno;
+    return joined & 0xffff;
+}
+
 int tapir_packet_fd(const tapir_packet_socket *s) { return s->fd; }
 int tapir_packet_ifindex(const tapir_packet_socket *s) { return s->ifindex; }
 

@@ -53,6 +53,8 @@ public final class PacketSocketDevice: PacketDevice {
     public private(set) var counters = DeviceCounters()
     public var isGone: Bool { goneReason != nil }
     public private(set) var goneReason: String?
+    /// The PACKET_FANOUT group the socket is in (`openFanout`), nil for none.
+    public private(set) var fanoutGroup: Int?
     /// The pcap-filter expression in the socket's kernel filter, nil for none.
     public private(set) var kernelFilter: String?
 
@@ -99,6 +101,37 @@ public final class PacketSocketDevice: PacketDevice {
             }
         }
         return PacketSocketDevice(configuration: configuration, socket: socket, mtu: mtu, macAddress: mac)
+    }
+
+    /// Opens `count` sockets on one interface, each with its own ring, joined in a fanout
+    /// group of their own (PACKET_FANOUT_HASH; an IP datagram's fragments joined first):
+    /// the kernel hands each flow's frames to one of them. One per queue of
+    /// `tapir run --queues N`. Frames that arrive between one socket's bind and its joining
+    /// the group (microseconds, at start) reach it as well as the group.
+    public static func openFanout(_ configuration: Configuration, count: Int,
+                                  io: any DeviceIO = SystemDeviceIO.shared) throws(DeviceError) -> [PacketSocketDevice] {
+        var sockets: [PacketSocketDevice] = []
+        do throws(DeviceError) {
+            var group: CInt = -1  // a new one
+            for _ in 0..<max(count, 1) {
+                let device = try open(configuration, io: io)
+                sockets.append(device)
+                group = try device.joinFanout(group)
+            }
+            return sockets
+        } catch {
+            for socket in sockets { socket.close() }
+            throw error
+        }
+    }
+
+    /// Joins fanout group `group`, or a new one (-1); returns the group's id.
+    private func joinFanout(_ group: CInt) throws(DeviceError) -> CInt {
+        guard let socket else { throw .deviceGone(name: name, reason: "closed") }
+        let result = tapir_packet_join_fanout(socket, group)
+        guard result >= 0 else { throw .system("PACKET_FANOUT on \(name)", -result) }
+        fanoutGroup = Int(result)
+        return result
     }
 
     /// A V2 slot holds the ring's header (80 bytes up to the frame) and the longest frame

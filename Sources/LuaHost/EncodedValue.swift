@@ -2,7 +2,7 @@
 /// reads and writes (CLua.h, "Encoded values"): host data handed to Lua (tapir.stats(),
 /// device fields, tapir.config) is pushed by C inside a protected call, and a Lua value
 /// read out of a state (a pack's manifest) is encoded by C and decoded here.
-public indirect enum EncodedValue: Equatable {
+public indirect enum EncodedValue: Equatable, Sendable {
     case `nil`
     case boolean(Bool)
     case integer(Int64)

@@ -49,6 +49,9 @@ final class ScriptFactory {
             try script.installRuntime()
             try script.installTasks()
             try script.installTCP()
+            // Each queue of a multi-queue run has its own state of every script.
+            try state.setTapirField("queue", to: .integer(Int64(host.queuePlace?.index ?? 1)))
+            try state.setTapirField("queues", to: .integer(Int64(host.queuePlace?.count ?? 1)))
             if let pack {
                 try state.setTapirField("config", to: PackValue.encoded(pack.config))
             }

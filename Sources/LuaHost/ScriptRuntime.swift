@@ -37,8 +37,18 @@ extension Script {
 }
 
 extension TapirHost {
-    /// tapir.stats(): per device, per handler, and IPv4 reassembly's counters.
+    /// tapir.stats(): per device, per handler, reassembly's and TCP's counters; in a
+    /// multi-queue run, every queue's added up, and each queue's own in `queues`
+    /// (the others' as they last published them: HostQueueStats).
     var encodedStats: EncodedValue {
+        guard let queuePlace else { return ownStats }
+        var queues = queuePlace.board.snapshot().map { $0 ?? .table([]) }
+        queues[queuePlace.index - 1] = ownStats
+        return QueueStatsSum.combined(queues)
+    }
+
+    /// This host's own counters (its queue's alone in a multi-queue run).
+    var ownStats: EncodedValue {
         let deviceStats = devices.map { (EncodedValue.string($0.name), $0.encodedCounters) }
         var handlerStats: [EncodedValue] = []
         for script in scripts {

@@ -86,6 +86,12 @@ public final class TapirHost {
     }
     public private(set) var isStopped = false
 
+    /// This host's queue in a multi-queue run; nil (one queue) otherwise. Set before
+    /// scripts load: they read it as tapir.queue and tapir.queues.
+    public var queuePlace: QueuePlace?
+    /// The timer that publishes this queue's counters to the board, while one is pending.
+    var statsPublishTimer: TimerID?
+
     /// A live host on an event loop.
     public convenience init(options: Options = Options(), loop: EventLoop, logger: Logger) {
         self.init(options: options, loop: loop, timers: loop, clock: { loop.now }, logger: logger)
@@ -217,6 +223,7 @@ public final class TapirHost {
             device.downInterfaceCheck = nil
         }
         egress.flush()
+        if queuePlace != nil { countersChanged() }
     }
 
     /// A packet socket's interface went down or is being deleted (the kernel says ENETDOWN
@@ -355,5 +362,6 @@ public final class TapirHost {
         tcp.stopDraining()
         tcp.flush()
         deviceSet.closeRecordings()
+        publishStats()
     }
 }

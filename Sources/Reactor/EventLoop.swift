@@ -43,6 +43,8 @@ public final class EventLoop: TimerScheduler {
     var signalDispatcher: SignalDispatcher?
     var fileWatcher: FileWatcher?
     var wakeupChannel: WakeupChannel?
+    /// The eventfds of `makeNotifier`, kept open while the loop is.
+    var notifierChannels: [WakeupChannel] = []
 
     public init() throws {
         owner = pthread_self()
@@ -147,6 +149,7 @@ public final class EventLoop: TimerScheduler {
         signalDispatcher?.closeDescriptor()
         signalDispatcher = nil
         wakeupChannel = nil  // its fd closes with the last stopper
+        notifierChannels.removeAll()  // and theirs with the last notifier
         registrations.removeAll()
         timers.cancelAll()  // their callbacks may hold the loop
         if timerFD >= 0 { Syscalls.close(timerFD) }

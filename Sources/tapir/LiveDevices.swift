@@ -69,44 +69,70 @@ enum SandboxLink: String, CaseIterable, ExpressibleByArgument {
 /// `--sandbox-link veth`, veth pairs served as packet-socket devices). Failures end the
 /// command with the device layer's message, after removing any sandbox already made.
 struct LiveDevices {
-    let devices: [any PacketDevice]
+    /// Each queue's descriptors of the devices, in the same order: queue 1's first
+    /// (`--queues N` opens N of each device; one queue otherwise).
+    let queues: [[any PacketDevice]]
     /// One per device when sandboxed (device i in sandboxes[i]), else empty.
     let sandboxes: [Sandbox]
 
+    /// The devices, as queue 1 has them.
+    var devices: [any PacketDevice] { queues[0] }
+
+    init(devices: [any PacketDevice], sandboxes: [Sandbox]) {
+        self.init(queues: [devices], sandboxes: sandboxes)
+    }
+
+    init(queues: [[any PacketDevice]], sandboxes: [Sandbox]) {
+        self.queues = queues
+        self.sandboxes = sandboxes
+    }
+
     static let maximumHosts = 64
 
+    /// With `queues` > 1 a tun/tap is opened as a multi-queue device (IFF_MULTI_QUEUE),
+    /// once per queue, and a packet device as that many sockets in a fanout group.
     static func open(_ arguments: [DeviceArgument], sandboxHosts: Int, mode: DeviceMode,
-                     packetInfo: Bool, sandboxLink: SandboxLink = .tap, offloads: Bool = false) throws -> LiveDevices {
+                     packetInfo: Bool, sandboxLink: SandboxLink = .tap, offloads: Bool = false,
+                     queues: Int = 1) throws -> LiveDevices {
         if !arguments.isEmpty {
             do {
-                let devices = try arguments.map { (argument) throws(DeviceError) -> any PacketDevice in
+                // Per device, its queues.
+                let opened = try arguments.map { (argument) throws(DeviceError) -> [any PacketDevice] in
                     if let packet = argument.packet {
-                        return try PacketSocketDevice.open(.init(name: argument.name, promiscuous: packet.promiscuous,
-                                                                 blocks: packet.blocks, bringUp: true))
+                        let configuration = PacketSocketDevice.Configuration(
+                            name: argument.name, promiscuous: packet.promiscuous, blocks: packet.blocks, bringUp: true)
+                        if queues > 1 { return try PacketSocketDevice.openFanout(configuration, count: queues) }
+                        return [try PacketSocketDevice.open(configuration)]
                     }
-                    return try TunTapDevice.open(.init(name: argument.name, mode: argument.mode ?? mode,
-                                                       packetInfo: packetInfo, bringUp: true, offloads: offloads))
+                    let configuration = TunTapDevice.Configuration(name: argument.name, mode: argument.mode ?? mode,
+                                                                   packetInfo: packetInfo, bringUp: true,
+                                                                   offloads: offloads)
+                    if queues > 1 { return try TunTapDevice.openQueues(configuration, count: queues) }
+                    return [try TunTapDevice.open(configuration)]
                 }
-                return LiveDevices(devices: devices, sandboxes: [])
+                return LiveDevices(queues: (0..<queues).map { queue in opened.map { $0[queue] } }, sandboxes: [])
             } catch {
                 throw CleanExit.message("tapir: \(error)", code: 1)
             }
         }
-        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts) }
-        var devices: [TunTapDevice] = []
+        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts, queues: queues) }
+        var devices: [[TunTapDevice]] = []
         var sandboxes: [Sandbox] = []
         do {
-            // All opened before any moves out, so the kernel gives each a name of its own.
+            // All opened (every queue) before any moves out, so the kernel gives each a
+            // name of its own and the queues attach to it here.
             for _ in 1...sandboxHosts {
-                devices.append(try TunTapDevice.open(.init(name: mode == .tap ? "tapir%d" : "tapirtun%d", mode: mode,
-                                                           packetInfo: packetInfo, offloads: offloads)))
+                let configuration = TunTapDevice.Configuration(name: mode == .tap ? "tapir%d" : "tapirtun%d", mode: mode,
+                                                               packetInfo: packetInfo, offloads: offloads)
+                devices.append(queues > 1 ? try TunTapDevice.openQueues(configuration, count: queues)
+                                          : [try TunTapDevice.open(configuration)])
             }
             for (index, device) in devices.enumerated() {
                 let sandbox = try Sandbox()
                 sandboxes.append(sandbox)
-                try sandbox.adopt(device, host: index + 1)
+                try sandbox.adopt(device[0], host: index + 1)
             }
-            return LiveDevices(devices: devices, sandboxes: sandboxes)
+            return LiveDevices(queues: (0..<queues).map { queue in devices.map { $0[queue] } }, sandboxes: sandboxes)
         } catch {
             for sandbox in sandboxes { sandbox.remove() }
             throw CleanExit.message("tapir: \(error)", code: 1)
@@ -115,8 +141,8 @@ struct LiveDevices {
 
     /// One sandbox per host, each reached through a veth pair (`tv<pid>-<n>` here, `eth0`
     /// in the sandbox) whose end here a packet-socket device serves.
-    private static func openVethSandboxes(hosts: Int) throws -> LiveDevices {
-        var devices: [any PacketDevice] = []
+    private static func openVethSandboxes(hosts: Int, queues: Int) throws -> LiveDevices {
+        var devices: [[any PacketDevice]] = []
         var sandboxes: [Sandbox] = []
         do {
             for index in 0..<hosts {
@@ -124,9 +150,10 @@ struct LiveDevices {
                 sandboxes.append(sandbox)
                 let name = "tv\(getpid())-\(index)"
                 try sandbox.makeVethPair(name, host: index + 1)
-                devices.append(try PacketSocketDevice.open(.init(name: name)))
+                devices.append(queues > 1 ? try PacketSocketDevice.openFanout(.init(name: name), count: queues)
+                                          : [try PacketSocketDevice.open(.init(name: name))])
             }
-            return LiveDevices(devices: devices, sandboxes: sandboxes)
+            return LiveDevices(queues: (0..<queues).map { queue in devices.map { $0[queue] } }, sandboxes: sandboxes)
         } catch {
             for sandbox in sandboxes { sandbox.remove() }
             throw CleanExit.message("tapir: \(error)", code: 1)

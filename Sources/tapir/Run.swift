@@ -51,6 +51,9 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Keep the 4-byte packet-information header on the device (stripped for handlers).")
     var pi = false
 
+    @Option(name: .long, help: "Serve each device with N queues (a multi-queue tun/tap; N packet sockets in a PACKET_FANOUT group): N threads, each with its own event loop and Lua state of every script; the kernel spreads flows over the queues.")
+    var queues: Int = 1
+
     @Flag(inversion: .prefixedNo, help: "Tap offloads (IFF_VNET_HDR): the kernel hands TCP over in super-segments of up to 64 KiB with checksums left partial, which the TCP engine takes whole (handlers still see ordinary packets). --no-offloads for a kernel whose tap offloads misbehave.")
     var offloads = true
 
@@ -75,6 +78,21 @@ struct Run: ParsableCommand {
         }
         let names = try deviceArguments().map(\.name)
         guard Set(names).count == names.count else { throw ValidationError("a device is named twice in --dev") }
+        try validateQueues()
+    }
+
+    /// What --queues N (N > 1) cannot do yet, said before anything is opened.
+    private func validateQueues() throws {
+        guard (1...QueueRun.maximumQueues).contains(queues) else {
+            throw ValidationError("--queues must be 1 to \(QueueRun.maximumQueues)")
+        }
+        guard queues > 1 else { return }
+        guard live.user == nil else {
+            throw ValidationError("--queues and --user exclude each other: the queues' threads would read the scripts kept while root from one store")
+        }
+        guard recording.record != "-" else {
+            throw ValidationError("--queues records each queue to a file of its own (FILE-queueN): --record - cannot be split")
+        }
     }
 
     private func deviceArguments() throws -> [DeviceArgument] {
@@ -100,6 +118,7 @@ struct Run: ParsableCommand {
         }
         for warning in plan.warnings { logger.warning("\(warning)") }
         let mode: DeviceMode = tun ? .tun : .tap
+        if queues > 1 { return try runQueues(plan: plan, mode: mode, logger: logger) }
         let loop = try EventLoop()
         defer { loop.close() }
         var options = host.hostOptions(offloads: offloads && !tun && !pi)
@@ -169,6 +188,28 @@ struct Run: ParsableCommand {
         }
         try loop.run()
         tapirHost.stop()
+    }
+}
+
+extension Run {
+    /// --queues N: the devices opened N times (multi-queue), then a queue host per queue
+    /// (QueueRun).
+    private func runQueues(plan: LoadPlan, mode: DeviceMode, logger: Logger) throws {
+        var options = host.hostOptions()
+        live.apply(to: &options)
+        let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi,
+                                           sandboxLink: sandboxLink, offloads: offloads, queues: queues)
+        defer { devices.removeSandboxes() }
+        Output.standardOutput(devices.reachability)
+        if let record = recording.record {
+            let first = QueueRun.recordPath(record, queue: 1), last = QueueRun.recordPath(record, queue: queues)
+            logger.info("recording each queue to a file of its own: \(first) ... \(last)")
+        }
+        let run = QueueRun(settings: .init(options: options, plan: plan, recordPath: recording.record,
+                                           recordFormat: recording.recordFormat, watch: watch),
+                           queues: devices.queues, logger: logger)
+        let status = try run.run()
+        if status != 0 { throw ExitCode(status) }
     }
 }
 

@@ -34,6 +34,14 @@ typedef struct tapir_packet_socket tapir_packet_socket;
 tapir_packet_socket *tapir_packet_open(const char *name, int flags, uint32_t block_size, uint32_t block_count,
                                        uint32_t frame_size,
                                        int *error, int *failed_step);
+/// Puts the socket in a PACKET_FANOUT group of type PACKET_FANOUT_HASH with
+/// PACKET_FANOUT_FLAG_DEFRAG (an IP datagram's fragments are joined first, so they reach
+/// one socket): the kernel hands each frame to one socket of the group by its flow hash.
+/// A negative `group` makes a new group whose id the kernel picks (PACKET_FANOUT_FLAG_UNIQUEID,
+/// so no other process's group can be joined by chance); another socket on the same interface
+/// then joins it with that id. Returns the group's id (0 to 65535; the kernel's first is 0),
+/// or -errno.
+int tapir_packet_join_fanout(tapir_packet_socket *socket, int group);
 /// The socket's descriptor (poll it for readability).
 int tapir_packet_fd(const tapir_packet_socket *socket);
 /// The interface's index.
