@@ -195,7 +195,7 @@ extension Run {
     /// --queues N: the devices opened N times (multi-queue), then a queue host per queue
     /// (QueueRun).
     private func runQueues(plan: LoadPlan, mode: DeviceMode, logger: Logger) throws {
-        var options = host.hostOptions()
+        var options = host.hostOptions(offloads: offloads && !tun && !pi)
         live.apply(to: &options)
         let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi,
                                            sandboxLink: sandboxLink, offloads: offloads, queues: queues)
