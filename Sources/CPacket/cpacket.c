@@ -275,6 +275,7 @@ static int next_in_slots(tapir_packet_socket *s, const uint8_t **frame, uint32_t
 }
 
 int tapir_packet_next(tapir_packet_socket *s, const uint8_t **frame, uint32_t *length, int *truncated) {
+    if (!s->ring) return 0;   // a failed tapir_packet_resize_slots
     return s->blocks ? next_in_blocks(s, frame, length, truncated) : next_in_slots(s, frame, length, truncated);
 }
 
@@ -346,9 +347,54 @@ int tapir_packet_interface_exists(tapir_packet_socket *s) {
     return if_indextoname((unsigned)s->ifindex, name) != NULL;
 }
 
+// Asks for a V2 receive ring of `frame_size` slots in the socket's blocks and maps it.
+static int map_slots(tapir_packet_socket *s, uint32_t frame_size) {
+    struct tpacket_req request;
+    memset(&request, 0, sizeof request);
+    request.tp_block_size = s->block_size;
+    request.tp_block_nr = s->block_count;
+    request.tp_frame_size = frame_size;
+    request.tp_frame_nr = (unsigned)((uint64_t)s->block_size * s->block_count / frame_size);
+    if (setsockopt(s->fd, SOL_PACKET, PACKET_RX_RING, &request, sizeof request) < 0) return -errno;
+    void *ring = mmap(NULL, s->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, s->fd, 0);
+    if (ring == MAP_FAILED) ring = mmap(NULL, s->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+    if (ring == MAP_FAILED) {
+        int err = errno;
+        memset(&request, 0, sizeof request);
+        (void)setsockopt(s->fd, SOL_PACKET, PACKET_RX_RING, &request, sizeof request);
+        return -err;
+    }
+    s->ring = ring;
+    s->frame_size = frame_size;
+    s->frame_count = request.tp_frame_nr;
+    s->slot = 0;
+    s->holding_slot = 0;
+    return 0;
+}
+
+int tapir_packet_resize_slots(tapir_packet_socket *s, uint32_t frame_size) {
+    if (s->blocks || s->tx_ring || !s->ring) return -EINVAL;
+    if (frame_size == s->frame_size) return 0;
+    uint32_t old_size = s->frame_size;
+    // The kernel frees a ring only when it is not mapped, on a request with no blocks.
+    munmap(s->ring, s->ring_size);
+    s->ring = NULL;
+    struct tpacket_req none;
+    memset(&none, 0, sizeof none);
+    if (setsockopt(s->fd, SOL_PACKET, PACKET_RX_RING, &none, sizeof none) < 0) {
+        int err = errno;   // the old ring is still the kernel's: map it again
+        void *ring = mmap(NULL, s->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+        s->ring = ring == MAP_FAILED ? NULL : ring;
+        return -err;
+    }
+    int result = map_slots(s, frame_size);
+    if (result != 0 && map_slots(s, old_size) != 0) s->ring = NULL;
+    return result;
+}
+
 void tapir_packet_close(tapir_packet_socket *s) {
     if (!s) return;
-    munmap(s->ring, s->ring_size);
+    if (s->ring) munmap(s->ring, s->ring_size);
     close(s->fd);
     free(s);
 }

@@ -45,7 +45,11 @@ public final class PacketSocketDevice: PacketDevice {
     public let name: String
     public let mode = DeviceMode.tap
     public let hasPacketInfo = false
-    public let mtu: Int
+    /// The interface's MTU: read when opened, then as the host's `LinkWatcher` tells it
+    /// (`interfaceMTUChanged(to:)`).
+    public private(set) var mtu: Int
+    /// Bytes of a TPACKET_V2 ring slot (header and frame); grows with the MTU.
+    public private(set) var slotSize: UInt32
     public let macAddress: [UInt8]?
     public let interfaceIndex: Int
     public let configuration: Configuration
@@ -116,7 +120,26 @@ public final class PacketSocketDevice: PacketDevice {
         self.descriptor = tapir_packet_fd(socket)
         self.interfaceIndex = Int(tapir_packet_ifindex(socket))
         self.mtu = mtu
+        self.slotSize = Self.slotSize(mtu: mtu)
         self.macAddress = macAddress
+    }
+
+    /// The interface's MTU changed. A TPACKET_V2 ring whose slots are too small for the
+    /// new MTU's frames is made again with larger ones (the frames waiting in it are lost,
+    /// once), so no frame the MTU allows is cut short; a smaller MTU keeps the slots it
+    /// has. A TPACKET_V3 ring packs frames into its 64 KiB blocks whatever the MTU. Throws
+    /// when the ring could not be made again (the old one is kept if it can be; if not,
+    /// the device reads nothing).
+    public func interfaceMTUChanged(to mtu: Int) throws(DeviceError) {
+        self.mtu = mtu
+        guard let socket, !configuration.blocks else { return }
+        let needed = Self.slotSize(mtu: mtu)
+        guard needed > slotSize else { return }
+        let result = tapir_packet_resize_slots(socket, needed)
+        guard result == 0 else {
+            throw .system("PACKET_RX_RING of \(needed)-byte slots on \(name) for MTU \(mtu)", -result)
+        }
+        slotSize = needed
     }
 
     deinit { close() }

@@ -75,6 +75,14 @@ int tapir_packet_clear_error(tapir_packet_socket *socket, int *error);
 /// Whether the socket's interface still exists (looked up by its index): 1 or 0.
 int tapir_packet_interface_exists(tapir_packet_socket *socket);
 
+/// Makes a TPACKET_V2 receive ring again with slots of `frame_size` bytes (the same
+/// blocks, so fewer or more slots), for an interface whose MTU grew past a slot: frames
+/// waiting in the old ring are lost, and a frame handed out before is no longer valid.
+/// 0, or -errno: EINVAL for a TPACKET_V3 ring or one with a transmit ring. If the new
+/// ring cannot be made the old size is made again; if that fails too the socket has no
+/// ring (reads find nothing) and the error is returned.
+int tapir_packet_resize_slots(tapir_packet_socket *socket, uint32_t frame_size);
+
 /// Unmaps the ring and closes the socket (the kernel ends promiscuous mode with it).
 void tapir_packet_close(tapir_packet_socket *socket);
 
