@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 unsigned int if_nametoindex(const char *name);  // <net/if.h>
@@ -44,6 +45,9 @@ struct tapir_packet_socket {
     uint32_t tx_count;
     uint32_t tx_next;
     uint32_t tx_queued;
+    // PACKET_VNET_HDR: the header of the frame handed out last.
+    int vnet;
+    uint8_t offload[10];
 };
 
 static struct tpacket_block_desc *block_at(const tapir_packet_socket *s, uint32_t index) {
@@ -80,6 +84,13 @@ tapir_packet_socket *tapir_packet_open(const char *name, int flags, uint32_t blo
         return NULL;
     }
 
+    s->vnet = (flags & TAPIR_PACKET_VNET_HDR) != 0;
+    if (s->vnet && ((flags & (TAPIR_PACKET_BLOCKS_V3 | TAPIR_PACKET_TX_RING)) ||
+                    setsockopt(s->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0)) {
+        if (flags & (TAPIR_PACKET_BLOCKS_V3 | TAPIR_PACKET_TX_RING)) errno = EINVAL;
+        fail(s, error, failed_step, TAPIR_PACKET_STEP_OPTION);
+        return NULL;
+    }
     s->blocks = (flags & TAPIR_PACKET_BLOCKS_V3) != 0;
     int version = s->blocks ? TPACKET_V3 : TPACKET_V2;
     struct tpacket_req3 request;   // a tpacket_req with V3's three fields after it
@@ -266,11 +277,22 @@ static int next_in_slots(tapir_packet_socket *s, const uint8_t **frame, uint32_t
     uint32_t original = header->tp_len;
     *length = header->tp_snaplen;
     *frame = (const uint8_t *)header + header->tp_mac;
-    if ((header->tp_status & TP_STATUS_VLAN_VALID) && *length >= 12)
+    // The kernel put the virtio_net_hdr just before the frame, where a VLAN tag goes back.
+    if (s->vnet) memcpy(s->offload, (const uint8_t *)*frame - sizeof s->offload, sizeof s->offload);
+    if ((header->tp_status & TP_STATUS_VLAN_VALID) && *length >= 12) {
         *frame = with_vlan_tag((uint8_t *)header + header->tp_mac, length, &original, header->tp_vlan_tci,
                                (header->tp_status & TP_STATUS_VLAN_TPID_VALID) ? header->tp_vlan_tpid : ETH_P_8021Q);
+        if (s->vnet && (s->offload[0] & 1)) {   // VIRTIO_NET_HDR_F_NEEDS_CSUM: csum_start (LE) moves by the tag
+            uint16_t start = (uint16_t)(s->offload[6] | s->offload[7] << 8) + 4;
+            s->offload[6] = (uint8_t)start;
+            s->offload[7] = (uint8_t)(start >> 8);
+        }
+    }
     *truncated = *length < original;
-    if ((header->tp_status & TP_STATUS_CSUMNOTREADY) && !*truncated) complete_checksum((uint8_t *)*frame, *length);
+    if (s->vnet && *truncated) memset(s->offload, 0, sizeof s->offload);
+    // With the header, a partial checksum is said there and finished by the reader.
+    if ((header->tp_status & TP_STATUS_CSUMNOTREADY) && !*truncated && !s->vnet)
+        complete_checksum((uint8_t *)*frame, *length);
     return 1;
 }
 
@@ -279,7 +301,19 @@ int tapir_packet_next(tapir_packet_socket *s, const uint8_t **frame, uint32_t *l
     return s->blocks ? next_in_blocks(s, frame, length, truncated) : next_in_slots(s, frame, length, truncated);
 }
 
+const uint8_t *tapir_packet_offload(const tapir_packet_socket *s) { return s->vnet ? s->offload : NULL; }
+
 long tapir_packet_send(tapir_packet_socket *s, const uint8_t *frame, size_t length) {
+    if (s->vnet) {
+        static const uint8_t finished[10];   // an ordinary frame: nothing for the kernel to do
+        struct iovec parts[2] = {{(void *)finished, sizeof finished}, {(void *)frame, length}};
+        struct msghdr message;
+        memset(&message, 0, sizeof message);
+        message.msg_iov = parts;
+        message.msg_iovlen = 2;
+        ssize_t sent = sendmsg(s->fd, &message, MSG_DONTWAIT);
+        return sent < 0 ? -errno : (long)length;
+    }
     ssize_t sent = send(s->fd, frame, length, MSG_DONTWAIT);
     return sent < 0 ? -errno : (long)sent;
 }

@@ -82,7 +82,8 @@ struct LiveDevices {
                 let devices = try arguments.map { (argument) throws(DeviceError) -> any PacketDevice in
                     if let packet = argument.packet {
                         return try PacketSocketDevice.open(.init(name: argument.name, promiscuous: packet.promiscuous,
-                                                                 blocks: packet.blocks, bringUp: true))
+                                                                 blocks: packet.blocks, bringUp: true,
+                                                                 offloads: offloads))
                     }
                     return try TunTapDevice.open(.init(name: argument.name, mode: argument.mode ?? mode,
                                                        packetInfo: packetInfo, bringUp: true, offloads: offloads))
@@ -92,7 +93,7 @@ struct LiveDevices {
                 throw CleanExit.message("tapir: \(error)", code: 1)
             }
         }
-        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts) }
+        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts, offloads: offloads) }
         var devices: [TunTapDevice] = []
         var sandboxes: [Sandbox] = []
         do {
@@ -115,7 +116,7 @@ struct LiveDevices {
 
     /// One sandbox per host, each reached through a veth pair (`tv<pid>-<n>` here, `eth0`
     /// in the sandbox) whose end here a packet-socket device serves.
-    private static func openVethSandboxes(hosts: Int) throws -> LiveDevices {
+    private static func openVethSandboxes(hosts: Int, offloads: Bool) throws -> LiveDevices {
         var devices: [any PacketDevice] = []
         var sandboxes: [Sandbox] = []
         do {
@@ -124,7 +125,7 @@ struct LiveDevices {
                 sandboxes.append(sandbox)
                 let name = "tv\(getpid())-\(index)"
                 try sandbox.makeVethPair(name, host: index + 1)
-                devices.append(try PacketSocketDevice.open(.init(name: name)))
+                devices.append(try PacketSocketDevice.open(.init(name: name, offloads: offloads)))
             }
             return LiveDevices(devices: devices, sandboxes: sandboxes)
         } catch {

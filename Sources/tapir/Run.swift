@@ -51,7 +51,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Keep the 4-byte packet-information header on the device (stripped for handlers).")
     var pi = false
 
-    @Flag(inversion: .prefixedNo, help: "Tap offloads (IFF_VNET_HDR): the kernel hands TCP over in super-segments of up to 64 KiB with checksums left partial, which the TCP engine takes whole (handlers still see ordinary packets). --no-offloads for a kernel whose tap offloads misbehave.")
+    @Flag(inversion: .prefixedNo, help: "Tap and packet-device offloads (IFF_VNET_HDR, PACKET_VNET_HDR): the kernel hands TCP over in super-segments of up to 64 KiB with checksums left partial, which the TCP engine takes whole (handlers still see ordinary packets). --no-offloads for a kernel whose offloads misbehave.")
     var offloads = true
 
     @OptionGroup var recording: RecordOptions

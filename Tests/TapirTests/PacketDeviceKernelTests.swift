@@ -148,13 +148,52 @@ final class PacketDeviceKernelTests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("interface eth1 is gone"), output.stderr)
     }
 
-    /// A megabyte echoed over TCP when the peer segments its own TCP; with the peer's TSO
-    /// on, its super-frames are longer than a ring slot: cut short, counted, and said once.
-    func testBulkTCPWithThePeersTSOOffAndTheWarningWithItOn() throws {
+    /// A 16 MiB upload into a Lua sink over a veth whose peer keeps its offloads (TSO/GSO
+    /// on, as by default): with the device's offloads (PACKET_VNET_HDR, the default) the
+    /// peer's super-frames arrive whole and the TCP engine takes them so, far fewer segments
+    /// than a 1448-byte MSS makes, and the sink writes what was sent, by SHA-256.
+    func testBulkTCPUploadWithThePeersOffloadsOnKeepsItsSHA256() throws {
+        let (node, client) = try nodeWithClient()
+        let script = directory.appendingPathComponent("sink.lua")
+        try OffloadKernelTests.sink.write(to: script, atomically: true, encoding: .utf8)
+        let input = directory.appendingPathComponent("in.bin").path
+        let output = directory.appendingPathComponent("out.bin").path
+        let size = 16 << 20
+        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(input)"], timeout: .seconds(30))
+        let tapir = try node.start(["env", "TAPIR_SINK_FILE=\(output)", TapirCommand.path, "run", script.path,
+                                    "--dev", "eth1:packet"])
+        // The sink answers ARP only: serving once an ARP request is answered.
+        var answered = false
+        for _ in 0..<20 where !answered && !tapir.hasExited {
+            answered = try client.run(["arping", "-c", "1", "-w", "1", "-I", "eth0", "198.18.0.2"]).status == 0
+        }
+        XCTAssertTrue(answered, "no ARP answer through the packet device")
+        let upload = try client.run(["sh", "-c", "nc -N -w 10 198.18.0.2 9 < \(input)"], timeout: .seconds(60))
+        XCTAssertEqual(upload.status, 0, upload.stderr)
+        let result = TapirCommand.stop(tapir)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stderr.contains("cut short"), result.stderr)
+        guard let line = result.stderr.split(separator: "\n").first(where: { $0.contains("sink: ") }) else {
+            return XCTFail("the sink never finished: \(result.stderr)")
+        }
+        let numbers = line.split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(numbers.first, size, String(line))
+        XCTAssertLessThan(numbers.dropFirst().first ?? .max, size / 1448 / 4, "super-segments taken whole: \(line)")
+        let digests = try ChildProcess.run(["sha256sum", input, output]).stdout.split(separator: "\n")
+            .map { $0.split(separator: " ").first.map(String.init) ?? "" }
+        XCTAssertEqual(digests.count, 2, "\(digests)")
+        XCTAssertEqual(digests.first, digests.last, "what the sink wrote is not what was sent")
+    }
+
+    /// Without offloads (`--no-offloads`): a megabyte echoed over TCP when the peer
+    /// segments its own TCP; with the peer's TSO on, its super-frames are longer than a
+    /// ring slot: cut short, counted, and said once.
+    func testBulkTCPWithoutOffloadsWithThePeersTSOOffAndTheWarningWithItOn() throws {
         let (node, client) = try nodeWithClient()
         let offloads = try client.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
         guard offloads.status == 0 else { throw XCTSkip("ethtool is needed (scripts/setup): \(offloads.stderr)") }
-        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", "eth1:packet"], in: node)
+        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", "eth1:packet", "--no-offloads"],
+                              in: node)
         try waitForPing("198.18.0.2", from: client, tapir: tapir)
         let echo = """
             import os, socket, sys, threading
@@ -187,7 +226,8 @@ final class PacketDeviceKernelTests: XCTestCase {
     /// `ip link set eth1 mtu N` while tapir serves it: `dev.mtu` follows; a datagram over
     /// the new MTU is written in fragments (the kernel refuses a packet socket's frame
     /// over the MTU, so a whole answer proves tapir cut it); a jumbo MTU makes the receive
-    /// ring's slots grow, so a 8000-byte frame is read whole.
+    /// ring's slots grow, so a 8000-byte frame is read whole (without offloads; with them
+    /// each slot holds 64 KiB from the start).
     func testDevMTUTheFragmentingAndTheRingSlotsFollowTheInterfacesMTU() throws {
         let (node, client) = try nodeWithClient()
         let script = directory.appendingPathComponent("mtu.lua")
@@ -198,8 +238,9 @@ final class PacketDeviceKernelTests: XCTestCase {
               return true
             end)
             """.write(to: script, atomically: true, encoding: .utf8)
+        // Without offloads: their ring's slots hold 64 KiB frames already.
         let tapir = try start([script.path, TapirCommand.lua("packs/virtual-host"), "--dev", "eth1:packet",
-                               "--log-level", "info"], in: node)
+                               "--no-offloads", "--log-level", "info"], in: node)
         try waitForPing("198.18.0.2", from: client, tapir: tapir)
         XCTAssertEqual(try askUntil("mtu=1500", from: client), "mtu=1500")
         XCTAssertEqual(try udpExchange(from: client, to: "2001:2::2", port: 9, "big 1400"), "1400 bytes")
