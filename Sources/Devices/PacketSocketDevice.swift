@@ -146,7 +146,8 @@ public final class PacketSocketDevice: PacketDevice {
     /// The interface's MTU changed. A TPACKET_V2 ring whose slots are too small for the
     /// new MTU's frames is made again with larger ones (the frames waiting in it are lost,
     /// once), so no frame the MTU allows is cut short; a smaller MTU keeps the slots it
-    /// has. A TPACKET_V3 ring packs frames into its 64 KiB blocks whatever the MTU. Throws
+    /// has. A TPACKET_V3 ring packs frames into its 64 KiB blocks whatever the MTU, and
+    /// with offloads each slot holds a 64 KiB frame from the start. Throws
     /// when the ring could not be made again (the old one is kept if it can be; if not,
     /// the device reads nothing).
     public func interfaceMTUChanged(to mtu: Int) throws(DeviceError) {
