@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 unsigned int if_nametoindex(const char *name);  // <net/if.h>
@@ -44,6 +45,9 @@ struct tapir_packet_socket {
     uint32_t tx_count;
     uint32_t tx_next;
     uint32_t tx_queued;
+    // PACKET_VNET_HDR: the header of the frame handed out last.
+    int vnet;
+    uint8_t offload[10];
 };
 
 static struct tpacket_block_desc *block_at(const tapir_packet_socket *s, uint32_t index) {
@@ -80,6 +84,13 @@ tapir_packet_socket *tapir_packet_open(const char *name, int flags, uint32_t blo
         return NULL;
     }
 
+    s->vnet = (flags & TAPIR_PACKET_VNET_HDR) != 0;
+    if (s->vnet && ((flags & (TAPIR_PACKET_BLOCKS_V3 | TAPIR_PACKET_TX_RING)) ||
+                    setsockopt(s->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0)) {
+        if (flags & (TAPIR_PACKET_BLOCKS_V3 | TAPIR_PACKET_TX_RING)) errno = EINVAL;
+        fail(s, error, failed_step, TAPIR_PACKET_STEP_OPTION);
+        return NULL;
+    }
     s->blocks = (flags & TAPIR_PACKET_BLOCKS_V3) != 0;
     int version = s->blocks ? TPACKET_V3 : TPACKET_V2;
     struct tpacket_req3 request;   // a tpacket_req with V3's three fields after it
@@ -280,19 +291,43 @@ static int next_in_slots(tapir_packet_socket *s, const uint8_t **frame, uint32_t
     uint32_t original = header->tp_len;
     *length = header->tp_snaplen;
     *frame = (const uint8_t *)header + header->tp_mac;
-    if ((header->tp_status & TP_STATUS_VLAN_VALID) && *length >= 12)
+    // The kernel put the virtio_net_hdr just before the frame, where a VLAN tag goes back.
+    if (s->vnet) memcpy(s->offload, (const uint8_t *)*frame - sizeof s->offload, sizeof s->offload);
+    if ((header->tp_status & TP_STATUS_VLAN_VALID) && *length >= 12) {
         *frame = with_vlan_tag((uint8_t *)header + header->tp_mac, length, &original, header->tp_vlan_tci,
                                (header->tp_status & TP_STATUS_VLAN_TPID_VALID) ? header->tp_vlan_tpid : ETH_P_8021Q);
+        if (s->vnet && (s->offload[0] & 1)) {   // VIRTIO_NET_HDR_F_NEEDS_CSUM: csum_start (LE) moves by the tag
+            uint16_t start = (uint16_t)(s->offload[6] | s->offload[7] << 8) + 4;
+            s->offload[6] = (uint8_t)start;
+            s->offload[7] = (uint8_t)(start >> 8);
+        }
+    }
     *truncated = *length < original;
-    if ((header->tp_status & TP_STATUS_CSUMNOTREADY) && !*truncated) complete_checksum((uint8_t *)*frame, *length);
+    if (s->vnet && *truncated) memset(s->offload, 0, sizeof s->offload);
+    // With the header, a partial checksum is said there and finished by the reader.
+    if ((header->tp_status & TP_STATUS_CSUMNOTREADY) && !*truncated && !s->vnet)
+        complete_checksum((uint8_t *)*frame, *length);
     return 1;
 }
 
 int tapir_packet_next(tapir_packet_socket *s, const uint8_t **frame, uint32_t *length, int *truncated) {
+    if (!s->ring) return 0;   // a failed tapir_packet_resize_slots
     return s->blocks ? next_in_blocks(s, frame, length, truncated) : next_in_slots(s, frame, length, truncated);
 }
 
+const uint8_t *tapir_packet_offload(const tapir_packet_socket *s) { return s->vnet ? s->offload : NULL; }
+
 long tapir_packet_send(tapir_packet_socket *s, const uint8_t *frame, size_t length) {
+    if (s->vnet) {
+        static const uint8_t finished[10];   // an ordinary frame: nothing for the kernel to do
+        struct iovec parts[2] = {{(void *)finished, sizeof finished}, {(void *)frame, length}};
+        struct msghdr message;
+        memset(&message, 0, sizeof message);
+        message.msg_iov = parts;
+        message.msg_iovlen = 2;
+        ssize_t sent = sendmsg(s->fd, &message, MSG_DONTWAIT);
+        return sent < 0 ? -errno : (long)length;
+    }
     ssize_t sent = send(s->fd, frame, length, MSG_DONTWAIT);
     return sent < 0 ? -errno : (long)sent;
 }
@@ -360,9 +395,54 @@ int tapir_packet_interface_exists(tapir_packet_socket *s) {
     return if_indextoname((unsigned)s->ifindex, name) != NULL;
 }
 
+// Asks for a V2 receive ring of `frame_size` slots in the socket's blocks and maps it.
+static int map_slots(tapir_packet_socket *s, uint32_t frame_size) {
+    struct tpacket_req request;
+    memset(&request, 0, sizeof request);
+    request.tp_block_size = s->block_size;
+    request.tp_block_nr = s->block_count;
+    request.tp_frame_size = frame_size;
+    request.tp_frame_nr = (unsigned)((uint64_t)s->block_size * s->block_count / frame_size);
+    if (setsockopt(s->fd, SOL_PACKET, PACKET_RX_RING, &request, sizeof request) < 0) return -errno;
+    void *ring = mmap(NULL, s->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, s->fd, 0);
+    if (ring == MAP_FAILED) ring = mmap(NULL, s->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+    if (ring == MAP_FAILED) {
+        int err = errno;
+        memset(&request, 0, sizeof request);
+        (void)setsockopt(s->fd, SOL_PACKET, PACKET_RX_RING, &request, sizeof request);
+        return -err;
+    }
+    s->ring = ring;
+    s->frame_size = frame_size;
+    s->frame_count = request.tp_frame_nr;
+    s->slot = 0;
+    s->holding_slot = 0;
+    return 0;
+}
+
+int tapir_packet_resize_slots(tapir_packet_socket *s, uint32_t frame_size) {
+    if (s->blocks || s->tx_ring || !s->ring) return -EINVAL;
+    if (frame_size == s->frame_size) return 0;
+    uint32_t old_size = s->frame_size;
+    // The kernel frees a ring only when it is not mapped, on a request with no blocks.
+    munmap(s->ring, s->ring_size);
+    s->ring = NULL;
+    struct tpacket_req none;
+    memset(&none, 0, sizeof none);
+    if (setsockopt(s->fd, SOL_PACKET, PACKET_RX_RING, &none, sizeof none) < 0) {
+        int err = errno;   // the old ring is still the kernel's: map it again
+        void *ring = mmap(NULL, s->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+        s->ring = ring == MAP_FAILED ? NULL : ring;
+        return -err;
+    }
+    int result = map_slots(s, frame_size);
+    if (result != 0 && map_slots(s, old_size) != 0) s->ring = NULL;
+    return result;
+}
+
 void tapir_packet_close(tapir_packet_socket *s) {
     if (!s) return;
-    munmap(s->ring, s->ring_size);
+    if (s->ring) munmap(s->ring, s->ring_size);
     close(s->fd);
     free(s);
 }

@@ -121,18 +121,10 @@ int tapir_tun_name(int tun_fd, char out_name[TAPIR_IFNAMSIZ]) {
     return 0;
 }
 
-int tapir_link_sockets_in(int netns_fd, int *ioctl_fd) {
-    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (home < 0) return -errno;
-    if (setns(netns_fd, CLONE_NEWNET) < 0) {
-        int err = errno;
-        close(home);
-        return -err;
-    }
-    int err = 0;
+static int link_sockets_here(int *ioctl_fd) {
     int link = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
     int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (link < 0 || control < 0) err = errno;
+    int err = (link < 0 || control < 0) ? errno : 0;
     if (!err) {
         struct sockaddr_nl address;
         memset(&address, 0, sizeof address);
@@ -140,6 +132,25 @@ int tapir_link_sockets_in(int netns_fd, int *ioctl_fd) {
         address.nl_groups = RTMGRP_LINK;
         if (bind(link, (struct sockaddr *)&address, sizeof address) < 0) err = errno;
     }
+    if (err) {
+        if (link >= 0) close(link);
+        if (control >= 0) close(control);
+        return -err;
+    }
+    *ioctl_fd = control;
+    return link;
+}
+
+int tapir_link_sockets_in(int netns_fd, int *ioctl_fd) {
+    if (netns_fd < 0) return link_sockets_here(ioctl_fd);
+    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (home < 0) return -errno;
+    if (setns(netns_fd, CLONE_NEWNET) < 0) {
+        int err = errno;
+        close(home);
+        return -err;
+    }
+    int result = link_sockets_here(ioctl_fd);
     /* Back home whatever happened: the loop's thread must not stay in another namespace,
        where every later socket and device would be made. Entering our own namespace again
        cannot fail but by a bug (a bad descriptor), so failing is fatal, as EBADF is. */
@@ -149,13 +160,7 @@ int tapir_link_sockets_in(int netns_fd, int *ioctl_fd) {
         abort();
     }
     close(home);
-    if (err) {
-        if (link >= 0) close(link);
-        if (control >= 0) close(control);
-        return -err;
-    }
-    *ioctl_fd = control;
-    return link;
+    return result;
 }
 
 int tapir_link_mtu_and_index(int ioctl_fd, const char *name, int *mtu, int *index) {

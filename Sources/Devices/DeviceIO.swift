@@ -65,7 +65,8 @@ public protocol DeviceIO: AnyObject {
     /// A tun/tap's current interface name, or the errno.
     func deviceName(_ tunFD: CInt) -> Result<String, Errno>
     /// A netlink socket told of link changes and a socket for interface ioctls, both in
-    /// the namespace `namespaceFD`, or the errno (EPERM once privileges are dropped).
+    /// the namespace `namespaceFD` (the caller's own when negative), or the errno (EPERM
+    /// once privileges are dropped and another namespace is asked for).
     func linkSockets(in namespaceFD: CInt) -> Result<(netlink: CInt, control: CInt), Errno>
     /// MTU and ifindex of `name` through a control socket from `linkSockets`.
     func linkMTUAndIndex(_ controlFD: CInt, _ name: String) -> Result<(mtu: Int, index: Int), Errno>

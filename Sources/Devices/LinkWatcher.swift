@@ -2,16 +2,27 @@ import Glibc
 import Kernel
 import SystemPackage
 
-/// Follows a tun/tap's link so its MTU is known when it changes (`ip link set DEV mtu N`),
-/// without asking per packet: a netlink socket in the device's namespace tells of link
-/// changes. A device moved to another namespace (`ip link set DEV netns NS`, as tests and
+/// Follows a device's link so its MTU is known when it changes (`ip link set DEV mtu N`),
+/// without asking per packet: a netlink socket in the link's namespace tells of link
+/// changes. The link is a tun/tap's, or an interface in the caller's own namespace (the
+/// one a packet socket serves). A tun/tap moved to another namespace (`ip link set DEV netns NS`, as tests and
 /// sandboxes do after opening it) leaves with a RTM_DELLINK; the watcher then asks the
 /// device where it is now (TUNGETDEVNETNS) and listens there instead, so its descriptor
 /// changes: watch `descriptor` again after `readChanges` says so.
 ///
 /// Entering another namespace needs CAP_SYS_ADMIN: after `tapir run --user` dropped
-/// root, a device that moves is no longer followed (`readChanges` says so, once).
+/// root, a device that moves is no longer followed (`readChanges` says so, once). An
+/// interface of the caller's namespace that leaves it or is deleted is no longer followed
+/// either (its packet socket ends with it).
 public final class LinkWatcher {
+    /// What is followed.
+    private enum Link {
+        /// A tun/tap, by its descriptor: wherever it moves, under whatever name.
+        case tunTap(CInt)
+        /// An interface of the caller's namespace, by name.
+        case interface(String)
+    }
+
     public struct Outcome: Equatable {
         /// The new MTU, when it changed.
         public var mtu: Int?
@@ -28,7 +39,7 @@ public final class LinkWatcher {
     }
 
     private let io: any DeviceIO
-    private let tunFD: CInt
+    private let link: Link
     private let deviceName: String
     private var netlinkFD: CInt = -1
     private var controlFD: CInt = -1
@@ -44,9 +55,18 @@ public final class LinkWatcher {
             throw .deviceGone(name: device.name, reason: "\(device.name) is closed")
         }
         self.io = io
-        self.tunFD = fd
+        self.link = .tunTap(fd)
         self.deviceName = device.name
         self.mtu = device.mtu
+        if let failure = bind() { throw .system(failure) }
+    }
+
+    /// Starts following the interface `name` of the caller's namespace, whose MTU was `mtu`.
+    public init(interface name: String, mtu: Int, io: any DeviceIO = SystemDeviceIO.shared) throws(DeviceError) {
+        self.io = io
+        self.link = .interface(name)
+        self.deviceName = name
+        self.mtu = mtu
         if let failure = bind() { throw .system(failure) }
     }
 
@@ -84,6 +104,10 @@ public final class LinkWatcher {
         var outcome = Outcome(descriptorChanged: true)
         close()
         if let failure = bind() {
+            if case .interface = link {
+                outcome.stopped = "\(deviceName) left the network namespace or was deleted; its MTU is no longer followed"
+                return outcome
+            }
             let why = failure.errno == .notPermitted
                 ? "privileges were dropped, so its new namespace cannot be entered"
                 : "\(failure)"
@@ -92,17 +116,26 @@ public final class LinkWatcher {
         return outcome
     }
 
-    /// Opens the sockets in the device's current namespace and reads its MTU and index
+    /// Opens the sockets in the link's current namespace and reads its MTU and index
     /// there; nil, or what failed.
     private func bind() -> SystemError? {
-        let namespace = io.deviceNamespace(tunFD)
-        guard namespace >= 0 else { return SystemError(operation: "TUNGETDEVNETNS of \(deviceName)", errno: Errno(rawValue: -namespace)) }
-        defer { io.close(namespace) }
+        let namespace: CInt
         let name: String
-        switch io.deviceName(tunFD) {
-        case .success(let current): name = current
-        case .failure(let errno): return SystemError(operation: "TUNGETIFF of \(deviceName)", errno: errno)
+        switch link {
+        case .interface(let interface):
+            namespace = -1
+            name = interface
+        case .tunTap(let tunFD):
+            namespace = io.deviceNamespace(tunFD)
+            guard namespace >= 0 else { return SystemError(operation: "TUNGETDEVNETNS of \(deviceName)", errno: Errno(rawValue: -namespace)) }
+            switch io.deviceName(tunFD) {
+            case .success(let current): name = current
+            case .failure(let errno):
+                io.close(namespace)
+                return SystemError(operation: "TUNGETIFF of \(deviceName)", errno: errno)
+            }
         }
+        defer { if namespace >= 0 { io.close(namespace) } }
         switch io.linkSockets(in: namespace) {
         case .success(let sockets):
             netlinkFD = sockets.netlink

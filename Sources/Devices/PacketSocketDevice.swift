@@ -18,7 +18,9 @@ import SystemPackage
 /// time) and 32,500/s at 64, V2 7,300/s and 50,000/s (Benchmarks/peers/c_ring_echo.c).
 ///
 /// Its C half is `CPacket` (the ring's status words are shared with the kernel and need
-/// memory barriers). Used on one thread (the event loop's).
+/// memory barriers). With `offloads` (PACKET_VNET_HDR) a sender's TCP super-frames come
+/// whole, as on a tap with IFF_VNET_HDR, instead of cut short at a slot's end. Used on one
+/// thread (the event loop's).
 public final class PacketSocketDevice: PacketDevice {
     public struct Configuration: Sendable, Equatable {
         /// The interface, which must exist in the caller's namespace.
@@ -29,23 +31,37 @@ public final class PacketSocketDevice: PacketDevice {
         public var blocks: Bool
         /// Set IFF_UP after opening.
         public var bringUp: Bool
+        /// PACKET_VNET_HDR (TPACKET_V2 rings only): a sender's TCP super-frames (a veth
+        /// peer's TSO/GSO) arrive whole, up to 64 KiB, with a `VirtioNetHeader` saying how
+        /// to cut them and which checksum is partial, as a tap's offloads hand them over.
+        public var offloads: Bool
 
-        public init(name: String, promiscuous: Bool = false, blocks: Bool = false, bringUp: Bool = false) {
+        public init(name: String, promiscuous: Bool = false, blocks: Bool = false, bringUp: Bool = false,
+                    offloads: Bool = false) {
             self.name = name
             self.promiscuous = promiscuous
             self.blocks = blocks
             self.bringUp = bringUp
+            self.offloads = offloads && !blocks
         }
     }
 
     /// Receive ring: this many blocks of `blockSize` bytes (4 MiB).
     static let blockSize: UInt32 = 1 << 16
     static let blockCount: UInt32 = 64
+    /// With offloads: one slot a block, each holding a 64 KiB super-frame, its headers and
+    /// the ring's (17 pages), 128 of them (8.5 MiB).
+    static let offloadSlotSize: UInt32 = 17 * 4096
+    static let offloadSlotCount: UInt32 = 128
 
     public let name: String
     public let mode = DeviceMode.tap
     public let hasPacketInfo = false
-    public let mtu: Int
+    /// The interface's MTU: read when opened, then as the host's `LinkWatcher` tells it
+    /// (`interfaceMTUChanged(to:)`).
+    public private(set) var mtu: Int
+    /// Bytes of a TPACKET_V2 ring slot (header and frame); grows with the MTU.
+    public private(set) var slotSize: UInt32
     public let macAddress: [UInt8]?
     public let interfaceIndex: Int
     public let configuration: Configuration
@@ -61,6 +77,10 @@ public final class PacketSocketDevice: PacketDevice {
     private var socket: OpaquePointer?
     private var droppedSoFar = 0
     private let descriptor: CInt
+
+    /// With offloads: how the kernel left the frame read last.
+    public var offloadHeader: VirtioNetHeader? { configuration.offloads ? lastReadHeader : nil }
+    private var lastReadHeader = VirtioNetHeader()
 
     public var fileDescriptor: FileDescriptor? { socket == nil ? nil : FileDescriptor(rawValue: descriptor) }
 
@@ -87,9 +107,12 @@ public final class PacketSocketDevice: PacketDevice {
         var flags: CInt = 0
         if configuration.promiscuous { flags |= TAPIR_PACKET_PROMISC }
         if configuration.blocks { flags |= TAPIR_PACKET_BLOCKS_V3 }
+        if configuration.offloads { flags |= TAPIR_PACKET_VNET_HDR }
         var error: CInt = 0
         var step: CInt = 0
-        guard let socket = tapir_packet_open(name, flags, blockSize, blockCount, slotSize(mtu: mtu), &error, &step) else {
+        let ring = configuration.offloads ? (offloadSlotSize, offloadSlotCount, offloadSlotSize)
+            : (blockSize, blockCount, slotSize(mtu: mtu))
+        guard let socket = tapir_packet_open(name, flags, ring.0, ring.1, ring.2, &error, &step) else {
             let code = -error
             switch (step, code) {
             case (TAPIR_PACKET_STEP_INDEX, ENODEV), (TAPIR_PACKET_STEP_BIND, ENODEV): throw .noSuchInterface(name)
@@ -149,7 +172,27 @@ public final class PacketSocketDevice: PacketDevice {
         self.descriptor = tapir_packet_fd(socket)
         self.interfaceIndex = Int(tapir_packet_ifindex(socket))
         self.mtu = mtu
+        self.slotSize = configuration.offloads ? Self.offloadSlotSize : Self.slotSize(mtu: mtu)
         self.macAddress = macAddress
+    }
+
+    /// The interface's MTU changed. A TPACKET_V2 ring whose slots are too small for the
+    /// new MTU's frames is made again with larger ones (the frames waiting in it are lost,
+    /// once), so no frame the MTU allows is cut short; a smaller MTU keeps the slots it
+    /// has. A TPACKET_V3 ring packs frames into its 64 KiB blocks whatever the MTU, and
+    /// with offloads each slot holds a 64 KiB frame from the start. Throws
+    /// when the ring could not be made again (the old one is kept if it can be; if not,
+    /// the device reads nothing).
+    public func interfaceMTUChanged(to mtu: Int) throws(DeviceError) {
+        self.mtu = mtu
+        guard let socket, !configuration.blocks, !configuration.offloads else { return }
+        let needed = Self.slotSize(mtu: mtu)
+        guard needed > slotSize else { return }
+        let result = tapir_packet_resize_slots(socket, needed)
+        guard result == 0 else {
+            throw .system("PACKET_RX_RING of \(needed)-byte slots on \(name) for MTU \(mtu)", -result)
+        }
+        slotSize = needed
     }
 
     deinit { close() }
@@ -162,6 +205,9 @@ public final class PacketSocketDevice: PacketDevice {
         var truncated: CInt = 0
         guard tapir_packet_next(socket, &frame, &length, &truncated) == 1, let frame else { return .wouldBlock }
         if truncated != 0 { counters.truncatedReads += 1 }
+        if configuration.offloads, let header = tapir_packet_offload(socket) {
+            lastReadHeader = VirtioNetHeader(loading: header)
+        }
         counters.recordRead(bytes: Int(length))
         return .packet(UnsafeRawBufferPointer(start: frame, count: Int(length)))
     }

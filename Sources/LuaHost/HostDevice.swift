@@ -11,7 +11,7 @@ public final class HostDevice {
     public let linkType: LinkType
     /// The device's MAC address (tap), when known.
     public let macAddress: MACAddress?
-    /// The device's MTU, when known; a tun/tap's follows the kernel's (`LinkWatcher`).
+    /// The device's MTU, when known; a tun/tap's and a packet device's follow the kernel's (`LinkWatcher`).
     public internal(set) var mtu: Int?
     /// The largest packet dev:write sends (nil: no limit): the one given, else the MTU
     /// and a tap's link headers.
@@ -19,7 +19,7 @@ public final class HostDevice {
         givenMaxPacketSize ?? mtu.map { $0 + (device.mode == .tap ? Self.linkHeaderAllowance : 0) }
     }
     private let givenMaxPacketSize: Int?
-    /// Tells when a tun/tap's MTU changes.
+    /// Tells when a tun/tap's or a packet device's MTU changes.
     var linkWatcher: LinkWatcher?
     /// Bytes a tap frame may carry beyond the MTU: an Ethernet header and two VLAN tags.
     public static let linkHeaderAllowance = 14 + 2 * 4

@@ -2,16 +2,21 @@ import Devices
 import Logging
 import Reactor
 
-/// A tun/tap's MTU kept as the kernel's while the host runs (`ip link set DEV mtu N`):
-/// in the host (what `dev:write` fragments to, what TCP connections take their MSS
-/// from) and in every script's `dev.mtu`. The kernel says when it changes (`LinkWatcher`);
-/// nothing is asked per packet.
+/// A tun/tap's or a packet device's MTU kept as the kernel's while the host runs (`ip
+/// link set DEV mtu N`): in the host (what `dev:write` fragments to, what TCP connections
+/// take their MSS from), in every script's `dev.mtu`, and in a packet socket's ring slots.
+/// The kernel says when it changes (`LinkWatcher`); nothing is asked per packet.
 extension TapirHost {
     func followLink(of hostDevice: HostDevice, on loop: EventLoop) {
-        guard let tunTap = hostDevice.device as? TunTapDevice else { return }
         let watcher: LinkWatcher
         do {
-            watcher = try LinkWatcher(following: tunTap)
+            if let tunTap = hostDevice.device as? TunTapDevice {
+                watcher = try LinkWatcher(following: tunTap)
+            } else if let socket = hostDevice.device as? PacketSocketDevice {
+                watcher = try LinkWatcher(interface: socket.name, mtu: socket.mtu)
+            } else {
+                return
+            }
         } catch {
             logger.warning("\(hostDevice.name): its MTU will not follow the kernel's: \(error)")
             return
@@ -61,5 +66,15 @@ extension TapirHost {
         logger.info("\(hostDevice.name): MTU \(hostDevice.mtu.map(String.init) ?? "unknown") -> \(mtu)")
         hostDevice.mtu = mtu
         for script in scripts { script.state.setDeviceMTU(id: hostDevice.id, mtu: mtu) }
+        guard let socket = hostDevice.device as? PacketSocketDevice else { return }
+        let slotSize = socket.slotSize
+        do {
+            try socket.interfaceMTUChanged(to: mtu)
+            if socket.slotSize != slotSize {
+                logger.info("\(hostDevice.name): receive ring slots \(slotSize) -> \(socket.slotSize) bytes for MTU \(mtu)")
+            }
+        } catch {
+            deviceGone(hostDevice, reason: "\(hostDevice.name): its receive ring could not follow MTU \(mtu): \(error)")
+        }
     }
 }

@@ -249,7 +249,8 @@ public final class TapirHost {
         logger.warning("""
             \(device.name): frames longer than its MTU allows arrive and are cut short (the sending side's \
             segmentation offload: a veth peer's TSO/GSO, a VXLAN device's GRO); TCP into the host stalls on them. \
-            Turn it off where they come from (ethtool -K PEER tso off gso off; ethtool -K DEV gro off); \
+            Serve it with offloads (the default, not with --no-offloads or ,v3), or turn it off where they come \
+            from (ethtool -K PEER tso off gso off; ethtool -K DEV gro off); \
             counted in tapir.stats() as truncated
             """)
     }

@@ -100,7 +100,8 @@ struct LiveDevices {
                 let opened = try arguments.map { (argument) throws(DeviceError) -> [any PacketDevice] in
                     if let packet = argument.packet {
                         let configuration = PacketSocketDevice.Configuration(
-                            name: argument.name, promiscuous: packet.promiscuous, blocks: packet.blocks, bringUp: true)
+                            name: argument.name, promiscuous: packet.promiscuous, blocks: packet.blocks, bringUp: true,
+                            offloads: offloads)
                         if queues > 1 { return try PacketSocketDevice.openFanout(configuration, count: queues) }
                         return [try PacketSocketDevice.open(configuration)]
                     }
@@ -115,7 +116,7 @@ struct LiveDevices {
                 throw CleanExit.message("tapir: \(error)", code: 1)
             }
         }
-        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts, queues: queues) }
+        if sandboxLink == .veth { return try openVethSandboxes(hosts: sandboxHosts, queues: queues, offloads: offloads) }
         var devices: [[TunTapDevice]] = []
         var sandboxes: [Sandbox] = []
         do {
@@ -141,7 +142,7 @@ struct LiveDevices {
 
     /// One sandbox per host, each reached through a veth pair (`tv<pid>-<n>` here, `eth0`
     /// in the sandbox) whose end here a packet-socket device serves.
-    private static func openVethSandboxes(hosts: Int, queues: Int) throws -> LiveDevices {
+    private static func openVethSandboxes(hosts: Int, queues: Int, offloads: Bool) throws -> LiveDevices {
         var devices: [[any PacketDevice]] = []
         var sandboxes: [Sandbox] = []
         do {
@@ -150,8 +151,9 @@ struct LiveDevices {
                 sandboxes.append(sandbox)
                 let name = "tv\(getpid())-\(index)"
                 try sandbox.makeVethPair(name, host: index + 1)
-                devices.append(queues > 1 ? try PacketSocketDevice.openFanout(.init(name: name), count: queues)
-                                          : [try PacketSocketDevice.open(.init(name: name))])
+                let configuration = PacketSocketDevice.Configuration(name: name, offloads: offloads)
+                devices.append(queues > 1 ? try PacketSocketDevice.openFanout(configuration, count: queues)
+                                          : [try PacketSocketDevice.open(configuration)])
             }
             return LiveDevices(queues: (0..<queues).map { queue in devices.map { $0[queue] } }, sandboxes: sandboxes)
         } catch {

@@ -54,7 +54,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Serve each device with N queues (a multi-queue tun/tap; N packet sockets in a PACKET_FANOUT group): N threads, each with its own event loop and Lua state of every script; the kernel spreads flows over the queues.")
     var queues: Int = 1
 
-    @Flag(inversion: .prefixedNo, help: "Tap offloads (IFF_VNET_HDR): the kernel hands TCP over in super-segments of up to 64 KiB with checksums left partial, which the TCP engine takes whole (handlers still see ordinary packets). --no-offloads for a kernel whose tap offloads misbehave.")
+    @Flag(inversion: .prefixedNo, help: "Tap and packet-device offloads (IFF_VNET_HDR, PACKET_VNET_HDR): the kernel hands TCP over in super-segments of up to 64 KiB with checksums left partial, which the TCP engine takes whole (handlers still see ordinary packets). --no-offloads for a kernel whose offloads misbehave.")
     var offloads = true
 
     @OptionGroup var recording: RecordOptions

@@ -74,4 +74,27 @@ final class LinkWatcherTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("TUNGETDEVNETNS of scripted0"), "\(error)")
         }
     }
+
+    // MARK: - An interface of the caller's namespace (a packet socket's)
+
+    func testAnInterfaceIsFollowedInTheCallersOwnNamespace() throws {
+        let io = ScriptedDeviceIO()
+        io.mtu = 1500
+        let watcher = try LinkWatcher(interface: "eth1", mtu: 1500, io: io)
+        XCTAssertEqual(io.linkSocketsNamespaces, [-1], "no namespace entered")
+        io.linkChanges = [.success(LinkChanges(mtu: 1280))]
+        XCTAssertEqual(watcher.readChanges(), LinkWatcher.Outcome(mtu: 1280))
+        XCTAssertEqual(watcher.mtu, 1280)
+    }
+
+    func testAnInterfaceThatIsDeletedIsNoLongerFollowed() throws {
+        let io = ScriptedDeviceIO()
+        let watcher = try LinkWatcher(interface: "eth1", mtu: 1500, io: io)
+        io.linkSocketsError = Errno(rawValue: ENODEV)
+        io.linkChanges = [.success(LinkChanges(removed: true))]
+        let outcome = watcher.readChanges()
+        XCTAssertEqual(outcome.stopped, "eth1 left the network namespace or was deleted; its MTU is no longer followed")
+        XCTAssertNil(watcher.descriptor)
+        XCTAssertEqual(io.linkSocketsNamespaces, [-1, -1], "looked for again here, nowhere else")
+    }
 }

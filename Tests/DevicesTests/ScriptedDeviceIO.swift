@@ -101,11 +101,14 @@ final class ScriptedDeviceIO: DeviceIO {
     var namespaceResult: CInt = -EOPNOTSUPP
     var linkSocketsError: Errno?
     var linkSocketsMade = 0
+    /// The namespace descriptor of each linkSockets call (negative: the caller's own).
+    var linkSocketsNamespaces: [CInt] = []
     var linkChanges: [Result<LinkChanges, Errno>] = []
 
     func deviceNamespace(_ tunFD: CInt) -> CInt { namespaceResult }
     func deviceName(_ tunFD: CInt) -> Result<String, Errno> { .success("scripted0") }
     func linkSockets(in namespaceFD: CInt) -> Result<(netlink: CInt, control: CInt), Errno> {
+        linkSocketsNamespaces.append(namespaceFD)
         if let linkSocketsError { return .failure(linkSocketsError) }
         linkSocketsMade += 1
         return .success((CInt(200 + 2 * linkSocketsMade), CInt(201 + 2 * linkSocketsMade)))

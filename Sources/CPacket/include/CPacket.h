@@ -17,6 +17,9 @@
 #define TAPIR_PACKET_NO_QDISC_BYPASS 0x2 // writes go through the interface's queueing discipline
 #define TAPIR_PACKET_BLOCKS_V3      0x4  // a TPACKET_V3 (block) receive ring; without it TPACKET_V2
 #define TAPIR_PACKET_TX_RING        0x8  // a TPACKET_V2 transmit ring as well (tapir_packet_queue, tapir_packet_flush)
+#define TAPIR_PACKET_VNET_HDR       0x10 // PACKET_VNET_HDR, TPACKET_V2 only: GSO super-frames and partial checksums
+                                         // arrive as the sender left them, described by a virtio_net_hdr
+                                         // (tapir_packet_offload); tapir_packet_send puts an empty one before each frame
 
 // Which step of tapir_packet_open failed.
 #define TAPIR_PACKET_STEP_SOCKET  1   // socket(AF_PACKET)
@@ -82,6 +85,19 @@ int tapir_packet_clear_error(tapir_packet_socket *socket, int *error);
 
 /// Whether the socket's interface still exists (looked up by its index): 1 or 0.
 int tapir_packet_interface_exists(tapir_packet_socket *socket);
+
+/// With TAPIR_PACKET_VNET_HDR: the 10-byte virtio_net_hdr of the frame the last
+/// tapir_packet_next handed out (its csum_start counts a VLAN tag put back in front);
+/// all zero for a frame cut short. NULL without the flag.
+const uint8_t *tapir_packet_offload(const tapir_packet_socket *socket);
+
+/// Makes a TPACKET_V2 receive ring again with slots of `frame_size` bytes (the same
+/// blocks, so fewer or more slots), for an interface whose MTU grew past a slot: frames
+/// waiting in the old ring are lost, and a frame handed out before is no longer valid.
+/// 0, or -errno: EINVAL for a TPACKET_V3 ring or one with a transmit ring. If the new
+/// ring cannot be made the old size is made again; if that fails too the socket has no
+/// ring (reads find nothing) and the error is returned.
+int tapir_packet_resize_slots(tapir_packet_socket *socket, uint32_t frame_size);
 
 /// Unmaps the ring and closes the socket (the kernel ends promiscuous mode with it).
 void tapir_packet_close(tapir_packet_socket *socket);

@@ -57,8 +57,9 @@ int tapir_tun_netns(int tun_fd);
 int tapir_tun_name(int tun_fd, char out_name[TAPIR_IFNAMSIZ]);
 // A netlink socket subscribed to link changes (RTMGRP_LINK) and a socket for interface
 // ioctls, both made in the namespace `netns_fd` (entered by this thread for the time it
-// takes, then left). Returns the netlink descriptor and puts the other in *ioctl_fd, or
-// -errno (EPERM once privileges are dropped).
+// takes, then left), or in the caller's own when `netns_fd` is negative. Returns the
+// netlink descriptor and puts the other in *ioctl_fd, or -errno (EPERM once privileges
+// are dropped and another namespace is asked for).
 int tapir_link_sockets_in(int netns_fd, int *ioctl_fd);
 // MTU and ifindex of `name` through `ioctl_fd`: 0, or -errno.
 int tapir_link_mtu_and_index(int ioctl_fd, const char *name, int *mtu, int *index);
