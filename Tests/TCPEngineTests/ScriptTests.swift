@@ -100,6 +100,7 @@ final class ScriptTests: XCTestCase {
     func testSynCookies() { run("syn-cookies") }
     func testTimeWaitReuse() { run("time-wait-reuse") }
     func testTimestamps() { run("timestamps") }
+    func testWindowScaleEdge() { run("window-scale-edge") }
     func testZeroWindowFin() { run("zero-window-fin") }
     func testZeroWindowReceive() { run("zero-window-receive") }
     func testZeroWindowSend() { run("zero-window-send") }
