@@ -747,7 +747,9 @@ final class Connection {
         }
         if resetPending {
             resetPending = false
-            var segment = makeSegment(seq: sndNxt, flags: TCPFlags.rst | TCPFlags.ack, now: now)
+            // The highest sequence number sent: after a timeout SND.NXT is back at SND.UNA
+            // (go-back-N), left of where the peer may be.
+            var segment = makeSegment(seq: sndMax, flags: TCPFlags.rst | TCPFlags.ack, now: now)
             segment.options = TCPOutgoingOptions()
             segment.window = 0
             counters.segmentsOut += 1

@@ -66,6 +66,7 @@ final class ScriptTests: XCTestCase {
     }
 
     func testAbort() { run("abort") }
+    func testAbortAfterTimeout() { run("abort-after-timeout") }
     func testActiveOpen() { run("active-open") }
     func testBufferGrowth() { run("buffer-growth") }
     func testChallengeAck() { run("challenge-ack") }
