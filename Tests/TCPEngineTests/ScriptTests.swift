@@ -96,6 +96,8 @@ final class ScriptTests: XCTestCase {
     func testRstSynchronized() { run("rst-synchronized") }
     func testSackLimits() { run("sack-limits") }
     func testSuperSegments() { run("super-segments") }
+    func testSuperSegmentsClose() { run("super-segments-close") }
+    func testSuperSegmentsAbort() { run("super-segments-abort") }
     func testSimultaneousClose() { run("simultaneous-close") }
     func testSimultaneousOpen() { run("simultaneous-open") }
     func testSynCookies() { run("syn-cookies") }
