@@ -747,7 +747,9 @@ final class Connection {
         }
         if resetPending {
             resetPending = false
-            var segment = makeSegment(seq: sndNxt, flags: TCPFlags.rst | TCPFlags.ack, now: now)
+            // The highest sequence number sent: after a timeout SND.NXT is back at SND.UNA
+            // (go-back-N), left of where the peer may be.
+            var segment = makeSegment(seq: sndMax, flags: TCPFlags.rst | TCPFlags.ack, now: now)
             segment.options = TCPOutgoingOptions()
             segment.window = 0
             counters.segmentsOut += 1
@@ -799,8 +801,17 @@ final class Connection {
             if advertise - current >= windowStep || flags & TCPFlags.syn != 0 {
                 rcvAdvertised = rcvNxt + advertise
             }
-            window = Swift.max(rcvAdvertised - rcvNxt, 0) >> Int(flags & TCPFlags.syn != 0 ? 0 : rcvShift)
-            if flags & TCPFlags.syn != 0 { window = Swift.min(window, 65535) }
+            if flags & TCPFlags.syn != 0 {
+                window = Swift.min(Swift.max(rcvAdvertised - rcvNxt, 0), 65535)
+            } else {
+                // RFC 7323 section 2.4: the field counts units of 2^shift. Rounded down, the
+                // edge the peer sees would fall short of one offered before whenever RCV.NXT
+                // moved by other than whole units; rounded up (as Linux does) it never moves
+                // left, and the edge kept is the one the field says.
+                let unit = 1 << Int(rcvShift)
+                window = (Swift.max(rcvAdvertised - rcvNxt, 0) + unit - 1) >> Int(rcvShift)
+                rcvAdvertised = rcvNxt + (window << Int(rcvShift))
+            }
         }
         if flags & TCPFlags.ack != 0 {
             ackNow = false

@@ -66,6 +66,7 @@ final class ScriptTests: XCTestCase {
     }
 
     func testAbort() { run("abort") }
+    func testAbortAfterTimeout() { run("abort-after-timeout") }
     func testActiveOpen() { run("active-open") }
     func testBufferGrowth() { run("buffer-growth") }
     func testChallengeAck() { run("challenge-ack") }
@@ -95,11 +96,14 @@ final class ScriptTests: XCTestCase {
     func testRstSynchronized() { run("rst-synchronized") }
     func testSackLimits() { run("sack-limits") }
     func testSuperSegments() { run("super-segments") }
+    func testSuperSegmentsClose() { run("super-segments-close") }
+    func testSuperSegmentsAbort() { run("super-segments-abort") }
     func testSimultaneousClose() { run("simultaneous-close") }
     func testSimultaneousOpen() { run("simultaneous-open") }
     func testSynCookies() { run("syn-cookies") }
     func testTimeWaitReuse() { run("time-wait-reuse") }
     func testTimestamps() { run("timestamps") }
+    func testWindowScaleEdge() { run("window-scale-edge") }
     func testZeroWindowFin() { run("zero-window-fin") }
     func testZeroWindowReceive() { run("zero-window-receive") }
     func testZeroWindowSend() { run("zero-window-send") }
