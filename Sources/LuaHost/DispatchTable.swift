@@ -16,17 +16,25 @@ struct DispatchTable {
         /// filter was refused at tapir.on for the link types in use).
         let ethernetFilter: PcapFilter?
         let rawIPFilter: PcapFilter?
+        /// Set for the filter tapir.neighbours installs (`ForeignFrames`): checked natively,
+        /// the same answer as its BPF program without running it.
+        let foreign: ForeignFrames?
 
-        init(handler: Handler, layer: Layers, keys: [KeyMatch], ethernetFilter: PcapFilter?, rawIPFilter: PcapFilter?) {
+        init(handler: Handler, layer: Layers, keys: [KeyMatch], ethernetFilter: PcapFilter?, rawIPFilter: PcapFilter?,
+             foreign: ForeignFrames? = nil) {
             self.handler = handler
             self.layer = layer
             self.keys = keys
             self.ethernetFilter = ethernetFilter
             self.rawIPFilter = rawIPFilter
+            self.foreign = foreign
         }
 
         @inline(__always)
         func matches(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame) -> Bool {
+            if let foreign {
+                return frame.linkType == .ethernet ? foreign.matches(bytes) : (rawIPFilter?.matches(bytes) ?? false)
+            }
             if ethernetFilter != nil || rawIPFilter != nil {
                 let filter = frame.linkType == .ethernet ? ethernetFilter : rawIPFilter
                 return filter?.matches(bytes) ?? false
@@ -112,7 +120,8 @@ struct DispatchTable {
             case .filter(let expression):
                 entries.append(Entry(handler: handler, layer: .frame, keys: [],
                                      ethernetFilter: try? filters.filter(expression, .ethernet),
-                                     rawIPFilter: try? filters.filter(expression, .rawIP)))
+                                     rawIPFilter: try? filters.filter(expression, .rawIP),
+                                     foreign: ForeignFrames(expression: expression)))
             }
         }
         buildIndex()
