@@ -5,7 +5,10 @@ import Packets
 /// keys resolved to native comparisons, or its pcap filter compiled per link type. Rebuilt
 /// only when the script adds or removes a handler; per packet it is read, never changed,
 /// and a packet no handler wants never reaches Lua.
-struct DispatchTable {
+///
+/// A class, owned by its script: a struct kept in the script was copied out for each
+/// packet's walk (four retains and four releases of its arrays per script and packet).
+final class DispatchTable {
     /// A class, so checking an entry per packet reads it in place: a struct element of the
     /// array was copied out for each check, retaining and releasing its references.
     final class Entry {
@@ -103,7 +106,7 @@ struct DispatchTable {
     }
 
     /// Brings the table up to date with the state's handlers.
-    mutating func refresh(from state: LuaState, filters: FilterCache) {
+    func refresh(from state: LuaState, filters: FilterCache) {
         guard generation != state.handlerGeneration else { return }
         generation = state.handlerGeneration
         entries.removeAll(keepingCapacity: true)
@@ -128,7 +131,7 @@ struct DispatchTable {
     }
 
     /// Indexes the entries by the field most of them have a key on, when enough do.
-    private mutating func buildIndex() {
+    private func buildIndex() {
         indexField = nil
         indexPositions.removeAll()
         indexOthers.removeAll()
