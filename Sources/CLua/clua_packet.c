@@ -103,25 +103,9 @@ static layer_proxy *check_layer_proxy(lua_State *L, int index) {
     return clua_check_udata(L, index, host->layer_metatable_ref, LAYER_METATABLE);
 }
 
-/* The layer named by the key at index 2, by the address of its interned string (as
-   field_by_key); -1 when it names none (a method, payload, ...: the keys table says). */
-static int layer_by_key(lua_State *L, const clua_packet_api *api) {
-    if (lua_type(L, 2) != LUA_TSTRING) return -1;
-    const char *key = lua_tostring(L, 2);
-    for (int layer = 0; layer < api->layer_count; layer++)
-        if (api->layer_names[layer] == key && layer != api->frame_layer) return layer;
-    return -1;
-}
-
 /* pkt.<key> */
 static int packet_index(lua_State *L) {
     clua_packet *packet = clua_packet_check_bound(L, 1);
-    int layer = layer_by_key(L, packet->api);
-    if (layer >= 0) {
-        if (packet->layers & (1u << layer)) push_layer_proxy(L, packet, layer);
-        else lua_pushnil(L);
-        return 1;
-    }
     lua_pushvalue(L, 2);
     int type = lua_rawget(L, lua_upvalueindex(1));  /* the packet keys table */
     if (type == LUA_TFUNCTION) return 1;  /* a method */
