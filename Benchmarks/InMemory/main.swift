@@ -33,7 +33,8 @@ let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
 let packetsPerRound = quick ? 200_000 : 1_000_000
 let rounds = quick ? 3 : 5
-/// `--only=TEXT`: run only the cases whose name contains TEXT (for profiling one path).
+/// `--only=TEXT`: run only the cases whose name contains TEXT (for profiling one path);
+/// `--only=none --script=FILE.lua`: a handler script of your own on the same frame.
 let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst(7)) }
 let repository = URL(fileURLWithPath: arguments.first { $0.hasPrefix("--repo=") }?.dropFirst(7).description ?? ".")
 
@@ -218,6 +219,19 @@ if wanted("udp-echo") {
                         + "median %.3f ms, longest %.3f ms of 21; an incremental step inside a handler does less.",
                         state.memoryUsed / 1024, median(pauses), pauses.max() ?? 0)
     }
+    host.stop()
+}
+if wanted("virtual-host") {
+    // Handlers as users write them: field reads compared with config, dev:write(pkt:reply{}).
+    let (host, device, counting) = try host(pack: repository.appendingPathComponent("lua/packs/virtual-host").path)
+    row("virtual-host pack's UDP echo (dev:write(pkt:reply{}))", measure(host) { host.handle($0, from: device) },
+        "\(counting.written) replies written")
+    host.stop()
+}
+if let path = arguments.first(where: { $0.hasPrefix("--script=") }).map({ String($0.dropFirst(9)) }) {
+    // Any handler script on the same frame, for profiling one path: --script=FILE.lua
+    let (host, device, counting) = try host(script: try String(contentsOfFile: path, encoding: .utf8))
+    row("script \(path)", measure(host) { host.handle($0, from: device) }, "\(counting.written) replies written")
     host.stop()
 }
 if let gcNote {

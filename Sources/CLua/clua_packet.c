@@ -195,11 +195,31 @@ static int unknown_field(lua_State *L, const clua_packet_api *api, int layer, co
                       count > 0 ? "its fields: " : "it has none", lua_tostring(L, -1));
 }
 
+/* The field id of the key at index 2 among the layer's, by the address of its interned
+   string (names are short strings: Lua keeps one copy of each); -1 when it is none of
+   them (an unknown name or not a string: the names table then says which). */
+static int field_by_key(lua_State *L, const clua_packet_api *api, int layer) {
+    if (lua_type(L, 2) != LUA_TSTRING) return -1;
+    const char *key = lua_tostring(L, 2);
+    int count = api->layer_field_count[layer];
+    for (int i = 0; i < count; i++) {
+        int field = api->layer_fields[layer][i];
+        if (api->field_keys[field] == key) return field;
+    }
+    return -1;
+}
+
 /* proxy.<field> */
 static int layer_index(lua_State *L) {
     layer_proxy *proxy = check_layer_proxy(L, 1);
     clua_packet *packet = proxy->packet;
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
+    int known = field_by_key(L, packet->api, proxy->layer);
+    if (known >= 0) {
+        if (packet->layers & (1u << proxy->layer) && packet->api->readable[known]) push_field(L, packet, known);
+        else lua_pushnil(L);
+        return 1;
+    }
     lua_rawgeti(L, lua_upvalueindex(1), proxy->layer);  /* the layer's names table */
     lua_pushvalue(L, 2);
     if (lua_rawget(L, -2) != LUA_TNUMBER) {
@@ -288,10 +308,16 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
         api->readable[name->field] = (unsigned char)(name->readable != 0);
         api->settable[name->field] = (unsigned char)(name->settable != 0);
         api->field_names[name->field] = name->name;
-        lua_rawgeti(L, -1, name->layer);
+        lua_rawgeti(L, -1, name->layer);  /* stack: tables, the layer's names */
+        const char *key = lua_pushstring(L, name->name);
         lua_pushinteger(L, name->field);
-        lua_setfield(L, -2, name->name);
+        lua_rawset(L, -3);  /* the table keeps the string, so the pointer stays valid */
         lua_pop(L, 1);
+        /* Only short strings are interned (one copy each); a longer name is found by the table. */
+        if (strlen(name->name) <= 40 && api->layer_field_count[name->layer] < CLUA_MAX_FIELDS) {
+            api->field_keys[name->field] = key;
+            api->layer_fields[name->layer][api->layer_field_count[name->layer]++] = (unsigned char)name->field;
+        }
     }
     api->name_tables = luaL_ref(L, LUA_REGISTRYINDEX);
 

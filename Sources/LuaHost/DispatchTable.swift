@@ -5,7 +5,10 @@ import Packets
 /// keys resolved to native comparisons, or its pcap filter compiled per link type. Rebuilt
 /// only when the script adds or removes a handler; per packet it is read, never changed,
 /// and a packet no handler wants never reaches Lua.
-struct DispatchTable {
+///
+/// A class, owned by its script: a struct kept in the script was copied out for each
+/// packet's walk (four retains and four releases of its arrays per script and packet).
+final class DispatchTable {
     /// A class, so checking an entry per packet reads it in place: a struct element of the
     /// array was copied out for each check, retaining and releasing its references.
     final class Entry {
@@ -16,17 +19,25 @@ struct DispatchTable {
         /// filter was refused at tapir.on for the link types in use).
         let ethernetFilter: PcapFilter?
         let rawIPFilter: PcapFilter?
+        /// Set for the filter tapir.neighbours installs (`ForeignFrames`): checked natively,
+        /// the same answer as its BPF program without running it.
+        let foreign: ForeignFrames?
 
-        init(handler: Handler, layer: Layers, keys: [KeyMatch], ethernetFilter: PcapFilter?, rawIPFilter: PcapFilter?) {
+        init(handler: Handler, layer: Layers, keys: [KeyMatch], ethernetFilter: PcapFilter?, rawIPFilter: PcapFilter?,
+             foreign: ForeignFrames? = nil) {
             self.handler = handler
             self.layer = layer
             self.keys = keys
             self.ethernetFilter = ethernetFilter
             self.rawIPFilter = rawIPFilter
+            self.foreign = foreign
         }
 
         @inline(__always)
         func matches(_ bytes: UnsafeRawBufferPointer, _ frame: DecodedFrame) -> Bool {
+            if let foreign {
+                return frame.linkType == .ethernet ? foreign.matches(bytes) : (rawIPFilter?.matches(bytes) ?? false)
+            }
             if ethernetFilter != nil || rawIPFilter != nil {
                 let filter = frame.linkType == .ethernet ? ethernetFilter : rawIPFilter
                 return filter?.matches(bytes) ?? false
@@ -95,7 +106,7 @@ struct DispatchTable {
     }
 
     /// Brings the table up to date with the state's handlers.
-    mutating func refresh(from state: LuaState, filters: FilterCache) {
+    func refresh(from state: LuaState, filters: FilterCache) {
         guard generation != state.handlerGeneration else { return }
         generation = state.handlerGeneration
         entries.removeAll(keepingCapacity: true)
@@ -112,14 +123,15 @@ struct DispatchTable {
             case .filter(let expression):
                 entries.append(Entry(handler: handler, layer: .frame, keys: [],
                                      ethernetFilter: try? filters.filter(expression, .ethernet),
-                                     rawIPFilter: try? filters.filter(expression, .rawIP)))
+                                     rawIPFilter: try? filters.filter(expression, .rawIP),
+                                     foreign: ForeignFrames(expression: expression)))
             }
         }
         buildIndex()
     }
 
     /// Indexes the entries by the field most of them have a key on, when enough do.
-    private mutating func buildIndex() {
+    private func buildIndex() {
         indexField = nil
         indexPositions.removeAll()
         indexOthers.removeAll()

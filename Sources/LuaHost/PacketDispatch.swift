@@ -79,17 +79,18 @@ final class PacketDispatch {
             // refreshWanted() above brought every table up to date; only a handler that
             // added or removed handlers during this packet makes another look needed.
             if wantedGeneration != handlerChanges.generation { refreshDispatchTable(of: script) }
-            guard !frame.layers.isDisjoint(with: script.dispatchTable.layerMask) else { continue }
+            let table = script.dispatchTable
+            guard !frame.layers.isDisjoint(with: table.layerMask) else { continue }
             var bound = false
-            var walk = script.dispatchTable.walk(bytes, frame)
-            while let index = script.dispatchTable.nextCandidate(&walk) {
-                guard script.dispatchTable.entries[index].matches(bytes, frame) else { continue }
+            var walk = table.walk(bytes, frame)
+            while let index = table.nextCandidate(&walk) {
+                let entry = table.entries[index]
+                guard entry.matches(bytes, frame) else { continue }
                 if !bound {
                     script.bind(bytes, frame, device)
                     bound = true
                 }
-                let handler = script.dispatchTable.entries[index].handler
-                if callHandler(handler, of: script, deviceID: device.id) == .claimed {
+                if callHandler(entry.handler, of: script, deviceID: device.id) == .claimed {
                     claimed = true
                     break
                 }

@@ -23,7 +23,7 @@ public final class Script {
     private var nextTimerID: Int64 = 0
     private(set) var stopFunctions: [Int32] = []
     /// This script's handlers arranged for native dispatch (TapirHost keeps it current).
-    var dispatchTable = DispatchTable()
+    let dispatchTable = DispatchTable()
     /// The script set `tapir.reassemble = true`: it gets whole IPv4 datagrams, not fragments.
     var wantsReassembly = false
     /// The script set `tapir.verify_checksums = true`: packets with a checksum that fails

@@ -113,9 +113,11 @@ function Host:announce(dev)
 end
 
 -- Frames to another unicast MAC, claimed unseen. A pcap filter runs natively, so frames
--- for us never enter Lua for it; the filter needs an Ethernet link on every device (it
--- does not compile for a tun's raw IP), so with taps and tuns mixed a Lua check on
--- Ethernet frames stands in, and with tuns only there is no MAC to check.
+-- for us never enter Lua for it (the host recognises this very expression and compares the
+-- MAC itself, without running its BPF program: keep its text as it is); the filter needs an
+-- Ethernet link on every device (it does not compile for a tun's raw IP), so with taps and
+-- tuns mixed a Lua check on Ethernet frames stands in, and with tuns only there is no MAC
+-- to check.
 local function ignore_foreign_frames(self)
   local taps, tuns = 0, 0
   for _, dev in ipairs(tapir.devices()) do

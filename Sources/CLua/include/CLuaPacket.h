@@ -74,6 +74,9 @@ typedef struct clua_set_value {
     size_t length;
 } clua_set_value;
 
+/* A set value's address bytes, for Swift (as clua_packet_frame below). */
+static inline const uint8_t *clua_set_value_address(const clua_set_value *value) { return value->address; }
+
 /* A packet: the userdata block. Swift binds and unbinds it with plain writes. */
 typedef struct clua_packet {
     const uint8_t *bytes;
@@ -88,6 +91,10 @@ typedef struct clua_packet {
        aligned, and a 16-aligned struct lets the optimizer use aligned SSE stores (a crash). */
     _Alignas(8) unsigned char frame[CLUA_FRAME_STORAGE];
 } clua_packet;
+
+/* Where a packet keeps its Swift DecodedFrame: a plain address computation (Swift's
+   MemoryLayout.offset(of:) takes a key path, resolved at run time, on every call). */
+static inline const void *clua_packet_frame(const clua_packet *packet) { return packet->frame; }
 
 /* Callbacks into Swift: plain values in and out, no Lua. Errors are written into
    `error` (CLUA_ERROR_CAPACITY, NUL-terminated) and C raises them. */
@@ -171,6 +178,11 @@ typedef struct clua_packet_api {
     unsigned char readable[CLUA_MAX_FIELDS];
     unsigned char settable[CLUA_MAX_FIELDS];
     const char *field_names[CLUA_MAX_FIELDS];
+    /* Each layer's field ids and the Lua strings of their names (interned: a key given
+       in Lua is the same string, so a field is found by comparing pointers). */
+    unsigned char layer_field_count[CLUA_MAX_LAYERS];
+    unsigned char layer_fields[CLUA_MAX_LAYERS][CLUA_MAX_FIELDS];
+    const char *field_keys[CLUA_MAX_FIELDS];
     /* Scratch for builders and reply: values by field id, and which ids to clear. */
     clua_set_value values[CLUA_MAX_FIELDS];
     int touched[CLUA_MAX_FIELDS];

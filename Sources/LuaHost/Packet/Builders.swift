@@ -93,9 +93,8 @@ struct SetValues {
     }
 
     private func address<T>(_ field: PacketField, _ load: (UnsafeRawBufferPointer) -> T) -> T {
-        let slot = UnsafeRawPointer(base + Int(field.rawValue))
-        let offset = MemoryLayout<clua_set_value>.offset(of: \.address)!
-        return load(UnsafeRawBufferPointer(start: slot + offset, count: 16))  // uint8_t address[16]
+        let address = clua_set_value_address(base + Int(field.rawValue))
+        return load(UnsafeRawBufferPointer(start: address, count: 16))  // uint8_t address[16]
     }
 
     /// A string's bytes (valid during the callback).

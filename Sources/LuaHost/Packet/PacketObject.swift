@@ -146,8 +146,7 @@ private func object(_ context: UnsafeMutableRawPointer?) -> PacketObject? {
 
 /// The frame and bytes a packet block holds.
 func contents(of packet: UnsafePointer<clua_packet>) -> (bytes: UnsafeRawBufferPointer, frame: DecodedFrame) {
-    let offset = MemoryLayout<clua_packet>.offset(of: \clua_packet.frame) ?? 0
-    let frame = (UnsafeRawPointer(packet) + offset).load(as: DecodedFrame.self)
+    let frame = clua_packet_frame(packet).load(as: DecodedFrame.self)
     let bytes = UnsafeRawBufferPointer(start: packet.pointee.bytes, count: packet.pointee.length)
     return (bytes, frame)
 }
