@@ -16,6 +16,8 @@ enum {
     TYPE_A = 1, TYPE_NS = 2, TYPE_CNAME = 5, TYPE_SOA = 6, TYPE_PTR = 12, TYPE_MX = 15, TYPE_TXT = 16,
     TYPE_AAAA = 28, TYPE_SRV = 33, TYPE_OPT = 41, TYPE_CAA = 257,
     MAX_NAME = 255,
+    /* Pointers one name may follow (dns.lua's MAX_POINTERS). */
+    MAX_POINTERS = 127,
     /* A name's text: 255 wire bytes, each label byte escaped to at most 4 ("\DDD"). */
     NAME_TEXT_CAPACITY = 4 * MAX_NAME + 8,
 };
@@ -86,11 +88,12 @@ static size_t escape_byte(uint8_t c, char *out) {
 }
 
 /* dns.lua's read_name: the name at pos as text into text (*text_length), pointers followed,
-   each pointing before the one that led to it; *after is the position after the name.
+   each pointing before the one that led to it, at most MAX_POINTERS of them (dns.lua's
+   limit); *after is the position after the name.
    0 when the name cannot be read. */
 static int read_name(message_bytes m, size_t pos, char *text, size_t *text_length, size_t *after) {
     size_t length = 1, out = 0, limit = pos;
-    int jumped = 0;
+    int jumped = 0, pointers = 0;
     if (pos < m.n && m.p[pos] == 0) {
         *text_length = 0;
         *after = pos + 1;
@@ -106,7 +109,7 @@ static int read_name(message_bytes m, size_t pos, char *text, size_t *text_lengt
         } else if (size >= 0xC0) {
             if (pos + 1 >= m.n) return 0;
             size_t target = (size & 0x3Fu) << 8 | m.p[pos + 1];
-            if (target >= limit) return 0;
+            if (target >= limit || ++pointers > MAX_POINTERS) return 0;
             if (!jumped) *after = pos + 2;
             jumped = 1;
             pos = limit = target;

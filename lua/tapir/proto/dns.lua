@@ -53,6 +53,7 @@ dns.CASE_BLIND = true
 
 local T = dns.TYPE
 local MAX_NAME = 255
+local MAX_POINTERS = 127
 
 local found_native, native = pcall(require, "tapir.proto.dns_native")
 if not found_native or type(native) ~= "table" then native = nil end
@@ -138,14 +139,16 @@ end
 
 -- The name at `pos` (1-based), pointers followed; returns its text and the position after
 -- it, or nil and why. Every pointer must point before the one that led to it, so a loop
--- cannot trap the reader.
+-- cannot trap the reader; and a name follows at most MAX_POINTERS of them (a compressor
+-- makes at most one per label, so 127), so a message of pointers to pointers cannot make
+-- every name walk a chain thousands long.
 local function read_name(p, pos)
   if byte(p, pos) == 0 then return "", pos + 1 end   -- the root, as every OPT's owner
   -- Labels are joined as they come: most names have a few, and a chain of ".." is cheaper
   -- than a table and table.concat for them.
   local name, length = nil, 1
   local after
-  local limit = pos
+  local limit, pointers = pos, 0
   while true do
     local size = byte(p, pos)
     if not size then return nil, "a name runs past the end" end
@@ -156,6 +159,8 @@ local function read_name(p, pos)
       if not low then return nil, "a name runs past the end" end
       local target = ((size & 0x3F) << 8 | low) + 1
       if target >= limit then return nil, "a compression pointer that does not point back" end
+      pointers = pointers + 1
+      if pointers > MAX_POINTERS then return nil, "a name through more than " .. MAX_POINTERS .. " compression pointers" end
       after = after or pos + 2
       pos, limit = target, target
     elseif size > 63 then

@@ -292,3 +292,25 @@ function test_a_name_that_is_only_a_pointer_to_the_root()
   test.equal(msg.answers[1].name, "")
   test.equal(msg.answers[1].address, "198.18.0.1")
 end
+
+-- An answer whose data (an unknown type: opaque bytes) holds the root and then `count`
+-- pointers, each to the one before it; a second answer's owner is a pointer to the last,
+-- so its name goes through count + 1 pointers.
+local function pointer_chain(count)
+  local chain, first = {"\0"}, 12 + 5 + 11   -- header, the root question, the first answer's fields
+  for i = 1, count do chain[#chain + 1] = string.pack(">I2", 0xC000 | (i == 1 and first or first + 2 * i - 3)) end
+  local data = table.concat(chain)
+  local last = first + #data - 2
+  return unhex("0001 8000 0001 0002 0000 0000") .. "\0" .. unhex("00ff 0001")
+      .. "\0" .. string.pack(">I2I2I4s2", 0xff00, 1, 60, data)
+      .. string.pack(">I2I2I2I4I2", 0xC000 | last, 0xff00, 1, 60, 0)
+end
+
+function test_a_name_through_more_than_127_pointers_is_refused()
+  local message = assert(dns.decode(pointer_chain(126)))
+  test.equal(message.answers[2].name, "", "127 pointers lead to the root")
+  local refused, why = dns.decode(pointer_chain(127))
+  test.equal(refused, nil)
+  test.expect(why and why:find("more than 127 compression pointers", 1, true), tostring(why))
+end
+
