@@ -34,6 +34,8 @@ final class QueueRun {
     private var ended: Set<Int> = []
     private var stopping = false
     private var failure: String?
+    /// Queues whose thread started: the run ends when each of them has ended.
+    private var launched = 0
 
     init(settings: Settings, queues: [[any PacketDevice]], logger: Logger) {
         self.settings = settings
@@ -77,10 +79,18 @@ final class QueueRun {
                 }
                 reports.post(failure.map { .failed(queue: index, message: $0) } ?? .ended(queue: index))
             }
-            threads.append(try body.start())
+            do {
+                threads.append(try body.start())
+            } catch {
+                // The queues already started are stopped as they report in; the run fails.
+                failure = "\(error)"
+                stopping = true
+                break
+            }
         }
-        logger.info("serving \(queues.count) queues, one thread each")
-        try loop.run()
+        launched = threads.count
+        if failure == nil { logger.info("serving \(queues.count) queues, one thread each") }
+        if launched > 0 { try loop.run() }
         for thread in threads { pthread_join(thread, nil) }
         if let failure {
             Output.standardError("tapir: \(failure)\n")
@@ -106,13 +116,13 @@ final class QueueRun {
                 stopAll(loop)
             }
         }
-        if ended.count == queues.count { loop.stop() }
+        if ended.count == launched { loop.stop() }
     }
 
     private func stopAll(_ loop: EventLoop) {
         stopping = true
         for (queue, notifiers) in started where !ended.contains(queue) { notifiers.stop.notify() }
-        if ended.count == queues.count { loop.stop() }
+        if ended.count == launched { loop.stop() }
     }
 }
 
