@@ -29,14 +29,12 @@ final class OffloadKernelTests: XCTestCase {
     /// than a 1460-byte MSS makes (super-segments), without them at least that many.
     func testA1GiBUploadToALuaSinkKeepsItsSHA256WithAndWithoutOffloads() throws {
         try TapirCommand.requireRoot()
-        let directory = NSTemporaryDirectory() + "tapir-offload-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let script = directory + "/sink.lua"
         try Self.sink.write(toFile: script, atomically: true, encoding: .utf8)
-        let input = directory + "/in.bin"
         let size = 1 << 30
-        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(input)"], timeout: .seconds(120))
+        let input = try randomFile(in: directory, size: size)
         let sent = try sha256(input)
         for offloads in [true, false] {
             let sandbox = try Sandbox(prefix: "tapir-test-offload")
@@ -75,8 +73,7 @@ final class OffloadKernelTests: XCTestCase {
     /// segments reached the handler, so the kernel did send super-segments.
     func testATCPHandlerSeesOrdinarySegmentsWithCompleteChecksumsWhileOffloadsAreOn() throws {
         try TapirCommand.requireRoot()
-        let directory = NSTemporaryDirectory() + "tapir-offload-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let script = directory + "/receiver.lua"
         try """
@@ -177,14 +174,12 @@ final class OffloadKernelTests: XCTestCase {
     /// writes than 1448-byte segments make), without them one write a segment at least.
     func testA1GiBDownloadFromALuaSourceKeepsItsSHA256WithAndWithoutOffloads() throws {
         try TapirCommand.requireRoot()
-        let directory = NSTemporaryDirectory() + "tapir-offload-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let script = directory + "/source.lua"
         try Self.source.write(toFile: script, atomically: true, encoding: .utf8)
-        let input = directory + "/in.bin"
         let size = 1 << 30
-        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(input)"], timeout: .seconds(120))
+        let input = try randomFile(in: directory, size: size)
         let sent = try sha256(input)
         for offloads in [true, false] {
             let sandbox = try Sandbox(prefix: "tapir-test-offload")
@@ -226,14 +221,12 @@ final class OffloadKernelTests: XCTestCase {
     func testARecordingShowsTheEnginesSuperSegmentsAsOrdinarySegments() throws {
         try TapirCommand.requireRoot()
         guard let tshark = ChildProcess.locate("tshark") else { throw XCTSkip("tshark is not installed") }
-        let directory = NSTemporaryDirectory() + "tapir-offload-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let script = directory + "/source.lua"
         try Self.source.write(toFile: script, atomically: true, encoding: .utf8)
-        let input = directory + "/in.bin"
         let size = 4_000_000
-        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(input)"], timeout: .seconds(30))
+        let input = try randomFile(in: directory, size: size)
         let recording = directory + "/tap.pcapng"
         let sandbox = try Sandbox(prefix: "tapir-test-offload")
         defer { sandbox.remove() }
@@ -261,6 +254,20 @@ final class OffloadKernelTests: XCTestCase {
         XCTAssertTrue(bad.isEmpty, "checksums tshark finds wrong or unchecked: \(bad.prefix(3))")
         XCTAssertLessThan(writes, lengths.count / 4, "the tap took as many writes as segments: \(line)")
         print("recording: \(lengths.count) segments of at most \(lengths.max() ?? 0) bytes; \(line)")
+    }
+
+    /// A folder of the test's own under the temporary directory; the caller removes it.
+    private func makeDirectory() throws -> String {
+        let directory = NSTemporaryDirectory() + "tapir-offload-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// `size` random bytes in `directory`/in.bin; its path.
+    private func randomFile(in directory: String, size: Int) throws -> String {
+        let path = directory + "/in.bin"
+        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(path)"], timeout: .seconds(120))
+        return path
     }
 
     private func sha256(_ path: String) throws -> String {
