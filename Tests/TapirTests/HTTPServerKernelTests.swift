@@ -191,15 +191,22 @@ final class HTTPServerKernelTests: XCTestCase {
         try TapirCommand.requireRoot()
         let sandbox = try Sandbox(prefix: "tapir-test-http")
         defer { sandbox.remove() }
+        // (3 MB; made before the server starts, which reads its folder then.)
+        let huge = folder + "/huge.txt"
+        try String(repeating: try String(contentsOfFile: folder + "/big.txt", encoding: .utf8), count: 11)
+            .write(toFile: huge, atomically: true, encoding: .utf8)
+        let expected = try bytes(huge)
         let tapir = try startServer(device: "taphr0", in: sandbox)
-        let expected = try bytes(folder + "/big.txt")
         let downloads = NSTemporaryDirectory() + "tapir-http-dl-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: downloads) }
-        // Ten downloads slowed to about 2 s each, a reload (SIGHUP) in the middle of them.
+        // Ten downloads slowed to about 2 s each, a reload (SIGHUP) in the middle of them. The
+        // file is larger than what the kernel's socket buffers can hold for a slow reader, so
+        // the server is still sending when the reload comes (big.txt's 270 KB was not: a fast
+        // server handed all of it to the client's kernel before the reload).
         let clients = try (0..<10).map { index in
-            try sandbox.start(["curl", "-s", "--limit-rate", "150k", "-o", downloads + "/\(index)",
-                               "-w", "%{http_code}", "http://198.18.0.2/big.txt"])
+            try sandbox.start(["curl", "-s", "--limit-rate", "1500k", "-o", downloads + "/\(index)",
+                               "-w", "%{http_code}", "http://198.18.0.2/huge.txt"])
         }
         usleep(700_000)
         tapir.signal(SIGHUP)

@@ -185,7 +185,8 @@ final class OffloadKernelTests: XCTestCase {
             let sandbox = try Sandbox(prefix: "tapir-test-offload")
             defer { sandbox.remove() }
             let output = directory + "/out-\(offloads).bin"
-            let tapir = try TapirCommand.start([script] + (offloads ? [] : ["--no-offloads"]), device: "tapo2",
+            let tapir = try TapirCommand.start([script] + (offloads ? ["--tcp-super-segments"] : ["--no-offloads"]),
+                                               device: "tapo2",
                                                in: sandbox, environment: ["TAPIR_SOURCE_FILE=\(input)"])
             let started = ContinuousClock.now
             let download = try sandbox.run(["sh", "-c", "nc -d -w 30 198.18.0.2 19 > \(output)"], timeout: .seconds(300))
@@ -230,7 +231,7 @@ final class OffloadKernelTests: XCTestCase {
         let recording = directory + "/tap.pcapng"
         let sandbox = try Sandbox(prefix: "tapir-test-offload")
         defer { sandbox.remove() }
-        let tapir = try TapirCommand.start([script, "--record", recording], device: "tapo3", in: sandbox,
+        let tapir = try TapirCommand.start([script, "--record", recording, "--tcp-super-segments"], device: "tapo3", in: sandbox,
                                            environment: ["TAPIR_SOURCE_FILE=\(input)"])
         let download = try sandbox.run(["sh", "-c", "nc -d -w 10 198.18.0.2 19 > /dev/null"], timeout: .seconds(60))
         XCTAssertEqual(download.status, 0, download.stderr)
