@@ -228,6 +228,73 @@ if wanted("virtual-host") {
         "\(counting.written) replies written")
     host.stop()
 }
+if wanted("ladder") {
+    // From udp-echo's handler to virtual-host's, one step at a time: where a handler
+    // written as users write theirs spends its time (each row is the row above plus one
+    // change; the same frame, keyed on udp.dport as virtual-host is).
+    let isFragment = """
+        local function is_fragment(pkt)
+          local ip = pkt.ip
+          if ip then return ip.mf or ip.frag ~= 0 end
+          return false
+        end
+        """
+    let mine = """
+        local ip, ipv6 = pkt.ip, pkt.ipv6
+        local mine = (ip and ip.dst == config.ip) or (ipv6 and ipv6.dst == config.ipv6)
+        """
+    let config = #"local config = {ip = "198.18.0.2", ipv6 = "2001:2::2"}"#
+    let steps: [(String, String)] = [
+        ("ladder 1: pkt:reply(t, dev), udp-echo's way", """
+            local KEEP = {}
+            tapir.on("udp", {dport = 7}, function(pkt, dev) pkt:reply(KEEP, dev) return true end)
+            """),
+        ("ladder 2: dev:write(pkt:reply{}) instead", """
+            tapir.on("udp", {dport = 7}, function(pkt, dev) dev:write(pkt:reply{}) return true end)
+            """),
+        ("ladder 3: + pkt.ip, pkt.ipv6, ip.dst == config.ip", """
+            \(config)
+            tapir.on("udp", {dport = 7}, function(pkt, dev)
+              \(mine)
+              if mine then dev:write(pkt:reply{}) return true end
+            end)
+            """),
+        ("ladder 4: + is_fragment(pkt): pkt.ip, ip.mf, ip.frag", """
+            \(config)
+            \(isFragment)
+            tapir.on("udp", {dport = 7}, function(pkt, dev)
+              \(mine)
+              if mine and not is_fragment(pkt) then dev:write(pkt:reply{}) return true end
+            end)
+            """),
+        ("ladder 5: + tapir.neighbours first (foreign frames, native)", """
+            \(config)
+            require("tapir.neighbours").new{mac = "02:54:41:50:49:52", ipv4 = config.ip, ipv6 = config.ipv6}:start()
+            \(isFragment)
+            tapir.on("udp", {dport = 7}, function(pkt, dev)
+              \(mine)
+              if mine and not is_fragment(pkt) then dev:write(pkt:reply{}) return true end
+            end)
+            """),
+    ]
+    for (name, source) in steps {
+        let (host, device, counting) = try host(script: source)
+        row(name, measure(host) { host.handle($0, from: device) }, "\(counting.written) replies written")
+        host.stop()
+    }
+    // One kind of field read, ten times in a trivial handler: subtract the trivial row and
+    // divide by ten (eleven for pkt.ip, read once more to get the layer) for one read.
+    let reads: [(String, String)] = [("pkt.ip", "pkt.ip"), ("ip.ttl", "ip.ttl"), ("ip.dst", "ip.dst"),
+                                     ("pkt.ipv6 (absent)", "pkt.ipv6")]
+    for (name, expression) in reads {
+        let body = Array(repeating: "x = \(expression)", count: 10).joined(separator: "; ")
+        let (host, device, _) = try host(script: """
+            tapir.on("udp", function(pkt) local ip = pkt.ip; local x; \(body) end)
+            """)
+        row("ten reads of \(name) in a trivial handler", measure(host) { host.handle($0, from: device) })
+        host.stop()
+    }
+}
 if let path = arguments.first(where: { $0.hasPrefix("--script=") }).map({ String($0.dropFirst(9)) }) {
     // Any handler script on the same frame, for profiling one path: --script=FILE.lua
     let (host, device, counting) = try host(script: try String(contentsOfFile: path, encoding: .utf8))
