@@ -279,6 +279,30 @@ final class MultiQueueKernelTests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("serving 2 queues"), output.stderr, file: file, line: line)
     }
 
+    /// A queue thread the kernel refuses (a pids cgroup holding tapir to three tasks: the
+    /// main thread and two queues of eight) fails the run with why, after the queues that
+    /// did start are stopped: no hang, no crash.
+    func testAQueueThreadThatCannotStartFailsTheRun() throws {
+        try TapirCommand.requireRoot()
+        let group = try PidsCgroup(name: "tapir-test-\(getpid())-queues", maximum: 3)
+        defer { group.remove() }
+        let sandbox = try Sandbox(prefix: "tapir-test")
+        defer { sandbox.remove() }
+        // Into the cgroup before entering the namespace (ip netns exec mounts a /sys of its
+        // own, without the cgroups); ip then becomes tapir, one task.
+        let run = "echo $$ > \(group.path)/cgroup.procs && exec ip netns exec \(sandbox.namespace) "
+            + "\(TapirCommand.path) run \(TapirCommand.lua("packs/udp-echo")) --dev tapmq2 --queues 8"
+        let started = ContinuousClock.now
+        let output = try ChildProcess.run(["sh", "-c", run], timeout: .seconds(60))
+        XCTAssertEqual(output.status, 1, output.stderr)
+        XCTAssertTrue(output.stderr.contains("tapir: cannot start a queue's thread: Resource temporarily unavailable"),
+                      output.stderr)
+        XCTAssertFalse(output.stderr.contains("serving 8 queues"), output.stderr)
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(30), "the started queues were stopped")
+        XCTAssertEqual(try String(contentsOfFile: group.path + "/cgroup.procs", encoding: .utf8), "",
+                       "nothing of the run is left")
+    }
+
     /// What --queues cannot do says so before anything is opened (no root needed).
     func testQueuesRefusesWhatItCannotDo() throws {
         let cases: [([String], String)] = [
@@ -295,4 +319,28 @@ final class MultiQueueKernelTests: XCTestCase {
         XCTAssertNotEqual(console.status, 0)
         XCTAssertTrue(console.stderr.contains("Unknown option '--queues'"), console.stderr)
     }
+}
+
+/// A pids cgroup of its own (cgroup v1's pids hierarchy, or v2 with the pids controller
+/// given to children), holding what is moved into it to `maximum` tasks; skips the test
+/// where the machine has neither.
+struct PidsCgroup {
+    let path: String
+
+    init(name: String, maximum: Int) throws {
+        let candidates = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+        guard let root = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/cgroup.procs") }) else {
+            throw XCTSkip("no cgroup hierarchy at /sys/fs/cgroup")
+        }
+        path = root + "/" + name
+        try? FileManager.default.removeItem(atPath: path)
+        guard mkdir(path, 0o755) == 0 else { throw XCTSkip("cannot make a cgroup at \(path): errno \(errno)") }
+        guard FileManager.default.fileExists(atPath: path + "/pids.max") else {
+            rmdir(path)
+            throw XCTSkip("no pids controller in \(root)")
+        }
+        try "\(maximum)".write(toFile: path + "/pids.max", atomically: false, encoding: .utf8)
+    }
+
+    func remove() { rmdir(path) }
 }
