@@ -96,6 +96,15 @@ final class ConsoleTests: XCTestCase {
     }
 
     func testSr1ArpingAndPingAnsweredByTheKernel() throws {
+        try sr1ArpingAndPingAnsweredByTheKernel(options: "")
+    }
+
+    /// The same on a packet-socket device: the sandbox joined by a veth pair.
+    func testSr1ArpingAndPingOverAPacketDevice() throws {
+        try sr1ArpingAndPingAnsweredByTheKernel(options: "--sandbox-link veth")
+    }
+
+    private func sr1ArpingAndPingAnsweredByTheKernel(options: String) throws {
         try TapirCommand.requireRoot()
         let lines = [
             "mac = arping('198.18.0.1')",
@@ -114,7 +123,7 @@ final class ConsoleTests: XCTestCase {
         ]
         let recording = directory + "/console.pcapng"
         let output = try ChildProcess.run(
-            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console --record \(recording)", "sh"] + lines,
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console \(options) --record \(recording)", "sh"] + lines,
             timeout: .seconds(30))
         XCTAssertEqual(output.status, 0, output.stderr)
         let printed = output.stdout
