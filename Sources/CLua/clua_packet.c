@@ -37,7 +37,30 @@ static void push_bytes(lua_State *L, const clua_packet *packet, size_t offset, s
     lua_pushlstring(L, (const char *)packet->bytes + offset, length);
 }
 
-static void push_value(lua_State *L, const clua_packet *packet, const clua_field_value *value) {
+/* Pushes the text of the address value->address[0..<length], from the cache table at
+   `cache` when it was pushed before, else formatted by Swift and kept there (cache 0:
+   not kept). */
+static void push_address(lua_State *L, clua_packet_api *api, const clua_field_value *value, int cache) {
+    size_t length = value->length <= sizeof value->address ? value->length : sizeof value->address;
+    uint32_t hash = 2166136261u;
+    for (size_t i = 0; i < length; i++) hash = (hash ^ value->address[i]) * 16777619u;
+    int slot = (int)((hash ^ (hash >> 16)) % CLUA_ADDRESS_CACHE_SLOTS);
+    if (cache != 0 && api->address_lengths[slot] == length
+        && memcmp(api->address_bytes[slot], value->address, length) == 0) {
+        if (lua_rawgeti(L, cache, slot + 1) == LUA_TSTRING) return;
+        lua_pop(L, 1);
+    }
+    char text[CLUA_TEXT_CAPACITY];
+    size_t text_length = api->callbacks.format_address(api->callbacks.context, value->address, length, text);
+    lua_pushlstring(L, text, text_length < sizeof text ? text_length : sizeof text);
+    if (cache == 0) return;
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, cache, slot + 1);
+    api->address_lengths[slot] = (uint8_t)length;
+    memcpy(api->address_bytes[slot], value->address, length);
+}
+
+static void push_value(lua_State *L, const clua_packet *packet, const clua_field_value *value, int cache) {
     switch (value->kind) {
     case CLUA_VALUE_INTEGER: lua_pushinteger(L, value->integer); break;
     case CLUA_VALUE_BOOLEAN: lua_pushboolean(L, value->integer != 0); break;
@@ -46,12 +69,14 @@ static void push_value(lua_State *L, const clua_packet *packet, const clua_field
                         value->length < CLUA_TEXT_CAPACITY ? value->length : CLUA_TEXT_CAPACITY);
         break;
     case CLUA_VALUE_BYTES: push_bytes(L, packet, value->offset, value->length); break;
+    case CLUA_VALUE_ADDRESS: push_address(L, packet->api, value, cache); break;
     default: lua_pushnil(L); break;
     }
 }
 
-/* Reads one field through Swift and pushes it. */
-static void push_field(lua_State *L, clua_packet *packet, int field) {
+/* Reads one field through Swift and pushes it (addresses through the cache table at
+   `cache`, 0 for none). */
+static void push_field(lua_State *L, clua_packet *packet, int field, int cache) {
     clua_packet_api *api = packet->api;
     if (api->callbacks.read_field == NULL || api->callbacks.context == NULL)
         luaL_error(L, "the packet API of this state is gone");
@@ -59,7 +84,7 @@ static void push_field(lua_State *L, clua_packet *packet, int field) {
     value.kind = CLUA_VALUE_NIL;
     value.length = 0;
     api->callbacks.read_field(api->callbacks.context, packet, field, &value);
-    push_value(L, packet, &value);
+    push_value(L, packet, &value, cache);
 }
 
 /* "eth:vlan:ip:udp": the layers present, without "frame". */
@@ -116,8 +141,8 @@ static int packet_index(lua_State *L) {
     }
     int key = (int)lua_tointeger(L, -1);
     switch (key) {
-    case KEY_PAYLOAD: push_field(L, packet, packet->api->payload_field); return 1;
-    case KEY_MALFORMED: push_field(L, packet, packet->api->malformed_field); return 1;
+    case KEY_PAYLOAD: push_field(L, packet, packet->api->payload_field, 0); return 1;
+    case KEY_MALFORMED: push_field(L, packet, packet->api->malformed_field, 0); return 1;
     case KEY_LAYERS: push_layers(L, packet); return 1;
     default: break;
     }
@@ -216,7 +241,8 @@ static int layer_index(lua_State *L) {
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
     int known = field_by_key(L, packet->api, proxy->layer);
     if (known >= 0) {
-        if (packet->layers & (1u << proxy->layer) && packet->api->readable[known]) push_field(L, packet, known);
+        if (packet->layers & (1u << proxy->layer) && packet->api->readable[known])
+            push_field(L, packet, known, lua_upvalueindex(2));
         else lua_pushnil(L);
         return 1;
     }
@@ -237,7 +263,7 @@ static int layer_index(lua_State *L) {
         lua_pushnil(L);
         return 1;
     }
-    push_field(L, packet, field);
+    push_field(L, packet, field, lua_upvalueindex(2));
     return 1;
 }
 
@@ -353,7 +379,8 @@ static void set_index_functions(lua_State *L, const clua_packet_api *api) {
     lua_pop(L, 1);
     luaL_getmetatable(L, LAYER_METATABLE);
     lua_rawgeti(L, LUA_REGISTRYINDEX, api->name_tables);
-    lua_pushcclosure(L, layer_index, 1);
+    lua_createtable(L, CLUA_ADDRESS_CACHE_SLOTS, 0);  /* the address cache's texts */
+    lua_pushcclosure(L, layer_index, 2);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

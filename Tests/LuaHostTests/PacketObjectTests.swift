@@ -177,3 +177,68 @@ final class PacketObjectTests: XCTestCase {
                                        on: try KernelFrames.frame(13)), ["packet\tpacket layer"])
     }
 }
+
+/// Address fields come from a small cache of their texts per state (CLUA_VALUE_ADDRESS):
+/// whatever the cache holds, evicts or finds in a slot another address had, each read
+/// gives the frame's own address.
+final class AddressCacheTests: XCTestCase {
+    /// A UDP frame between two IPv4 hosts, or two IPv6 ones, with the given MACs.
+    static func frame(srcMAC: MACAddress, dstMAC: MACAddress, v4: (IPv4Address, IPv4Address)?,
+                      v6: (IPv6Address, IPv6Address)? = nil) -> [UInt8] {
+        let udp = UDPRepr(sport: 4000, dport: 7, payload: [1, 2, 3])
+        var bytes: [UInt8] = []
+        if let (src, dst) = v4 {
+            let ip = IPv4Repr(src: src, dst: dst, proto: IPProtocol.udp, payloadLength: udp.bufferLength)
+            EthernetRepr(src: srcMAC, dst: dstMAC, type: EtherType.ipv4).emit(appendingTo: &bytes)
+            ip.emit(appendingTo: &bytes)
+            udp.emit(appendingTo: &bytes, pseudoHeader: ip.pseudoHeader)
+        } else if let (src, dst) = v6 {
+            let ip = IPv6Repr(src: src, dst: dst, proto: IPProtocol.udp, payloadLength: udp.bufferLength)
+            EthernetRepr(src: srcMAC, dst: dstMAC, type: EtherType.ipv6).emit(appendingTo: &bytes)
+            ip.emit(appendingTo: &bytes)
+            udp.emit(appendingTo: &bytes, pseudoHeader: ip.pseudoHeader)
+        }
+        return bytes
+    }
+
+    func testEveryReadGivesTheFramesOwnAddressThroughEvictionsAndSharedSlots() throws {
+        let harness = try PacketHarness()
+        let handler = try harness.state.function("""
+            function(pkt)
+              local ip = pkt.ip or pkt.ipv6
+              -- twice each: the second read comes from the cache
+              tapir.log.info(table.concat({pkt.eth.src, pkt.eth.dst, ip.src, ip.dst, ip.src, pkt.eth.src,
+                                           tostring(rawequal(ip.dst, ip.dst))}, " "))
+            end
+            """)
+        defer { harness.state.release(handler) }
+        // 600 frames: far more addresses than the cache's 64 slots, so texts are evicted and
+        // slots found holding another address of the same or another length; every tenth
+        // frame repeats the first one's addresses.
+        for index in 0..<600 {
+            let n = index % 10 == 9 ? 0 : index
+            let srcMAC = MACAddress(bytes: [0x02, 0, 0, 0, UInt8(n >> 8), UInt8(n & 0xff)])!
+            let dstMAC = MACAddress(bytes: [0x02, 0x54, 0x41, 0x50, UInt8(n >> 8), UInt8(n & 0xff)])!
+            let expected: [String]
+            let frame: [UInt8]
+            if n % 3 == 2 {
+                let src = IPv6Address("2001:2::\(String(n, radix: 16))")!, dst = IPv6Address("2001:2:0:1::\(String(n + 1, radix: 16))")!
+                frame = Self.frame(srcMAC: srcMAC, dstMAC: dstMAC, v4: nil, v6: (src, dst))
+                expected = ["\(srcMAC)", "\(dstMAC)", "\(src)", "\(dst)", "\(src)", "\(srcMAC)", "true"]
+            } else {
+                let src = IPv4Address("198.18.\(n / 256).\(n % 256)")!, dst = IPv4Address("198.19.\(n / 256).\(n % 256)")!
+                frame = Self.frame(srcMAC: srcMAC, dstMAC: dstMAC, v4: (src, dst))
+                expected = ["\(srcMAC)", "\(dstMAC)", "\(src)", "\(dst)", "\(src)", "\(srcMAC)", "true"]
+            }
+            let before = harness.log.lines.count
+            try frame.withUnsafeBytes { bytes in
+                let decoded = DecodedFrame(decoding: bytes, linkType: .ethernet)
+                _ = try harness.packets.withPacket(bytes, frame: decoded) { argument throws(LuaError) in
+                    try harness.state.call(handler, with: [argument])
+                }
+            }
+            XCTAssertEqual(harness.log.lines[before...].map(\.message), [expected.joined(separator: " ")], "frame \(index)")
+        }
+        XCTAssertEqual(harness.state.stackDepth, 0)
+    }
+}

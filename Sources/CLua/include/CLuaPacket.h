@@ -34,6 +34,8 @@ typedef enum clua_value_kind {
     CLUA_VALUE_BOOLEAN,     /* integer != 0 */
     CLUA_VALUE_TEXT,        /* text[0..<length] */
     CLUA_VALUE_BYTES,       /* the frame's bytes [offset, offset + length) */
+    CLUA_VALUE_ADDRESS,     /* address[0..<length]: a MAC (6), IPv4 (4) or IPv6 (16) address,
+                               network order; pushed as its text, kept in a cache per state */
 } clua_value_kind;
 
 typedef struct clua_field_value {
@@ -41,8 +43,14 @@ typedef struct clua_field_value {
     lua_Integer integer;
     size_t offset;
     size_t length;
+    uint8_t address[16];
     char text[CLUA_TEXT_CAPACITY];
 } clua_field_value;
+
+/* Address texts a state has pushed, by their bytes: a repeated address (the host's own,
+   a busy peer's) is pushed from here, without its text being made again. Direct-mapped;
+   the strings live in a Lua table, an upvalue of the layer proxies' __index. */
+#define CLUA_ADDRESS_CACHE_SLOTS 64
 
 /* What a settable field takes (builders, reply overrides). */
 typedef enum clua_field_kind {
@@ -108,6 +116,9 @@ typedef struct clua_packet_callbacks {
        1 after filling out->address (an address in its text form, or exactly its 6, 4 or
        16 raw bytes) or out->integer (tcpdump letters), 0 when the text is not one. */
     int (*parse)(void *context, int kind, const char *text, size_t length, clua_set_value *out);
+    /* The text of an address read as CLUA_VALUE_ADDRESS (length 6, 4 or 16 bytes) into
+       text (capacity CLUA_TEXT_CAPACITY); returns its length. */
+    size_t (*format_address)(void *context, const uint8_t *bytes, size_t length, char *text);
     /* tapir.build.<layer>{...}: 0 and the bytes (valid until the next call), or -1 and error. */
     int (*build)(void *context, int layer, const clua_set_value *values,
                  const uint8_t **bytes, size_t *length, char *error);
@@ -183,6 +194,10 @@ typedef struct clua_packet_api {
     unsigned char layer_field_count[CLUA_MAX_LAYERS];
     unsigned char layer_fields[CLUA_MAX_LAYERS][CLUA_MAX_FIELDS];
     const char *field_keys[CLUA_MAX_FIELDS];
+    /* The address cache's keys: a slot's length (0: empty) and bytes; its text is at
+       [slot + 1] of the cache table. */
+    uint8_t address_lengths[CLUA_ADDRESS_CACHE_SLOTS];
+    uint8_t address_bytes[CLUA_ADDRESS_CACHE_SLOTS][16];
     /* Scratch for builders and reply: values by field id, and which ids to clear. */
     clua_set_value values[CLUA_MAX_FIELDS];
     int touched[CLUA_MAX_FIELDS];

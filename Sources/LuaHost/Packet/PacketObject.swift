@@ -41,6 +41,7 @@ public final class PacketObject {
         request.callbacks.read_field = packetReadField
         request.callbacks.summary = packetSummary
         request.callbacks.parse = packetParseText
+        request.callbacks.format_address = packetFormatAddress
         request.callbacks.build = packetBuild
         request.callbacks.reply = packetReply
         request.payload_field = PacketField.payload.rawValue
@@ -180,6 +181,21 @@ private func packetParseText(context: UnsafeMutableRawPointer?, kind: Int32, tex
     return 1
 }
 
+/// The text of an address C read as bytes (6: MAC, 4: IPv4, 16: IPv6).
+private func packetFormatAddress(context: UnsafeMutableRawPointer?, bytes: UnsafePointer<UInt8>?, length: Int,
+                                 text: UnsafeMutablePointer<CChar>?) -> Int {
+    guard let bytes, let text else { return 0 }
+    let raw = UnsafeRawBufferPointer(start: bytes, count: length)
+    return text.withMemoryRebound(to: UInt8.self, capacity: Int(CLUA_TEXT_CAPACITY)) { out in
+        switch length {
+        case 6: MACAddress(loading: raw, at: 0).formatted(into: out)
+        case 4: IPv4Address(loading: raw, at: 0).formatted(into: out)
+        case 16: IPv6Address(loading: raw, at: 0).formatted(into: out)
+        default: 0
+        }
+    }
+}
+
 extension UnsafeMutablePointer where Pointee == clua_set_value {
     fileprivate func storeAddress(_ store: (UnsafeMutableRawBufferPointer) -> Void) {
         withUnsafeMutableBytes(of: &pointee.address) { store($0) }
@@ -251,11 +267,11 @@ extension UnsafeMutablePointer where Pointee == clua_field_value {
             pointee.kind = CLUA_VALUE_BOOLEAN
             pointee.integer = flag ? 1 : 0
         case .mac(let address):
-            writeText { address.formatted(into: $0) }
+            writeAddress(count: 6) { address.store(into: $0, at: 0) }
         case .ipv4(let address):
-            writeText { address.formatted(into: $0) }
+            writeAddress(count: 4) { address.store(into: $0, at: 0) }
         case .ipv6(let address):
-            writeText { address.formatted(into: $0) }
+            writeAddress(count: 16) { address.store(into: $0, at: 0) }
         case .tcpFlagText(let flags):
             writeText { TCPFlagLetters.write(flags, into: $0) }
         case .bytes(let range):
@@ -271,6 +287,14 @@ extension UnsafeMutablePointer where Pointee == clua_field_value {
                 }
             }
         }
+    }
+
+    /// An address as its bytes: C pushes its text from the state's cache, or asks
+    /// packetFormatAddress for it.
+    private func writeAddress(count: Int, _ store: (UnsafeMutableRawBufferPointer) -> Void) {
+        withUnsafeMutableBytes(of: &pointee.address) { store($0) }
+        pointee.kind = CLUA_VALUE_ADDRESS
+        pointee.length = count
     }
 
     private func writeText(_ body: (UnsafeMutablePointer<UInt8>) -> Int) {
