@@ -23,11 +23,7 @@ extension PacketDeviceKernelTests {
         try node.ip(["link", "set", "eth1", "up"])
         try addressClient(client, device: "eth0")
 
-        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", "eth1:packet"], in: node)
-        try waitForPing("198.18.0.2", from: client, tapir: tapir)
-        try assertClientMatrix(from: client)
-        let output = TapirCommand.stop(tapir)
-        XCTAssertEqual(output.status, 0, output.stderr)
+        try assertVirtualHostServesTheClientMatrix(on: "eth1:packet", in: node, client: client)
     }
 
     /// tapir on the bridge device itself (`br0:packet,promisc`), as a host on the bridge
@@ -41,11 +37,7 @@ extension PacketDeviceKernelTests {
         try port(of: "br0", in: lab, named: "p2", to: client, as: "eth0")
         try addressClient(client, device: "eth0")
 
-        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", "br0:packet,promisc"], in: lab)
-        try waitForPing("198.18.0.2", from: client, tapir: tapir)
-        try assertClientMatrix(from: client)
-        let output = TapirCommand.stop(tapir)
-        XCTAssertEqual(output.status, 0, output.stderr)
+        try assertVirtualHostServesTheClientMatrix(on: "br0:packet,promisc", in: lab, client: client)
     }
 
     /// A kernel VXLAN device (VNI 42, UDP 4789) served as a packet device on one side of a
@@ -119,7 +111,13 @@ extension PacketDeviceKernelTests {
         try server.ip(["link", "set", "tn0", "up"])
         try addressClient(client, device: "tn0")
 
-        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", "tn0:packet"], in: server)
+        try assertVirtualHostServesTheClientMatrix(on: "tn0:packet", in: server, client: client)
+    }
+
+    /// The virtual-host pack on `device` in `node`, held to the client matrix from `client`,
+    /// then stopped cleanly.
+    private func assertVirtualHostServesTheClientMatrix(on device: String, in node: Sandbox, client: Sandbox) throws {
+        let tapir = try start([TapirCommand.lua("packs/virtual-host"), "--dev", device], in: node)
         try waitForPing("198.18.0.2", from: client, tapir: tapir)
         try assertClientMatrix(from: client)
         let output = TapirCommand.stop(tapir)
