@@ -8,6 +8,8 @@ struct Segment {
     var window: UInt16
     var payload: UnsafeRawBufferPointer
     var options: ReceivedOptions
+    /// The option bytes, valid while the segment is processed.
+    var optionBytes: UnsafeRawBufferPointer
 
     init(_ packet: TCPPacket) {
         seq = TCPSeq(packet.seq)
@@ -16,6 +18,13 @@ struct Segment {
         window = packet.window
         payload = packet.payload
         options = ReceivedOptions(packet)
+        optionBytes = packet.options
+    }
+
+    /// SACK block `index`, below `options.sackBlockCount`: its left and right edges.
+    func sackBlock(_ index: Int) -> (left: TCPSeq, right: TCPSeq) {
+        let at = options.sackBlocksAt + 8 * index
+        return (TCPSeq(optionBytes.loadBigEndianU32(at)), TCPSeq(optionBytes.loadBigEndianU32(at + 4)))
     }
 
     var syn: Bool { flags & TCPFlags.syn != 0 }
@@ -120,6 +129,10 @@ final class Connection {
     /// 3.8.6.1 keeps probing while the peer answers; one that never does is given up).
     private var probesUnanswered = 0
     private var congestion: NewReno
+    /// What the peer SACKed above SND.UNA (with `sack` on), and the end of what this
+    /// recovery has retransmitted (RFC 6675's HighRxt).
+    private var scoreboard = SACKScoreboard()
+    private var highRetransmitted = TCPSeq(0)
     /// When data was last sent (RFC 5681 section 4.1's idle test).
     private var lastDataSent: TCPInstant?
 
@@ -356,16 +369,26 @@ final class Connection {
             return .none
         }
         let newWindow = Int(seg.window) << Int(segment.syn ? 0 : sndShift)
+        if sack && seg.options.sackBlockCount > 0 {
+            recordSACKBlocks(seg, una: TCPSeq.max(sndUna, seg.ack))
+        }
         if sndUna < seg.ack {
             acknowledge(seg, now: now)
         } else if seg.ack == sndUna && seg.payload.isEmpty && !seg.syn && !seg.fin && newWindow == sndWnd
                     && sndUna < sndMax && sndWnd > 0 && state != .timeWait {
             counters.duplicateACKsIn += 1
             let flight = sndMax - sndUna
-            if congestion.duplicateACK(una: sndUna, max: sndMax, flight: flight) == .retransmit {
-                counters.fastRetransmits += 1
-                retransmitFirst = true
+            if congestion.duplicateACK(una: sndUna, max: sndMax, flight: flight, sack: sack) == .retransmit {
+                startedFastRecovery()
             }
+        }
+        // RFC 6675 section 5: the first unacknowledged segment is lost once more than
+        // (DupThresh - 1) * SMSS bytes above it are SACKed, however few ACKs said so (a
+        // super-segment lost in part is followed by few, or none).
+        if sack && congestion.mayRecover(una: sndUna) && sndUna < sndMax && sndWnd > 0 && state != .timeWait
+            && scoreboard.bytes > 2 * smss {
+            congestion.enterRecovery(max: sndMax, flight: sndMax - sndUna, sack: true)
+            startedFastRecovery()
         }
         if sndWl1 < seg.seq || (sndWl1 == seg.seq && sndWl2 <= seg.ack) {
             sndWnd = newWindow
@@ -482,6 +505,25 @@ final class Connection {
         return .none
     }
 
+    /// The blocks of a segment's SACK option, those within [`una`, SND.MAX], onto the scoreboard.
+    private func recordSACKBlocks(_ seg: Segment, una: TCPSeq) {
+        for index in 0..<seg.options.sackBlockCount {
+            let block = seg.sackBlock(index)
+            scoreboard.add(left: block.left, right: block.right, una: una, max: sndMax)
+        }
+    }
+
+    /// Fast retransmit: the first unacknowledged segment goes at the next dispatch; with
+    /// SACK the holes after it follow as `pipe` leaves room.
+    private func startedFastRecovery() {
+        counters.fastRetransmits += 1
+        if congestion.sackRecovery {
+            counters.sackRecoveries += 1
+            highRetransmitted = sndUna
+        }
+        retransmitFirst = true
+    }
+
     /// New data acknowledged (SND.UNA < SEG.ACK <= SND.MAX).
     private func acknowledge(_ seg: Segment, now: TCPInstant) {
         let acked = seg.ack - sndUna
@@ -495,6 +537,7 @@ final class Connection {
         }
         sndUna = seg.ack
         if sndNxt < sndUna { sndNxt = sndUna }
+        scoreboard.acknowledge(upTo: sndUna)
         retries = 0
 
         if timestamps, let echo = seg.options.timestamp?.echo, echo != 0 {
@@ -512,6 +555,11 @@ final class Connection {
             retransmitFirst = true
             restart = false
         case .retransmitAndRestartTimer:
+            retransmitFirst = true
+        }
+        if congestion.sackRecovery && scoreboard.isEmpty && highRetransmitted <= sndUna && sndUna < sndMax {
+            // A partial ACK with nothing SACKed above it: the segment at SND.UNA is the next
+            // one lost, as NewReno has it (RFC 6582 section 3.2 step 3).
             retransmitFirst = true
         }
         if sndUna == sndMax {
@@ -775,6 +823,7 @@ final class Connection {
         }
         counters.timeouts += 1
         if state.isSynchronized { congestion.timeout(flight: sndMax - sndUna, max: sndMax) }
+        scoreboard.clear()
         rtt.backOff()
         rttTiming = nil
         sndNxt = sndUna
@@ -855,8 +904,14 @@ final class Connection {
 
         if retransmitFirst {
             retransmitFirst = false
-            if sndUna < sndMax, let segment = dataSegment(at: sndUna, limit: smss, now: now) { return segment }
+            if sndUna < sndMax, let segment = dataSegment(at: sndUna, limit: smss, now: now) {
+                if congestion.sackRecovery {
+                    highRetransmitted = TCPSeq.max(highRetransmitted, sndUna + segment.sequenceLength)
+                }
+                return segment
+            }
         }
+        if congestion.sackRecovery, let segment = holeSegment(now: now) { return segment }
 
         let offset = sndNxt - sendStart
         let available = Swift.max(sendBuffer.count - offset, 0)
@@ -886,7 +941,8 @@ final class Connection {
             lastDataSent = nil
         }
         let inFlight = sndNxt - sndUna
-        let usable = Swift.min(sndWnd, congestion.sendWindow) - inFlight
+        var usable = Swift.min(sndWnd, congestion.sendWindow) - inFlight
+        if congestion.sackRecovery { usable = Swift.min(sndWnd - inFlight, congestion.cwnd - pipe) }
         var length = Swift.min(available, Swift.max(smss, config.superSegmentBytes), Swift.max(usable, 0))
         if length > 0 && length < smss {
             if length < available {
@@ -914,6 +970,27 @@ final class Connection {
             return makeSegment(seq: sndNxt, flags: TCPFlags.ack, now: now)
         }
         return nil
+    }
+
+    /// RFC 6675's pipe, the bytes taken to be in the network, reckoned as Linux's FACK
+    /// did: what was sent above the highest SACKed byte, and what was retransmitted into
+    /// the holes below it; the rest of the holes is taken as lost.
+    private var pipe: Int {
+        let lostEnd = scoreboard.highest ?? sndUna
+        let retransmittedEnd = TCPSeq.min(TCPSeq.max(highRetransmitted, sndUna), lostEnd)
+        let retransmitted = (retransmittedEnd - sndUna) - scoreboard.bytes(below: retransmittedEnd)
+        return (sndMax - lostEnd) + retransmitted
+    }
+
+    /// In a SACK recovery, the next hole not yet retransmitted (RFC 6675 section 4's
+    /// NextSeg, rule 1), one SMSS at most, if cwnd leaves room over `pipe`.
+    private func holeSegment(now: TCPInstant) -> TCPOutgoingSegment? {
+        guard congestion.cwnd - pipe >= smss,
+              let hole = scoreboard.hole(from: TCPSeq.max(highRetransmitted, sndUna)),
+              let segment = dataSegment(at: hole.start, limit: Swift.min(hole.end - hole.start, smss), now: now)
+        else { return nil }
+        highRetransmitted = hole.start + Swift.max(segment.sequenceLength, 1)
+        return segment
     }
 
     private var persistInterval: TCPDuration {
