@@ -658,6 +658,7 @@ final class TCPService {
             "super_segments_sent": .integer(Int64(superSegmentsSent)),
             "fast_retransmits": .integer(Int64(repair.fastRetransmits)),
             "sack_recoveries": .integer(Int64(repair.sackRecoveries)),
+            "tail_loss_probes": .integer(Int64(repair.tailLossProbes)),
             "timeouts": .integer(Int64(repair.timeouts)),
             "held": .array(held),
         ])

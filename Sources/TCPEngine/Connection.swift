@@ -133,6 +133,13 @@ final class Connection {
     /// recovery has retransmitted (RFC 6675's HighRxt).
     private var scoreboard = SACKScoreboard()
     private var highRetransmitted = TCPSeq(0)
+    /// SND.MAX when the latest hole was retransmitted: data past it SACKed while the holes
+    /// before stay holes says those retransmissions were lost too.
+    private var retransmittedBelow: TCPSeq?
+    /// The tail loss probe (RFC 8985 section 7, with SACK): when it is due, and the end
+    /// of what was sent when the probe went, until an ACK passes it.
+    private(set) var tailProbeDeadline: TCPInstant?
+    private var tailProbeEnd: TCPSeq?
     /// When data was last sent (RFC 5681 section 4.1's idle test).
     private var lastDataSent: TCPInstant?
 
@@ -385,8 +392,19 @@ final class Connection {
         // RFC 6675 section 5: the first unacknowledged segment is lost once more than
         // (DupThresh - 1) * SMSS bytes above it are SACKed, however few ACKs said so (a
         // super-segment lost in part is followed by few, or none).
+        // A tail loss probe SACKed while what was sent before it is not: that is lost
+        // (RFC 8985 section 7.4's detection, by the probe's ACK).
+        if congestion.sackRecovery, let mark = retransmittedBelow, let highest = scoreboard.highest,
+           mark < highest, sndUna < highRetransmitted {
+            // Sent after the retransmissions, received before them: they are lost (RACK's
+            // reasoning, RFC 8985 section 6.2, without its timers): the holes go again.
+            highRetransmitted = sndUna
+            retransmittedBelow = nil
+            counters.lostRetransmissions += 1
+            retransmitFirst = true
+        }
         if sack && congestion.mayRecover(una: sndUna) && sndUna < sndMax && sndWnd > 0 && state != .timeWait
-            && scoreboard.bytes > 2 * smss {
+            && (scoreboard.bytes > 2 * smss || tailProbeEnd != nil && !scoreboard.isEmpty) {
             congestion.enterRecovery(max: sndMax, flight: sndMax - sndUna, sack: true)
             startedFastRecovery()
         }
@@ -517,9 +535,12 @@ final class Connection {
     /// SACK the holes after it follow as `pipe` leaves room.
     private func startedFastRecovery() {
         counters.fastRetransmits += 1
+        tailProbeDeadline = nil
+        tailProbeEnd = nil
         if congestion.sackRecovery {
             counters.sackRecoveries += 1
             highRetransmitted = sndUna
+            retransmittedBelow = nil
         }
         retransmitFirst = true
     }
@@ -567,6 +588,45 @@ final class Connection {
         } else if restart || retransmitDeadline == nil {
             retransmitDeadline = now + rtt.rto
         }
+        if let end = tailProbeEnd, end <= sndUna { tailProbeEnd = nil }
+        armTailProbe(now)
+    }
+
+    /// RFC 8985 section 7.2: with data out, no recovery running and no probe unanswered, a
+    /// probe is due after two smoothed round trips (10 ms at least; 200 ms more when one
+    /// segment is out, for the peer's delayed ACK), if that comes before the RTO. Only when
+    /// sending super-segments: then a whole flight is often one segment, and when it is
+    /// lost no later one draws the SACK blocks that would start a recovery.
+    private func armTailProbe(_ now: TCPInstant) {
+        tailProbeDeadline = nil
+        guard sack, config.superSegmentBytes > 0, rtt.hasSample, tailProbeEnd == nil, !congestion.inRecovery, sndUna < sndMax,
+              state.isSynchronized, let rto = retransmitDeadline else { return }
+        var timeout = TCPDuration(microseconds: Swift.max(2 * rtt.srtt, 10_000))
+        if sndMax - sndUna <= smss { timeout = timeout + .milliseconds(200) }
+        if now + timeout < rto { tailProbeDeadline = now + timeout }
+    }
+
+    /// The tail loss probe (RFC 8985 section 7.3): new data if the window takes it, else the
+    /// last SMSS sent, again; its ACK says what of the tail was lost (SACK blocks) or that
+    /// nothing else was.
+    private func tailProbe(now: TCPInstant) -> TCPOutgoingSegment? {
+        guard state.isSynchronized, sndUna < sndMax, sndWnd > 0, !congestion.inRecovery, sndNxt == sndMax else { return nil }
+        let available = sendBuffer.count - (sndNxt - sendStart)
+        var segment: TCPOutgoingSegment?
+        if available > 0 && sndNxt - sndUna + Swift.min(available, smss) <= sndWnd {
+            segment = dataSegment(at: sndNxt, limit: smss, now: now)
+        }
+        if segment == nil {
+            let dataEnd = finSeq.map { TCPSeq.min($0, sndMax) } ?? sndMax
+            let start = TCPSeq.max(sndUna, dataEnd - smss)
+            segment = dataSegment(at: start, limit: dataEnd - start, now: now)
+        }
+        guard segment != nil else { return nil }
+        counters.tailLossProbes += 1
+        tailProbeEnd = sndMax
+        tailProbeDeadline = nil
+        retransmitDeadline = now + rtt.rto
+        return segment
     }
 
     /// Data at or after RCV.NXT: in order into the receive buffer, out of order past it
@@ -629,6 +689,7 @@ final class Connection {
             delayedACKDeadline = nil
             persistDeadline = nil
             closeDeadline = nil
+            tailProbeDeadline = nil
             if inBacklog {
                 inBacklog = false
                 listener?.synReceived -= 1
@@ -639,6 +700,7 @@ final class Connection {
     private func enterTimeWait(_ now: TCPInstant) {
         enter(.timeWait)
         retransmitDeadline = nil
+        tailProbeDeadline = nil
         persistDeadline = nil
         closeDeadline = now + config.timeWait
         pendingEvents.insert(.closed)
@@ -753,6 +815,7 @@ final class Connection {
         var earliest = retransmitDeadline
         if let deadline = delayedACKDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
         if let deadline = persistDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
+        if let deadline = tailProbeDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
         if let deadline = closeDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
         return earliest
     }
@@ -773,6 +836,11 @@ final class Connection {
         }
         if let deadline = retransmitDeadline, deadline <= now {
             retransmissionTimeout(now)
+        }
+        var tailProbeDue = false
+        if let deadline = tailProbeDeadline, deadline <= now {
+            tailProbeDeadline = nil
+            tailProbeDue = true
         }
         if let deadline = persistDeadline, deadline <= now {
             persistDeadline = nil
@@ -804,6 +872,11 @@ final class Connection {
             emit(segment)
             return
         }
+        if tailProbeDue, let segment = tailProbe(now: now) {
+            counters.segmentsOut += 1
+            counters.bytesOut += segment.payloadLength
+            emit(segment)
+        }
         var segmentsLeft = 1024
         while segmentsLeft > 0, let segment = nextSegment(now: now) {
             counters.segmentsOut += 1
@@ -824,6 +897,8 @@ final class Connection {
         counters.timeouts += 1
         if state.isSynchronized { congestion.timeout(flight: sndMax - sndUna, max: sndMax) }
         scoreboard.clear()
+        tailProbeDeadline = nil
+        tailProbeEnd = nil
         rtt.backOff()
         rttTiming = nil
         sndNxt = sndUna
@@ -907,6 +982,7 @@ final class Connection {
             if sndUna < sndMax, let segment = dataSegment(at: sndUna, limit: smss, now: now) {
                 if congestion.sackRecovery {
                     highRetransmitted = TCPSeq.max(highRetransmitted, sndUna + segment.sequenceLength)
+                    retransmittedBelow = sndMax
                 }
                 return segment
             }
@@ -990,6 +1066,7 @@ final class Connection {
               let segment = dataSegment(at: hole.start, limit: Swift.min(hole.end - hole.start, smss), now: now)
         else { return nil }
         highRetransmitted = hole.start + Swift.max(segment.sequenceLength, 1)
+        retransmittedBelow = sndMax
         return segment
     }
 
@@ -1038,7 +1115,8 @@ final class Connection {
             rttTiming = (end, now)
         }
         if seq == sndNxt { sndNxt = end }
-        if sndMax < end { sndMax = end }
+        let newData = sndMax < end
+        if newData { sndMax = end }
         if retransmitDeadline == nil {
             // Into a closed window (a FIN, a probe) the persist timer watches instead.
             if sndWnd > 0 {
@@ -1047,6 +1125,7 @@ final class Connection {
                 persistDeadline = now + persistInterval
             }
         }
+        if newData { armTailProbe(now) }
         return segment
     }
 

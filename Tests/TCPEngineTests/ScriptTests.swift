@@ -47,8 +47,10 @@ final class ScriptTests: XCTestCase {
         "rst-synchronized",
         "sack-bogus-blocks",
         "sack-limits",
+        "sack-lost-retransmission",
         "sack-renege-timeout",
         "sack-super-segment-hole",
+        "sack-tail-loss-probe",
         "sack-two-holes",
         "super-segments",
         "super-segments-no-sack",
@@ -101,8 +103,10 @@ final class ScriptTests: XCTestCase {
     func testRstSynchronized() { run("rst-synchronized") }
     func testSackBogusBlocks() { run("sack-bogus-blocks") }
     func testSackLimits() { run("sack-limits") }
+    func testSackLostRetransmission() { run("sack-lost-retransmission") }
     func testSackRenegeTimeout() { run("sack-renege-timeout") }
     func testSackSuperSegmentHole() { run("sack-super-segment-hole") }
+    func testSackTailLossProbe() { run("sack-tail-loss-probe") }
     func testSackTwoHoles() { run("sack-two-holes") }
     func testSuperSegments() { run("super-segments") }
     func testSuperSegmentsClose() { run("super-segments-close") }
