@@ -639,6 +639,7 @@ final class TCPService {
     /// tapir.stats().tcp: the engine's counters, and each connection the scripts hold.
     var encodedStats: EncodedValue {
         let counters = engine.counters
+        let repair = engine.lossRepair
         var held: [EncodedValue] = []
         for connection in connections.values.sorted(by: { $0.id < $1.id }) {
             guard let described = describe(connection.id) else { continue }
@@ -655,6 +656,10 @@ final class TCPService {
             "syn_cookies_accepted": .integer(Int64(counters.synCookiesAccepted)),
             "syns_dropped": .integer(Int64(counters.synsDropped)),
             "super_segments_sent": .integer(Int64(superSegmentsSent)),
+            "fast_retransmits": .integer(Int64(repair.fastRetransmits)),
+            "sack_recoveries": .integer(Int64(repair.sackRecoveries)),
+            "tail_loss_probes": .integer(Int64(repair.tailLossProbes)),
+            "timeouts": .integer(Int64(repair.timeouts)),
             "held": .array(held),
         ])
     }

@@ -8,6 +8,8 @@ struct Segment {
     var window: UInt16
     var payload: UnsafeRawBufferPointer
     var options: ReceivedOptions
+    /// The option bytes, valid while the segment is processed.
+    var optionBytes: UnsafeRawBufferPointer
 
     init(_ packet: TCPPacket) {
         seq = TCPSeq(packet.seq)
@@ -16,6 +18,13 @@ struct Segment {
         window = packet.window
         payload = packet.payload
         options = ReceivedOptions(packet)
+        optionBytes = packet.options
+    }
+
+    /// SACK block `index`, below `options.sackBlockCount`: its left and right edges.
+    func sackBlock(_ index: Int) -> (left: TCPSeq, right: TCPSeq) {
+        let at = options.sackBlocksAt + 8 * index
+        return (TCPSeq(optionBytes.loadBigEndianU32(at)), TCPSeq(optionBytes.loadBigEndianU32(at + 4)))
     }
 
     var syn: Bool { flags & TCPFlags.syn != 0 }
@@ -120,6 +129,17 @@ final class Connection {
     /// 3.8.6.1 keeps probing while the peer answers; one that never does is given up).
     private var probesUnanswered = 0
     private var congestion: NewReno
+    /// What the peer SACKed above SND.UNA (with `sack` on), and the end of what this
+    /// recovery has retransmitted (RFC 6675's HighRxt).
+    private var scoreboard = SACKScoreboard()
+    private var highRetransmitted = TCPSeq(0)
+    /// SND.MAX when the latest hole was retransmitted: data past it SACKed while the holes
+    /// before stay holes says those retransmissions were lost too.
+    private var retransmittedBelow: TCPSeq?
+    /// The tail loss probe (RFC 8985 section 7, with SACK): when it is due, and the end
+    /// of what was sent when the probe went, until an ACK passes it.
+    private(set) var tailProbeDeadline: TCPInstant?
+    private var tailProbeEnd: TCPSeq?
     /// When data was last sent (RFC 5681 section 4.1's idle test).
     private var lastDataSent: TCPInstant?
 
@@ -356,16 +376,37 @@ final class Connection {
             return .none
         }
         let newWindow = Int(seg.window) << Int(segment.syn ? 0 : sndShift)
+        if sack && seg.options.sackBlockCount > 0 {
+            recordSACKBlocks(seg, una: TCPSeq.max(sndUna, seg.ack))
+        }
         if sndUna < seg.ack {
             acknowledge(seg, now: now)
         } else if seg.ack == sndUna && seg.payload.isEmpty && !seg.syn && !seg.fin && newWindow == sndWnd
                     && sndUna < sndMax && sndWnd > 0 && state != .timeWait {
             counters.duplicateACKsIn += 1
             let flight = sndMax - sndUna
-            if congestion.duplicateACK(una: sndUna, max: sndMax, flight: flight) == .retransmit {
-                counters.fastRetransmits += 1
-                retransmitFirst = true
+            if congestion.duplicateACK(una: sndUna, max: sndMax, flight: flight, sack: sack) == .retransmit {
+                startedFastRecovery()
             }
+        }
+        // RFC 6675 section 5: the first unacknowledged segment is lost once more than
+        // (DupThresh - 1) * SMSS bytes above it are SACKed, however few ACKs said so (a
+        // super-segment lost in part is followed by few, or none).
+        // A tail loss probe SACKed while what was sent before it is not: that is lost
+        // (RFC 8985 section 7.4's detection, by the probe's ACK).
+        if congestion.sackRecovery, let mark = retransmittedBelow, let highest = scoreboard.highest,
+           mark < highest, sndUna < highRetransmitted {
+            // Sent after the retransmissions, received before them: they are lost (RACK's
+            // reasoning, RFC 8985 section 6.2, without its timers): the holes go again.
+            highRetransmitted = sndUna
+            retransmittedBelow = nil
+            counters.lostRetransmissions += 1
+            retransmitFirst = true
+        }
+        if sack && congestion.mayRecover(una: sndUna) && sndUna < sndMax && sndWnd > 0 && state != .timeWait
+            && (scoreboard.bytes > 2 * smss || tailProbeEnd != nil && !scoreboard.isEmpty) {
+            congestion.enterRecovery(max: sndMax, flight: sndMax - sndUna, sack: true)
+            startedFastRecovery()
         }
         if sndWl1 < seg.seq || (sndWl1 == seg.seq && sndWl2 <= seg.ack) {
             sndWnd = newWindow
@@ -482,6 +523,28 @@ final class Connection {
         return .none
     }
 
+    /// The blocks of a segment's SACK option, those within [`una`, SND.MAX], onto the scoreboard.
+    private func recordSACKBlocks(_ seg: Segment, una: TCPSeq) {
+        for index in 0..<seg.options.sackBlockCount {
+            let block = seg.sackBlock(index)
+            scoreboard.add(left: block.left, right: block.right, una: una, max: sndMax)
+        }
+    }
+
+    /// Fast retransmit: the first unacknowledged segment goes at the next dispatch; with
+    /// SACK the holes after it follow as `pipe` leaves room.
+    private func startedFastRecovery() {
+        counters.fastRetransmits += 1
+        tailProbeDeadline = nil
+        tailProbeEnd = nil
+        if congestion.sackRecovery {
+            counters.sackRecoveries += 1
+            highRetransmitted = sndUna
+            retransmittedBelow = nil
+        }
+        retransmitFirst = true
+    }
+
     /// New data acknowledged (SND.UNA < SEG.ACK <= SND.MAX).
     private func acknowledge(_ seg: Segment, now: TCPInstant) {
         let acked = seg.ack - sndUna
@@ -495,6 +558,7 @@ final class Connection {
         }
         sndUna = seg.ack
         if sndNxt < sndUna { sndNxt = sndUna }
+        scoreboard.acknowledge(upTo: sndUna)
         retries = 0
 
         if timestamps, let echo = seg.options.timestamp?.echo, echo != 0 {
@@ -514,11 +578,55 @@ final class Connection {
         case .retransmitAndRestartTimer:
             retransmitFirst = true
         }
+        if congestion.sackRecovery && scoreboard.isEmpty && highRetransmitted <= sndUna && sndUna < sndMax {
+            // A partial ACK with nothing SACKed above it: the segment at SND.UNA is the next
+            // one lost, as NewReno has it (RFC 6582 section 3.2 step 3).
+            retransmitFirst = true
+        }
         if sndUna == sndMax {
             retransmitDeadline = nil
         } else if restart || retransmitDeadline == nil {
             retransmitDeadline = now + rtt.rto
         }
+        if let end = tailProbeEnd, end <= sndUna { tailProbeEnd = nil }
+        armTailProbe(now)
+    }
+
+    /// RFC 8985 section 7.2: with data out, no recovery running and no probe unanswered, a
+    /// probe is due after two smoothed round trips (10 ms at least; 200 ms more when one
+    /// segment is out, for the peer's delayed ACK), if that comes before the RTO. Only when
+    /// sending super-segments: then a whole flight is often one segment, and when it is
+    /// lost no later one draws the SACK blocks that would start a recovery.
+    private func armTailProbe(_ now: TCPInstant) {
+        tailProbeDeadline = nil
+        guard sack, config.superSegmentBytes > 0, rtt.hasSample, tailProbeEnd == nil, !congestion.inRecovery, sndUna < sndMax,
+              state.isSynchronized, let rto = retransmitDeadline else { return }
+        var timeout = TCPDuration(microseconds: Swift.max(2 * rtt.srtt, 10_000))
+        if sndMax - sndUna <= smss { timeout = timeout + .milliseconds(200) }
+        if now + timeout < rto { tailProbeDeadline = now + timeout }
+    }
+
+    /// The tail loss probe (RFC 8985 section 7.3): new data if the window takes it, else the
+    /// last SMSS sent, again; its ACK says what of the tail was lost (SACK blocks) or that
+    /// nothing else was.
+    private func tailProbe(now: TCPInstant) -> TCPOutgoingSegment? {
+        guard state.isSynchronized, sndUna < sndMax, sndWnd > 0, !congestion.inRecovery, sndNxt == sndMax else { return nil }
+        let available = sendBuffer.count - (sndNxt - sendStart)
+        var segment: TCPOutgoingSegment?
+        if available > 0 && sndNxt - sndUna + Swift.min(available, smss) <= sndWnd {
+            segment = dataSegment(at: sndNxt, limit: smss, now: now)
+        }
+        if segment == nil {
+            let dataEnd = finSeq.map { TCPSeq.min($0, sndMax) } ?? sndMax
+            let start = TCPSeq.max(sndUna, dataEnd - smss)
+            segment = dataSegment(at: start, limit: dataEnd - start, now: now)
+        }
+        guard segment != nil else { return nil }
+        counters.tailLossProbes += 1
+        tailProbeEnd = sndMax
+        tailProbeDeadline = nil
+        retransmitDeadline = now + rtt.rto
+        return segment
     }
 
     /// Data at or after RCV.NXT: in order into the receive buffer, out of order past it
@@ -581,6 +689,7 @@ final class Connection {
             delayedACKDeadline = nil
             persistDeadline = nil
             closeDeadline = nil
+            tailProbeDeadline = nil
             if inBacklog {
                 inBacklog = false
                 listener?.synReceived -= 1
@@ -591,6 +700,7 @@ final class Connection {
     private func enterTimeWait(_ now: TCPInstant) {
         enter(.timeWait)
         retransmitDeadline = nil
+        tailProbeDeadline = nil
         persistDeadline = nil
         closeDeadline = now + config.timeWait
         pendingEvents.insert(.closed)
@@ -705,6 +815,7 @@ final class Connection {
         var earliest = retransmitDeadline
         if let deadline = delayedACKDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
         if let deadline = persistDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
+        if let deadline = tailProbeDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
         if let deadline = closeDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
         return earliest
     }
@@ -725,6 +836,11 @@ final class Connection {
         }
         if let deadline = retransmitDeadline, deadline <= now {
             retransmissionTimeout(now)
+        }
+        var tailProbeDue = false
+        if let deadline = tailProbeDeadline, deadline <= now {
+            tailProbeDeadline = nil
+            tailProbeDue = true
         }
         if let deadline = persistDeadline, deadline <= now {
             persistDeadline = nil
@@ -756,6 +872,11 @@ final class Connection {
             emit(segment)
             return
         }
+        if tailProbeDue, let segment = tailProbe(now: now) {
+            counters.segmentsOut += 1
+            counters.bytesOut += segment.payloadLength
+            emit(segment)
+        }
         var segmentsLeft = 1024
         while segmentsLeft > 0, let segment = nextSegment(now: now) {
             counters.segmentsOut += 1
@@ -775,6 +896,9 @@ final class Connection {
         }
         counters.timeouts += 1
         if state.isSynchronized { congestion.timeout(flight: sndMax - sndUna, max: sndMax) }
+        scoreboard.clear()
+        tailProbeDeadline = nil
+        tailProbeEnd = nil
         rtt.backOff()
         rttTiming = nil
         sndNxt = sndUna
@@ -855,8 +979,15 @@ final class Connection {
 
         if retransmitFirst {
             retransmitFirst = false
-            if sndUna < sndMax, let segment = dataSegment(at: sndUna, limit: smss, now: now) { return segment }
+            if sndUna < sndMax, let segment = dataSegment(at: sndUna, limit: smss, now: now) {
+                if congestion.sackRecovery {
+                    highRetransmitted = TCPSeq.max(highRetransmitted, sndUna + segment.sequenceLength)
+                    retransmittedBelow = sndMax
+                }
+                return segment
+            }
         }
+        if congestion.sackRecovery, let segment = holeSegment(now: now) { return segment }
 
         let offset = sndNxt - sendStart
         let available = Swift.max(sendBuffer.count - offset, 0)
@@ -886,7 +1017,8 @@ final class Connection {
             lastDataSent = nil
         }
         let inFlight = sndNxt - sndUna
-        let usable = Swift.min(sndWnd, congestion.sendWindow) - inFlight
+        var usable = Swift.min(sndWnd, congestion.sendWindow) - inFlight
+        if congestion.sackRecovery { usable = Swift.min(sndWnd - inFlight, congestion.cwnd - pipe) }
         var length = Swift.min(available, Swift.max(smss, config.superSegmentBytes), Swift.max(usable, 0))
         if length > 0 && length < smss {
             if length < available {
@@ -914,6 +1046,28 @@ final class Connection {
             return makeSegment(seq: sndNxt, flags: TCPFlags.ack, now: now)
         }
         return nil
+    }
+
+    /// RFC 6675's pipe, the bytes taken to be in the network, reckoned as Linux's FACK
+    /// did: what was sent above the highest SACKed byte, and what was retransmitted into
+    /// the holes below it; the rest of the holes is taken as lost.
+    private var pipe: Int {
+        let lostEnd = scoreboard.highest ?? sndUna
+        let retransmittedEnd = TCPSeq.min(TCPSeq.max(highRetransmitted, sndUna), lostEnd)
+        let retransmitted = (retransmittedEnd - sndUna) - scoreboard.bytes(below: retransmittedEnd)
+        return (sndMax - lostEnd) + retransmitted
+    }
+
+    /// In a SACK recovery, the next hole not yet retransmitted (RFC 6675 section 4's
+    /// NextSeg, rule 1), one SMSS at most, if cwnd leaves room over `pipe`.
+    private func holeSegment(now: TCPInstant) -> TCPOutgoingSegment? {
+        guard congestion.cwnd - pipe >= smss,
+              let hole = scoreboard.hole(from: TCPSeq.max(highRetransmitted, sndUna)),
+              let segment = dataSegment(at: hole.start, limit: Swift.min(hole.end - hole.start, smss), now: now)
+        else { return nil }
+        highRetransmitted = hole.start + Swift.max(segment.sequenceLength, 1)
+        retransmittedBelow = sndMax
+        return segment
     }
 
     private var persistInterval: TCPDuration {
@@ -961,7 +1115,8 @@ final class Connection {
             rttTiming = (end, now)
         }
         if seq == sndNxt { sndNxt = end }
-        if sndMax < end { sndMax = end }
+        let newData = sndMax < end
+        if newData { sndMax = end }
         if retransmitDeadline == nil {
             // Into a closed window (a FIN, a probe) the persist timer watches instead.
             if sndWnd > 0 {
@@ -970,6 +1125,7 @@ final class Connection {
                 persistDeadline = now + persistInterval
             }
         }
+        if newData { armTailProbe(now) }
         return segment
     }
 

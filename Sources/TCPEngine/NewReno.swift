@@ -1,11 +1,16 @@
 /// Congestion control: slow start and congestion avoidance (RFC 5681), fast retransmit
-/// and NewReno fast recovery (RFC 6582). Windows in bytes.
+/// and NewReno fast recovery (RFC 6582); with a peer that sends SACK blocks, recovery by
+/// the scoreboard instead (RFC 6675: cwnd is ssthresh through it, and the connection
+/// sends while its estimate of what is in flight, `pipe`, leaves room). Windows in bytes.
 struct NewReno {
     var cwnd: Int
     var ssthresh = 1 << 30
     var duplicateACKs = 0
     var recover: TCPSeq
     var inRecovery = false
+    /// This recovery is RFC 6675's (the peer sends SACK blocks): no inflation by
+    /// duplicate ACKs, no retransmission on a partial ACK (the holes go as `pipe` allows).
+    var sackRecovery = false
     var partialACKs = 0
     let smss: Int
 
@@ -44,12 +49,15 @@ struct NewReno {
     mutating func newACK(acked: Int, ack: TCPSeq, flight: Int) -> Response {
         if inRecovery {
             if recover < ack {
-                // Full acknowledgment (RFC 6582 section 3.2 step 3, option 1).
-                cwnd = Swift.min(ssthresh, Swift.max(flight - acked, smss) + smss)
+                // Full acknowledgment (RFC 6582 section 3.2 step 3, option 1; after a SACK
+                // recovery cwnd stays at ssthresh, as RFC 6675 left it).
+                if !sackRecovery { cwnd = Swift.min(ssthresh, Swift.max(flight - acked, smss) + smss) }
                 inRecovery = false
+                sackRecovery = false
                 duplicateACKs = 0
                 return .none
             }
+            if sackRecovery { return .none }
             // Partial acknowledgment: deflate by what it acked, add back one SMSS if it acked that much.
             cwnd = Swift.max(cwnd - acked, smss) + (acked >= smss ? smss : 0)
             partialACKs += 1
@@ -64,24 +72,36 @@ struct NewReno {
         return .none
     }
 
-    /// A duplicate ACK (RFC 5681 section 2's definition) of `una`.
-    mutating func duplicateACK(una: TCPSeq, max: TCPSeq, flight: Int) -> Response {
+    /// A duplicate ACK (RFC 5681 section 2's definition) of `una`. `sack`: the peer sends
+    /// SACK blocks, so a recovery this starts is RFC 6675's.
+    mutating func duplicateACK(una: TCPSeq, max: TCPSeq, flight: Int, sack: Bool) -> Response {
         duplicateACKs += 1
         if inRecovery {
-            cwnd += smss
+            if !sackRecovery { cwnd += smss }
             return .none
         }
-        // RFC 6582 section 3.2 step 2: only if the ACK covers `recover` (so not again for
-        // the duplicates of data sent before a previous recovery or timeout ended).
-        guard duplicateACKs == 3, recover < una else {
+        guard duplicateACKs == 3, mayRecover(una: una) else {
             return .none
         }
+        enterRecovery(max: max, flight: flight, sack: sack)
+        return .retransmit
+    }
+
+    /// RFC 6582 section 3.2 step 2 (and RFC 6675 section 5's RecoveryPoint): a recovery
+    /// starts only once the ACKs cover `recover`, so not again for the duplicates of data
+    /// sent before a previous recovery or timeout ended.
+    func mayRecover(una: TCPSeq) -> Bool { !inRecovery && recover < una }
+
+    /// Fast retransmit: ssthresh halves the flight; with SACK cwnd is ssthresh (RFC 6675
+    /// section 5 step 4.2), without it ssthresh plus the three segments the duplicates
+    /// say have left (RFC 6582).
+    mutating func enterRecovery(max: TCPSeq, flight: Int, sack: Bool) {
         ssthresh = Swift.max(flight / 2, 2 * smss)
         recover = max
-        cwnd = ssthresh + 3 * smss
+        cwnd = sack ? ssthresh : ssthresh + 3 * smss
         inRecovery = true
+        sackRecovery = sack
         partialACKs = 0
-        return .retransmit
     }
 
     /// The retransmission timer expired (RFC 5681 section 3.1, RFC 6582 section 3.2 step 4).
@@ -89,6 +109,7 @@ struct NewReno {
         ssthresh = Swift.max(flight / 2, 2 * smss)
         cwnd = smss
         inRecovery = false
+        sackRecovery = false
         duplicateACKs = 0
         recover = max
     }

@@ -6,6 +6,10 @@ struct ReceivedOptions {
     var windowScale: UInt8?
     var sackPermitted = false
     var timestamp: (value: UInt32, echo: UInt32)?
+    /// The SACK option's blocks (RFC 2018: at most four fit): where they start in the
+    /// segment's option bytes and how many there are (see `Segment.sackBlock`).
+    var sackBlocksAt = 0
+    var sackBlockCount = 0
 
     init(_ segment: TCPPacket) {
         let bytes = segment.options
@@ -29,6 +33,9 @@ struct ReceivedOptions {
                 sackPermitted = true
             case (TCPOptionKind.timestamps, 10):
                 timestamp = (bytes.loadBigEndianU32(at + 2), bytes.loadBigEndianU32(at + 6))
+            case (TCPOptionKind.sack, _) where length >= 10 && (length - 2) % 8 == 0:
+                sackBlocksAt = at + 2
+                sackBlockCount = Swift.min((length - 2) / 8, 4)
             default:
                 break
             }

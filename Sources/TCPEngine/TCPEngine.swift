@@ -8,6 +8,8 @@ import Packets
 public final class TCPEngine {
     public let configuration: TCPConfiguration
     public private(set) var counters = TCPEngineCounters()
+    /// The loss repair of the connections freed so far (see `lossRepair`).
+    private var freedLossRepair = TCPLossRepair()
 
     private var slots: [Connection?]
     private var generations: [UInt32]
@@ -228,6 +230,7 @@ public final class TCPEngine {
         freeSlots.append(slot)
         connectionCount -= 1
         counters.connectionsFreed += 1
+        freedLossRepair.add(connection.counters)
         while highWater > 0 && slots[highWater - 1] == nil { highWater -= 1 }
     }
 
@@ -494,6 +497,15 @@ public final class TCPEngine {
 
     public func state(_ socket: TCPSocket) -> TCPState? { connection(socket)?.state }
     public func counters(_ socket: TCPSocket) -> TCPConnectionCounters? { connection(socket)?.counters }
+
+    /// How every connection, freed or live, repaired loss.
+    public var lossRepair: TCPLossRepair {
+        var total = freedLossRepair
+        for slot in 0..<highWater {
+            if let connection = slots[slot] { total.add(connection.counters) }
+        }
+        return total
+    }
     public func endpoints(_ socket: TCPSocket) -> TCPFourTuple? { connection(socket)?.tuple }
 
     /// Bytes waiting to be read.

@@ -94,6 +94,12 @@ public struct TCPConnectionCounters: Hashable, Sendable {
     public var retransmittedSegments = 0
     public var timeouts = 0
     public var fastRetransmits = 0
+    /// Fast recoveries led by the peer's SACK blocks (RFC 6675), a part of `fastRetransmits`.
+    public var sackRecoveries = 0
+    /// Tail loss probes sent (RFC 8985 section 7).
+    public var tailLossProbes = 0
+    /// Retransmissions in a SACK recovery found lost (data sent after them SACKed first).
+    public var lostRetransmissions = 0
     public var duplicateACKsIn = 0
     public var outOfOrderSegments = 0
     public var outOfOrderRefused = 0
@@ -101,6 +107,27 @@ public struct TCPConnectionCounters: Hashable, Sendable {
     public var pawsDrops = 0
     public var zeroWindowProbes = 0
     public var unacceptableSegments = 0
+}
+
+/// Loss repair summed over connections.
+public struct TCPLossRepair: Hashable, Sendable {
+    /// Fast retransmits, each beginning a fast recovery.
+    public var fastRetransmits = 0
+    /// The fast recoveries led by the peer's SACK blocks (RFC 6675).
+    public var sackRecoveries = 0
+    /// Tail loss probes sent (RFC 8985 section 7).
+    public var tailLossProbes = 0
+    /// Retransmission timeouts.
+    public var timeouts = 0
+
+    public init() {}
+
+    mutating func add(_ counters: TCPConnectionCounters) {
+        fastRetransmits += counters.fastRetransmits
+        sackRecoveries += counters.sackRecoveries
+        tailLossProbes += counters.tailLossProbes
+        timeouts += counters.timeouts
+    }
 }
 
 /// Engine-wide counters.

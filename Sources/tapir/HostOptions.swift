@@ -27,8 +27,8 @@ struct HostOptions: ParsableArguments {
     @Option(name: .long, help: "KiB of send and of receive buffer per TCP connection.")
     var tcpBuffer: Int = 64
 
-    @Flag(name: .long, help: "With tap offloads, send TCP as super-segments of up to 64 KiB for the kernel to cut (far fewer writes for bulk sending). Off by default: the engine's repair of a super-segment lost on the way is slow (no SACK blocks read; a timeout where the kernel would retransmit at once).")
-    var tcpSuperSegments = false
+    @Flag(name: .long, inversion: .prefixedNo, help: "With tap offloads, send TCP as super-segments of up to 64 KiB for the kernel to cut (far fewer writes for bulk sending; a lost one is repaired from the peer's SACK blocks and a tail loss probe).")
+    var tcpSuperSegments = true
 
     @Option(name: .long, help: "KiB a TCP connection's send and receive buffers may grow to, on demand, as data needs the room (the receive window offered follows, scaled). Default: 1024 with tap offloads (a super-segment is 64 KiB alone), else --tcp-buffer.")
     var tcpBufferLimit: Int?
@@ -77,7 +77,7 @@ struct HostOptions: ParsableArguments {
         options.tcp.sendBufferLimit = limit << 10
         options.tcp.receiveBufferLimit = limit << 10
         // The tap's kernel cuts super-segments (Egress.writeSuperSegment cuts them for any
-        // other device). Asked for: their loss repair is slow (see the option's help).
+        // other device).
         if offloads && tcpSuperSegments { options.tcp.superSegmentBytes = 65000 }
         options.tcp.maxBufferBytes = tcpMemory << 20
         options.tcp.timeWait = .milliseconds(Int64(tcpTimeWait))

@@ -45,8 +45,15 @@ final class ScriptTests: XCTestCase {
         "rst-syn-received",
         "rst-syn-sent",
         "rst-synchronized",
+        "sack-bogus-blocks",
         "sack-limits",
+        "sack-lost-retransmission",
+        "sack-renege-timeout",
+        "sack-super-segment-hole",
+        "sack-tail-loss-probe",
+        "sack-two-holes",
         "super-segments",
+        "super-segments-no-sack",
         "simultaneous-close",
         "simultaneous-open",
         "syn-cookies",
@@ -94,10 +101,17 @@ final class ScriptTests: XCTestCase {
     func testRstSynReceived() { run("rst-syn-received") }
     func testRstSynSent() { run("rst-syn-sent") }
     func testRstSynchronized() { run("rst-synchronized") }
+    func testSackBogusBlocks() { run("sack-bogus-blocks") }
     func testSackLimits() { run("sack-limits") }
+    func testSackLostRetransmission() { run("sack-lost-retransmission") }
+    func testSackRenegeTimeout() { run("sack-renege-timeout") }
+    func testSackSuperSegmentHole() { run("sack-super-segment-hole") }
+    func testSackTailLossProbe() { run("sack-tail-loss-probe") }
+    func testSackTwoHoles() { run("sack-two-holes") }
     func testSuperSegments() { run("super-segments") }
     func testSuperSegmentsClose() { run("super-segments-close") }
     func testSuperSegmentsAbort() { run("super-segments-abort") }
+    func testSuperSegmentsNoSack() { run("super-segments-no-sack") }
     func testSimultaneousClose() { run("simultaneous-close") }
     func testSimultaneousOpen() { run("simultaneous-open") }
     func testSynCookies() { run("syn-cookies") }
