@@ -66,6 +66,8 @@ public final class TapirHost {
     /// The packet-socket devices' kernel filters, kept to what the scripts want.
     private(set) lazy var kernelFilters = KernelFilters(host: self)
     private let readBuffer = ReadBuffer()
+    /// A read burst's small frames, handled after they are read (ReadBatch).
+    private let readBatch = ReadBatch()
     /// Frames a tap's offloads left unfinished, made ordinary for handlers.
     private let unfinishedFrames = UnfinishedFrames()
     private let drain: DeviceDrain
@@ -197,9 +199,7 @@ public final class TapirHost {
     /// then written together when the burst ends.
     private func readable(_ device: HostDevice, _ events: EventSet) {
         egress.isQueueing = true
-        let report = drain.drain(device.device, into: readBuffer.bytes) { bytes in
-            self.handle(bytes, from: device)
-        }
+        let report = readBurst(device)
         egress.isQueueing = false
         tcp.burstEnded()
         if !device.truncationSaid, device.device.counters.truncatedReads > 0 { sayTruncation(on: device) }
@@ -276,12 +276,31 @@ public final class TapirHost {
     /// devices), dispatching each packet. Returns the number of packets handled.
     @discardableResult
     public func pump(_ device: HostDevice) -> Int {
-        let report = drain.drain(device.device, into: readBuffer.bytes) { bytes in
-            self.handle(bytes, from: device)
-        }
+        let report = readBurst(device)
         tcp.burstEnded()
         if case .gone(let reason) = report.stop { deviceGone(device, reason: reason) }
         return report.packets
+    }
+
+    /// Reads what the device holds (DeviceDrain) and handles it: frames that fit a slot of
+    /// the read batch are set aside as they are read and handled together, up to its
+    /// capacity at a time; a larger one is handled when it comes, after those before it.
+    private func readBurst(_ device: HostDevice) -> DeviceDrain.Report {
+        let report = drain.drain(device.device, into: readBuffer.bytes) { bytes in
+            let offload = device.device.offloadHeader
+            if readBatch.add(bytes, offload: offload) {
+                if readBatch.isFull { handleReadBatch(from: device) }
+            } else {
+                handleReadBatch(from: device)
+                handle(bytes, offload: offload, from: device)
+            }
+        }
+        handleReadBatch(from: device)
+        return report
+    }
+
+    private func handleReadBatch(from device: HostDevice) {
+        readBatch.handleAll { bytes, offload in handle(bytes, offload: offload, from: device) }
     }
 
     // MARK: the packet path
@@ -289,7 +308,12 @@ public final class TapirHost {
     /// One packet read from `device`: recorded, shown to the observer, dispatched
     /// (PacketDispatch.handle).
     public func handle(_ bytes: UnsafeRawBufferPointer, from device: HostDevice) {
-        if let offload = device.device.offloadHeader, offload.needsWork {
+        handle(bytes, offload: device.device.offloadHeader, from: device)
+    }
+
+    /// The same with the frame's virtio-net header (nil without offloads) given.
+    private func handle(_ bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?, from device: HostDevice) {
+        if let offload, offload.needsWork {
             return handleUnfinished(bytes, offload, from: device)
         }
         handleOrdinary(bytes, from: device)
