@@ -31,11 +31,11 @@ struct Assembler {
         // ranges[first..<last] touch or overlap [start, end).
         if first == last {
             guard ranges.count < capacity else { return false }
-            insert(Range(start: start, end: end), at: first)
+            ranges.insertInPlace(Range(start: start, end: end), at: first)
         } else {
             let merged = Range(start: Swift.min(start, ranges[first].start), end: Swift.max(end, ranges[last - 1].end))
             ranges[first] = merged
-            remove(first + 1..<last)
+            ranges.removeInPlace(first + 1..<last)
         }
         latest = first
         return true
@@ -46,7 +46,7 @@ struct Assembler {
     mutating func popFront() -> Int {
         guard !ranges.isEmpty, ranges[0].start == 0 else { return 0 }
         let front = ranges[0]
-        remove(0..<1)
+        ranges.removeInPlace(0..<1)
         shift(by: front.end)
         latest = latest > 0 ? latest - 1 : -1
         return front.end
@@ -60,35 +60,13 @@ struct Assembler {
             ranges[index].start -= length
             ranges[index].end -= length
             if ranges[index].end <= 0 {
-                remove(index..<index + 1)
+                ranges.removeInPlace(index..<index + 1)
                 if latest == index { latest = -1 } else if latest > index { latest -= 1 }
             } else {
                 if ranges[index].start < 0 { ranges[index].start = 0 }
                 index += 1
             }
         }
-    }
-
-    // Array's insert and removeSubrange go through generic collections that allocate in a
-    // debug build; these stay inside the reserved capacity.
-    private mutating func insert(_ range: Range, at index: Int) {
-        ranges.append(range)
-        var at = ranges.count - 1
-        while at > index {
-            ranges[at] = ranges[at - 1]
-            at -= 1
-        }
-        ranges[index] = range
-    }
-
-    private mutating func remove(_ gone: Swift.Range<Int>) {
-        guard !gone.isEmpty else { return }
-        var at = gone.lowerBound
-        while at + gone.count < ranges.count {
-            ranges[at] = ranges[at + gone.count]
-            at += 1
-        }
-        ranges.removeLast(gone.count)
     }
 
     mutating func removeAll() {

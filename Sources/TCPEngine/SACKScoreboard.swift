@@ -54,11 +54,11 @@ struct SACKScoreboard {
         while last < ranges.count && ranges[last].start <= right { last += 1 }
         // ranges[first..<last] touch or overlap [left, right).
         if first == last {
-            insert(Range(start: left, end: right), at: first)
+            ranges.insertInPlace(Range(start: left, end: right), at: first)
             if ranges.count > capacity { ranges.removeLast() }
         } else {
             ranges[first] = Range(start: TCPSeq.min(left, ranges[first].start), end: TCPSeq.max(right, ranges[last - 1].end))
-            remove(first + 1..<last)
+            ranges.removeInPlace(first + 1..<last)
         }
     }
 
@@ -66,7 +66,7 @@ struct SACKScoreboard {
     mutating func acknowledge(upTo una: TCPSeq) {
         var gone = 0
         while gone < ranges.count && ranges[gone].end <= una { gone += 1 }
-        remove(0..<gone)
+        ranges.removeInPlace(0..<gone)
         if !ranges.isEmpty && ranges[0].start < una { ranges[0].start = una }
     }
 
@@ -87,25 +87,4 @@ struct SACKScoreboard {
         return nil
     }
 
-    // As in Assembler: Array's insert and removeSubrange go through generic collections
-    // that allocate in a debug build; these stay inside the reserved capacity.
-    private mutating func insert(_ range: Range, at index: Int) {
-        ranges.append(range)
-        var at = ranges.count - 1
-        while at > index {
-            ranges[at] = ranges[at - 1]
-            at -= 1
-        }
-        ranges[index] = range
-    }
-
-    private mutating func remove(_ gone: Swift.Range<Int>) {
-        guard !gone.isEmpty else { return }
-        var at = gone.lowerBound
-        while at + gone.count < ranges.count {
-            ranges[at] = ranges[at + gone.count]
-            at += 1
-        }
-        ranges.removeLast(gone.count)
-    }
 }
