@@ -169,6 +169,30 @@ final class OffloadKernelTests: XCTestCase {
         end)
         """
 
+    /// Runs `tapir run ARGUMENTS` on `device` in a sandbox with the source script's file
+    /// `input`, downloads from its chargen port with nc into `output` (giving up after `idle`
+    /// seconds without data), stops tapir; returns the source's "source: ..." line and its
+    /// numbers (bytes, tap writes, super-segments), or nil after failing the test when the
+    /// source never finished.
+    private func sourceDownload(_ arguments: [String], device: String, input: String, output: String,
+                                idle: Int = 10) throws -> (line: Substring, numbers: [Int])? {
+        let sandbox = try Sandbox(prefix: "tapir-test-offload")
+        defer { sandbox.remove() }
+        let tapir = try TapirCommand.start(arguments, device: device, in: sandbox,
+                                           environment: ["TAPIR_SOURCE_FILE=\(input)"])
+        let download = try sandbox.run(["sh", "-c", "nc -d -w \(idle) 198.18.0.2 19 > \(output)"],
+                                       timeout: .seconds(300))
+        XCTAssertEqual(download.status, 0, download.stderr)
+        let result = TapirCommand.stop(tapir)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let log = result.stderr + result.stdout
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("source: ") }) else {
+            XCTFail("the source never finished (\(arguments.joined(separator: " "))): \(log)")
+            return nil
+        }
+        return (line, line.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) })
+    }
+
     /// A 1 GiB download from a Lua source reading a file: the kernel's reader gets the same
     /// SHA-256, with offloads and without; with them (and nothing else asked: super-segment
     /// sending is the default) the tap took super-segments (far fewer writes than 1448-byte
@@ -183,24 +207,11 @@ final class OffloadKernelTests: XCTestCase {
         let input = try randomFile(in: directory, size: size)
         let sent = try sha256(input)
         for offloads in [true, false] {
-            let sandbox = try Sandbox(prefix: "tapir-test-offload")
-            defer { sandbox.remove() }
             let output = directory + "/out-\(offloads).bin"
-            let tapir = try TapirCommand.start([script] + (offloads ? [] : ["--no-offloads"]),
-                                               device: "tapo2",
-                                               in: sandbox, environment: ["TAPIR_SOURCE_FILE=\(input)"])
             let started = ContinuousClock.now
-            let download = try sandbox.run(["sh", "-c", "nc -d -w 30 198.18.0.2 19 > \(output)"], timeout: .seconds(300))
+            guard let (line, numbers) = try sourceDownload([script] + (offloads ? [] : ["--no-offloads"]), device: "tapo2",
+                                                           input: input, output: output, idle: 30) else { continue }
             let elapsed = started.duration(to: .now)
-            XCTAssertEqual(download.status, 0, download.stderr)
-            let result = TapirCommand.stop(tapir)
-            XCTAssertEqual(result.status, 0, result.stderr)
-            let log = result.stderr + result.stdout
-            guard let line = log.split(separator: "\n").first(where: { $0.contains("source: ") }) else {
-                XCTFail("the source never finished (offloads \(offloads)): \(log)")
-                continue
-            }
-            let numbers = line.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
             XCTAssertEqual(numbers.first, size, String(line))
             let writes = numbers.dropFirst().first ?? 0
             let superSegments = numbers.dropFirst(2).first ?? 0
@@ -228,19 +239,8 @@ final class OffloadKernelTests: XCTestCase {
         let size = 4_000_000
         let input = try randomFile(in: directory, size: size)
         let output = directory + "/out.bin"
-        let sandbox = try Sandbox(prefix: "tapir-test-offload")
-        defer { sandbox.remove() }
-        let tapir = try TapirCommand.start([script, "--no-tcp-super-segments"], device: "tapo4", in: sandbox,
-                                           environment: ["TAPIR_SOURCE_FILE=\(input)"])
-        let download = try sandbox.run(["sh", "-c", "nc -d -w 10 198.18.0.2 19 > \(output)"], timeout: .seconds(60))
-        XCTAssertEqual(download.status, 0, download.stderr)
-        let result = TapirCommand.stop(tapir)
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let log = result.stderr + result.stdout
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("source: ") }) else {
-            return XCTFail("the source never finished: \(log)")
-        }
-        let numbers = line.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
+        guard let (line, numbers) = try sourceDownload([script, "--no-tcp-super-segments"], device: "tapo4",
+                                                       input: input, output: output) else { return }
         // The line is logged at conn:close, with up to the 1 MiB buffer limit still unsent.
         XCTAssertGreaterThanOrEqual(numbers.dropFirst().first ?? 0, (size - (1 << 20)) / 1448, String(line))
         XCTAssertEqual(numbers.dropFirst(2).first, 0, String(line))
@@ -260,19 +260,8 @@ final class OffloadKernelTests: XCTestCase {
         let size = 4_000_000
         let input = try randomFile(in: directory, size: size)
         let recording = directory + "/tap.pcapng"
-        let sandbox = try Sandbox(prefix: "tapir-test-offload")
-        defer { sandbox.remove() }
-        let tapir = try TapirCommand.start([script, "--record", recording, "--tcp-super-segments"], device: "tapo3", in: sandbox,
-                                           environment: ["TAPIR_SOURCE_FILE=\(input)"])
-        let download = try sandbox.run(["sh", "-c", "nc -d -w 10 198.18.0.2 19 > /dev/null"], timeout: .seconds(60))
-        XCTAssertEqual(download.status, 0, download.stderr)
-        let result = TapirCommand.stop(tapir)
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let log = result.stderr + result.stdout
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("source: ") }) else {
-            return XCTFail("the source never finished: \(log)")
-        }
-        let numbers = line.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }
+        guard let (line, numbers) = try sourceDownload([script, "--record", recording, "--tcp-super-segments"],
+                                                       device: "tapo3", input: input, output: "/dev/null") else { return }
         let writes = numbers.dropFirst().first ?? .max
         let fields = try ChildProcess.run([tshark, "-r", recording, "-o", "tcp.check_checksum:TRUE",
                                            "-o", "ip.check_checksum:TRUE", "-Y", "tcp.srcport == 19",
