@@ -387,6 +387,10 @@ static void set_index_functions(lua_State *L, const clua_packet_api *api) {
 
 void clua_packet_install(lua_State *L, void *context) {
     clua_packet_install_request *request = context;
+    /* Once per state: a second install would give the first one's packets the layer
+       proxies' __index (and its address cache) of the second. */
+    if (clua_host_of(L)->reused_packet != NULL)
+        luaL_error(L, "the packet API is installed in this state already");
     make_metatables(L);
 
     clua_packet_api *api = lua_newuserdatauv(L, sizeof *api, 0);

@@ -42,6 +42,18 @@ final class PacketObjectTests: XCTestCase {
         XCTAssertTrue(try packet.state.isTrue("type(tapir.build.udp) == 'function'"))
     }
 
+    /// One packet object per state: a second would share the first's layer proxies and
+    /// address cache, so it is refused, and the first goes on working.
+    func testASecondPacketObjectOnOneStateIsRefused() throws {
+        let harness = try PacketHarness()
+        XCTAssertThrowsError(try PacketObject(state: harness.state)) { error in
+            XCTAssertTrue("\(error)".contains("the packet API is installed in this state already"), "\(error)")
+        }
+        let lines = try harness.run("function(pkt) tapir.log.info(pkt.ip.dst) end", on: try KernelFrames.frame(19))
+        XCTAssertEqual(lines.count, 1)
+        XCTAssertEqual(harness.state.stackDepth, 0)
+    }
+
     func testPacketReuseKeepsLuaMemoryFlat() throws {
         let harness = try PacketHarness()
         let handler = try harness.state.function("""
