@@ -291,7 +291,11 @@ final class Connection {
         let length = seg.length
         var acceptable: Bool
         if length == 0 {
-            acceptable = window == 0 ? seg.seq == rcvNxt : rcvNxt <= seg.seq && seg.seq < rcvNxt + window
+            // RFC 9293's test is RCV.NXT =< SEG.SEQ < RCV.NXT + RCV.WND. But a peer that
+            // filled the window sends its ACKs at SEQ = RCV.NXT + RCV.WND until what it sent
+            // arrives; dropped, they left our own data unacknowledged until it was sent
+            // again. The right edge itself is accepted, as Linux and the BSDs do.
+            acceptable = rcvNxt <= seg.seq && seg.seq <= rcvNxt + window
         } else {
             acceptable = window > 0 && (inWindow(seg.seq, window) || inWindow(seg.seq + length - 1, window))
         }
@@ -929,12 +933,23 @@ final class Connection {
                 window = Swift.min(Swift.max(rcvAdvertised - rcvNxt, 0), 65535)
             } else {
                 // RFC 7323 section 2.4: the field counts units of 2^shift. Rounded down, the
-                // edge the peer sees would fall short of one offered before whenever RCV.NXT
-                // moved by other than whole units; rounded up (as Linux does) it never moves
-                // left, and the edge kept is the one the field says.
+                // edge the peer sees falls short of one offered before whenever RCV.NXT moved
+                // by other than whole units; rounded up (as Linux does) it never moves left,
+                // and the edge kept is the one the field says. But the peer may fill what the
+                // field offers, so it is rounded up only while the buffer holds that much:
+                // rounded up at every ACK while the application read nothing, the edge crept
+                // past the buffer's end, the bytes sent there were dropped each time they
+                // came, and the peer, its window full, sent its ACKs at a sequence number
+                // past RCV.NXT + RCV.WND (a 50 MiB echo through 1% loss stalled for 25 s).
+                // Rounded down, the edge offered before is still the one taken up to.
+                let offered = Swift.max(rcvAdvertised - rcvNxt, 0)
                 let unit = 1 << Int(rcvShift)
-                window = (Swift.max(rcvAdvertised - rcvNxt, 0) + unit - 1) >> Int(rcvShift)
-                rcvAdvertised = rcvNxt + (window << Int(rcvShift))
+                window = (offered + unit - 1) >> Int(rcvShift)
+                if window << Int(rcvShift) > space(of: receiveBuffer, limit: receiveLimit) {
+                    window = offered >> Int(rcvShift)
+                } else {
+                    rcvAdvertised = rcvNxt + (window << Int(rcvShift))
+                }
             }
         }
         if flags & TCPFlags.ack != 0 {

@@ -59,6 +59,9 @@ final class ScriptTests: XCTestCase {
         "syn-cookies",
         "time-wait-reuse",
         "timestamps",
+        "window-edge-ack",
+        "window-full-buffer",
+        "window-scale-edge",
         "zero-window-fin",
         "zero-window-receive",
         "zero-window-send",
@@ -117,6 +120,8 @@ final class ScriptTests: XCTestCase {
     func testSynCookies() { run("syn-cookies") }
     func testTimeWaitReuse() { run("time-wait-reuse") }
     func testTimestamps() { run("timestamps") }
+    func testWindowEdgeAck() { run("window-edge-ack") }
+    func testWindowFullBuffer() { run("window-full-buffer") }
     func testWindowScaleEdge() { run("window-scale-edge") }
     func testZeroWindowFin() { run("zero-window-fin") }
     func testZeroWindowReceive() { run("zero-window-receive") }
