@@ -7,63 +7,33 @@ import XCTest
 /// engine takes the kernel's super-segments whole and hands the tap its own, and a Lua
 /// `tcp` handler and a recording still see ordinary segments with complete checksums.
 final class OffloadKernelTests: XCTestCase {
-    static let sink = """
-        local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
-        require("tapir.neighbours").new{mac = MAC, ipv4 = IP}:start()
-        tapir.tcp.listen({port = 9, ip = IP, mac = MAC}, function(conn)
-          local out = assert(io.open(os.getenv("TAPIR_SINK_FILE"), "wb"))
-          local total = 0
-          while true do
-            local data = conn:receiveany(65536)
-            if not data then break end
-            out:write(data)
-            total = total + #data
-          end
-          out:close()
-          tapir.log.info(string.format("sink: %d bytes in %d segments", total, tapir.stats().tcp.segments_claimed))
-        end)
-        """
-
     /// A 1 GiB upload into a Lua sink that writes it to a file: the same SHA-256 as what
     /// was sent, with offloads and without; with them, the engine takes far fewer segments
     /// than a 1460-byte MSS makes (super-segments), without them at least that many.
     func testA1GiBUploadToALuaSinkKeepsItsSHA256WithAndWithoutOffloads() throws {
         try TapirCommand.requireRoot()
-        let directory = try makeDirectory()
+        let directory = try TCPTransfer.makeDirectory("tapir-offload")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let script = directory + "/sink.lua"
-        try Self.sink.write(toFile: script, atomically: true, encoding: .utf8)
         let size = 1 << 30
-        let input = try randomFile(in: directory, size: size)
-        let sent = try sha256(input)
+        let input = try TCPTransfer.randomFile(in: directory, size: size)
+        let sent = try TCPTransfer.sha256(input)
         for offloads in [true, false] {
-            let sandbox = try Sandbox(prefix: "tapir-test-offload")
-            defer { sandbox.remove() }
             let output = directory + "/out-\(offloads).bin"
-            let tapir = try TapirCommand.start([script] + (offloads ? [] : ["--no-offloads"]), device: "tapo0",
-                                               in: sandbox, environment: ["TAPIR_SINK_FILE=\(output)"])
-            let started = ContinuousClock.now
-            let upload = try sandbox.run(["sh", "-c", "nc -N -w 30 198.18.0.2 9 < \(input)"], timeout: .seconds(300))
-            let elapsed = started.duration(to: .now)
-            XCTAssertEqual(upload.status, 0, upload.stderr)
-            let result = TapirCommand.stop(tapir)
-            XCTAssertEqual(result.status, 0, result.stderr)
-            let log = result.stderr + result.stdout
-            guard let line = log.split(separator: "\n").first(where: { $0.contains("sink: ") }) else {
-                XCTFail("the sink never finished (offloads \(offloads)): \(log)")
-                continue
-            }
-            let numbers = line.split(separator: " ").compactMap { Int($0) }
-            XCTAssertEqual(numbers.first, size, String(line))
-            let segments = numbers.dropFirst().first ?? 0
+            guard let outcome = try TCPTransfer.run([TCPTransfer.sink] + (offloads ? [] : ["--no-offloads"]),
+                                                    device: "tapo0", environment: ["TAPIR_SINK_FILE=\(output)"],
+                                                    client: "nc -N -w 30 198.18.0.2 9 < \(input)", lineMark: "sink: ",
+                                                    prefix: "tapir-test-offload") else { continue }
+            let line = outcome.line
+            XCTAssertEqual(outcome.numbers.first, size, String(line))
+            let segments = outcome.numbers.dropFirst().first ?? 0
             if offloads {
                 XCTAssertLessThan(segments, size / 1460 / 4, "offloads on, yet segments came one by one: \(line)")
             } else {
                 XCTAssertGreaterThanOrEqual(segments, size / 1460, String(line))
             }
-            XCTAssertEqual(try sha256(output), sent, "the sink's bytes differ (offloads \(offloads))")
+            XCTAssertEqual(try TCPTransfer.sha256(output), sent, "the sink's bytes differ (offloads \(offloads))")
             try? FileManager.default.removeItem(atPath: output)
-            print("offloads \(offloads): 1 GiB in \(elapsed), \(segments) segments taken by the engine")
+            print("offloads \(offloads): 1 GiB in \(outcome.elapsed), \(segments) segments taken by the engine")
         }
     }
 
@@ -73,7 +43,7 @@ final class OffloadKernelTests: XCTestCase {
     /// segments reached the handler, so the kernel did send super-segments.
     func testATCPHandlerSeesOrdinarySegmentsWithCompleteChecksumsWhileOffloadsAreOn() throws {
         try TapirCommand.requireRoot()
-        let directory = try makeDirectory()
+        let directory = try TCPTransfer.makeDirectory("tapir-offload")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let script = directory + "/receiver.lua"
         try """
@@ -148,49 +118,13 @@ final class OffloadKernelTests: XCTestCase {
         print("tcp handler: \(line)")
     }
 
-    static let source = """
-        local IP, MAC = "198.18.0.2", "02:54:41:50:49:52"
-        require("tapir.neighbours").new{mac = MAC, ipv4 = IP}:start()
-        tapir.tcp.listen({port = 19, ip = IP, mac = MAC}, function(conn)
-          local input = assert(io.open(os.getenv("TAPIR_SOURCE_FILE"), "rb"))
-          local total = 0
-          while true do
-            local data = input:read(65536)
-            if not data then break end
-            assert(conn:send(data))
-            total = total + #data
-          end
-          input:close()
-          conn:close()
-          local writes = 0
-          for _, device in pairs(tapir.stats().devices) do writes = writes + device.tx_packets end
-          tapir.log.info(string.format("source: %d bytes in %d writes, %d super-segments",
-                                       total, writes, tapir.stats().tcp.super_segments_sent))
-        end)
-        """
-
-    /// Runs `tapir run ARGUMENTS` on `device` in a sandbox with the source script's file
-    /// `input`, downloads from its chargen port with nc into `output` (giving up after `idle`
-    /// seconds without data), stops tapir; returns the source's "source: ..." line and its
-    /// numbers (bytes, tap writes, super-segments), or nil after failing the test when the
-    /// source never finished.
+    /// Downloads from Scripts/tcp-source.lua's port 19 under `tapir run ARGUMENTS` on
+    /// `device` into `output` (nc giving up after `idle` seconds without data).
     private func sourceDownload(_ arguments: [String], device: String, input: String, output: String,
-                                idle: Int = 10) throws -> (line: Substring, numbers: [Int])? {
-        let sandbox = try Sandbox(prefix: "tapir-test-offload")
-        defer { sandbox.remove() }
-        let tapir = try TapirCommand.start(arguments, device: device, in: sandbox,
-                                           environment: ["TAPIR_SOURCE_FILE=\(input)"])
-        let download = try sandbox.run(["sh", "-c", "nc -d -w \(idle) 198.18.0.2 19 > \(output)"],
-                                       timeout: .seconds(300))
-        XCTAssertEqual(download.status, 0, download.stderr)
-        let result = TapirCommand.stop(tapir)
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let log = result.stderr + result.stdout
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("source: ") }) else {
-            XCTFail("the source never finished (\(arguments.joined(separator: " "))): \(log)")
-            return nil
-        }
-        return (line, line.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) })
+                                idle: Int = 10) throws -> TCPTransfer.Outcome? {
+        try TCPTransfer.run([TCPTransfer.source] + arguments, device: device, environment: ["TAPIR_SOURCE_FILE=\(input)"],
+                            client: "nc -d -w \(idle) 198.18.0.2 19 > \(output)", lineMark: "source: ",
+                            prefix: "tapir-test-offload")
     }
 
     /// A 1 GiB download from a Lua source reading a file: the kernel's reader gets the same
@@ -199,19 +133,16 @@ final class OffloadKernelTests: XCTestCase {
     /// segments make), without them one write a segment at least.
     func testA1GiBDownloadFromALuaSourceKeepsItsSHA256WithAndWithoutOffloads() throws {
         try TapirCommand.requireRoot()
-        let directory = try makeDirectory()
+        let directory = try TCPTransfer.makeDirectory("tapir-offload")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let script = directory + "/source.lua"
-        try Self.source.write(toFile: script, atomically: true, encoding: .utf8)
         let size = 1 << 30
-        let input = try randomFile(in: directory, size: size)
-        let sent = try sha256(input)
+        let input = try TCPTransfer.randomFile(in: directory, size: size)
+        let sent = try TCPTransfer.sha256(input)
         for offloads in [true, false] {
             let output = directory + "/out-\(offloads).bin"
-            let started = ContinuousClock.now
-            guard let (line, numbers) = try sourceDownload([script] + (offloads ? [] : ["--no-offloads"]), device: "tapo2",
-                                                           input: input, output: output, idle: 30) else { continue }
-            let elapsed = started.duration(to: .now)
+            guard let outcome = try sourceDownload(offloads ? [] : ["--no-offloads"], device: "tapo2",
+                                                   input: input, output: output, idle: 30) else { continue }
+            let (line, numbers) = (outcome.line, outcome.numbers)
             XCTAssertEqual(numbers.first, size, String(line))
             let writes = numbers.dropFirst().first ?? 0
             let superSegments = numbers.dropFirst(2).first ?? 0
@@ -222,9 +153,9 @@ final class OffloadKernelTests: XCTestCase {
                 XCTAssertGreaterThanOrEqual(writes, size / 1448, String(line))
                 XCTAssertEqual(superSegments, 0, String(line))
             }
-            XCTAssertEqual(try sha256(output), sent, "the reader's bytes differ (offloads \(offloads))")
+            XCTAssertEqual(try TCPTransfer.sha256(output), sent, "the reader's bytes differ (offloads \(offloads))")
             try? FileManager.default.removeItem(atPath: output)
-            print("offloads \(offloads): 1 GiB downloaded in \(elapsed); \(line)")
+            print("offloads \(offloads): 1 GiB downloaded in \(outcome.elapsed); \(line)")
         }
     }
 
@@ -232,19 +163,18 @@ final class OffloadKernelTests: XCTestCase {
     /// write each (the kernel's super-segments still come in whole); the bytes all arrive.
     func testNoTCPSuperSegmentsSendsOrdinarySegmentsWithOffloadsOn() throws {
         try TapirCommand.requireRoot()
-        let directory = try makeDirectory()
+        let directory = try TCPTransfer.makeDirectory("tapir-offload")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let script = directory + "/source.lua"
-        try Self.source.write(toFile: script, atomically: true, encoding: .utf8)
         let size = 4_000_000
-        let input = try randomFile(in: directory, size: size)
+        let input = try TCPTransfer.randomFile(in: directory, size: size)
         let output = directory + "/out.bin"
-        guard let (line, numbers) = try sourceDownload([script, "--no-tcp-super-segments"], device: "tapo4",
-                                                       input: input, output: output) else { return }
+        guard let outcome = try sourceDownload(["--no-tcp-super-segments"], device: "tapo4",
+                                               input: input, output: output) else { return }
+        let (line, numbers) = (outcome.line, outcome.numbers)
         // The line is logged at conn:close, with up to the 1 MiB buffer limit still unsent.
         XCTAssertGreaterThanOrEqual(numbers.dropFirst().first ?? 0, (size - (1 << 20)) / 1448, String(line))
         XCTAssertEqual(numbers.dropFirst(2).first, 0, String(line))
-        XCTAssertEqual(try sha256(output), try sha256(input), "the reader's bytes differ")
+        XCTAssertEqual(try TCPTransfer.sha256(output), try TCPTransfer.sha256(input), "the reader's bytes differ")
     }
 
     /// The engine's super-segments as a recording of the tap shows them: ordinary segments of
@@ -253,16 +183,15 @@ final class OffloadKernelTests: XCTestCase {
     func testARecordingShowsTheEnginesSuperSegmentsAsOrdinarySegments() throws {
         try TapirCommand.requireRoot()
         guard let tshark = ChildProcess.locate("tshark") else { throw XCTSkip("tshark is not installed") }
-        let directory = try makeDirectory()
+        let directory = try TCPTransfer.makeDirectory("tapir-offload")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let script = directory + "/source.lua"
-        try Self.source.write(toFile: script, atomically: true, encoding: .utf8)
         let size = 4_000_000
-        let input = try randomFile(in: directory, size: size)
+        let input = try TCPTransfer.randomFile(in: directory, size: size)
         let recording = directory + "/tap.pcapng"
-        guard let (line, numbers) = try sourceDownload([script, "--record", recording, "--tcp-super-segments"],
-                                                       device: "tapo3", input: input, output: "/dev/null") else { return }
-        let writes = numbers.dropFirst().first ?? .max
+        guard let outcome = try sourceDownload(["--record", recording, "--tcp-super-segments"],
+                                               device: "tapo3", input: input, output: "/dev/null") else { return }
+        let line = outcome.line
+        let writes = outcome.numbers.dropFirst().first ?? .max
         let fields = try ChildProcess.run([tshark, "-r", recording, "-o", "tcp.check_checksum:TRUE",
                                            "-o", "ip.check_checksum:TRUE", "-Y", "tcp.srcport == 19",
                                            "-T", "fields", "-e", "tcp.len", "-e", "tcp.checksum.status",
@@ -275,24 +204,5 @@ final class OffloadKernelTests: XCTestCase {
         XCTAssertTrue(bad.isEmpty, "checksums tshark finds wrong or unchecked: \(bad.prefix(3))")
         XCTAssertLessThan(writes, lengths.count / 4, "the tap took as many writes as segments: \(line)")
         print("recording: \(lengths.count) segments of at most \(lengths.max() ?? 0) bytes; \(line)")
-    }
-
-    /// A folder of the test's own under the temporary directory; the caller removes it.
-    private func makeDirectory() throws -> String {
-        let directory = NSTemporaryDirectory() + "tapir-offload-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return directory
-    }
-
-    /// `size` random bytes in `directory`/in.bin; its path.
-    private func randomFile(in directory: String, size: Int) throws -> String {
-        let path = directory + "/in.bin"
-        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(path)"], timeout: .seconds(120))
-        return path
-    }
-
-    private func sha256(_ path: String) throws -> String {
-        let output = try ChildProcess.run(["sha256sum", path], timeout: .seconds(120)).stdout
-        return String(output.split(separator: " ").first ?? "")
     }
 }

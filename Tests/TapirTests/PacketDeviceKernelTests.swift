@@ -154,13 +154,10 @@ final class PacketDeviceKernelTests: XCTestCase {
     /// than a 1448-byte MSS makes, and the sink writes what was sent, by SHA-256.
     func testBulkTCPUploadWithThePeersOffloadsOnKeepsItsSHA256() throws {
         let (node, client) = try nodeWithClient()
-        let script = directory.appendingPathComponent("sink.lua")
-        try OffloadKernelTests.sink.write(to: script, atomically: true, encoding: .utf8)
-        let input = directory.appendingPathComponent("in.bin").path
         let output = directory.appendingPathComponent("out.bin").path
         let size = 16 << 20
-        _ = try ChildProcess.run(["sh", "-c", "head -c \(size) /dev/urandom > \(input)"], timeout: .seconds(30))
-        let tapir = try node.start(["env", "TAPIR_SINK_FILE=\(output)", TapirCommand.path, "run", script.path,
+        let input = try TCPTransfer.randomFile(in: directory.path, size: size)
+        let tapir = try node.start(["env", "TAPIR_SINK_FILE=\(output)", TapirCommand.path, "run", TCPTransfer.sink,
                                     "--dev", "eth1:packet"])
         // The sink answers ARP only: serving once an ARP request is answered.
         var answered = false
@@ -179,10 +176,8 @@ final class PacketDeviceKernelTests: XCTestCase {
         let numbers = line.split(separator: " ").compactMap { Int($0) }
         XCTAssertEqual(numbers.first, size, String(line))
         XCTAssertLessThan(numbers.dropFirst().first ?? .max, size / 1448 / 4, "super-segments taken whole: \(line)")
-        let digests = try ChildProcess.run(["sha256sum", input, output]).stdout.split(separator: "\n")
-            .map { $0.split(separator: " ").first.map(String.init) ?? "" }
-        XCTAssertEqual(digests.count, 2, "\(digests)")
-        XCTAssertEqual(digests.first, digests.last, "what the sink wrote is not what was sent")
+        XCTAssertEqual(try TCPTransfer.sha256(output), try TCPTransfer.sha256(input),
+                       "what the sink wrote is not what was sent")
     }
 
     /// Without offloads (`--no-offloads`): a megabyte echoed over TCP when the peer
