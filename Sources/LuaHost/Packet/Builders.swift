@@ -23,7 +23,7 @@ struct SetValues {
 
     /// True when the caller listed the fields given and there are none (`pkt:reply{}`):
     /// every field is then absent without a look at its slot.
-    private let noneGiven: Bool
+    let noneGiven: Bool
 
     init(_ base: UnsafePointer<clua_set_value>, inReply: Bool, given: UnsafeBufferPointer<Int32>? = nil) {
         self.base = base

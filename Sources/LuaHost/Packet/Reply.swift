@@ -21,6 +21,16 @@ import Packets
 extension PacketOutput {
     func reply(to bytes: UnsafeRawBufferPointer, frame: DecodedFrame, _ values: SetValues,
                ipv4ID: UInt16) -> Result<UnsafeRawBufferPointer, PacketBuildError> {
+        if values.noneGiven, let total = plainUDPReply(to: bytes, frame: frame, ipv4ID: ipv4ID) {
+            return .success(UnsafeRawBufferPointer(rebasing: buffer[0..<total]))
+        }
+        return generalReply(to: bytes, frame: frame, values, ipv4ID: ipv4ID)
+    }
+
+    /// The reply built field by field, the overrides looked up (PlainReply.swift takes the
+    /// plain UDP ones).
+    func generalReply(to bytes: UnsafeRawBufferPointer, frame: DecodedFrame, _ values: SetValues,
+                      ipv4ID: UInt16) -> Result<UnsafeRawBufferPointer, PacketBuildError> {
         do throws(PacketBuildError) {
             guard bytes.count == frame.length else { throw PacketBuildError(message: "packet bytes changed") }
             try checkOverrides(values, frame)
