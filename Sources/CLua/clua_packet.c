@@ -87,6 +87,44 @@ static void push_field(lua_State *L, clua_packet *packet, int field, int cache) 
     push_value(L, packet, &value, cache);
 }
 
+/* Pushes `field` read by C from the packet's bytes (clua_direct_field); 0, pushing
+   nothing, when the field is not one C reads or its bytes are not all there (then Swift
+   reads it, and says what it finds). */
+static int push_direct(lua_State *L, const clua_packet *packet, int field, int cache) {
+    clua_packet_api *api = packet->api;
+    const clua_direct_field *direct = &api->direct[field];
+    size_t base;
+    switch (direct->base) {
+    case CLUA_BASE_FRAME: base = 0; break;
+    case CLUA_BASE_NETWORK: base = packet->network_offset; break;
+    case CLUA_BASE_TRANSPORT: base = packet->transport_offset; break;
+    default: return 0;
+    }
+    size_t at = base + direct->offset;
+    if (at > packet->length || direct->width > packet->length - at) return 0;
+    const uint8_t *bytes = packet->bytes + at;
+    switch (api->kinds[field]) {
+    case CLUA_FIELD_MAC:
+    case CLUA_FIELD_IPV4:
+    case CLUA_FIELD_IPV6: {
+        clua_field_value value;
+        value.kind = CLUA_VALUE_ADDRESS;
+        value.length = direct->width;
+        memcpy(value.address, bytes, direct->width);
+        push_address(L, api, &value, cache);
+        return 1;
+    }
+    default: {
+        uint32_t number = 0;
+        for (int i = 0; i < direct->width; i++) number = number << 8 | bytes[i];
+        number = (number >> direct->shift) & direct->mask;
+        if (api->kinds[field] == CLUA_FIELD_BOOLEAN) lua_pushboolean(L, number != 0);
+        else lua_pushinteger(L, (lua_Integer)number);
+        return 1;
+    }
+    }
+}
+
 /* "eth:vlan:ip:udp": the layers present, without "frame". */
 static void push_layers(lua_State *L, const clua_packet *packet) {
     const clua_packet_api *api = packet->api;
@@ -131,6 +169,22 @@ static layer_proxy *check_layer_proxy(lua_State *L, int index) {
 /* pkt.<key> */
 static int packet_index(lua_State *L) {
     clua_packet *packet = clua_packet_check_bound(L, 1);
+    const clua_packet_api *api = packet->api;
+    /* The most frequent keys, a layer and `reply`, by the address of their interned names
+       (as field_by_key finds a field): no table lookup. */
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *key = lua_tostring(L, 2);
+        if (key == api->reply_key) {
+            lua_pushcfunction(L, clua_packet_reply_method);
+            return 1;
+        }
+        for (int layer = 0; layer < api->layer_count; layer++) {
+            if (api->layer_names[layer] != key || layer == api->frame_layer) continue;
+            if (packet->layers & (1u << layer)) push_layer_proxy(L, packet, layer);
+            else lua_pushnil(L);
+            return 1;
+        }
+    }
     lua_pushvalue(L, 2);
     int type = lua_rawget(L, lua_upvalueindex(1));  /* the packet keys table */
     if (type == LUA_TFUNCTION) return 1;  /* a method */
@@ -241,9 +295,9 @@ static int layer_index(lua_State *L) {
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
     int known = field_by_key(L, packet->api, proxy->layer);
     if (known >= 0) {
-        if (packet->layers & (1u << proxy->layer) && packet->api->readable[known])
+        if (!(packet->layers & (1u << proxy->layer)) || !packet->api->readable[known]) lua_pushnil(L);
+        else if (!push_direct(L, packet, known, lua_upvalueindex(2)))
             push_field(L, packet, known, lua_upvalueindex(2));
-        else lua_pushnil(L);
         return 1;
     }
     lua_rawgeti(L, lua_upvalueindex(1), proxy->layer);  /* the layer's names table */
@@ -334,6 +388,15 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
         api->readable[name->field] = (unsigned char)(name->readable != 0);
         api->settable[name->field] = (unsigned char)(name->settable != 0);
         api->field_names[name->field] = name->name;
+        const clua_direct_field *direct = &name->direct;
+        int address = name->kind == CLUA_FIELD_MAC || name->kind == CLUA_FIELD_IPV4 || name->kind == CLUA_FIELD_IPV6;
+        if (direct->base > CLUA_BASE_TRANSPORT
+            || (direct->base != CLUA_BASE_NONE
+                && (address ? direct->width != 6 && direct->width != 4 && direct->width != 16
+                            : (direct->width != 1 && direct->width != 2 && direct->width != 4)
+                              || direct->shift >= 32)))
+            luaL_error(L, "packet field '%s': direct read out of range", name->name);
+        api->direct[name->field] = *direct;
         lua_rawgeti(L, -1, name->layer);  /* stack: tables, the layer's names */
         const char *key = lua_pushstring(L, name->name);
         lua_pushinteger(L, name->field);
@@ -365,6 +428,8 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
     lua_setfield(L, -2, "copy");
     lua_pushcfunction(L, clua_packet_reply_method);
     lua_setfield(L, -2, "reply");
+    api->reply_key = lua_pushliteral(L, "reply");  /* interned; the table's key keeps it */
+    lua_pop(L, 1);
     clua_forward_install_methods(L);
     api->packet_keys = luaL_ref(L, LUA_REGISTRYINDEX);
 }
@@ -422,10 +487,14 @@ void clua_packet_install(lua_State *L, void *context) {
 /* --- Host entry points ------------------------------------------------------------- */
 
 void clua_packet_bind(clua_packet *packet, const uint8_t *bytes, size_t length, uint16_t layers,
+                      size_t network_offset, size_t transport_offset,
                       const void *frame, size_t frame_size, int64_t device) {
     packet->bytes = bytes;
     packet->length = length;
     packet->layers = layers;
+    /* An offset past 65535 is past any frame: a direct read there finds no bytes. */
+    packet->network_offset = network_offset > 0xffff ? 0xffff : (uint16_t)network_offset;
+    packet->transport_offset = transport_offset > 0xffff ? 0xffff : (uint16_t)transport_offset;
     packet->device = device;
     if (frame_size > CLUA_FRAME_STORAGE) frame_size = CLUA_FRAME_STORAGE;
     memcpy(packet->frame, frame, frame_size);

@@ -63,6 +63,28 @@ typedef enum clua_field_kind {
     CLUA_FIELD_TCP_FLAGS,   /* an integer or tcpdump letters: "S", "SA", "R.", "FA" */
 } clua_field_kind;
 
+/* Where a field's bytes start from, for a field C reads itself (clua_direct_field). */
+typedef enum clua_field_base {
+    CLUA_BASE_NONE = 0,     /* read through Swift (read_field) */
+    CLUA_BASE_FRAME,        /* the frame's first byte (Ethernet addresses) */
+    CLUA_BASE_NETWORK,      /* the IP header (DecodedFrame.networkOffset) */
+    CLUA_BASE_TRANSPORT,    /* the transport header (DecodedFrame.transportOffset) */
+} clua_field_base;
+
+/* A field that is a plain big-endian value at a fixed place in its layer's header, read
+   by C with no call into Swift (a field read is the idiomatic handler's most frequent
+   operation). Integers and booleans: the `width` bytes at `offset`, then
+   (value >> shift) & mask (a boolean: nonzero). Addresses (MAC, IPV4, IPV6 kinds): the
+   `width` bytes as they are. Swift's own read of the field gives the same value
+   (DirectFieldTests compares them). */
+typedef struct clua_direct_field {
+    unsigned char base;     /* clua_field_base */
+    unsigned char width;    /* 1, 2 or 4 bytes; an address's 6, 4 or 16 */
+    unsigned char shift;
+    unsigned short offset;  /* from the base */
+    unsigned int mask;
+} clua_direct_field;
+
 /* One Lua-visible field name, from Swift's table (PacketFields.swift). */
 typedef struct clua_field_name {
     int layer;              /* a layer number (below the request's layer_count) */
@@ -71,6 +93,7 @@ typedef struct clua_field_name {
     clua_field_kind kind;
     int readable;           /* pkt.<layer>.<name> */
     int settable;           /* tapir.build.<layer>{<name> = ...}, pkt:reply{<layer> = {<name> = ...}} */
+    clua_direct_field direct;  /* base NONE: read through Swift */
 } clua_field_name;
 
 /* A value given for a settable field, indexed by field id in an array of CLUA_MAX_FIELDS. */
@@ -91,6 +114,8 @@ typedef struct clua_packet {
     size_t length;
     int64_t device;
     uint16_t layers;        /* Layers.rawValue */
+    uint16_t network_offset;   /* where the direct fields' bases are (DecodedFrame's) */
+    uint16_t transport_offset;
     int bound;              /* 0: used after its handler returned */
     int is_copy;            /* owns its bytes (they follow this struct) */
     int reference;          /* registry reference of the reused packet (LUA_NOREF for copies) */
@@ -157,6 +182,7 @@ void clua_packet_install(lua_State *L, void *request);
 
 /* Binding the reused packet (plain writes, no Lua; safe between calls). */
 void clua_packet_bind(clua_packet *packet, const uint8_t *bytes, size_t length, uint16_t layers,
+                      size_t network_offset, size_t transport_offset,
                       const void *frame, size_t frame_size, int64_t device);
 void clua_packet_unbind(clua_packet *packet);
 
@@ -185,10 +211,12 @@ typedef struct clua_packet_api {
     int layer_name_strings;     /* registry ref: {[layer + 1] = name} */
     int name_tables;            /* registry ref: {[layer] = {name = field id}} */
     int packet_keys;            /* registry ref: {eth = 1, ..., payload = -1, copy = fn, ...} */
+    const char *reply_key;      /* the interned "reply", a key of packet_keys */
     unsigned char kinds[CLUA_MAX_FIELDS];
     unsigned char readable[CLUA_MAX_FIELDS];
     unsigned char settable[CLUA_MAX_FIELDS];
     const char *field_names[CLUA_MAX_FIELDS];
+    clua_direct_field direct[CLUA_MAX_FIELDS];
     /* Each layer's field ids and the Lua strings of their names (interned: a key given
        in Lua is the same string, so a field is found by comparing pointers). */
     unsigned char layer_field_count[CLUA_MAX_LAYERS];

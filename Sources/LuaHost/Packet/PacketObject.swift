@@ -34,6 +34,7 @@ public final class PacketObject {
             name.kind = field.info.kind.cKind
             name.readable = 1
             name.settable = field.info.settable ? 1 : 0
+            name.direct = field.direct
             return name
         }
         var request = clua_packet_install_request()
@@ -80,10 +81,10 @@ public final class PacketObject {
     public func bind(_ bytes: UnsafeRawBufferPointer, frame: DecodedFrame, device: Int64 = 0) {
         guard let packet else { return }
         var frame = frame
-        let layers = frame.layers.rawValue
+        let (layers, network, transport) = (frame.layers.rawValue, frame.networkOffset, frame.transportOffset)
         withUnsafeBytes(of: &frame) { raw in
             clua_packet_bind(packet, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count,
-                             layers, raw.baseAddress, raw.count, device)
+                             layers, network, transport, raw.baseAddress, raw.count, device)
         }
     }
 
@@ -107,6 +108,60 @@ public final class PacketObject {
         bind(bytes, frame: frame, device: device)
         defer { unbind() }
         return try body(argument)
+    }
+}
+
+extension PacketField {
+    /// Where C finds the field itself, when it is a plain big-endian value at a fixed place
+    /// in its layer's header (clua_direct_field): C then reads it with no call into Swift.
+    /// Every other field, and any whose bytes are not all there, is read by `read`, which
+    /// gives the same values (DirectFieldTests).
+    var direct: clua_direct_field {
+        func at(_ base: clua_field_base, _ offset: Int, _ width: Int, shift: Int = 0,
+                mask: UInt32 = 0xffff_ffff) -> clua_direct_field {
+            clua_direct_field(base: UInt8(base.rawValue), width: UInt8(width), shift: UInt8(shift),
+                              offset: UInt16(offset), mask: mask)
+        }
+        let network = CLUA_BASE_NETWORK, transport = CLUA_BASE_TRANSPORT
+        switch self {
+        case .ethDst: return at(CLUA_BASE_FRAME, 0, 6)
+        case .ethSrc: return at(CLUA_BASE_FRAME, 6, 6)
+        case .ipVersion: return at(network, 0, 1, shift: 4, mask: 0xf)
+        case .ipIHL: return at(network, 0, 1, mask: 0xf)
+        case .ipTOS: return at(network, 1, 1)
+        case .ipLen: return at(network, 2, 2)
+        case .ipID: return at(network, 4, 2)
+        case .ipFlags: return at(network, 6, 2, shift: 13, mask: 0x7)
+        case .ipDF: return at(network, 6, 2, shift: 14, mask: 0x1)
+        case .ipMF: return at(network, 6, 2, shift: 13, mask: 0x1)
+        case .ipFrag: return at(network, 6, 2, mask: 0x1fff)
+        case .ipTTL: return at(network, 8, 1)
+        case .ipProto: return at(network, 9, 1)
+        case .ipChksum: return at(network, 10, 2)
+        case .ipSrc: return at(network, 12, 4)
+        case .ipDst: return at(network, 16, 4)
+        case .ipv6Version: return at(network, 0, 1, shift: 4, mask: 0xf)
+        case .ipv6TC: return at(network, 0, 4, shift: 20, mask: 0xff)
+        case .ipv6Flow: return at(network, 0, 4, mask: 0xf_ffff)
+        case .ipv6Plen: return at(network, 4, 2)
+        case .ipv6Hlim: return at(network, 7, 1)
+        case .ipv6Src: return at(network, 8, 16)
+        case .ipv6Dst: return at(network, 24, 16)
+        case .icmpType, .icmpv6Type: return at(transport, 0, 1)
+        case .icmpCode, .icmpv6Code: return at(transport, 1, 1)
+        case .icmpChksum, .icmpv6Chksum: return at(transport, 2, 2)
+        case .udpSport, .tcpSport: return at(transport, 0, 2)
+        case .udpDport, .tcpDport: return at(transport, 2, 2)
+        case .udpLen: return at(transport, 4, 2)
+        case .udpChksum: return at(transport, 6, 2)
+        case .tcpSeq: return at(transport, 4, 4)
+        case .tcpAck: return at(transport, 8, 4)
+        case .tcpDataofs: return at(transport, 12, 1, shift: 4, mask: 0xf)
+        case .tcpWindow: return at(transport, 14, 2)
+        case .tcpChksum: return at(transport, 16, 2)
+        case .tcpUrgptr: return at(transport, 18, 2)
+        default: return clua_direct_field()
+        }
     }
 }
 

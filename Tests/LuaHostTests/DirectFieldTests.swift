@@ -1,0 +1,99 @@
+import CLua
+import Packets
+import XCTest
+@testable import LuaHost
+
+/// The fields C reads itself (PacketField.direct, clua_direct_field) must read in Lua as
+/// Swift's own read of them gives, over frames of every layer and shape.
+final class DirectFieldTests: XCTestCase {
+    private static let client = IPv4Address("198.18.0.1")!
+    private static let server = IPv4Address("198.18.0.2")!
+    private static let client6 = IPv6Address("2001:2::1")!
+    private static let server6 = IPv6Address("2001:2::2")!
+
+    /// Swift's value as the harness's `show` prints a Lua one.
+    private static func shown(_ value: PacketFieldValue) -> String {
+        switch value {
+        case .none: "nil"
+        case .integer(let number): "\(number)"
+        case .boolean(let flag): "\(flag)"
+        case .mac(let address): address.description
+        case .ipv4(let address): address.description
+        case .ipv6(let address): address.description
+        default: "(not a direct field's kind: \(value))"
+        }
+    }
+
+    /// Frames the kernel sent (ARP, ICMP, ICMPv6, UDP, TCP) and made ones: VLAN tags, IPv4
+    /// options and flags, fragments, IPv6 with a traffic class and flow, TCP with options
+    /// and every flag, ICMP errors, a frame cut short.
+    private static func frames() throws -> [[UInt8]] {
+        var frames = try KernelFrames.all()
+        func ethernet(_ type: UInt16, tags: [VLANTag] = []) -> [UInt8] {
+            var bytes: [UInt8] = []
+            EthernetRepr(src: MACAddress("02:00:00:00:00:01")!, dst: MACAddress("02:54:41:50:49:52")!, vlan: tags,
+                         type: type).emit(appendingTo: &bytes)
+            return bytes
+        }
+        let pseudo = IPPseudoHeader.v4(source: client, destination: server)
+        var udp: [UInt8] = []
+        UDPRepr(sport: 40000, dport: 53, payload: Array("query".utf8)).emit(appendingTo: &udp, pseudoHeader: pseudo)
+        var tcp: [UInt8] = []
+        TCPRepr(sport: 51000, dport: 443, seq: 0xfedc_ba98, ack: 0x8000_0001, flags: 0xff, window: 65535,
+                options: [2, 4, 5, 0xb4, 1, 1, 1, 0], payload: Array("hello".utf8))
+            .emit(appendingTo: &tcp, pseudoHeader: pseudo)
+        for (transport, proto) in [(udp, IPProtocol.udp), (tcp, IPProtocol.tcp),
+                                   ([3, 3, 0x12, 0x34, 0, 0, 0, 0] + [UInt8](repeating: 0x45, count: 28), IPProtocol.icmp)] {
+            for (flags, frag, options, tos) in [(UInt8(0), UInt16(0), [UInt8](), UInt8(0)), (2, 0, [1, 1, 1, 0], 0xb8),
+                                                (1, 0, [], 0), (0, 185, [], 0x03), (5, 0x1fff, [], 0xff)] {
+                var ip = IPv4Repr(src: client, dst: server, proto: proto, payloadLength: transport.count, ttl: 1, tos: tos,
+                                  id: 0xbeef)
+                ip.flags = flags
+                ip.frag = frag
+                ip.options = options
+                var network: [UInt8] = []
+                ip.emit(appendingTo: &network)
+                frames.append(ethernet(EtherType.ipv4) + network + transport)
+                frames.append(ethernet(EtherType.ipv4, tags: [VLANTag(pcp: 5, id: 42), VLANTag(id: 7)]) + network + transport)
+            }
+        }
+        let pseudo6 = IPPseudoHeader.v6(source: client6, destination: server6)
+        var udp6: [UInt8] = []
+        UDPRepr(sport: 546, dport: 547, payload: [1, 2, 3]).emit(appendingTo: &udp6, pseudoHeader: pseudo6)
+        var network6: [UInt8] = []
+        IPv6Repr(src: client6, dst: server6, proto: IPProtocol.udp, payloadLength: udp6.count, hlim: 255, tc: 0xb8,
+                 flow: 0xabcde).emit(appendingTo: &network6)
+        frames.append(ethernet(EtherType.ipv6) + network6 + udp6)
+        frames.append(ethernet(EtherType.ipv6, tags: [VLANTag(id: 100)]) + network6 + udp6)
+        let whole = ethernet(EtherType.ipv4) + [0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0] + [198, 18, 0, 1, 198, 18, 0, 2]
+        frames.append(whole + [0x9c, 0x40, 0x01])  // TCP cut short after 3 bytes
+        return frames
+    }
+
+    func testDirectFieldsReadAsSwiftReadsThem() throws {
+        let harness = try PacketHarness()
+        let direct = PacketField.allCases.filter { $0.direct.base != UInt8(CLUA_BASE_NONE.rawValue) }
+        XCTAssertGreaterThanOrEqual(direct.count, 40, "fewer direct fields than expected")
+        let layers = Set(direct.map(\.layer))
+        var compared = 0
+        for (index, frame) in try Self.frames().enumerated() {
+            for layer in layers.sorted(by: { $0.rawValue < $1.rawValue }) {
+                let read = try harness.fields(layer.rawValue, of: frame)
+                try frame.withUnsafeBytes { bytes in
+                    let decoded = DecodedFrame(decoding: bytes, linkType: .ethernet)
+                    for field in direct where field.layer == layer {
+                        let expected = Self.shown(field.read(bytes: bytes, frame: decoded))
+                        if read.isEmpty {
+                            XCTAssertEqual(expected, "nil", "frame \(index): \(layer).\(field.name) absent in Lua")
+                            continue
+                        }
+                        let got = try XCTUnwrap(read[field.name], "frame \(index): \(field.name)")
+                        XCTAssertEqual(got, expected, "frame \(index): \(layer).\(field.name)")
+                        compared += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(compared, 1000, "too few fields compared")
+    }
+}
