@@ -6,6 +6,8 @@ struct NewReno {
     var cwnd: Int
     var ssthresh = 1 << 30
     var duplicateACKs = 0
+    /// SND.MAX when the latest recovery or timeout began: one past RFC 6582's "highest
+    /// sequence number transmitted", so an ACK of `recover` covers it all.
     var recover: TCPSeq
     var inRecovery = false
     /// This recovery is RFC 6675's (the peer sends SACK blocks): no inflation by
@@ -48,7 +50,7 @@ struct NewReno {
     /// An ACK for `acked` new bytes, `ack` its value, `flight` what was outstanding before it.
     mutating func newACK(acked: Int, ack: TCPSeq, flight: Int) -> Response {
         if inRecovery {
-            if recover < ack {
+            if recover <= ack {
                 // Full acknowledgment (RFC 6582 section 3.2 step 3, option 1; after a SACK
                 // recovery cwnd stays at ssthresh, as RFC 6675 left it).
                 if !sackRecovery { cwnd = Swift.min(ssthresh, Swift.max(flight - acked, smss) + smss) }
@@ -90,7 +92,7 @@ struct NewReno {
     /// RFC 6582 section 3.2 step 2 (and RFC 6675 section 5's RecoveryPoint): a recovery
     /// starts only once the ACKs cover `recover`, so not again for the duplicates of data
     /// sent before a previous recovery or timeout ended.
-    func mayRecover(una: TCPSeq) -> Bool { !inRecovery && recover < una }
+    func mayRecover(una: TCPSeq) -> Bool { !inRecovery && recover <= una }
 
     /// Fast retransmit: ssthresh halves the flight; with SACK cwnd is ssthresh (RFC 6675
     /// section 5 step 4.2), without it ssthresh plus the three segments the duplicates
