@@ -598,12 +598,14 @@ final class Connection {
 
     /// RFC 8985 section 7.2: with data out, no recovery running and no probe unanswered, a
     /// probe is due after two smoothed round trips (10 ms at least; 200 ms more when one
-    /// segment is out, for the peer's delayed ACK), if that comes before the RTO. Only when
-    /// sending super-segments: then a whole flight is often one segment, and when it is
-    /// lost no later one draws the SACK blocks that would start a recovery.
+    /// segment is out, for the peer's delayed ACK), if that comes before the RTO: a lost
+    /// tail (a whole super-segment, or the last segments of a write) draws no duplicate
+    /// ACKs, and the probe's SACK blocks start the recovery a full RTO sooner. One probe per
+    /// tail: while one is unanswered (`tailProbeEnd`) none is armed, and only a new ACK
+    /// arms the next.
     private func armTailProbe(_ now: TCPInstant) {
         tailProbeDeadline = nil
-        guard sack, config.superSegmentBytes > 0, rtt.hasSample, tailProbeEnd == nil, !congestion.inRecovery, sndUna < sndMax,
+        guard sack, rtt.hasSample, tailProbeEnd == nil, !congestion.inRecovery, sndUna < sndMax,
               state.isSynchronized, let rto = retransmitDeadline else { return }
         var timeout = TCPDuration(microseconds: Swift.max(2 * rtt.srtt, 10_000))
         if sndMax - sndUna <= smss { timeout = timeout + .milliseconds(200) }

@@ -51,6 +51,7 @@ final class ScriptTests: XCTestCase {
         "sack-renege-timeout",
         "sack-super-segment-hole",
         "sack-tail-loss-probe",
+        "sack-tail-loss-probe-segments",
         "sack-two-holes",
         "super-segments",
         "super-segments-no-sack",
@@ -110,6 +111,7 @@ final class ScriptTests: XCTestCase {
     func testSackRenegeTimeout() { run("sack-renege-timeout") }
     func testSackSuperSegmentHole() { run("sack-super-segment-hole") }
     func testSackTailLossProbe() { run("sack-tail-loss-probe") }
+    func testSackTailLossProbeSegments() { run("sack-tail-loss-probe-segments") }
     func testSackTwoHoles() { run("sack-two-holes") }
     func testSuperSegments() { run("super-segments") }
     func testSuperSegmentsClose() { run("super-segments-close") }
