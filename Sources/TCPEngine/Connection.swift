@@ -177,11 +177,16 @@ final class Connection {
         self.budget = budget
         assembler = Assembler(capacity: config.reassemblyRanges)
         rtt = RTTEstimator(initial: config.initialRTO, minimum: config.minRTO, maximum: config.maxRTO)
-        congestion = NewReno(smss: smss, initialSequence: iss)
+        congestion = NewReno(smss: smss, initialSequence: iss, largestSegment: Self.superSegmentLength(config))
         offeredShift = config.offeredWindowShift
     }
 
     deinit { releaseBuffers() }
+
+    /// The longest super-segment a connection sends (0 without).
+    private static func superSegmentLength(_ config: TCPConfiguration) -> Int {
+        config.superSegmentBytes > 0 ? Swift.min(config.superSegmentBytes, 65000) : 0
+    }
 
     func releaseBuffers() {
         sendBuffer.deallocate()
@@ -222,7 +227,7 @@ final class Connection {
             offeredShift = nil
         }
         smss = Swift.max(Swift.min(localMSS, Int(mss)) - (timestamps ? 12 : 0), 32)
-        congestion = NewReno(smss: smss, initialSequence: iss)
+        congestion = NewReno(smss: smss, initialSequence: iss, largestSegment: Self.superSegmentLength(config))
         sndUna = seg.ack
         sndNxt = seg.ack
         sndMax = seg.ack
@@ -250,7 +255,7 @@ final class Connection {
         sack = config.selectiveAcknowledgments && options.sackPermitted
         timestamps = config.timestamps && options.timestamp != nil
         smss = Swift.max(Swift.min(peerMSS, localMSS) - (timestamps ? 12 : 0), 32)
-        congestion = NewReno(smss: smss, initialSequence: iss)
+        congestion = NewReno(smss: smss, initialSequence: iss, largestSegment: Self.superSegmentLength(config))
     }
 
     // MARK: Segment arrival (RFC 9293 section 3.10.7)

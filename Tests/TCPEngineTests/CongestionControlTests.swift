@@ -34,3 +34,49 @@ final class CongestionControlTests: XCTestCase {
         XCTAssertTrue(reno.mayRecover(una: max))
     }
 }
+
+/// Appropriate Byte Counting (RFC 3465).
+final class ByteCountingTests: XCTestCase {
+    let base = TCPSeq(4_294_967_000)
+
+    /// Slow start: by the bytes acknowledged, at most L * SMSS an ACK (L = 2 for ordinary
+    /// segments, one super-segment with them), never past ssthresh.
+    func testSlowStartGrowsByTheBytesAcknowledged() {
+        var reno = NewReno(smss: 1000, initialSequence: base)
+        XCTAssertEqual(reno.cwnd, 4000)
+        _ = reno.newACK(acked: 2000, ack: base + 2001, flight: 4000)
+        XCTAssertEqual(reno.cwnd, 6000)
+        _ = reno.newACK(acked: 6000, ack: base + 8001, flight: 6000)  // a stretch ACK: 2 SMSS
+        XCTAssertEqual(reno.cwnd, 8000)
+
+        var superReno = NewReno(smss: 1000, initialSequence: base, largestSegment: 65000)
+        _ = superReno.newACK(acked: 4000, ack: base + 4001, flight: 4000)
+        XCTAssertEqual(superReno.cwnd, 8000)
+        _ = superReno.newACK(acked: 8000, ack: base + 12001, flight: 8000)
+        XCTAssertEqual(superReno.cwnd, 16000)
+        superReno.ssthresh = 20000
+        _ = superReno.newACK(acked: 16000, ack: base + 28001, flight: 16000)
+        XCTAssertEqual(superReno.cwnd, 20000)
+    }
+
+    /// Congestion avoidance: one SMSS each time a cwnd's worth is acknowledged, however
+    /// the bytes came (one ACK each or stretch ACKs).
+    func testCongestionAvoidanceGrowsOnceACwndIsAcknowledged() {
+        var reno = NewReno(smss: 1000, initialSequence: base, largestSegment: 65000)
+        reno.ssthresh = 10000
+        reno.cwnd = 10000
+        var ack = base + 1
+        for _ in 0..<9 {
+            ack = ack + 1000
+            _ = reno.newACK(acked: 1000, ack: ack, flight: 10000)
+        }
+        XCTAssertEqual(reno.cwnd, 10000)
+        ack = ack + 1500
+        _ = reno.newACK(acked: 1500, ack: ack, flight: 10000)
+        XCTAssertEqual(reno.cwnd, 11000)
+        // 500 carried over: 10500 more bytes in one stretch ACK make the next SMSS, once.
+        ack = ack + 10500
+        _ = reno.newACK(acked: 10500, ack: ack, flight: 11000)
+        XCTAssertEqual(reno.cwnd, 12000)
+    }
+}

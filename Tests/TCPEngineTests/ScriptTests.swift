@@ -57,6 +57,7 @@ final class ScriptTests: XCTestCase {
         "super-segments-no-sack",
         "simultaneous-close",
         "simultaneous-open",
+        "slow-start-byte-counting",
         "syn-cookies",
         "time-wait-reuse",
         "timestamps",
@@ -119,6 +120,7 @@ final class ScriptTests: XCTestCase {
     func testSuperSegmentsNoSack() { run("super-segments-no-sack") }
     func testSimultaneousClose() { run("simultaneous-close") }
     func testSimultaneousOpen() { run("simultaneous-open") }
+    func testSlowStartByteCounting() { run("slow-start-byte-counting") }
     func testSynCookies() { run("syn-cookies") }
     func testTimeWaitReuse() { run("time-wait-reuse") }
     func testTimestamps() { run("timestamps") }
