@@ -64,6 +64,7 @@ final class ScriptTests: XCTestCase {
         "window-edge-ack",
         "window-full-buffer",
         "window-scale-edge",
+        "window-shared-budget",
         "zero-window-fin",
         "zero-window-receive",
         "zero-window-send",
@@ -127,6 +128,7 @@ final class ScriptTests: XCTestCase {
     func testWindowEdgeAck() { run("window-edge-ack") }
     func testWindowFullBuffer() { run("window-full-buffer") }
     func testWindowScaleEdge() { run("window-scale-edge") }
+    func testWindowSharedBudget() { run("window-shared-budget") }
     func testZeroWindowFin() { run("zero-window-fin") }
     func testZeroWindowReceive() { run("zero-window-receive") }
     func testZeroWindowSend() { run("zero-window-send") }
