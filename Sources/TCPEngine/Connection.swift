@@ -109,10 +109,21 @@ final class Connection {
     private(set) var sendBuffer: RingBuffer
     private(set) var receiveBuffer: RingBuffer
     private var assembler: Assembler
-    var bufferBytes: Int { sendBuffer.capacity + receiveBuffer.capacity }
+    /// Budget taken for the receive buffer beyond its capacity: the room the window offered
+    /// may still need (see `reserveOfferedWindow`).
+    private var receiveReserved = 0
+    private var buffersReleased = false
+    /// What this connection holds of the budget.
+    var bufferBytes: Int { sendBuffer.capacity + receiveBuffer.capacity + receiveReserved }
     /// What the buffers may grow to, as data needs the room, while the budget allows.
     private let sendLimit: Int
     private let receiveLimit: Int
+    /// The most the window offered may reach past the stored bytes' start: the first
+    /// receive buffer size, growing by every byte received in order up to `receiveLimit`
+    /// (the window opens as the peer uses it, doubling a round trip, as Linux's receive
+    /// autotuning does). An idle connection so offers, and reserves (`receiveReserved`),
+    /// no more than its first buffer.
+    private var windowCeiling: Int
     private let budget: BufferBudget
 
     // Timers.
@@ -174,18 +185,27 @@ final class Connection {
         receiveBuffer = RingBuffer(capacity: config.receiveBufferSize)
         sendLimit = Swift.max(config.sendBufferSize, config.sendBufferLimit)
         receiveLimit = Swift.max(config.receiveBufferSize, config.receiveBufferLimit)
+        windowCeiling = config.receiveBufferSize
         self.budget = budget
         assembler = Assembler(capacity: config.reassemblyRanges)
         rtt = RTTEstimator(initial: config.initialRTO, minimum: config.minRTO, maximum: config.maxRTO)
-        congestion = NewReno(smss: smss, initialSequence: iss)
+        congestion = NewReno(smss: smss, initialSequence: iss, largestSegment: Self.superSegmentLength(config))
         offeredShift = config.offeredWindowShift
     }
 
     deinit { releaseBuffers() }
 
+    /// The longest super-segment a connection sends (0 without).
+    private static func superSegmentLength(_ config: TCPConfiguration) -> Int {
+        config.superSegmentBytes > 0 ? Swift.min(config.superSegmentBytes, 65000) : 0
+    }
+
+    /// Frees the buffers; the engine gives their bytes (`bufferBytes`) back to the budget.
     func releaseBuffers() {
         sendBuffer.deallocate()
         receiveBuffer.deallocate()
+        receiveReserved = 0
+        buffersReleased = true
     }
 
     // MARK: Opening
@@ -222,7 +242,7 @@ final class Connection {
             offeredShift = nil
         }
         smss = Swift.max(Swift.min(localMSS, Int(mss)) - (timestamps ? 12 : 0), 32)
-        congestion = NewReno(smss: smss, initialSequence: iss)
+        congestion = NewReno(smss: smss, initialSequence: iss, largestSegment: Self.superSegmentLength(config))
         sndUna = seg.ack
         sndNxt = seg.ack
         sndMax = seg.ack
@@ -232,6 +252,7 @@ final class Connection {
         sndWl2 = seg.ack
         lastACKSent = rcvNxt
         rcvAdvertised = rcvNxt + advertisableWindow()
+        reserveOfferedWindow()
         state = .established
     }
 
@@ -250,7 +271,7 @@ final class Connection {
         sack = config.selectiveAcknowledgments && options.sackPermitted
         timestamps = config.timestamps && options.timestamp != nil
         smss = Swift.max(Swift.min(peerMSS, localMSS) - (timestamps ? 12 : 0), 32)
-        congestion = NewReno(smss: smss, initialSequence: iss)
+        congestion = NewReno(smss: smss, initialSequence: iss, largestSegment: Self.superSegmentLength(config))
     }
 
     // MARK: Segment arrival (RFC 9293 section 3.10.7)
@@ -513,6 +534,7 @@ final class Connection {
             if retries > 0 { rtt.synRetransmitted() }
             retries = 0
             rcvAdvertised = rcvNxt + advertisableWindow()
+            reserveOfferedWindow()
             ackNow = true
             if finSeq != nil { enter(.finWait1) } else { enter(.established) }
             pendingEvents.formUnion([.connected, .writable])
@@ -598,12 +620,14 @@ final class Connection {
 
     /// RFC 8985 section 7.2: with data out, no recovery running and no probe unanswered, a
     /// probe is due after two smoothed round trips (10 ms at least; 200 ms more when one
-    /// segment is out, for the peer's delayed ACK), if that comes before the RTO. Only when
-    /// sending super-segments: then a whole flight is often one segment, and when it is
-    /// lost no later one draws the SACK blocks that would start a recovery.
+    /// segment is out, for the peer's delayed ACK), if that comes before the RTO: a lost
+    /// tail (a whole super-segment, or the last segments of a write) draws no duplicate
+    /// ACKs, and the probe's SACK blocks start the recovery a full RTO sooner. One probe per
+    /// tail: while one is unanswered (`tailProbeEnd`) none is armed, and only a new ACK
+    /// arms the next.
     private func armTailProbe(_ now: TCPInstant) {
         tailProbeDeadline = nil
-        guard sack, config.superSegmentBytes > 0, rtt.hasSample, tailProbeEnd == nil, !congestion.inRecovery, sndUna < sndMax,
+        guard sack, rtt.hasSample, tailProbeEnd == nil, !congestion.inRecovery, sndUna < sndMax,
               state.isSynchronized, let rto = retransmitDeadline else { return }
         var timeout = TCPDuration(microseconds: Swift.max(2 * rtt.srtt, 10_000))
         if sndMax - sndUna <= smss { timeout = timeout + .milliseconds(200) }
@@ -645,7 +669,11 @@ final class Connection {
         }
         guard !payload.isEmpty else { return true }
         let offset = seq - rcvNxt
+        // The buffer grows into the room reserved for the window offered first.
+        budget.release(receiveReserved)
+        receiveReserved = 0
         makeRoom(in: &receiveBuffer, for: offset + payload.count, limit: receiveLimit)
+        reserveOfferedWindow()
         let written = receiveBuffer.write(payload, at: offset)
         counters.bytesIn += written
         if offset == 0 {
@@ -656,6 +684,7 @@ final class Connection {
             let joined = assembler.popFront()
             receiveBuffer.commit(joined)
             rcvNxt += joined
+            windowCeiling = Swift.min(windowCeiling + written + joined, receiveLimit)
             if written > 0 { pendingEvents.insert(.readable) }
             if filledHole {
                 acknowledgeAtOnce()
@@ -733,6 +762,7 @@ final class Connection {
     private func consumed(_ count: Int) {
         let before = Swift.max(rcvAdvertised - rcvNxt, 0)
         receiveBuffer.dequeue(count)
+        reserveOfferedWindow()
         // A window update once the window opened by enough (RFC 9293 section 3.8.6.2.2).
         let after = advertisableWindow()
         if after - before >= windowStep, state == .established || state == .finWait1 || state == .finWait2 {
@@ -749,9 +779,33 @@ final class Connection {
     /// Bytes `write` would take now.
     var writableBytes: Int { space(of: sendBuffer, limit: sendLimit) }
 
-    /// Room past the stored bytes: the free space, and what the buffer may still grow by.
-    private func space(of buffer: RingBuffer, limit: Int) -> Int {
-        Swift.max(Swift.min(limit, buffer.capacity + budget.available) - buffer.count, 0)
+    /// Room past the stored bytes: the free space, and what the buffer may still grow by
+    /// (`reserved` of it already taken from the budget).
+    private func space(of buffer: RingBuffer, limit: Int, reserved: Int = 0) -> Int {
+        Swift.max(Swift.min(limit, buffer.capacity + reserved + budget.available) - buffer.count, 0)
+    }
+
+    /// Room for the window to offer: the receive buffer's, with what it holds reserved.
+    private var receiveSpace: Int { space(of: receiveBuffer, limit: windowCeiling, reserved: receiveReserved) }
+
+    /// A window offered is a promise: the peer may send up to its right edge, and every
+    /// byte up to it must find room. So the budget the buffer needs to grow to the edge
+    /// (RCV.NXT + RCV.WND past the stored bytes) is taken when the edge is offered, not when
+    /// the data comes: otherwise other connections could take it meanwhile, and the bytes
+    /// sent into the window would be dropped each time they came (the peer's retransmission
+    /// timer backing off: a stall). Given back as the application reads (the stored bytes
+    /// shrink), as the buffer grows into it, and when the connection's buffers are freed.
+    private func reserveOfferedWindow() {
+        guard !buffersReleased else { return }
+        let edge = receiveBuffer.count + Swift.max(rcvAdvertised - rcvNxt, 0)
+        let needed = Swift.max(Swift.min(edge, receiveLimit) - receiveBuffer.capacity, 0)
+        if needed > receiveReserved {
+            // Offered only within `receiveSpace`, so the budget has it.
+            if budget.take(needed - receiveReserved) { receiveReserved = needed }
+        } else if needed < receiveReserved {
+            budget.release(receiveReserved - needed)
+            receiveReserved = needed
+        }
     }
 
     /// Grows `buffer` (doubling, at most to `limit`, as far as the budget allows) so that
@@ -811,7 +865,7 @@ final class Connection {
     /// The window to advertise: free receive space, in units of the scale.
     private func advertisableWindow() -> Int {
         let maximum = 65535 << Int(rcvShift)
-        return (Swift.min(space(of: receiveBuffer, limit: receiveLimit), maximum) >> Int(rcvShift)) << Int(rcvShift)
+        return (Swift.min(receiveSpace, maximum) >> Int(rcvShift)) << Int(rcvShift)
     }
 
     /// The earliest instant something is due, if any.
@@ -945,13 +999,14 @@ final class Connection {
                 let offered = Swift.max(rcvAdvertised - rcvNxt, 0)
                 let unit = 1 << Int(rcvShift)
                 window = (offered + unit - 1) >> Int(rcvShift)
-                if window << Int(rcvShift) > space(of: receiveBuffer, limit: receiveLimit) {
+                if window << Int(rcvShift) > receiveSpace {
                     window = offered >> Int(rcvShift)
                 } else {
                     rcvAdvertised = rcvNxt + (window << Int(rcvShift))
                 }
             }
         }
+        reserveOfferedWindow()
         if flags & TCPFlags.ack != 0 {
             ackNow = false
             delayedACKDeadline = nil

@@ -71,10 +71,13 @@ struct ScriptSegment: Equatable, CustomStringConvertible {
 }
 
 enum Command {
+    /// `= *` after a count: any count is right.
+    static let anyCount = -1
     case listen(backlog: Int?, limit: Int?)
     case unlisten
     case connect
     case accept(expectNone: Bool)
+    /// `write N`, `write N = M` (M taken), `write N = *` (whatever is taken).
     case write(Int, expect: Int?)
     case read(Int, expect: Int?)
     case eof(Bool)
@@ -152,7 +155,7 @@ struct Script {
         func expected() throws -> Int? {
             guard words.count > 2 else { return nil }
             guard words.count == 4, words[2] == "=" else { throw ScriptError(line: line, message: "\(words[0]) N [= M]") }
-            return try int(3)
+            return words[3] == "*" ? Command.anyCount : try int(3)
         }
         switch words[0] {
         case "listen":

@@ -51,17 +51,20 @@ final class ScriptTests: XCTestCase {
         "sack-renege-timeout",
         "sack-super-segment-hole",
         "sack-tail-loss-probe",
+        "sack-tail-loss-probe-segments",
         "sack-two-holes",
         "super-segments",
         "super-segments-no-sack",
         "simultaneous-close",
         "simultaneous-open",
+        "slow-start-byte-counting",
         "syn-cookies",
         "time-wait-reuse",
         "timestamps",
         "window-edge-ack",
         "window-full-buffer",
         "window-scale-edge",
+        "window-shared-budget",
         "zero-window-fin",
         "zero-window-receive",
         "zero-window-send",
@@ -110,6 +113,7 @@ final class ScriptTests: XCTestCase {
     func testSackRenegeTimeout() { run("sack-renege-timeout") }
     func testSackSuperSegmentHole() { run("sack-super-segment-hole") }
     func testSackTailLossProbe() { run("sack-tail-loss-probe") }
+    func testSackTailLossProbeSegments() { run("sack-tail-loss-probe-segments") }
     func testSackTwoHoles() { run("sack-two-holes") }
     func testSuperSegments() { run("super-segments") }
     func testSuperSegmentsClose() { run("super-segments-close") }
@@ -117,12 +121,14 @@ final class ScriptTests: XCTestCase {
     func testSuperSegmentsNoSack() { run("super-segments-no-sack") }
     func testSimultaneousClose() { run("simultaneous-close") }
     func testSimultaneousOpen() { run("simultaneous-open") }
+    func testSlowStartByteCounting() { run("slow-start-byte-counting") }
     func testSynCookies() { run("syn-cookies") }
     func testTimeWaitReuse() { run("time-wait-reuse") }
     func testTimestamps() { run("timestamps") }
     func testWindowEdgeAck() { run("window-edge-ack") }
     func testWindowFullBuffer() { run("window-full-buffer") }
     func testWindowScaleEdge() { run("window-scale-edge") }
+    func testWindowSharedBudget() { run("window-shared-budget") }
     func testZeroWindowFin() { run("zero-window-fin") }
     func testZeroWindowReceive() { run("zero-window-receive") }
     func testZeroWindowSend() { run("zero-window-send") }
