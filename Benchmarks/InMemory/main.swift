@@ -31,7 +31,10 @@ final class CountingDevice: PacketDevice {
 
 let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
-let packetsPerRound = quick ? 200_000 : 1_000_000
+/// `--packets-per-round=N`: scripts/bench counts instructions per packet under callgrind
+/// from two runs of different lengths (their difference: packets only, no start-up).
+let packetsPerRound = arguments.first { $0.hasPrefix("--packets-per-round=") }.flatMap { Int($0.dropFirst(20)) }
+    ?? (quick ? 200_000 : 1_000_000)
 let rounds = quick ? 3 : 5
 /// `--only=TEXT`: run only the cases whose name contains TEXT (for profiling one path);
 /// `--only=none --script=FILE.lua`: a handler script of your own on the same frame.
