@@ -492,9 +492,9 @@ void clua_packet_bind(clua_packet *packet, const uint8_t *bytes, size_t length, 
     packet->bytes = bytes;
     packet->length = length;
     packet->layers = layers;
-    /* An offset past 65535 is past any frame: a direct read there finds no bytes. */
-    packet->network_offset = network_offset > 0xffff ? 0xffff : (uint16_t)network_offset;
-    packet->transport_offset = transport_offset > 0xffff ? 0xffff : (uint16_t)transport_offset;
+    /* Past the frame (a direct read there finds no bytes) if ever out of range. */
+    packet->network_offset = network_offset > length ? UINT32_MAX : (uint32_t)network_offset;
+    packet->transport_offset = transport_offset > length ? UINT32_MAX : (uint32_t)transport_offset;
     packet->device = device;
     if (frame_size > CLUA_FRAME_STORAGE) frame_size = CLUA_FRAME_STORAGE;
     memcpy(packet->frame, frame, frame_size);

@@ -114,8 +114,8 @@ typedef struct clua_packet {
     size_t length;
     int64_t device;
     uint16_t layers;        /* Layers.rawValue */
-    uint16_t network_offset;   /* where the direct fields' bases are (DecodedFrame's) */
-    uint16_t transport_offset;
+    uint32_t network_offset;   /* where the direct fields' bases are (DecodedFrame's) */
+    uint32_t transport_offset;
     int bound;              /* 0: used after its handler returned */
     int is_copy;            /* owns its bytes (they follow this struct) */
     int reference;          /* registry reference of the reused packet (LUA_NOREF for copies) */
