@@ -70,17 +70,29 @@ final class DirectFieldTests: XCTestCase {
         return frames
     }
 
+    /// The same frames' IP packets as a tun hands them over (no link header).
+    private static func rawIPFrames() throws -> [[UInt8]] {
+        try frames().compactMap { frame in
+            frame.withUnsafeBytes { bytes in
+                let decoded = DecodedFrame(decoding: bytes, linkType: .ethernet)
+                guard decoded.has(.ip) || decoded.has(.ipv6) else { return nil }
+                return Array(frame[decoded.networkOffset...])
+            }
+        }
+    }
+
     func testDirectFieldsReadAsSwiftReadsThem() throws {
         let harness = try PacketHarness()
         let direct = PacketField.allCases.filter { $0.direct.base != UInt8(CLUA_BASE_NONE.rawValue) }
         XCTAssertGreaterThanOrEqual(direct.count, 41, "fewer direct fields than expected")
         let layers = Set(direct.map(\.layer))
         var compared = 0
-        for (index, frame) in try Self.frames().enumerated() {
+        let framed = try Self.frames().map { ($0, LinkType.ethernet) } + Self.rawIPFrames().map { ($0, LinkType.rawIP) }
+        for (index, (frame, linkType)) in framed.enumerated() {
             for layer in layers.sorted(by: { $0.rawValue < $1.rawValue }) {
-                let read = try harness.fields(layer.rawValue, of: frame)
+                let read = try harness.fields(layer.rawValue, of: frame, linkType: linkType)
                 try frame.withUnsafeBytes { bytes in
-                    let decoded = DecodedFrame(decoding: bytes, linkType: .ethernet)
+                    let decoded = DecodedFrame(decoding: bytes, linkType: linkType)
                     for field in direct where field.layer == layer {
                         let expected = Self.shown(field.read(bytes: bytes, frame: decoded))
                         if read.isEmpty {
@@ -94,6 +106,26 @@ final class DirectFieldTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThan(compared, 1000, "too few fields compared")
+        XCTAssertGreaterThan(compared, 1500, "too few fields compared")
+    }
+
+    /// A packet kept with pkt:copy() reads its direct fields from its own bytes.
+    func testACopiedPacketReadsItsOwnFields() throws {
+        let harness = try PacketHarness()
+        let frame = try XCTUnwrap(Self.frames().last { frame in
+            frame.withUnsafeBytes { DecodedFrame(decoding: $0, linkType: .ethernet).has(.tcp) }
+        })
+        let lines = try harness.run("""
+            function(pkt)
+              kept = pkt:copy()
+              tapir.log.info(pkt.ip.src, pkt.ip.ttl, pkt.tcp.seq, pkt.eth.src)
+            end
+            """, on: frame)
+        let other = try KernelFrames.all().first { $0.count > 60 && $0 != frame } ?? []
+        let copied = try harness.run("""
+            function(pkt) tapir.log.info(kept.ip.src, kept.ip.ttl, kept.tcp.seq, kept.eth.src) end
+            """, on: other)
+        XCTAssertEqual(lines.count, 1)
+        XCTAssertEqual(copied, lines, "a copy read another packet's fields")
     }
 }

@@ -97,8 +97,15 @@ final class PlainReplyTests: XCTestCase {
         bytes.withUnsafeBytes { raw in
             let frame = DecodedFrame(decoding: raw, linkType: link)
             let none = SetValues(values, inReply: true, given: UnsafeBufferPointer(start: nil, count: 0))
+            // Each path writes into a buffer of poison: a byte one forgets to write shows.
+            func poisoned() {
+                UnsafeMutableRawBufferPointer(rebasing: output.buffer[0..<512]).initializeMemory(as: UInt8.self, repeating: 0xa5)
+            }
+            poisoned()
             let plain = output.plainUDPReply(to: raw, frame: frame, ipv4ID: 4242).map { Array(output.buffer[0..<$0]) }
+            poisoned()
             let chosen = try? output.reply(to: raw, frame: frame, none, ipv4ID: 4242).get().map { $0 }
+            poisoned()
             let general = try? output.generalReply(to: raw, frame: frame, none, ipv4ID: 4242).get().map { $0 }
             return (plain, chosen, general)
         }

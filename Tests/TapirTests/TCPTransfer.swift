@@ -56,7 +56,13 @@ enum TCPTransfer {
             throw error
         }
         let started = ContinuousClock.now
-        let transfer = try sandbox.run(["sh", "-c", client], timeout: .seconds(300))
+        let transfer: ProcessOutput
+        do {
+            transfer = try sandbox.run(["sh", "-c", client], timeout: .seconds(300))
+        } catch {
+            _ = TapirCommand.stop(tapir)
+            throw error
+        }
         let elapsed = started.duration(to: .now)
         XCTAssertEqual(transfer.status, 0, transfer.stderr)
         let result = TapirCommand.stop(tapir)

@@ -29,14 +29,17 @@ extension PacketOutput {
         if let eth = frame.ethernet(bytes) {
             guard !eth.dst.isMulticast, eth.headerLength == frame.networkOffset else { return nil }
             at = eth.headerLength
+            let (source, destination) = (eth.dst, eth.src)  // read before anything is written
             buffer.copy(bytes.slice(0, at), to: 0)
-            eth.src.store(into: buffer, at: EthernetField.destination)
-            eth.dst.store(into: buffer, at: EthernetField.source)
+            destination.store(into: buffer, at: EthernetField.destination)
+            source.store(into: buffer, at: EthernetField.source)
         } else if frame.has(.eth) {
             return nil
         }
         let network = bytes.slice(frame.networkOffset, frame.networkEnd)
         guard at + network.count <= PacketOutput.capacity else { return nil }
+        let ports = (source: network.u16(networkHeader + UDPField.destinationPort),
+                     destination: network.u16(networkHeader + UDPField.sourcePort))
         buffer.copy(network, to: at)
         let reply = region(at, at + network.count)
 
@@ -63,9 +66,8 @@ extension PacketOutput {
             pseudoHeader = .v6(source: source, destination: destination)
         }
         let udp = reply.slice(networkHeader, network.count)
-        let transport = network.slice(networkHeader, network.count)
-        udp.setU16(UDPField.sourcePort, transport.u16(UDPField.destinationPort))
-        udp.setU16(UDPField.destinationPort, transport.u16(UDPField.sourcePort))
+        udp.setU16(UDPField.sourcePort, ports.source)
+        udp.setU16(UDPField.destinationPort, ports.destination)
         udp.setU16(UDPField.checksum, 0)
         pseudoHeader.fillTransportChecksumIfZero(protocol: IPProtocol.udp, segment: udp)
         return at + network.count
