@@ -203,9 +203,11 @@ final class HTTPServerKernelTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: downloads) }
         // Ten downloads slowed to about 2 s each, a reload (SIGHUP) in the middle of them. The
-        // file is larger than what the kernel's socket buffers can hold for a slow reader, so
-        // the server is still sending when the reload comes (big.txt's 270 KB was not: a fast
-        // server handed all of it to the client's kernel before the reload).
+        // clients' receive buffers are held to 256 KiB, so the server is still sending when the
+        // reload comes: with the kernel's default (up to 6 MiB) a fast server once handed all of
+        // a file to the clients' kernel before the reload, and nothing was left to finish.
+        let buffers = try sandbox.run(["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 262144"])
+        XCTAssertEqual(buffers.status, 0, buffers.stderr)
         let clients = try (0..<10).map { index in
             try sandbox.start(["curl", "-s", "--limit-rate", "4M", "-o", downloads + "/\(index)",
                                "-w", "%{http_code}", "http://198.18.0.2/huge.txt"])
