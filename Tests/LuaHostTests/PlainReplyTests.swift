@@ -5,7 +5,8 @@ import XCTest
 
 /// pkt:reply with no overrides to a plain UDP datagram takes a copy-and-rewrite path
 /// (PlainReply.swift): its bytes must be the general path's, exactly, over frames of every
-/// shape it takes, and it must leave every other shape to the general path.
+/// shape it takes, and it must leave every other shape to the general path. Tagged frames
+/// carry 802.1Q tags (0x8100) or an 802.1ad service tag (0x88a8) outside them (QinQ).
 final class PlainReplyTests: XCTestCase {
     private static let client = IPv4Address("198.18.0.1")!
     private static let server = IPv4Address("198.18.0.2")!
@@ -25,7 +26,11 @@ final class PlainReplyTests: XCTestCase {
         mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
     }
 
-    private enum Link { case none, ethernet(tags: Int, groupDestination: Bool) }
+    private enum Link {
+        case none
+        /// `serviceTag`: the outer tag is an 802.1ad S-tag (TPID 0x88a8), any inner one 802.1Q.
+        case ethernet(tags: Int, serviceTag: Bool, groupDestination: Bool)
+    }
 
     private struct Shape {
         var link: Link
@@ -76,12 +81,13 @@ final class PlainReplyTests: XCTestCase {
             ip.emit(appendingTo: &network)
         }
         var bytes: [UInt8] = []
-        if case .ethernet(let tags, let group) = shape.link {
+        if case .ethernet(let tags, let serviceTag, let group) = shape.link {
             let type: UInt16 = shape.ipv6 ? EtherType.ipv6 : EtherType.ipv4
             let destination: MACAddress = group ? MACAddress("01:00:5e:00:00:fb")! : MACAddress("02:54:41:50:49:52")!
             var vlan: [VLANTag] = []
             for index in 0..<tags {
-                vlan.append(VLANTag(pcp: UInt8(index + 1), dei: index == 1, id: UInt16(100 + index)))
+                let tpid = index == 0 && serviceTag ? EtherType.qinq : EtherType.vlan
+                vlan.append(VLANTag(tpid: tpid, pcp: UInt8(index + 1), dei: index == 1, id: UInt16(100 + index)))
             }
             EthernetRepr(src: MACAddress("02:00:00:00:00:01")!, dst: destination, vlan: vlan, type: type)
                 .emit(appendingTo: &bytes)
@@ -127,11 +133,13 @@ final class PlainReplyTests: XCTestCase {
         var generator = Generator(state: 0x7461_7069_7200_0001)
         var plainCount = 0
         var generalCount = 0
+        var serviceTagged = 0
         var failures = 0
         for round in 0..<3000 {
             let tags = generator.below(3)
+            let serviceTag = tags > 0 && generator.below(2) == 0
             let link: Link = generator.below(4) == 0 ? .none
-                : .ethernet(tags: tags, groupDestination: generator.below(10) == 0)
+                : .ethernet(tags: tags, serviceTag: serviceTag, groupDestination: generator.below(10) == 0)
             var shape = Shape(link: link, ipv6: generator.below(2) == 0, payload: generator.bytes(generator.below(300)))
             shape.ttl = UInt8(1 + generator.below(255))
             shape.tos = generator.below(3) == 0 ? UInt8(generator.below(256)) : 0
@@ -158,6 +166,7 @@ final class PlainReplyTests: XCTestCase {
             }
             if let plain {
                 plainCount += 1
+                if case .ethernet(_, true, _) = link { serviceTagged += 1 }
                 if let difference = Self.firstDifference(plain, general) {
                     XCTFail("round \(round): the plain path differs from the general path at byte \(difference) for \(shape)")
                     failures += 1
@@ -167,7 +176,7 @@ final class PlainReplyTests: XCTestCase {
             }
             var plainShape = shape.udpLengthShortBy == 0 && shape.padding == 0
                 && (shape.ipv6 ? !shape.hopByHop : shape.frag == 0 && shape.ipOptions.isEmpty)
-            if case .ethernet(_, true) = link { plainShape = false }
+            if case .ethernet(_, _, true) = link { plainShape = false }
             if (plain != nil) != plainShape {
                 XCTFail("round \(round): plain path \(plain != nil ? "taken" : "not taken") for \(shape)")
                 failures += 1
@@ -177,6 +186,34 @@ final class PlainReplyTests: XCTestCase {
         guard failures == 0 else { return }
         XCTAssertGreaterThan(plainCount, 1500, "the plain path was hardly taken")
         XCTAssertGreaterThan(generalCount, 300, "the general path was hardly left anything")
+        XCTAssertGreaterThan(serviceTagged, 300, "the plain path hardly answered a QinQ frame")
+    }
+
+    /// A QinQ frame (an 802.1ad S-tag, VLAN 100, around an 802.1Q C-tag, VLAN 101) is
+    /// answered on the same two VLANs, TPIDs kept, by both paths: the frame and its answer
+    /// as scapy writes them (tshark reads both as eth:ieee8021ad:vlan:ip:udp, checksums good).
+    func testAQinQFrameIsAnsweredOnItsTwoVLANs() throws {
+        let output = PacketOutput()
+        let values = UnsafeMutablePointer<clua_set_value>.allocate(capacity: Int(CLUA_MAX_FIELDS))
+        values.initialize(repeating: clua_set_value(), count: Int(CLUA_MAX_FIELDS))
+        defer { values.deallocate() }
+        // Ether()/Dot1AD(prio=1, vlan=100)/Dot1Q(prio=2, dei=1, vlan=101)/IP(ttl=3, id=1, flags="DF")/UDP(40000, 7)/"hello"
+        let frame = try XCTUnwrap(hexBytes("02544150495202000000000188a8206481005065080045000021000140000311eba3"
+                                           + "c6120001c61200029c400007000d939268656c6c6f"))
+        // The answer: addresses and ports swapped, the tags as they were, id 4242, TTL 64, no DF.
+        let answer = try XCTUnwrap(hexBytes("02000000000102544150495288a8206481005065080045000021109200004011de12"
+                                            + "c6120002c612000100079c40000d939268656c6c6f"))
+        var shape = Shape(link: .ethernet(tags: 2, serviceTag: true, groupDestination: false), ipv6: false,
+                          payload: Array("hello".utf8))
+        shape.ttl = 3
+        shape.flags = IPv4Flags.dontFragment
+        let linkHeader = EthernetField.headerLength + 2 * EthernetField.tagLength
+        XCTAssertEqual(Array(Self.frame(shape).prefix(linkHeader)), Array(frame.prefix(linkHeader)),
+                       "the generator's QinQ link header is not scapy's")
+        let (plain, chosen, general) = replies(to: frame, link: .ethernet, output: output, values: values)
+        XCTAssertEqual(plain, answer, "the plain path")
+        XCTAssertEqual(chosen, answer, "reply()")
+        XCTAssertEqual(general, answer, "the general path")
     }
 
     /// The plain path's reply, read back: the fields a reply changes, changed.
@@ -185,7 +222,7 @@ final class PlainReplyTests: XCTestCase {
         let values = UnsafeMutablePointer<clua_set_value>.allocate(capacity: Int(CLUA_MAX_FIELDS))
         values.initialize(repeating: clua_set_value(), count: Int(CLUA_MAX_FIELDS))
         defer { values.deallocate() }
-        var shape = Shape(link: .ethernet(tags: 1, groupDestination: false), ipv6: false, payload: Array("hello".utf8))
+        var shape = Shape(link: .ethernet(tags: 1, serviceTag: false, groupDestination: false), ipv6: false, payload: Array("hello".utf8))
         shape.ttl = 3
         shape.tos = 0x10
         shape.flags = IPv4Flags.dontFragment
