@@ -25,8 +25,8 @@ final class DirectFieldTests: XCTestCase {
     }
 
     /// Frames the kernel sent (ARP, ICMP, ICMPv6, UDP, TCP) and made ones: VLAN tags, IPv4
-    /// options and flags, fragments, IPv6 with a traffic class and flow, TCP with options
-    /// and every flag, ICMP errors, a frame cut short.
+    /// options and flags, fragments, IPv6 with a traffic class and flow, ICMPv6 behind
+    /// extension headers, TCP with options and every flag, ICMP errors, a frame cut short.
     private static func frames() throws -> [[UInt8]] {
         var frames = try KernelFrames.all()
         func ethernet(_ type: UInt16, tags: [VLANTag] = []) -> [UInt8] {
@@ -65,10 +65,49 @@ final class DirectFieldTests: XCTestCase {
                  flow: 0xabcde).emit(appendingTo: &network6)
         frames.append(ethernet(EtherType.ipv6) + network6 + udp6)
         frames.append(ethernet(EtherType.ipv6, tags: [VLANTag(id: 100)]) + network6 + udp6)
+        for (index, (text, type, checksum)) in icmpv6BehindExtensionHeaders.enumerated() {
+            let frame = try XCTUnwrap(hexBytes(text), "ICMPv6 frame \(index)")
+            try frame.withUnsafeBytes { bytes in
+                let decoded = DecodedFrame(decoding: bytes, linkType: .ethernet)
+                let icmp = try XCTUnwrap(decoded.icmpv6(bytes), "ICMPv6 frame \(index)")
+                XCTAssertGreaterThan(decoded.transportOffset, decoded.networkOffset + IPv6Field.headerLength)
+                XCTAssertEqual(icmp.type, type, "ICMPv6 frame \(index), as tshark reads it")
+                XCTAssertEqual(icmp.chksum, checksum, "ICMPv6 frame \(index), as tshark reads it")
+            }
+            frames.append(frame)
+            // The same datagram behind an 802.1ad and an 802.1Q tag.
+            frames.append(ethernet(EtherType.ipv6, tags: [VLANTag(tpid: EtherType.qinq, id: 10), VLANTag(id: 20)])
+                          + frame[EthernetField.headerLength...])
+        }
         let whole = ethernet(EtherType.ipv4) + [0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0] + [198, 18, 0, 1, 198, 18, 0, 2]
         frames.append(whole + [0x9c, 0x40, 0x01])  // TCP cut short after 3 bytes
         return frames
     }
+
+    /// ICMPv6 whose transport offset is not 40: behind IPv6 extension headers, as scapy
+    /// writes them (tshark reads each so, ICMPv6 checksums good), with the ICMPv6 type and
+    /// checksum tshark shows.
+    private static let icmpv6BehindExtensionHeaders: [(String, UInt8, UInt16)] = [
+        // IPv6(src="fe80::1", dst="ff02::16", hlim=1)/IPv6ExtHdrHopByHop(options=[RouterAlert(), PadN()])
+        //   /ICMPv6MLReport2(records=[ICMPv6MLDMultAddrRec(dst="ff02::fb")]): an MLDv2 report
+        ("33330000001602000000000186dd6000000000240001fe800000000000000000000000000001ff020000000000000000000000000016"
+            + "3a000502000001008f006f0f0000000104000000ff0200000000000000000000000000fb", 143, 0x6f0f),
+        // The same hop-by-hop header before ICMPv6MLReport(mladdr="ff02::fb"): an MLDv1 report
+        ("3333000000fb02000000000186dd6000000000200001fe800000000000000000000000000001ff0200000000000000000000000000fb"
+            + "3a0005020000010083007e2f00000000ff0200000000000000000000000000fb", 131, 0x7e2f),
+        // IPv6(src="2001:2::1", dst="2001:2::2", tc=0xb8, fl=0x12345)/IPv6ExtHdrDestOpt(options=[PadN(4 bytes)])
+        //   /ICMPv6EchoRequest(id=0x1234, seq=7, data="ping")
+        ("02544150495202000000000186dd6b81234500143c4020010002000000000000000000000001200100020000000000000000000000"
+            + "023a0001040000000080004ea41234000770696e67", 128, 0x4ea4),
+        // A hop-by-hop header (8 bytes), then a destination options header of 16, then
+        // ICMPv6EchoReply(id=0xabcd, seq=0xffff, data="pong!"): transport at 40 + 24
+        ("02544150495202000000000186dd600000000025004020010002000000000000000000000001200100020000000000000000000000"
+            + "023c000104000000003a01010c0000000000000000000000008100930aabcdffff706f6e6721", 129, 0x930a),
+        // The first fragment (fragment6, 120 bytes) of an echo request: ICMPv6 behind a Fragment
+        // header (tshark, given the second fragment too, reads the checksum good)
+        ("02544150495202000000000186dd6000000000502c4020010002000000000000000000000001200100020000000000000000000000"
+            + "023a0000010000cafe80002fda00010002" + String(repeating: "78", count: 64), 128, 0x2fda),
+    ]
 
     /// The same frames' IP packets as a tun hands them over (no link header).
     private static func rawIPFrames() throws -> [[UInt8]] {
