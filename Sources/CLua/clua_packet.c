@@ -396,6 +396,11 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
                             : (direct->width != 1 && direct->width != 2 && direct->width != 4)
                               || direct->shift >= 32)))
             luaL_error(L, "packet field '%s': direct read out of range", name->name);
+        /* push_direct gives an address, an integer or a boolean; any other kind (bytes, TCP
+           flags) would come out as an integer. */
+        if (direct->base != CLUA_BASE_NONE && !address && name->kind != CLUA_FIELD_INTEGER
+            && name->kind != CLUA_FIELD_BOOLEAN)
+            luaL_error(L, "packet field '%s': a direct read cannot give its kind (%d)", name->name, (int)name->kind);
         api->direct[name->field] = *direct;
         lua_rawgeti(L, -1, name->layer);  /* stack: tables, the layer's names */
         const char *key = lua_pushstring(L, name->name);

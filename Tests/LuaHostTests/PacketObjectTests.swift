@@ -54,6 +54,76 @@ final class PacketObjectTests: XCTestCase {
         XCTAssertEqual(harness.state.stackDepth, 0)
     }
 
+    /// Installs the packet API with one field, `ip.bad` of `kind` read directly as
+    /// `direct`, into a fresh state; returns the install's error, nil when it succeeds.
+    private func installError(kind: clua_field_kind, direct: clua_direct_field) throws -> String? {
+        let state = try LuaState(log: { _, _ in })
+        var name = clua_field_name()
+        name.layer = 1
+        name.field = 0
+        name.kind = kind
+        name.readable = 1
+        name.direct = direct
+        var request = clua_packet_install_request()
+        request.layer_count = 2
+        request.frame_layer = 0
+        request.payload_field = 1
+        request.malformed_field = 2
+        var failure: String?
+        "bad".withCString { fieldName in
+            name.name = fieldName
+            ["frame", "ip"].withCStrings { layerNames in
+                request.layer_names = layerNames
+                withUnsafePointer(to: &name) { names in
+                    request.names = names
+                    request.name_count = 1
+                    withUnsafeMutablePointer(to: &request) { pointer in
+                        do { try state.runProtected(clua_packet_install, context: pointer) } catch {
+                            failure = "\(error)"
+                        }
+                    }
+                }
+            }
+        }
+        return failure
+    }
+
+    /// C reads a direct field as an integer, a boolean or an address (push_direct): an
+    /// install that asks it to read another kind, or bytes it cannot read, is refused and
+    /// names the field.
+    func testADirectReadOfAKindCNeverGivesIsRefused() throws {
+        let twoBytes = clua_direct_field(base: UInt8(CLUA_BASE_NETWORK.rawValue), width: 2, shift: 0, offset: 2,
+                                         mask: 0xffff)
+        XCTAssertNil(try installError(kind: CLUA_FIELD_INTEGER, direct: twoBytes))
+        XCTAssertNil(try installError(kind: CLUA_FIELD_BOOLEAN, direct: twoBytes))
+        XCTAssertNil(try installError(kind: CLUA_FIELD_BYTES, direct: clua_direct_field()), "not read directly")
+        for kind in [CLUA_FIELD_BYTES, CLUA_FIELD_TCP_FLAGS] {
+            let error = try XCTUnwrap(installError(kind: kind, direct: twoBytes), "kind \(kind.rawValue) installed")
+            XCTAssertTrue(error.contains("packet field 'bad': a direct read cannot give its kind (\(kind.rawValue))"), error)
+        }
+        let fourBytes = clua_direct_field(base: UInt8(CLUA_BASE_NETWORK.rawValue), width: 4, shift: 0, offset: 12,
+                                          mask: 0xffff_ffff)
+        XCTAssertNil(try installError(kind: CLUA_FIELD_IPV4, direct: fourBytes))
+        for (kind, direct) in [(CLUA_FIELD_IPV4, twoBytes),
+                               (CLUA_FIELD_INTEGER, clua_direct_field(base: 4, width: 2, shift: 0, offset: 0, mask: 1)),
+                               (CLUA_FIELD_INTEGER, clua_direct_field(base: 2, width: 3, shift: 0, offset: 0, mask: 1)),
+                               (CLUA_FIELD_INTEGER, clua_direct_field(base: 2, width: 4, shift: 32, offset: 0, mask: 1))] {
+            let error = try XCTUnwrap(installError(kind: kind, direct: direct), "\(direct) installed")
+            XCTAssertTrue(error.contains("packet field 'bad': direct read out of range"), error)
+        }
+    }
+
+    /// The C check sees C's kinds, where a text field is an integer one: Swift's table must
+    /// give a direct read to no text field either.
+    func testEveryDirectFieldIsOfAKindCGives() {
+        for field in PacketField.allCases where field.direct.base != UInt8(CLUA_BASE_NONE.rawValue) {
+            switch field.info.kind {
+            case .integer, .boolean, .mac, .ipv4, .ipv6: continue
+            case .bytes, .tcpFlags, .text: XCTFail("\(field.layer).\(field.name) is read directly as \(field.info.kind)")
+            }
+        }
+    }
+
     func testPacketReuseKeepsLuaMemoryFlat() throws {
         let harness = try PacketHarness()
         let handler = try harness.state.function("""
