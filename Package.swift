@@ -120,7 +120,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .testTarget(name: "DevicesTests", dependencies: [
-            "Devices", "Capture", "Kernel",
+            "Devices", "CPacket", "Packets", "Capture", "Kernel",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "Packets"],

@@ -206,12 +206,16 @@ static uint32_t ring_sum16(const uint8_t *p, size_t n, uint32_t sum) {
 // A frame sent by this machine's own stack (a veth peer, a bridge) may arrive with its
 // TCP or UDP checksum left to the hardware (TP_STATUS_CSUMNOTREADY): the field holds only
 // the pseudo-header's sum. Fill it in, for IPv4 and IPv6 with TCP or UDP right after the
-// fixed header (and behind one 802.1Q tag), as the receiving NIC would have checked it.
-static void complete_checksum(uint8_t *f, uint32_t n) {
+// fixed header, behind up to two VLAN tags (802.1Q, 802.1ad and the older 0x9100, as the
+// decoder takes them), as the receiving NIC would have checked it.
+void tapir_packet_complete_checksum(uint8_t *f, uint32_t n) {
     uint32_t at = 14;
     if (n < at) return;
     uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
-    if (type == 0x8100 && n >= 18) { type = (uint16_t)(f[16] << 8 | f[17]); at = 18; }
+    for (int tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8 || type == 0x9100) && n >= at + 4; tags++) {
+        type = (uint16_t)(f[at + 2] << 8 | f[at + 3]);
+        at += 4;
+    }
     uint8_t *ip = f + at;
     uint32_t protocol, l4_length, pseudo;
     uint8_t *l4;
@@ -267,7 +271,7 @@ static int next_in_blocks(tapir_packet_socket *s, const uint8_t **frame, uint32_
         *frame = with_vlan_tag((uint8_t *)header + header->tp_mac, length, &original, header->hv1.tp_vlan_tci,
                                (header->tp_status & TP_STATUS_VLAN_TPID_VALID) ? header->hv1.tp_vlan_tpid : ETH_P_8021Q);
     *truncated = *length < original;
-    if ((header->tp_status & TP_STATUS_CSUMNOTREADY) && !*truncated) complete_checksum((uint8_t *)*frame, *length);
+    if ((header->tp_status & TP_STATUS_CSUMNOTREADY) && !*truncated) tapir_packet_complete_checksum((uint8_t *)*frame, *length);
     s->frames_left -= 1;
     if (s->frames_left > 0) s->frame = (struct tpacket3_hdr *)((uint8_t *)header + header->tp_next_offset);
     return 1;
@@ -306,7 +310,7 @@ static int next_in_slots(tapir_packet_socket *s, const uint8_t **frame, uint32_t
     if (s->vnet && *truncated) memset(s->offload, 0, sizeof s->offload);
     // With the header, a partial checksum is said there and finished by the reader.
     if ((header->tp_status & TP_STATUS_CSUMNOTREADY) && !*truncated && !s->vnet)
-        complete_checksum((uint8_t *)*frame, *length);
+        tapir_packet_complete_checksum((uint8_t *)*frame, *length);
     return 1;
 }
 

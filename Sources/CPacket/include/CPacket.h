@@ -56,6 +56,13 @@ int tapir_packet_ifindex(const tapir_packet_socket *socket);
 /// *truncated is set when the frame was longer than what the ring kept (snaplen).
 int tapir_packet_next(tapir_packet_socket *socket, const uint8_t **frame, uint32_t *length, int *truncated);
 
+/// Fills in the TCP or UDP checksum of an Ethernet frame whose field holds only the
+/// pseudo-header's sum (what a frame the ring marks TP_STATUS_CSUMNOTREADY carries): IPv4
+/// or IPv6 with the transport header right after the fixed one, behind up to two VLAN tags
+/// (0x8100, 0x88a8, 0x9100). Any other frame, an IPv4 fragment or one shorter than its
+/// lengths say, is left as it is.
+void tapir_packet_complete_checksum(uint8_t *frame, uint32_t length);
+
 /// Sends one frame (send() on the bound socket): its length, or -errno.
 long tapir_packet_send(tapir_packet_socket *socket, const uint8_t *frame, size_t length);
 
