@@ -1159,7 +1159,7 @@ final class Connection {
         var segment = makeSegment(seq: seq, flags: flags, now: now)
         // SACK blocks take room from the data.
         let room = smss + (timestamps ? 12 : 0) - segment.options.length
-        let most = room * Swift.max(Swift.min(config.superSegmentBytes, 65000) / room, 1)
+        let most = room * Swift.max(Self.superSegmentLength(config) / room, 1)
         var cut = length > most
         if cut {
             length = most
