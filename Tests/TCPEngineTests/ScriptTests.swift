@@ -45,6 +45,7 @@ final class ScriptTests: XCTestCase {
         "rst-syn-received",
         "rst-syn-sent",
         "rst-synchronized",
+        "rst-window-edge",
         "sack-bogus-blocks",
         "sack-limits",
         "sack-lost-retransmission",
@@ -107,6 +108,7 @@ final class ScriptTests: XCTestCase {
     func testRstSynReceived() { run("rst-syn-received") }
     func testRstSynSent() { run("rst-syn-sent") }
     func testRstSynchronized() { run("rst-synchronized") }
+    func testRstWindowEdge() { run("rst-window-edge") }
     func testSackBogusBlocks() { run("sack-bogus-blocks") }
     func testSackLimits() { run("sack-limits") }
     func testSackLostRetransmission() { run("sack-lost-retransmission") }
