@@ -64,6 +64,7 @@ final class ScriptTests: XCTestCase {
         "timestamps",
         "window-edge-ack",
         "window-full-buffer",
+        "window-reservation-fin",
         "window-scale-edge",
         "window-shared-budget",
         "zero-window-fin",
@@ -129,6 +130,7 @@ final class ScriptTests: XCTestCase {
     func testTimestamps() { run("timestamps") }
     func testWindowEdgeAck() { run("window-edge-ack") }
     func testWindowFullBuffer() { run("window-full-buffer") }
+    func testWindowReservationFin() { run("window-reservation-fin") }
     func testWindowScaleEdge() { run("window-scale-edge") }
     func testWindowSharedBudget() { run("window-shared-budget") }
     func testZeroWindowFin() { run("zero-window-fin") }
