@@ -475,6 +475,7 @@ final class Connection {
         if seg.fin && takeText && !finReceived && seg.seq + seg.payload.count == rcvNxt {
             rcvNxt += 1
             finReceived = true
+            reserveOfferedWindow()
             ackNow = true
             pendingEvents.insert(.readable)
             switch state {
@@ -794,11 +795,13 @@ final class Connection {
     /// the data comes: otherwise other connections could take it meanwhile, and the bytes
     /// sent into the window would be dropped each time they came (the peer's retransmission
     /// timer backing off: a stall). Given back as the application reads (the stored bytes
-    /// shrink), as the buffer grows into it, and when the connection's buffers are freed.
+    /// shrink), as the buffer grows into it, and when the connection's buffers are freed;
+    /// all of it once the peer's FIN is in (no text is taken after it, RFC 9293 section
+    /// 3.10.7.4: the edge offered promises nothing any more).
     private func reserveOfferedWindow() {
         guard !buffersReleased else { return }
         let edge = receiveBuffer.count + Swift.max(rcvAdvertised - rcvNxt, 0)
-        let needed = Swift.max(Swift.min(edge, receiveLimit) - receiveBuffer.capacity, 0)
+        let needed = finReceived ? 0 : Swift.max(Swift.min(edge, receiveLimit) - receiveBuffer.capacity, 0)
         if needed > receiveReserved {
             // Offered only within `receiveSpace`, so the budget has it.
             if budget.take(needed - receiveReserved) { receiveReserved = needed }
@@ -1159,7 +1162,7 @@ final class Connection {
         var segment = makeSegment(seq: seq, flags: flags, now: now)
         // SACK blocks take room from the data.
         let room = smss + (timestamps ? 12 : 0) - segment.options.length
-        let most = room * Swift.max(Swift.min(config.superSegmentBytes, 65000) / room, 1)
+        let most = room * Swift.max(Self.superSegmentLength(config) / room, 1)
         var cut = length > most
         if cut {
             length = most

@@ -45,6 +45,7 @@ final class ScriptTests: XCTestCase {
         "rst-syn-received",
         "rst-syn-sent",
         "rst-synchronized",
+        "rst-window-edge",
         "sack-bogus-blocks",
         "sack-limits",
         "sack-lost-retransmission",
@@ -63,6 +64,7 @@ final class ScriptTests: XCTestCase {
         "timestamps",
         "window-edge-ack",
         "window-full-buffer",
+        "window-reservation-fin",
         "window-scale-edge",
         "window-shared-budget",
         "zero-window-fin",
@@ -107,6 +109,7 @@ final class ScriptTests: XCTestCase {
     func testRstSynReceived() { run("rst-syn-received") }
     func testRstSynSent() { run("rst-syn-sent") }
     func testRstSynchronized() { run("rst-synchronized") }
+    func testRstWindowEdge() { run("rst-window-edge") }
     func testSackBogusBlocks() { run("sack-bogus-blocks") }
     func testSackLimits() { run("sack-limits") }
     func testSackLostRetransmission() { run("sack-lost-retransmission") }
@@ -127,6 +130,7 @@ final class ScriptTests: XCTestCase {
     func testTimestamps() { run("timestamps") }
     func testWindowEdgeAck() { run("window-edge-ack") }
     func testWindowFullBuffer() { run("window-full-buffer") }
+    func testWindowReservationFin() { run("window-reservation-fin") }
     func testWindowScaleEdge() { run("window-scale-edge") }
     func testWindowSharedBudget() { run("window-shared-budget") }
     func testZeroWindowFin() { run("zero-window-fin") }
