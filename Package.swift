@@ -31,10 +31,12 @@ let package = Package(
                        providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CEditSystem", path: "Sources/CEditSystem", pkgConfig: "libedit",
                        providers: [.apt(["libedit-dev"])]),
+        .systemLibrary(name: "CURingSystem", path: "Sources/CURingSystem", pkgConfig: "liburing",
+                       providers: [.apt(["liburing-dev"])]),
 
         // C shims: macros, variadic calls and everything that may longjmp.
         .target(name: "CLua", dependencies: ["CLuaSystem"]),
-        .target(name: "CTunTap"),
+        .target(name: "CTunTap", dependencies: ["CURingSystem"]),
         .target(name: "CPacket"),
         .target(name: "CPcap", dependencies: ["CPcapSystem"]),
         .target(name: "CEdit", dependencies: ["CEditSystem"]),

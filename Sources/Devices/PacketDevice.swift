@@ -76,6 +76,22 @@ public protocol PacketDevice: AnyObject {
     /// Writes a frame for the kernel to finish as `offload` says; only where
     /// `takesOffloadedWrites` (elsewhere the frame goes as it is).
     func write(_ packet: UnsafeRawBufferPointer, offload: VirtioNetHeader) -> WriteResult
+    /// Writes `count` frames in order, in as few system calls as the device can (a tap's
+    /// io_uring: one a batch); `outcome(i, result)` is told of frame i. `frame(i)` gives
+    /// its bytes and, for a device that takes offloaded writes, how the kernel is to finish
+    /// it (nil: as it is). Default: `write` for each.
+    func write(batch count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
+               outcome: (Int, WriteResult) -> Void)
+}
+
+extension PacketDevice {
+    public func write(batch count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
+                      outcome: (Int, WriteResult) -> Void) {
+        for index in 0..<count {
+            let (bytes, offload) = frame(index)
+            outcome(index, offload.map { write(bytes, offload: $0) } ?? write(bytes))
+        }
+    }
 }
 
 extension PacketDevice {

@@ -28,11 +28,16 @@ public final class TunTapDevice: PacketDevice {
         /// checksums, TCP super-segments over IPv4 and IPv6), so the kernel hands over and
         /// takes up to 64 KiB of TCP in one frame (`VirtioNetHeader`).
         public var offloads: Bool
+        /// Without packet information only: a read burst's frames and the writes a burst
+        /// made each go through an io_uring in one system call a batch (TapRing), where the
+        /// kernel allows one; read(2) and write(2) otherwise.
+        public var batchedIO: Bool
 
         public init(name: String, mode: DeviceMode, packetInfo: Bool = false, multiQueue: Bool = false,
                     persist: Bool? = nil, owner: uid_t? = nil, group: gid_t? = nil, bringUp: Bool = false,
-                    offloads: Bool = false) {
+                    offloads: Bool = false, batchedIO: Bool = false) {
             self.offloads = offloads
+            self.batchedIO = batchedIO
             self.name = name
             self.mode = mode
             self.packetInfo = packetInfo
@@ -77,6 +82,9 @@ public final class TunTapDevice: PacketDevice {
     private let configuration: Configuration
     private let io: any DeviceIO
     private var descriptor: CInt?
+    /// The io_uring batches (Configuration.batchedIO), when the kernel gave one.
+    private var ring: TapRing?
+    static let ringSlots = 32
     private var nextQueueIndex = 1
     // Reused on every read/write: the PI headers and the two-element iovec arrays.
     private let readHeader: UnsafeMutableRawPointer
@@ -170,7 +178,14 @@ public final class TunTapDevice: PacketDevice {
         readOffloadHeader = .allocate(byteCount: VirtioNetHeader.size, alignment: 4)
         writeOffloadHeader = .allocate(byteCount: VirtioNetHeader.size, alignment: 4)
         writeOffloadHeader.initializeMemory(as: UInt8.self, repeating: 0, count: VirtioNetHeader.size)
+        // Only on the system's own descriptors (a test's scripted IO has none to ring).
+        if configuration.batchedIO, !configuration.packetInfo, io is SystemDeviceIO {
+            ring = TapRing(fd: fd, slots: Self.ringSlots, slotSize: ReadBuffer.size + VirtioNetHeader.size)
+        }
     }
+
+    /// True while reads and writes go through an io_uring.
+    public var usesBatchedIO: Bool { ring != nil }
 
     deinit {
         close()
@@ -248,6 +263,24 @@ public final class TunTapDevice: PacketDevice {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
         guard let fd = descriptor, !isGone else { return .wouldBlock }
+        while let ring {
+            switch ring.read() {
+            case .frame(let bytes):
+                let headerSize = hasOffloads ? VirtioNetHeader.size : 0
+                guard bytes.count > headerSize else { return .wouldBlock }
+                if hasOffloads { lastReadHeader = VirtioNetHeader(loading: bytes.baseAddress!) }
+                let length = Swift.min(bytes.count - headerSize, buffer.count)
+                buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + headerSize, byteCount: length)
+                counters.recordRead(bytes: length)
+                return .packet(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+            case .empty:
+                return .wouldBlock
+            case .failed(let code):
+                if let result = readFailed(code) { return result }
+            case .unusable:
+                self.ring = nil
+            }
+        }
         while true {
             let count: Int
             if hasPacketInfo {
@@ -273,23 +306,53 @@ public final class TunTapDevice: PacketDevice {
                 counters.recordRead(bytes: length)
                 return .packet(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
             }
-            let code = CInt(-count)
-            switch DeviceErrno.readAction(code) {
-            case .retry:
-                continue
-            case .wouldBlock:
-                return .wouldBlock
-            case .transient:
-                counters.readErrors += 1
-                return .wouldBlock
-            case .gone:
-                counters.readErrors += 1
-                let reason = DeviceErrno.goneReason(device: name, code: code)
-                goneReason = reason
-                return .gone(reason)
-            case .programmingError:
-                DeviceErrno.trap("read", device: name, code: code)
+            if let result = readFailed(CInt(-count)) { return result }
+        }
+    }
+
+    /// A read failed with `code`: what to return, or nil to read again.
+    private func readFailed(_ code: CInt) -> ReadResult? {
+        switch DeviceErrno.readAction(code) {
+        case .retry:
+            return nil
+        case .wouldBlock:
+            return .wouldBlock
+        case .transient:
+            counters.readErrors += 1
+            return .wouldBlock
+        case .gone:
+            counters.readErrors += 1
+            let reason = DeviceErrno.goneReason(device: name, code: code)
+            goneReason = reason
+            return .gone(reason)
+        case .programmingError:
+            DeviceErrno.trap("read", device: name, code: code)
+        }
+    }
+
+    public func write(batch count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
+                      outcome: (Int, WriteResult) -> Void) {
+        var written = 0
+        if let ring, descriptor != nil, !isGone {
+            written = ring.write(count: count, frame: frame, withHeaders: hasOffloads) { index, result in
+                if result >= 0 {
+                    counters.recordWrite(bytes: frame(index).bytes.count)
+                    return outcome(index, .written)
+                }
+                // EINTR and the like: once more, on its own.
+                guard let failure = DeviceErrno.writeResult(after: -result, call: "write", device: name,
+                                                            counters: &counters) else {
+                    let (bytes, offload) = frame(index)
+                    return outcome(index, write(bytes, header: offload))
+                }
+                if case .gone(let reason) = failure { goneReason = reason }
+                outcome(index, failure)
             }
+            if written < count { self.ring = nil }
+        }
+        for index in written..<count {
+            let (bytes, offload) = frame(index)
+            outcome(index, write(bytes, header: offload))
         }
     }
 
@@ -338,6 +401,7 @@ public final class TunTapDevice: PacketDevice {
 
     public func close() {
         guard let fd = descriptor else { return }
+        ring = nil
         descriptor = nil
         io.close(fd)
     }

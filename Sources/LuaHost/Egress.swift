@@ -109,12 +109,16 @@ final class Egress {
         return write(bytes, to: device)
     }
 
-    /// Writes what was queued during the read burst, in order (a device gone since is skipped).
+    /// Writes what was queued during the read burst, in order, each device's run of frames
+    /// in one batch (PacketDevice.write(batch:)); a device gone since is skipped.
     func flush() {
         guard !writeQueue.isEmpty else { return }
-        writeQueue.flush { id, bytes, offload in
+        writeQueue.flush { id, count, frame in
             guard let device = self.devices.device(id: id), !device.goneReported else { return }
-            _ = self.deliver(bytes, to: device, offload: offload)
+            device.device.write(batch: count, frame: frame) { _, result in
+                guard !device.goneReported else { return }
+                _ = self.settle(result, on: device)
+            }
         }
     }
 
@@ -181,6 +185,13 @@ final class Egress {
     @inline(__always)
     private func deliver(_ bytes: UnsafeRawBufferPointer, to device: HostDevice, offload: VirtioNetHeader? = nil) -> Bool {
         let result = if let offload { device.device.write(bytes, offload: offload) } else { device.device.write(bytes) }
+        return settle(result, on: device)
+    }
+
+    /// What a write's outcome means: true when written; a failure counted and said, a gone
+    /// device reported.
+    @inline(__always)
+    private func settle(_ result: WriteResult, on device: HostDevice) -> Bool {
         switch result {
         case .written:
             if device.failedWritesInARow > 0 { writesResumed(on: device) }

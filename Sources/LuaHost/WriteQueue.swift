@@ -48,11 +48,21 @@ final class WriteQueue {
         return true
     }
 
-    /// Hands each queued frame to `write` in the order it was queued, then empties the queue.
-    func flush(_ write: (Int64, UnsafeRawBufferPointer, VirtioNetHeader?) -> Void) {
-        for entry in entries {
-            write(entry.deviceID, UnsafeRawBufferPointer(rebasing: storage[entry.offset..<(entry.offset + entry.count)]),
-                  entry.offload)
+    /// Hands each run of queued frames for one device to `write` (its id, how many, and
+    /// frame i of the run with how the kernel is to finish it), runs and frames in the
+    /// order they were queued, then empties the queue.
+    func flush(_ write: (Int64, Int, (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?)) -> Void) {
+        var start = 0
+        while start < entries.count {
+            let id = entries[start].deviceID
+            var end = start + 1
+            while end < entries.count, entries[end].deviceID == id { end += 1 }
+            write(id, end - start) { index in
+                let entry = self.entries[start + index]
+                return (UnsafeRawBufferPointer(rebasing: self.storage[entry.offset..<(entry.offset + entry.count)]),
+                        entry.offload)
+            }
+            start = end
         }
         entries.removeAll(keepingCapacity: true)
         used = 0

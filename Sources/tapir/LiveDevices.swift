@@ -93,7 +93,7 @@ struct LiveDevices {
     /// once per queue, and a packet device as that many sockets in a fanout group.
     static func open(_ arguments: [DeviceArgument], sandboxHosts: Int, mode: DeviceMode,
                      packetInfo: Bool, sandboxLink: SandboxLink = .tap, offloads: Bool = false,
-                     queues: Int = 1) throws -> LiveDevices {
+                     queues: Int = 1, batchedIO: Bool = true) throws -> LiveDevices {
         if !arguments.isEmpty {
             do {
                 // Per device, its queues.
@@ -107,7 +107,7 @@ struct LiveDevices {
                     }
                     let configuration = TunTapDevice.Configuration(name: argument.name, mode: argument.mode ?? mode,
                                                                    packetInfo: packetInfo, bringUp: true,
-                                                                   offloads: offloads)
+                                                                   offloads: offloads, batchedIO: batchedIO)
                     if queues > 1 { return try TunTapDevice.openQueues(configuration, count: queues) }
                     return [try TunTapDevice.open(configuration)]
                 }
@@ -124,7 +124,7 @@ struct LiveDevices {
             // name of its own and the queues attach to it here.
             for _ in 1...sandboxHosts {
                 let configuration = TunTapDevice.Configuration(name: mode == .tap ? "tapir%d" : "tapirtun%d", mode: mode,
-                                                               packetInfo: packetInfo, offloads: offloads)
+                                                               packetInfo: packetInfo, offloads: offloads, batchedIO: batchedIO)
                 devices.append(queues > 1 ? try TunTapDevice.openQueues(configuration, count: queues)
                                           : [try TunTapDevice.open(configuration)])
             }

@@ -57,6 +57,9 @@ struct Run: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Tap and packet-device offloads (IFF_VNET_HDR, PACKET_VNET_HDR): the kernel hands TCP over in super-segments of up to 64 KiB with checksums left partial, which the TCP engine takes whole (handlers still see ordinary packets). --no-offloads for a kernel whose offloads misbehave.")
     var offloads = true
 
+    @Flag(inversion: .prefixedNo, help: "A tun/tap's reads and writes in batches through an io_uring, one system call a batch (where the kernel allows io_uring; read and write otherwise). --no-io-uring for one read and one write call a packet.")
+    var ioUring = true
+
     @OptionGroup var recording: RecordOptions
 
     @Flag(inversion: .prefixedNo, help: "Reload a script when its file (or a module it required from beside it) is saved.")
@@ -129,7 +132,7 @@ struct Run: ParsableCommand {
         tapirHost.deviceOpener = LiveDevices.opener
 
         let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi,
-                                           sandboxLink: sandboxLink, offloads: offloads)
+                                           sandboxLink: sandboxLink, offloads: offloads, batchedIO: ioUring)
         var sandboxKeeper: SandboxKeeper?
         defer { if let sandboxKeeper { sandboxKeeper.removeSandboxes() } else { devices.removeSandboxes() } }
         Output.standardOutput(devices.reachability)
@@ -198,7 +201,8 @@ extension Run {
         var options = host.hostOptions(offloads: offloads && !tun && !pi)
         live.apply(to: &options)
         let devices = try LiveDevices.open(try deviceArguments(), sandboxHosts: hosts, mode: mode, packetInfo: pi,
-                                           sandboxLink: sandboxLink, offloads: offloads, queues: queues)
+                                           sandboxLink: sandboxLink, offloads: offloads, queues: queues,
+                                           batchedIO: ioUring)
         defer { devices.removeSandboxes() }
         Output.standardOutput(devices.reachability)
         if let record = recording.record {

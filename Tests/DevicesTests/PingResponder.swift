@@ -4,7 +4,7 @@ import XCTest
 
 /// A tiny host at 198.18.0.2 / 02:00:00:00:00:02 for real-device tests: answers ARP
 /// requests (tap) and ICMP echo requests (tap and tun), with its own byte handling and
-/// checksum (the tests of this target do not use the Packets target).
+/// checksum (independent of the Packets target, which ChecksumCompletionTests holds C to).
 final class PingResponder {
     static let address: [UInt8] = [198, 18, 0, 2]
     static let mac: [UInt8] = [0x02, 0, 0, 0, 0, 0x02]

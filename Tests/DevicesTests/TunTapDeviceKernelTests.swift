@@ -101,10 +101,15 @@ final class TunTapDeviceKernelTests: XCTestCase {
         return UInt16(frame[14 + headerLength + 2]) << 8 | UInt16(frame[14 + headerLength + 3])
     }
 
-    func testDeletedDeviceStopsCleanly() throws {
+    func testDeletedDeviceStopsCleanly() throws { try deletedDeviceStopsCleanly(batchedIO: false) }
+    /// Its reads in io_uring batches (TapRing): the same.
+    func testDeletedBatchedDeviceStopsCleanly() throws { try deletedDeviceStopsCleanly(batchedIO: true) }
+
+    private func deletedDeviceStopsCleanly(batchedIO: Bool) throws {
         try requireRoot()
         let sandbox = try makeTestSandbox(self)
-        let device = try TunTapDevice.open(.init(name: "tpd%d", mode: .tap))
+        let device = try TunTapDevice.open(.init(name: "tpd%d", mode: .tap, batchedIO: batchedIO))
+        XCTAssertEqual(device.usesBatchedIO, batchedIO)
         try sandbox.adopt(device)
         var deleter: ChildProcess?
         var rounds = 0

@@ -4,7 +4,9 @@ import XCTest
 final class WriteQueueTests: XCTestCase {
     private func flushed(_ queue: WriteQueue) -> [(Int64, [UInt8])] {
         var out: [(Int64, [UInt8])] = []
-        queue.flush { id, bytes, _ in out.append((id, Array(bytes))) }
+        queue.flush { id, count, frame in
+            for index in 0..<count { out.append((id, Array(frame(index).bytes))) }
+        }
         return out
     }
 
@@ -20,6 +22,18 @@ final class WriteQueueTests: XCTestCase {
         XCTAssertEqual(out.map(\.1), [[1, 2, 3], [4], [], [5, 6]])
         XCTAssertTrue(queue.isEmpty)
         XCTAssertTrue(flushed(queue).isEmpty)
+    }
+
+    func testConsecutiveFramesForOneDeviceComeAsOneRun() {
+        let queue = WriteQueue(capacity: 64)
+        for (id, frame) in [(1, [1]), (1, [2, 2]), (2, [3]), (2, [4]), (2, [5]), (1, [6])] as [(Int64, [UInt8])] {
+            XCTAssertTrue(frame.withUnsafeBytes { queue.append($0, deviceID: id) })
+        }
+        var runs: [(Int64, [[UInt8]])] = []
+        queue.flush { id, count, frame in runs.append((id, (0..<count).map { Array(frame($0).bytes) })) }
+        XCTAssertEqual(runs.map(\.0), [1, 2, 1])
+        XCTAssertEqual(runs.map(\.1), [[[1], [2, 2]], [[3], [4], [5]], [[6]]])
+        XCTAssertTrue(queue.isEmpty)
     }
 
     func testAFrameThatDoesNotFitIsRefusedUntilTheQueueIsFlushed() {

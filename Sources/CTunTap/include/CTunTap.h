@@ -68,4 +68,6 @@ int tapir_link_mtu_and_index(int ioctl_fd, const char *name, int *mtu, int *inde
 // Returns the number of messages read, or -errno.
 int tapir_link_read_changes(int netlink_fd, int index, int *mtu, int *removed);
 
+#include "CTunTapRing.h"
+
 #endif

@@ -1,0 +1,98 @@
+import Devices
+import Glibc
+import XCTest
+
+/// A tap's reads and writes in io_uring batches (TunTapDevice.Configuration.batchedIO,
+/// TapRing), against the kernel in a namespace the test makes: frames come in the order
+/// the kernel sent them, a batch of writes reaches it, and one frame the kernel refuses
+/// in a batch fails alone.
+final class TapRingKernelTests: XCTestCase {
+    func testAFloodOfPingsIsReadInOrderAndAnsweredInBatches() throws {
+        try requireRoot()
+        let sandbox = try makeTestSandbox(self)
+        let device = try TunTapDevice.open(.init(name: "tpr%d", mode: .tap, batchedIO: true))
+        XCTAssertTrue(device.usesBatchedIO, "this kernel gave no io_uring")
+        try sandbox.adopt(device)
+
+        // A flood: the next request goes as soon as a reply comes, or every 10 ms.
+        let ping = try sandbox.start(["ping", "-f", "-c", "2000", "-W", "2", "198.18.0.2"])
+        let responder = PingResponder(mode: .tap)
+        var pending: [[UInt8]] = []
+        var sequences: [UInt16] = []
+        var outcomes: [WriteResult] = []
+        var batches = 0
+        func flush() {
+            guard !pending.isEmpty else { return }
+            batches += 1
+            withCopies(of: pending) { frames in
+                device.write(batch: frames.count, frame: { (frames[$0], nil) }) { _, result in outcomes.append(result) }
+            }
+            pending.removeAll()
+        }
+        let gone = serve([device], for: .seconds(60), until: { flush(); return ping.hasExited }) { _, packet in
+            if let sequence = echoSequence(packet) { sequences.append(sequence) }
+            if let reply = responder.reply(to: packet) { pending.append(reply) }
+        }
+        flush()
+        let output = ping.wait(timeout: .seconds(5))
+        XCTAssertTrue(gone.isEmpty, "\(gone)")
+        XCTAssertTrue(output.stdout.contains("2000 received"), output.stdout + output.stderr)
+        XCTAssertEqual(outcomes.filter { $0 != .written }, [])
+        XCTAssertEqual(outcomes.count, responder.echoReplies + responder.arpReplies)
+        XCTAssertEqual(sequences.count, 2000)
+        XCTAssertEqual(sequences, (1...2000).map { UInt16($0) }, "read in the order sent")
+        XCTAssertTrue(device.usesBatchedIO, "still batched at the end")
+        XCTAssertGreaterThanOrEqual(device.counters.txPackets, 2000)
+        XCTAssertGreaterThanOrEqual(device.counters.rxPackets, 2000)
+    }
+
+    func testAFrameTheKernelRefusesFailsAloneInItsBatch() throws {
+        try requireRoot()
+        let sandbox = try makeTestSandbox(self)
+        let device = try TunTapDevice.open(.init(name: "tps%d", mode: .tap, batchedIO: true))
+        XCTAssertTrue(device.usesBatchedIO, "this kernel gave no io_uring")
+        try sandbox.adopt(device)
+
+        let ping = try sandbox.start(["ping", "-c", "3", "-W", "2", "-i", "0.2", "198.18.0.2"])
+        let responder = PingResponder(mode: .tap)
+        var outcomes: [[WriteResult]] = []
+        let junk: [UInt8] = [1, 2, 3, 4, 5]  // shorter than an Ethernet header: EINVAL
+        serve([device], for: .seconds(15), until: { ping.hasExited }) { _, packet in
+            guard let reply = responder.reply(to: packet) else { return }
+            var results: [WriteResult] = []
+            withCopies(of: [junk, reply, junk]) { frames in
+                device.write(batch: 3, frame: { (frames[$0], nil) }) { index, result in
+                    XCTAssertEqual(index, results.count, "outcomes in order")
+                    results.append(result)
+                }
+            }
+            outcomes.append(results)
+        }
+        let output = ping.wait(timeout: .seconds(5))
+        XCTAssertTrue(output.stdout.contains("3 received"), output.stdout + output.stderr)
+        XCTAssertGreaterThanOrEqual(outcomes.count, 3)
+        for results in outcomes {
+            XCTAssertEqual(results, [.failed(.rejected), .written, .failed(.rejected)])
+        }
+        XCTAssertEqual(device.counters.writeRejected, 2 * outcomes.count)
+    }
+
+    /// `frames` copied into buffers of their own, valid during `body`.
+    private func withCopies(of frames: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> Void) {
+        let copies = frames.map { frame in
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: frame.count, alignment: 1)
+            copy.copyBytes(from: frame)
+            return copy
+        }
+        defer { copies.forEach { $0.deallocate() } }
+        body(copies.map { UnsafeRawBufferPointer($0) })
+    }
+
+    /// The ICMP echo request's sequence number, for a tap frame holding one.
+    private func echoSequence(_ frame: UnsafeRawBufferPointer) -> UInt16? {
+        guard frame.count >= 14 + 20 + 8, frame[12] == 0x08, frame[13] == 0x00, frame[14 + 9] == 1 else { return nil }
+        let headerLength = Int(frame[14] & 0x0f) * 4
+        guard frame.count >= 14 + headerLength + 8, frame[14 + headerLength] == 8 else { return nil }
+        return UInt16(frame[14 + headerLength + 6]) << 8 | UInt16(frame[14 + headerLength + 7])
+    }
+}
