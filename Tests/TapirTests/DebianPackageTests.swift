@@ -144,7 +144,7 @@ final class DebianPackageTests: XCTestCase {
         let info = try ChildProcess.run(["dpkg-deb", "--info", deb])
         XCTAssertEqual(info.status, 0, info.stderr)
         let depends = try XCTUnwrap(info.stdout.split(separator: "\n").first { $0.hasPrefix(" Depends: ") })
-        for package in ["libc6 (>= ", "liblua5.4-0 (>= ", "libpcap0.8 (>= ", "libedit2 (>= "] {
+        for package in ["libc6 (>= ", "liblua5.4-0 (>= ", "libpcap0.8 (>= ", "libedit2 (>= ", "liburing2 (>= "] {
             XCTAssertTrue(depends.contains(package), String(depends))
         }
         XCTAssertFalse(depends.lowercased().contains("swift"), String(depends))
