@@ -36,11 +36,12 @@ public struct DeviceDrain: Sendable {
     }
 
     /// Reads packets into `buffer`, handing each to `handle` (the slice is valid during
-    /// the call only), until EAGAIN, the device is gone, or `byteBudget` bytes were read.
+    /// the call only), until EAGAIN, the device is gone, or `byteBudget` bytes were read
+    /// and the device holds no frame it took from the kernel (`holdsReadFrames`).
     public func drain(_ device: some PacketDevice, into buffer: UnsafeMutableRawBufferPointer,
                       _ handle: (UnsafeRawBufferPointer) -> Void) -> Report {
         var report = Report()
-        while report.bytes < byteBudget {
+        while report.bytes < byteBudget || device.holdsReadFrames {
             switch device.read(into: buffer) {
             case .packet(let packet):
                 report.packets += 1

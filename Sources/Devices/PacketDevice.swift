@@ -60,6 +60,9 @@ public protocol PacketDevice: AnyObject {
     /// uncounted); memory and pcap devices carry anything, unless a test asks.
     var refusesShortFrames: Bool { get }
 
+    /// True while frames the device took from the kernel wait to be read (a tap's io_uring
+    /// batch): the descriptor may not be readable then, so a drain goes on until they are.
+    var holdsReadFrames: Bool { get }
     /// Reads one packet into `buffer` (size it `ReadBuffer.size`, 64 KiB, whatever the MTU).
     /// Retries EINTR.
     func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult
@@ -85,6 +88,8 @@ public protocol PacketDevice: AnyObject {
 }
 
 extension PacketDevice {
+    public var holdsReadFrames: Bool { false }
+
     public func write(batch count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
                       outcome: (Int, WriteResult) -> Void) {
         for index in 0..<count {
@@ -118,3 +123,10 @@ public protocol KernelInterfaceDevice: PacketDevice {
 
 extension TunTapDevice: KernelInterfaceDevice {}
 extension PacketSocketDevice: KernelInterfaceDevice {}
+
+extension ReadResult {
+    var isWouldBlock: Bool {
+        if case .wouldBlock = self { return true }
+        return false
+    }
+}

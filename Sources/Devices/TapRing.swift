@@ -53,6 +53,9 @@ final class TapRing {
         headers.deallocate()
     }
 
+    /// True while the last batch has frames (or failures) not handed out yet.
+    var hasPending: Bool { next < count }
+
     func read() -> ReadOutcome {
         while true {
             while next < count {

@@ -187,6 +187,8 @@ public final class TunTapDevice: PacketDevice {
     /// True while reads and writes go through an io_uring.
     public var usesBatchedIO: Bool { ring != nil }
 
+    public var holdsReadFrames: Bool { ring?.hasPending ?? false }
+
     deinit {
         close()
         readHeader.deallocate()
@@ -276,7 +278,8 @@ public final class TunTapDevice: PacketDevice {
             case .empty:
                 return .wouldBlock
             case .failed(let code):
-                if let result = readFailed(code) { return result }
+                // A frame after the failure is in the batch already: no readiness would say so.
+                if let result = readFailed(code), !(result.isWouldBlock && ring.hasPending) { return result }
             case .unusable:
                 self.ring = nil
             }

@@ -77,6 +77,44 @@ final class TapRingKernelTests: XCTestCase {
         XCTAssertEqual(device.counters.writeRejected, 2 * outcomes.count)
     }
 
+    /// A drain stopped by its byte budget still hands out every frame the batch took from
+    /// the kernel: the tap's queue may be empty, and nothing would wake the loop for them.
+    func testADrainOverItsBudgetLeavesNoFrameInTheBatch() throws {
+        try requireRoot()
+        let sandbox = try makeTestSandbox(self)
+        let device = try TunTapDevice.open(.init(name: "tpb%d", mode: .tap, batchedIO: true))
+        XCTAssertTrue(device.usesBatchedIO, "this kernel gave no io_uring")
+        try sandbox.adopt(device)
+        // No responder: the kernel is told the peer's link address, then sends 40 datagrams.
+        _ = try sandbox.ip(["neigh", "replace", "198.18.0.2", "lladdr", "02:00:00:00:00:02", "dev", device.name,
+                            "nud", "permanent"])
+        let sent = try sandbox.run(["python3", "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for i in range(40):
+                s.sendto(bytes([i]) * 200, ("198.18.0.2", 9))
+            """])
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        let buffer = ReadBuffer()
+        defer { withExtendedLifetime(buffer) {} }
+        let drain = DeviceDrain(byteBudget: 1)
+        var marks: [UInt8] = []
+        var drains = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while marks.count < 40, ContinuousClock.now < deadline {
+            let report = drain.drain(device, into: buffer.bytes) { frame in
+                // A UDP datagram to port 9 (IPv4, no options): its first payload byte.
+                if frame.count == 14 + 20 + 8 + 200, frame[12] == 0x08, frame[14 + 9] == 17, frame[14 + 23] == 9 {
+                    marks.append(frame[14 + 28])
+                }
+            }
+            drains += 1
+            XCTAssertFalse(device.holdsReadFrames, "drain \(drains) stopped with frames left in the batch")
+            if report.packets == 0 { usleep(10_000) }
+        }
+        XCTAssertEqual(marks, (0..<40).map { UInt8($0) })
+    }
+
     /// `frames` copied into buffers of their own, valid during `body`.
     private func withCopies(of frames: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> Void) {
         let copies = frames.map { frame in
