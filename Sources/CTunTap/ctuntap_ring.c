@@ -13,6 +13,7 @@ struct tapir_tap_ring {
     unsigned slot_size;
     unsigned capacity;
     uint8_t *buffers;
+    int abandoned;  /* a read is still out: its buffer is never freed */
 };
 
 tapir_tap_ring *tapir_tap_ring_open(int fd, unsigned slots, unsigned slot_size, int *error) {
@@ -88,10 +89,16 @@ int tapir_tap_ring_read(tapir_tap_ring *ring, unsigned count, int *results) {
         io_uring_sqe_set_data64(sqe, count);
         if ((status = submit(ring, 0)) < 0) return status;
         while (done < count) {
+            // A kernel that cannot cancel it leaves the read waiting for a frame: give up
+            // on the ring after a second rather than wait for traffic.
+            struct __kernel_timespec second = { .tv_sec = 1, .tv_nsec = 0 };
             struct io_uring_cqe *cqe;
-            do status = io_uring_wait_cqe(&ring->uring, &cqe);
+            do status = io_uring_wait_cqe_timeout(&ring->uring, &cqe, &second);
             while (status == -EINTR);
-            if (status < 0) return status;
+            if (status < 0) {
+                ring->abandoned = 1;
+                return status;
+            }
             done += reap(ring, count, results);
         }
         for (unsigned i = 0; i < count; i++)
@@ -125,6 +132,6 @@ int tapir_tap_ring_write(tapir_tap_ring *ring, const struct iovec *vectors, unsi
 void tapir_tap_ring_close(tapir_tap_ring *ring) {
     if (ring == NULL) return;
     io_uring_queue_exit(&ring->uring);
-    free(ring->buffers);
+    if (!ring->abandoned) free(ring->buffers);
     free(ring);
 }

@@ -8,7 +8,8 @@ import Glibc
 ///
 /// Reads: a batch asks for as many frames as the last burst brought (one more, at least
 /// two), so one idle read says the queue is empty, and a full batch is followed by the
-/// largest one.
+/// largest one. The device uses the ring for bursts of several frames only (TunTapDevice):
+/// for one or two, read(2) and write(2) cost less than a submission.
 final class TapRing {
     /// The outcome of one `read()`.
     enum ReadOutcome {
@@ -33,7 +34,8 @@ final class TapRing {
     private var count = 0
     private var batchWasFull = false
     private var burstFrames = 0
-    private var lastBurstFrames = 0
+    /// The frames the last burst read through the ring (or, told by `expect`, without it).
+    private(set) var lastBurstFrames = 0
 
     /// Nil when the kernel refuses an io_uring (none, or kernel.io_uring_disabled).
     init?(fd: CInt, slots: Int, slotSize: Int) {
@@ -51,6 +53,12 @@ final class TapRing {
         results.deallocate()
         vectors.deallocate()
         headers.deallocate()
+    }
+
+    /// The next burst is read through the ring after one of `frames` read without it: its
+    /// first batch asks for as many.
+    func expect(frames: Int) {
+        lastBurstFrames = frames
     }
 
     /// True while the last batch has frames (or failures) not handed out yet.

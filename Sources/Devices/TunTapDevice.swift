@@ -85,6 +85,14 @@ public final class TunTapDevice: PacketDevice {
     /// The io_uring batches (Configuration.batchedIO), when the kernel gave one.
     private var ring: TapRing?
     static let ringSlots = 32
+    /// Bursts (and write batches) of fewer frames go without the ring: read(2) and write(2)
+    /// cost less than an io_uring submission for one or two (measured: about 11% fewer new
+    /// TCP connections a second when every burst went through the ring).
+    static let ringBurstThreshold = 4
+    /// True when the last burst was large enough for the next to go through the ring.
+    private var ringForNextBurst = false
+    /// Frames read without the ring in the current burst.
+    private var plainBurstFrames = 0
     private var nextQueueIndex = 1
     // Reused on every read/write: the PI headers and the two-element iovec arrays.
     private let readHeader: UnsafeMutableRawPointer
@@ -186,6 +194,9 @@ public final class TunTapDevice: PacketDevice {
 
     /// True while reads and writes go through an io_uring.
     public var usesBatchedIO: Bool { ring != nil }
+    /// Frames read and written through the io_uring so far.
+    public private(set) var framesReadInBatches = 0
+    public private(set) var framesWrittenInBatches = 0
 
     public var holdsReadFrames: Bool { ring?.hasPending ?? false }
 
@@ -265,7 +276,7 @@ public final class TunTapDevice: PacketDevice {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
         guard let fd = descriptor, !isGone else { return .wouldBlock }
-        while let ring {
+        while let ring, ringForNextBurst || ring.hasPending {
             switch ring.read() {
             case .frame(let bytes):
                 let headerSize = hasOffloads ? VirtioNetHeader.size : 0
@@ -274,8 +285,10 @@ public final class TunTapDevice: PacketDevice {
                 let length = Swift.min(bytes.count - headerSize, buffer.count)
                 buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + headerSize, byteCount: length)
                 counters.recordRead(bytes: length)
+                framesReadInBatches += 1
                 return .packet(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
             case .empty:
+                ringForNextBurst = ring.lastBurstFrames >= Self.ringBurstThreshold
                 return .wouldBlock
             case .failed(let code):
                 // A frame after the failure is in the batch already: no readiness would say so.
@@ -307,9 +320,17 @@ public final class TunTapDevice: PacketDevice {
                 }
                 if hasOffloads { lastReadHeader = VirtioNetHeader(loading: readOffloadHeader) }
                 counters.recordRead(bytes: length)
+                plainBurstFrames += 1
                 return .packet(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
             }
-            if let result = readFailed(CInt(-count)) { return result }
+            if let result = readFailed(CInt(-count)) {
+                if result.isWouldBlock, let ring {
+                    ringForNextBurst = plainBurstFrames >= Self.ringBurstThreshold
+                    if ringForNextBurst { ring.expect(frames: plainBurstFrames) }
+                    plainBurstFrames = 0
+                }
+                return result
+            }
         }
     }
 
@@ -336,8 +357,9 @@ public final class TunTapDevice: PacketDevice {
     public func write(batch count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
                       outcome: (Int, WriteResult) -> Void) {
         var written = 0
-        if let ring, descriptor != nil, !isGone {
+        if let ring, count >= Self.ringBurstThreshold, descriptor != nil, !isGone {
             written = ring.write(count: count, frame: frame, withHeaders: hasOffloads) { index, result in
+                framesWrittenInBatches += 1
                 if result >= 0 {
                     counters.recordWrite(bytes: frame(index).bytes.count)
                     return outcome(index, .written)

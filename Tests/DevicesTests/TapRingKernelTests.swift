@@ -14,8 +14,9 @@ final class TapRingKernelTests: XCTestCase {
         XCTAssertTrue(device.usesBatchedIO, "this kernel gave no io_uring")
         try sandbox.adopt(device)
 
-        // A flood: the next request goes as soon as a reply comes, or every 10 ms.
-        let ping = try sandbox.start(["ping", "-f", "-c", "2000", "-W", "2", "198.18.0.2"])
+        // A flood with 32 requests outstanding: the next goes as soon as a reply comes, so
+        // bursts of many frames, which go through the ring.
+        let ping = try sandbox.start(["ping", "-f", "-l", "32", "-c", "2000", "-W", "2", "198.18.0.2"])
         let responder = PingResponder(mode: .tap)
         var pending: [[UInt8]] = []
         var sequences: [UInt16] = []
@@ -42,6 +43,8 @@ final class TapRingKernelTests: XCTestCase {
         XCTAssertEqual(sequences.count, 2000)
         XCTAssertEqual(sequences, (1...2000).map { UInt16($0) }, "read in the order sent")
         XCTAssertTrue(device.usesBatchedIO, "still batched at the end")
+        XCTAssertGreaterThan(device.framesReadInBatches, 1000)
+        XCTAssertGreaterThan(device.framesWrittenInBatches, 1000)
         XCTAssertGreaterThanOrEqual(device.counters.txPackets, 2000)
         XCTAssertGreaterThanOrEqual(device.counters.rxPackets, 2000)
     }
@@ -57,11 +60,12 @@ final class TapRingKernelTests: XCTestCase {
         let responder = PingResponder(mode: .tap)
         var outcomes: [[WriteResult]] = []
         let junk: [UInt8] = [1, 2, 3, 4, 5]  // shorter than an Ethernet header: EINVAL
+        // Six frames: a batch large enough for the ring (TunTapDevice.ringBurstThreshold).
         serve([device], for: .seconds(15), until: { ping.hasExited }) { _, packet in
             guard let reply = responder.reply(to: packet) else { return }
             var results: [WriteResult] = []
-            withCopies(of: [junk, reply, junk]) { frames in
-                device.write(batch: 3, frame: { (frames[$0], nil) }) { index, result in
+            withCopies(of: [junk, reply, junk, junk, junk, junk]) { frames in
+                device.write(batch: 6, frame: { (frames[$0], nil) }) { index, result in
                     XCTAssertEqual(index, results.count, "outcomes in order")
                     results.append(result)
                 }
@@ -72,9 +76,10 @@ final class TapRingKernelTests: XCTestCase {
         XCTAssertTrue(output.stdout.contains("3 received"), output.stdout + output.stderr)
         XCTAssertGreaterThanOrEqual(outcomes.count, 3)
         for results in outcomes {
-            XCTAssertEqual(results, [.failed(.rejected), .written, .failed(.rejected)])
+            XCTAssertEqual(results, [.failed(.rejected), .written] + Array(repeating: .failed(.rejected), count: 4))
         }
-        XCTAssertEqual(device.counters.writeRejected, 2 * outcomes.count)
+        XCTAssertEqual(device.counters.writeRejected, 5 * outcomes.count)
+        XCTAssertEqual(device.framesWrittenInBatches, 6 * outcomes.count)
     }
 
     /// A drain stopped by its byte budget still hands out every frame the batch took from
@@ -88,15 +93,27 @@ final class TapRingKernelTests: XCTestCase {
         // No responder: the kernel is told the peer's link address, then sends 40 datagrams.
         _ = try sandbox.ip(["neigh", "replace", "198.18.0.2", "lladdr", "02:00:00:00:00:02", "dev", device.name,
                             "nud", "permanent"])
-        let sent = try sandbox.run(["python3", "-c", """
+        let send = ["python3", "-c", """
             import socket
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             for i in range(40):
                 s.sendto(bytes([i]) * 200, ("198.18.0.2", 9))
-            """])
-        XCTAssertEqual(sent.status, 0, sent.stderr)
+            """]
         let buffer = ReadBuffer()
         defer { withExtendedLifetime(buffer) {} }
+        // A first burst of 40, read without the ring, makes the next go through it.
+        XCTAssertEqual(try sandbox.run(send).status, 0)
+        var first = 0
+        let firstDeadline = ContinuousClock.now + .seconds(10)
+        while first < 40, ContinuousClock.now < firstDeadline {
+            let report = DeviceDrain().drain(device, into: buffer.bytes) { frame in
+                if frame.count == 14 + 20 + 8 + 200 { first += 1 }
+            }
+            if report.packets == 0 { usleep(10_000) }
+        }
+        XCTAssertEqual(first, 40)
+        let sent = try sandbox.run(send)
+        XCTAssertEqual(sent.status, 0, sent.stderr)
         let drain = DeviceDrain(byteBudget: 1)
         var marks: [UInt8] = []
         var drains = 0
@@ -113,6 +130,7 @@ final class TapRingKernelTests: XCTestCase {
             if report.packets == 0 { usleep(10_000) }
         }
         XCTAssertEqual(marks, (0..<40).map { UInt8($0) })
+        XCTAssertGreaterThanOrEqual(device.framesReadInBatches, 39, "the second burst went through the ring")
     }
 
     /// `frames` copied into buffers of their own, valid during `body`.

@@ -20,7 +20,8 @@ tapir_tap_ring *tapir_tap_ring_open(int fd, unsigned slots, unsigned slot_size, 
 /// Reads into slots 0 ..< count (count <= slots) in one submission, none of them waiting:
 /// results[i] is the length read into slot i, or -errno (-EAGAIN: nothing was there).
 /// A read the kernel would have kept waiting is cancelled and says -EAGAIN. Returns 0, or
-/// -errno when the batch could not be submitted (nothing was read).
+/// -errno when the batch could not be submitted (nothing was read) or a read could not be
+/// cancelled within a second (-ETIME: the ring is not to be used again).
 int tapir_tap_ring_read(tapir_tap_ring *ring, unsigned count, int *results);
 
 /// Slot `index`'s buffer.
