@@ -280,7 +280,7 @@ public final class TunTapDevice: PacketDevice {
             switch ring.read() {
             case .frame(let bytes):
                 let headerSize = hasOffloads ? VirtioNetHeader.size : 0
-                guard bytes.count > headerSize else { return .wouldBlock }
+                guard bytes.count > headerSize else { continue }  // never seen: a tun/tap read is never empty
                 if hasOffloads { lastReadHeader = VirtioNetHeader(loading: bytes.baseAddress!) }
                 let length = Swift.min(bytes.count - headerSize, buffer.count)
                 buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + headerSize, byteCount: length)
