@@ -46,6 +46,8 @@ const uint8_t *tapir_tap_ring_slot(const tapir_tap_ring *ring, unsigned index) {
     return ring->buffers + (size_t)index * ring->slot_size;
 }
 
+#define CANCELLATION UINT64_MAX  /* the user data of a cancellation's own completion */
+
 /* Takes every completion there is: results[user_data] = res. Returns how many. */
 static unsigned reap(tapir_tap_ring *ring, unsigned count, int *results) {
     struct io_uring_cqe *cqe;
@@ -53,7 +55,7 @@ static unsigned reap(tapir_tap_ring *ring, unsigned count, int *results) {
     io_uring_for_each_cqe(&ring->uring, head, cqe) {
         seen++;
         uint64_t index = io_uring_cqe_get_data64(cqe);
-        if (index < count) {  // a cancellation's own completion carries count
+        if (index < count) {
             results[index] = cqe->res;
             taken++;
         }
@@ -62,14 +64,38 @@ static unsigned reap(tapir_tap_ring *ring, unsigned count, int *results) {
     return taken;
 }
 
+/* Hands the kernel what is queued, waiting for `wait` completions. A failure, or a batch
+   the kernel took only part of, leaves the ring abandoned: never used again, its read
+   buffers never freed (a request may still be out). */
 static int submit(tapir_tap_ring *ring, unsigned wait) {
     int status;
     do status = io_uring_submit_and_wait(&ring->uring, wait);
     while (status == -EINTR);
+    if (status >= 0 && io_uring_sq_ready(&ring->uring) > 0) status = -EAGAIN;
+    if (status < 0) ring->abandoned = 1;
     return status < 0 ? status : 0;
 }
 
+/* Waits, a second at most each, until `done` reaches `count`. On a timeout the ring is
+   abandoned: a kernel that cannot finish or cancel a request must not see its buffer freed. */
+static int wait_for(tapir_tap_ring *ring, unsigned count, int *results, unsigned done) {
+    while (done < count) {
+        struct __kernel_timespec second = { .tv_sec = 1, .tv_nsec = 0 };
+        struct io_uring_cqe *cqe;
+        int status;
+        do status = io_uring_wait_cqe_timeout(&ring->uring, &cqe, &second);
+        while (status == -EINTR);
+        if (status < 0) {
+            ring->abandoned = 1;
+            return status;
+        }
+        done += reap(ring, count, results);
+    }
+    return 0;
+}
+
 int tapir_tap_ring_read(tapir_tap_ring *ring, unsigned count, int *results) {
+    if (ring->abandoned) return -EBADFD;
     if (count > ring->capacity) count = ring->capacity;
     for (unsigned i = 0; i < count; i++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->uring);
@@ -86,21 +112,11 @@ int tapir_tap_ring_read(tapir_tap_ring *ring, unsigned count, int *results) {
     if (done < count) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->uring);
         io_uring_prep_cancel_fd(sqe, ring->fd, IORING_ASYNC_CANCEL_ALL);
-        io_uring_sqe_set_data64(sqe, count);
+        io_uring_sqe_set_data64(sqe, CANCELLATION);
         if ((status = submit(ring, 0)) < 0) return status;
-        while (done < count) {
-            // A kernel that cannot cancel it leaves the read waiting for a frame: give up
-            // on the ring after a second rather than wait for traffic.
-            struct __kernel_timespec second = { .tv_sec = 1, .tv_nsec = 0 };
-            struct io_uring_cqe *cqe;
-            do status = io_uring_wait_cqe_timeout(&ring->uring, &cqe, &second);
-            while (status == -EINTR);
-            if (status < 0) {
-                ring->abandoned = 1;
-                return status;
-            }
-            done += reap(ring, count, results);
-        }
+        // A kernel that cannot cancel it leaves the read waiting for a frame: the ring is
+        // given up after a second rather than wait for traffic.
+        if ((status = wait_for(ring, count, results, done)) < 0) return status;
         for (unsigned i = 0; i < count; i++)
             if (results[i] == -ECANCELED || results[i] == -EINTR) results[i] = -EAGAIN;
     }
@@ -109,24 +125,22 @@ int tapir_tap_ring_read(tapir_tap_ring *ring, unsigned count, int *results) {
 
 int tapir_tap_ring_write(tapir_tap_ring *ring, const struct iovec *vectors, unsigned per_frame,
                          unsigned count, int *results) {
+    if (ring->abandoned) return -EBADFD;
     if (count > ring->capacity) return -EINVAL;
     for (unsigned i = 0; i < count; i++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->uring);
         io_uring_prep_writev(sqe, ring->fd, vectors + (size_t)i * per_frame, per_frame, 0);
+        sqe->rw_flags = RWF_NOWAIT;  /* as write(2) on the non-blocking descriptor: EAGAIN, not a wait */
         io_uring_sqe_set_data64(sqe, i);
         results[i] = -EIO;
     }
     int status = submit(ring, count);
-    if (status < 0) return status;
-    unsigned done = reap(ring, count, results);
-    while (done < count) {
-        struct io_uring_cqe *cqe;
-        do status = io_uring_wait_cqe(&ring->uring, &cqe);
-        while (status == -EINTR);
-        if (status < 0) return status;
-        done += reap(ring, count, results);
+    if (status < 0) {
+        // Part of the batch may be out: it reads the caller's frames, so wait for it.
+        wait_for(ring, count, results, reap(ring, count, results) + io_uring_sq_ready(&ring->uring));
+        return status;
     }
-    return 0;
+    return wait_for(ring, count, results, reap(ring, count, results));
 }
 
 void tapir_tap_ring_close(tapir_tap_ring *ring) {

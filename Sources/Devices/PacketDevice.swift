@@ -82,7 +82,8 @@ public protocol PacketDevice: AnyObject {
     /// Writes `count` frames in order, in as few system calls as the device can (a tap's
     /// io_uring: one a batch); `outcome(i, result)` is told of frame i. `frame(i)` gives
     /// its bytes and, for a device that takes offloaded writes, how the kernel is to finish
-    /// it (nil: as it is). Default: `write` for each.
+    /// it (nil: as it is). Once the device is gone (an outcome may find it so) the frames
+    /// left are not written and no outcome is told. Default: `write` for each.
     func write(batch count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
                outcome: (Int, WriteResult) -> Void)
 }
@@ -93,6 +94,7 @@ extension PacketDevice {
     public func write(batch count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
                       outcome: (Int, WriteResult) -> Void) {
         for index in 0..<count {
+            guard !isGone else { return }
             let (bytes, offload) = frame(index)
             outcome(index, offload.map { write(bytes, offload: $0) } ?? write(bytes))
         }

@@ -26,7 +26,10 @@ final class TapRing {
 
     private let ring: OpaquePointer
     let capacity: Int
+    /// The read batch's outcomes, handed out one by one; a write batch has its own, so a
+    /// write in the middle of a read batch (a full write queue flushed) leaves it whole.
     private let results: UnsafeMutablePointer<CInt>
+    private let writeResults: UnsafeMutablePointer<CInt>
     private let vectors: UnsafeMutablePointer<iovec>
     /// Room for one virtio-net header per frame of a write batch.
     private let headers: UnsafeMutableRawPointer
@@ -44,6 +47,7 @@ final class TapRing {
         self.ring = ring
         capacity = Int(tapir_tap_ring_capacity(ring))
         results = .allocate(capacity: capacity)
+        writeResults = .allocate(capacity: capacity)
         vectors = .allocate(capacity: 2 * capacity)
         headers = .allocate(byteCount: capacity * VirtioNetHeader.size, alignment: 4)
     }
@@ -51,6 +55,7 @@ final class TapRing {
     deinit {
         tapir_tap_ring_close(ring)
         results.deallocate()
+        writeResults.deallocate()
         vectors.deallocate()
         headers.deallocate()
     }
@@ -75,15 +80,19 @@ final class TapRing {
                     let slot = UnsafeRawPointer(tapir_tap_ring_slot(ring, UInt32(index))!)
                     return .frame(UnsafeRawBufferPointer(start: slot, count: Int(result)))
                 }
-                if result == -EOPNOTSUPP || result == -EINVAL { return .unusable(-result) }
-                if result != -EAGAIN { return .failed(-result) }
+                if result == -EAGAIN { continue }
+                // A kernel that takes no such reads says so for the whole batch.
+                if (result == -EOPNOTSUPP || result == -EINVAL) && burstFrames == 0
+                    && (next..<count).allSatisfy({ results[$0] <= 0 }) {
+                    endBurst()
+                    return .unusable(-result)
+                }
+                if next == count && !batchWasFull { endBurst() }  // the next read starts a batch
+                return .failed(-result)
             }
             if count > 0 && !batchWasFull {
                 // The last batch found the queue empty: the burst is over.
-                count = 0
-                next = 0
-                lastBurstFrames = burstFrames
-                burstFrames = 0
+                endBurst()
                 return .empty
             }
             let asked = batchWasFull ? capacity : Swift.min(capacity, Swift.max(2, lastBurstFrames + 1))
@@ -99,35 +108,38 @@ final class TapRing {
         }
     }
 
-    /// Writes `count` frames in batches of at most `capacity`; `outcome(i, result)` gets
+    private func endBurst() {
+        count = 0
+        next = 0
+        batchWasFull = false
+        lastBurstFrames = burstFrames
+        burstFrames = 0
+    }
+
+    /// Writes `count` (at most `capacity`) frames in one batch; `outcome(i, result)` gets
     /// frame i's length written or -errno. `withHeaders` (a device with offloads): each
-    /// frame goes after its virtio-net header (a zero one where it has none). Returns how
-    /// many frames were handed to `outcome`: fewer than `count` when a submission failed,
-    /// and the rest were not written.
+    /// frame goes after its virtio-net header (a zero one where it has none). False when
+    /// the batch could not be submitted: nothing was told, and the ring is not to be used
+    /// again.
     func write(count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
-               withHeaders: Bool, outcome: (Int, CInt) -> Void) -> Int {
-        var start = 0
-        let perFrame = withHeaders ? 2 : 1
-        while start < count {
-            let batch = Swift.min(capacity, count - start)
-            for index in 0..<batch {
-                let (bytes, offload) = frame(start + index)
-                let base = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
-                if withHeaders {
-                    let header = headers + index * VirtioNetHeader.size
-                    (offload ?? VirtioNetHeader()).store(to: header)
-                    vectors[2 * index] = iovec(iov_base: header, iov_len: VirtioNetHeader.size)
-                    vectors[2 * index + 1] = iovec(iov_base: base, iov_len: bytes.count)
-                } else {
-                    vectors[index] = iovec(iov_base: base, iov_len: bytes.count)
-                }
+               withHeaders: Bool, outcome: (Int, CInt) -> Void) -> Bool {
+        precondition(count <= capacity)
+        for index in 0..<count {
+            let (bytes, offload) = frame(index)
+            let base = UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+            if withHeaders {
+                let header = headers + index * VirtioNetHeader.size
+                (offload ?? VirtioNetHeader()).store(to: header)
+                vectors[2 * index] = iovec(iov_base: header, iov_len: VirtioNetHeader.size)
+                vectors[2 * index + 1] = iovec(iov_base: base, iov_len: bytes.count)
+            } else {
+                vectors[index] = iovec(iov_base: base, iov_len: bytes.count)
             }
-            guard tapir_tap_ring_write(ring, vectors, UInt32(perFrame), UInt32(batch), results) == 0 else {
-                return start
-            }
-            for index in 0..<batch { outcome(start + index, results[index]) }
-            start += batch
         }
-        return count
+        guard tapir_tap_ring_write(ring, vectors, withHeaders ? 2 : 1, UInt32(count), writeResults) == 0 else {
+            return false
+        }
+        for index in 0..<count { outcome(index, writeResults[index]) }
+        return true
     }
 }

@@ -194,7 +194,7 @@ public final class TunTapDevice: PacketDevice {
 
     /// True while reads and writes go through an io_uring.
     public var usesBatchedIO: Bool { ring != nil }
-    /// Frames read and written through the io_uring so far.
+    /// Frames read, and frames written, through the io_uring so far.
     public private(set) var framesReadInBatches = 0
     public private(set) var framesWrittenInBatches = 0
 
@@ -354,28 +354,38 @@ public final class TunTapDevice: PacketDevice {
         }
     }
 
+    /// Runs of `ringBurstThreshold` frames or more go through the ring, `ring.capacity` at a
+    /// time; a device closed or gone meanwhile (an outcome can close it) takes no more.
     public func write(batch count: Int, frame: (Int) -> (bytes: UnsafeRawBufferPointer, offload: VirtioNetHeader?),
                       outcome: (Int, WriteResult) -> Void) {
-        var written = 0
-        if let ring, count >= Self.ringBurstThreshold, descriptor != nil, !isGone {
-            written = ring.write(count: count, frame: frame, withHeaders: hasOffloads) { index, result in
-                framesWrittenInBatches += 1
+        var start = 0
+        while let ring, count - start >= Self.ringBurstThreshold, descriptor != nil, !isGone {
+            let batch = Swift.min(ring.capacity, count - start)
+            let first = start
+            let submitted = ring.write(count: batch, frame: { frame(first + $0) }, withHeaders: hasOffloads) {
+                index, result in
                 if result >= 0 {
-                    counters.recordWrite(bytes: frame(index).bytes.count)
-                    return outcome(index, .written)
+                    counters.recordWrite(bytes: frame(first + index).bytes.count)
+                    framesWrittenInBatches += 1
+                    return outcome(first + index, .written)
                 }
                 // EINTR and the like: once more, on its own.
                 guard let failure = DeviceErrno.writeResult(after: -result, call: "write", device: name,
                                                             counters: &counters) else {
-                    let (bytes, offload) = frame(index)
-                    return outcome(index, write(bytes, header: offload))
+                    let (bytes, offload) = frame(first + index)
+                    return outcome(first + index, write(bytes, header: offload))
                 }
                 if case .gone(let reason) = failure { goneReason = reason }
-                outcome(index, failure)
+                outcome(first + index, failure)
             }
-            if written < count { self.ring = nil }
+            guard submitted else {
+                self.ring = nil
+                break
+            }
+            start += batch
         }
-        for index in written..<count {
+        for index in start..<count {
+            guard descriptor != nil, !isGone else { return }
             let (bytes, offload) = frame(index)
             outcome(index, write(bytes, header: offload))
         }

@@ -43,8 +43,9 @@ final class TapRingKernelTests: XCTestCase {
         XCTAssertEqual(sequences.count, 2000)
         XCTAssertEqual(sequences, (1...2000).map { UInt16($0) }, "read in the order sent")
         XCTAssertTrue(device.usesBatchedIO, "still batched at the end")
-        XCTAssertGreaterThan(device.framesReadInBatches, 1000)
-        XCTAssertGreaterThan(device.framesWrittenInBatches, 1000)
+        // How many bursts reach the ring's threshold depends on scheduling; some do.
+        XCTAssertGreaterThan(device.framesReadInBatches, 0)
+        XCTAssertGreaterThan(device.framesWrittenInBatches, 0)
         XCTAssertGreaterThanOrEqual(device.counters.txPackets, 2000)
         XCTAssertGreaterThanOrEqual(device.counters.rxPackets, 2000)
     }
@@ -79,7 +80,7 @@ final class TapRingKernelTests: XCTestCase {
             XCTAssertEqual(results, [.failed(.rejected), .written] + Array(repeating: .failed(.rejected), count: 4))
         }
         XCTAssertEqual(device.counters.writeRejected, 5 * outcomes.count)
-        XCTAssertEqual(device.framesWrittenInBatches, 6 * outcomes.count)
+        XCTAssertEqual(device.framesWrittenInBatches, outcomes.count, "one frame of each batch written, through the ring")
     }
 
     /// A drain stopped by its byte budget still hands out every frame the batch took from
@@ -114,23 +115,60 @@ final class TapRingKernelTests: XCTestCase {
         XCTAssertEqual(first, 40)
         let sent = try sandbox.run(send)
         XCTAssertEqual(sent.status, 0, sent.stderr)
-        let drain = DeviceDrain(byteBudget: 1)
         var marks: [UInt8] = []
+        func mark(_ frame: UnsafeRawBufferPointer) {
+            // A UDP datagram to port 9 (IPv4, no options): its first payload byte.
+            if frame.count == 14 + 20 + 8 + 200, frame[12] == 0x08, frame[14 + 9] == 17, frame[14 + 23] == 9 {
+                marks.append(frame[14 + 28])
+            }
+        }
+        // One frame of the batch read, then a batch of writes (a full write queue flushed in
+        // the middle of a burst), then the rest of the batch: it must come out whole.
+        let firstDeadline2 = ContinuousClock.now + .seconds(10)
+        while marks.isEmpty, ContinuousClock.now < firstDeadline2 {
+            if case .packet(let frame) = device.read(into: buffer.bytes) { mark(frame) } else { usleep(10_000) }
+        }
+        XCTAssertTrue(device.holdsReadFrames, "the rest of the batch is held")
+        var writes: [WriteResult] = []
+        withCopies(of: Array(repeating: [1, 2, 3, 4, 5], count: 6)) { frames in
+            device.write(batch: 6, frame: { (frames[$0], nil) }) { _, result in writes.append(result) }
+        }
+        XCTAssertEqual(writes, Array(repeating: .failed(.rejected), count: 6))
+        let drain = DeviceDrain(byteBudget: 1)
         var drains = 0
         let deadline = ContinuousClock.now + .seconds(10)
         while marks.count < 40, ContinuousClock.now < deadline {
-            let report = drain.drain(device, into: buffer.bytes) { frame in
-                // A UDP datagram to port 9 (IPv4, no options): its first payload byte.
-                if frame.count == 14 + 20 + 8 + 200, frame[12] == 0x08, frame[14 + 9] == 17, frame[14 + 23] == 9 {
-                    marks.append(frame[14 + 28])
-                }
-            }
+            let report = drain.drain(device, into: buffer.bytes) { mark($0) }
             drains += 1
             XCTAssertFalse(device.holdsReadFrames, "drain \(drains) stopped with frames left in the batch")
             if report.packets == 0 { usleep(10_000) }
         }
         XCTAssertEqual(marks, (0..<40).map { UInt8($0) })
         XCTAssertGreaterThanOrEqual(device.framesReadInBatches, 39, "the second burst went through the ring")
+    }
+
+    /// A run of writes longer than one batch to a device an outcome closes (as the host
+    /// closes a device a write finds gone): the rest is not written, and nothing traps on
+    /// the closed descriptor.
+    func testARunOfWritesStopsWhereTheDeviceIsClosed() throws {
+        try requireRoot()
+        let sandbox = try makeTestSandbox(self)
+        let device = try TunTapDevice.open(.init(name: "tpc%d", mode: .tap, batchedIO: true))
+        try requireRing(device)
+        try sandbox.adopt(device)
+        // Broadcast frames of a local experimental EtherType: the kernel takes and drops them.
+        let frame: [UInt8] = Array(repeating: 0xff, count: 6) + [0x02, 0, 0, 0, 0, 2, 0x88, 0xb5]
+            + Array(repeating: 0, count: 46)
+        var told: [Int] = []
+        withCopies(of: Array(repeating: frame, count: 40)) { frames in
+            device.write(batch: 40, frame: { (frames[$0], nil) }) { index, result in
+                XCTAssertEqual(result, .written)
+                told.append(index)
+                if index == 0 { device.close() }
+            }
+        }
+        XCTAssertEqual(told, Array(0..<32), "the first batch of 32 was written; none after the close")
+        XCTAssertNil(device.fileDescriptor)
     }
 
     /// `frames` copied into buffers of their own, valid during `body`.
