@@ -370,12 +370,10 @@ public final class TunTapDevice: PacketDevice {
                     return outcome(first + index, .written)
                 }
                 // EINTR and the like: once more, on its own.
-                guard let failure = DeviceErrno.writeResult(after: -result, call: "write", device: name,
-                                                            counters: &counters) else {
+                guard let failure = writeFailed(-result) else {
                     let (bytes, offload) = frame(first + index)
                     return outcome(first + index, write(bytes, header: offload))
                 }
-                if case .gone(let reason) = failure { goneReason = reason }
                 outcome(first + index, failure)
             }
             guard submitted else {
@@ -427,11 +425,17 @@ public final class TunTapDevice: PacketDevice {
                 counters.recordWrite(bytes: packet.count)
                 return .written
             }
-            guard let result = DeviceErrno.writeResult(after: CInt(-count), call: "write", device: name,
-                                                       counters: &counters) else { continue }
-            if case .gone(let reason) = result { goneReason = reason }
+            guard let result = writeFailed(CInt(-count)) else { continue }
             return result
         }
+    }
+
+    /// A write failed with `code`: what it means (counted; a gone device remembered), or
+    /// nil to write again.
+    private func writeFailed(_ code: CInt) -> WriteResult? {
+        let result = DeviceErrno.writeResult(after: code, call: "write", device: name, counters: &counters)
+        if case .gone(let reason) = result { goneReason = reason }
+        return result
     }
 
     public func close() {

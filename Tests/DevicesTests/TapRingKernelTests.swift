@@ -8,11 +8,7 @@ import XCTest
 /// in a batch fails alone.
 final class TapRingKernelTests: XCTestCase {
     func testAFloodOfPingsIsReadInOrderAndAnsweredInBatches() throws {
-        try requireRoot()
-        let sandbox = try makeTestSandbox(self)
-        let device = try TunTapDevice.open(.init(name: "tpr%d", mode: .tap, batchedIO: true))
-        try requireRing(device)
-        try sandbox.adopt(device)
+        let (sandbox, device) = try batchedTap(named: "tpr%d")
 
         // A flood with 32 requests outstanding: the next goes as soon as a reply comes, so
         // bursts of many frames, which go through the ring.
@@ -51,11 +47,7 @@ final class TapRingKernelTests: XCTestCase {
     }
 
     func testAFrameTheKernelRefusesFailsAloneInItsBatch() throws {
-        try requireRoot()
-        let sandbox = try makeTestSandbox(self)
-        let device = try TunTapDevice.open(.init(name: "tps%d", mode: .tap, batchedIO: true))
-        try requireRing(device)
-        try sandbox.adopt(device)
+        let (sandbox, device) = try batchedTap(named: "tps%d")
 
         let ping = try sandbox.start(["ping", "-c", "3", "-W", "2", "-i", "0.2", "198.18.0.2"])
         let responder = PingResponder(mode: .tap)
@@ -86,11 +78,7 @@ final class TapRingKernelTests: XCTestCase {
     /// A drain stopped by its byte budget still hands out every frame the batch took from
     /// the kernel: the tap's queue may be empty, and nothing would wake the loop for them.
     func testADrainOverItsBudgetLeavesNoFrameInTheBatch() throws {
-        try requireRoot()
-        let sandbox = try makeTestSandbox(self)
-        let device = try TunTapDevice.open(.init(name: "tpb%d", mode: .tap, batchedIO: true))
-        try requireRing(device)
-        try sandbox.adopt(device)
+        let (sandbox, device) = try batchedTap(named: "tpb%d")
         // No responder: the kernel is told the peer's link address, then sends 40 datagrams.
         _ = try sandbox.ip(["neigh", "replace", "198.18.0.2", "lladdr", "02:00:00:00:00:02", "dev", device.name,
                             "nud", "permanent"])
@@ -151,11 +139,7 @@ final class TapRingKernelTests: XCTestCase {
     /// closes a device a write finds gone): the rest is not written, and nothing traps on
     /// the closed descriptor.
     func testARunOfWritesStopsWhereTheDeviceIsClosed() throws {
-        try requireRoot()
-        let sandbox = try makeTestSandbox(self)
-        let device = try TunTapDevice.open(.init(name: "tpc%d", mode: .tap, batchedIO: true))
-        try requireRing(device)
-        try sandbox.adopt(device)
+        let (_, device) = try batchedTap(named: "tpc%d")  // the sandbox lives until the test ends
         // Broadcast frames of a local experimental EtherType: the kernel takes and drops them.
         let frame: [UInt8] = Array(repeating: 0xff, count: 6) + [0x02, 0, 0, 0, 0, 2, 0x88, 0xb5]
             + Array(repeating: 0, count: 46)
@@ -180,6 +164,17 @@ final class TapRingKernelTests: XCTestCase {
         }
         defer { copies.forEach { $0.deallocate() } }
         body(copies.map { UnsafeRawBufferPointer($0) })
+    }
+
+    /// A tap with batched I/O in a namespace of the test's own (skipped without root or
+    /// without an io_uring).
+    private func batchedTap(named name: String) throws -> (Sandbox, TunTapDevice) {
+        try requireRoot()
+        let sandbox = try makeTestSandbox(self)
+        let device = try TunTapDevice.open(.init(name: name, mode: .tap, batchedIO: true))
+        try requireRing(device)
+        try sandbox.adopt(device)
+        return (sandbox, device)
     }
 
     /// The kernel may refuse io_uring (kernel.io_uring_disabled, a kernel without it): then
