@@ -67,6 +67,7 @@ static int finish_call(clua_host *host, int status, int nresults, clua_result *r
 
 /* Starts a call's result (the stack held from here) and pushes the message handler. */
 static void begin_call(clua_host *host, clua_result *result) {
+    clua_packet_wear_own(host);
     memset(result, 0, sizeof *result);
     result->stack_base = lua_gettop(host->L);
     result->holds_stack = 1;
@@ -250,6 +251,7 @@ int clua_call_handler(clua_host *host, int function_reference, const struct clua
     begin_call(host, result);
     lua_rawgeti(L, LUA_REGISTRYINDEX, function_reference);
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->reference);
+    clua_packet_dress(L, (struct clua_packet *)packet, -1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, host->device_refs[device_id]);
     clua_budget_begin_call(host);
     int status = lua_pcall(L, 2, 1, result->stack_base + 1);

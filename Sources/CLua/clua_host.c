@@ -79,6 +79,7 @@ void clua_host_close(clua_host *host) {
     /* Finalizers run here, under a fresh budget; their errors become warnings. */
     clua_budget_close(host);
     clua_budget_begin_call(host);
+    clua_packet_wear_own(host);
     lua_close(host->L);
     free(host);
 }

@@ -141,6 +141,14 @@ static inline void *clua_check_udata(lua_State *L, int index, int metatable_slot
     return luaL_checkudata(L, index, name);
 }
 
+/* Puts on the reused packet at `index` the metatable for its layers (clua_packet.c): the
+   live one if one is kept (then `pkt.ip` is found without calling C), else its own. No
+   allocation, no error: for the handler call, with the packet just pushed. */
+void clua_packet_dress(lua_State *L, struct clua_packet *packet, int index);
+/* Puts its own metatable back on the reused packet if it is unbound and wears a live one,
+   before Lua code other than a handler runs. No allocation, no error. */
+void clua_packet_wear_own(clua_host *host);
+
 void clua_budget_install(clua_host *host);
 /* Puts the budget's hook back on thread L, in place of any other hook (none on a thread
    the host runs while the watchdog has not armed it; always on a script's coroutine). */

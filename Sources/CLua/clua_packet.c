@@ -2,7 +2,9 @@
 // handlers run and unbound after, so a packet costs no allocation. `pkt.ip` is a layer
 // proxy made once per packet object and kept in its uservalues; the proxy's __index maps
 // the key to a field id (a table of interned names) and asks Swift for the value through
-// one callback that fills a plain struct, which C pushes.
+// one callback that fills a plain struct, which C pushes. While bound, the packet wears a
+// live metatable whose __index is a table holding its present layers and its methods, so
+// `pkt.ip` and `pkt.reply` are found by Lua without a call into C (see "Live metatables").
 #include <string.h>
 #include "clua_internal.h"
 
@@ -12,6 +14,9 @@
 
 /* Packet-level keys that are not layers (values in the packet keys table). */
 enum { KEY_PAYLOAD = -1, KEY_LAYERS = -2, KEY_MALFORMED = -3 };
+
+/* In api->field_slots: two of a layer's keys hash to the slot. */
+#define FIELD_SLOT_SHARED 255
 
 /* A layer proxy: which packet, which layer. Uservalue 1 keeps the packet alive. */
 typedef struct layer_proxy {
@@ -166,10 +171,13 @@ static layer_proxy *check_layer_proxy(lua_State *L, int index) {
     return clua_check_udata(L, index, host->layer_metatable_ref, LAYER_METATABLE);
 }
 
+static void wear_live_metatable(lua_State *L, clua_packet *packet);
+
 /* pkt.<key> */
 static int packet_index(lua_State *L) {
     clua_packet *packet = clua_packet_check_bound(L, 1);
     const clua_packet_api *api = packet->api;
+    if (!packet->live && packet == clua_host_of(L)->reused_packet) wear_live_metatable(L, packet);
     /* The most frequent keys, a layer and `reply`, by the address of their interned names
        (as field_by_key finds a field): no table lookup. */
     if (lua_type(L, 2) == LUA_TSTRING) {
@@ -246,6 +254,7 @@ static int packet_copy(lua_State *L) {
     copy->bytes = bytes;
     copy->bound = 1;
     copy->is_copy = 1;
+    copy->live = 0;
     copy->reference = LUA_NOREF;
     luaL_setmetatable(L, PACKET_METATABLE);
     return 1;
@@ -274,12 +283,21 @@ static int unknown_field(lua_State *L, const clua_packet_api *api, int layer, co
                       count > 0 ? "its fields: " : "it has none", lua_tostring(L, -1));
 }
 
+/* A layer's slot of a key in api->field_slots, from the address of its interned string. */
+static int field_slot(const char *key) {
+    uintptr_t address = (uintptr_t)key;
+    return (int)((address >> 4 ^ address >> 11) % CLUA_FIELD_SLOTS);
+}
+
 /* The field id of the key at index 2 among the layer's, by the address of its interned
    string (names are short strings: Lua keeps one copy of each); -1 when it is none of
    them (an unknown name or not a string: the names table then says which). */
 static int field_by_key(lua_State *L, const clua_packet_api *api, int layer) {
     if (lua_type(L, 2) != LUA_TSTRING) return -1;
     const char *key = lua_tostring(L, 2);
+    int slot = api->field_slots[layer][field_slot(key)];
+    if (slot == 0) return -1;
+    if (slot != FIELD_SLOT_SHARED) return api->field_keys[slot - 1] == key ? slot - 1 : -1;
     int count = api->layer_field_count[layer];
     for (int i = 0; i < count; i++) {
         int field = api->layer_fields[layer][i];
@@ -325,6 +343,118 @@ static int layer_tostring(lua_State *L) {
     layer_proxy *proxy = luaL_checkudata(L, 1, LAYER_METATABLE);
     lua_pushfstring(L, "%s layer", proxy->packet->api->layer_names[proxy->layer]);
     return 1;
+}
+
+/* --- Live metatables ----------------------------------------------------------------
+   The reused packet, while bound, wears a metatable like its own but whose __index is a
+   table: the packet's methods and its present layers' proxies. Any other key (an absent
+   layer, payload, a name it does not have) misses there and goes to that table's own
+   __index, live_fallback, which is packet_index for the reused packet. One such metatable
+   is kept for each set of layers met (up to CLUA_LIVE_METATABLES, then the oldest goes);
+   the first read of a packet whose set has none makes one (it allocates, so only inside a
+   call). Between packets of the same layers the metatable stays on: no Lua work per
+   packet. Before any other Lua code runs (a timer, a task, the console: every protected
+   call) the unbound packet gets its own metatable back, so a packet kept past its handler
+   still raises at its first read. */
+
+/* __index of the live metatables' tables of keys (upvalue 1: the packet keys table, as
+   packet_index's). */
+static int live_fallback(lua_State *L) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, clua_host_of(L)->reused_packet->reference);
+    lua_replace(L, 1);
+    return packet_index(L);
+}
+
+/* The slot of the live metatable made for `layers`, or -1. */
+static int live_slot(const clua_packet_api *api, uint16_t layers) {
+    for (int slot = 0; slot < CLUA_LIVE_METATABLES; slot++)
+        if (api->live_refs[slot] != 0 && api->live_masks[slot] == layers) return slot;
+    return -1;
+}
+
+/* Copies the fields of the table at the top into the table below it (functions only,
+   when `functions_only`). */
+static void copy_fields(lua_State *L, int functions_only) {
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {  /* stack: into, from, key, value */
+        if (functions_only && lua_type(L, -1) != LUA_TFUNCTION) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -5);
+    }
+}
+
+/* Makes the live metatable of the bound reused packet at index 1 and keeps it in a slot;
+   returns the slot. */
+static int make_live_metatable(lua_State *L, clua_packet *packet) {
+    clua_packet_api *api = packet->api;
+    int slot;
+    for (slot = 0; slot < CLUA_LIVE_METATABLES && api->live_refs[slot] != 0; slot++) {}
+    if (slot == CLUA_LIVE_METATABLES) {
+        slot = api->live_next;
+        api->live_next = (slot + 1) % CLUA_LIVE_METATABLES;
+        luaL_unref(L, LUA_REGISTRYINDEX, api->live_refs[slot]);
+        api->live_refs[slot] = 0;
+    }
+    lua_createtable(L, 0, 16);  /* the keys */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);
+    copy_fields(L, 1);
+    lua_pop(L, 1);
+    for (int layer = 0; layer < api->layer_count; layer++) {
+        if (layer == api->frame_layer || !(packet->layers & (1u << layer))) continue;
+        push_layer_proxy(L, packet, layer);
+        lua_setfield(L, -2, api->layer_names[layer]);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, api->live_keys_metatable);
+    lua_setmetatable(L, -2);
+    lua_createtable(L, 0, 8);  /* the metatable: the packet's own, __index the keys */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, clua_host_of(L)->packet_metatable_ref);
+    copy_fields(L, 0);
+    lua_pop(L, 1);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "__index");
+    api->live_masks[slot] = packet->layers;
+    api->live_refs[slot] = luaL_ref(L, LUA_REGISTRYINDEX);
+    return slot;
+}
+
+/* Inside packet_index: the reused packet at index 1 is bound and in its own metatable. */
+static void wear_live_metatable(lua_State *L, clua_packet *packet) {
+    int slot = live_slot(packet->api, packet->layers);
+    if (slot < 0) slot = make_live_metatable(L, packet);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->live_refs[slot]);
+    lua_setmetatable(L, 1);
+    packet->live = 1;
+    packet->live_layers = packet->layers;
+}
+
+void clua_packet_dress(lua_State *L, clua_packet *packet, int index) {
+    if (!packet->bound || (packet->live && packet->live_layers == packet->layers)) return;
+    int slot = live_slot(packet->api, packet->layers);
+    if (slot >= 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->live_refs[slot]);
+        packet->live = 1;
+        packet->live_layers = packet->layers;
+    } else if (packet->live) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, clua_host_of(L)->packet_metatable_ref);
+        packet->live = 0;
+    } else {
+        return;
+    }
+    lua_setmetatable(L, index < 0 ? index - 1 : index);
+}
+
+void clua_packet_wear_own(clua_host *host) {
+    clua_packet *packet = host->reused_packet;
+    if (packet == NULL || !packet->live || packet->bound || !lua_checkstack(host->L, 2)) return;
+    lua_rawgeti(host->L, LUA_REGISTRYINDEX, packet->reference);
+    lua_rawgeti(host->L, LUA_REGISTRYINDEX, host->packet_metatable_ref);
+    lua_setmetatable(host->L, -2);
+    lua_pop(host->L, 1);
+    packet->live = 0;
 }
 
 /* --- Install ----------------------------------------------------------------------- */
@@ -411,6 +541,8 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
         if (strlen(name->name) <= 40 && api->layer_field_count[name->layer] < CLUA_MAX_FIELDS) {
             api->field_keys[name->field] = key;
             api->layer_fields[name->layer][api->layer_field_count[name->layer]++] = (unsigned char)name->field;
+            unsigned char *slot = &api->field_slots[name->layer][field_slot(key)];
+            *slot = *slot == 0 ? (unsigned char)(name->field + 1) : FIELD_SLOT_SHARED;
         }
     }
     api->name_tables = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -441,12 +573,17 @@ static void make_name_tables(lua_State *L, clua_packet_api *api,
 
 /* The __index functions hold their lookup tables as upvalues: no registry lookup per
    field read. */
-static void set_index_functions(lua_State *L, const clua_packet_api *api) {
+static void set_index_functions(lua_State *L, clua_packet_api *api) {
     luaL_getmetatable(L, PACKET_METATABLE);
     lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);
     lua_pushcclosure(L, packet_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
+    lua_createtable(L, 0, 1);  /* the live metatables' keys tables' metatable */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);
+    lua_pushcclosure(L, live_fallback, 1);
+    lua_setfield(L, -2, "__index");
+    api->live_keys_metatable = luaL_ref(L, LUA_REGISTRYINDEX);
     luaL_getmetatable(L, LAYER_METATABLE);
     lua_rawgeti(L, LUA_REGISTRYINDEX, api->name_tables);
     lua_createtable(L, CLUA_ADDRESS_CACHE_SLOTS, 0);  /* the address cache's texts */
@@ -513,8 +650,9 @@ void clua_packet_unbind(clua_packet *packet) {
 }
 
 void clua_packet_push(lua_State *L, const void *pointer) {
-    const clua_packet *packet = pointer;
+    clua_packet *packet = (clua_packet *)pointer;
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->reference);
+    clua_packet_dress(L, packet, -1);
 }
 
 void clua_packet_api_detach(clua_packet_api *api) {
@@ -526,7 +664,9 @@ int clua_to_bytes(lua_State *L, int index, const uint8_t **bytes, size_t *length
         *bytes = (const uint8_t *)lua_tolstring(L, index, length);
         return 1;
     }
-    clua_packet *packet = luaL_testudata(L, index, PACKET_METATABLE);
+    clua_packet *packet = lua_touserdata(L, index);
+    if (packet == NULL) return 0;
+    if (packet != clua_host_of(L)->reused_packet) packet = luaL_testudata(L, index, PACKET_METATABLE);
     if (packet == NULL) return 0;
     if (!packet->bound) return luaL_error(L, STALE_MESSAGE);
     *bytes = packet->bytes;

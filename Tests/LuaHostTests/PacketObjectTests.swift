@@ -231,26 +231,33 @@ final class PacketObjectTests: XCTestCase {
 
     /// What clua_to_bytes saw, from inside a pusher (a protected call, as dev:write runs).
     nonisolated(unsafe) private static var seenBytes: [UInt8]?
+    nonisolated(unsafe) private static var seenLive: Int32?
 
+    /// In its own metatable (the first packet) and in the live one its first read made.
     func testToBytesAcceptsABoundPacket() throws {
         let harness = try PacketHarness()
         guard case .pushed(_, let packet) = harness.packets.argument else { return XCTFail("not a pusher") }
         let pusher: @convention(c) (OpaquePointer?, UnsafeRawPointer?) -> Void = { state, packet in
             clua_packet_push(state, packet)  // a registry read: cannot raise
+            PacketObjectTests.seenLive = packet?.assumingMemoryBound(to: clua_packet.self).pointee.live
             var bytes: UnsafePointer<UInt8>?
             var length = 0
             PacketObjectTests.seenBytes = clua_to_bytes(state, -1, &bytes, &length) == 1
                 ? Array(UnsafeBufferPointer(start: bytes, count: length)) : nil
         }
         let query = try KernelFrames.frame(19)
-        let function = try harness.state.function("function(pkt) return #pkt == 95 end")
-        let returned = try query.withUnsafeBytes { raw in
-            try harness.packets.withPacket(raw, frame: DecodedFrame(decoding: raw, linkType: .ethernet)) { _ throws(LuaError) in
-                try harness.state.call(function, with: [.pushed(by: pusher, with: packet)])
+        let function = try harness.state.function("function(pkt) return #pkt == 95 and pkt.udp.dport == 53 end")
+        for live: Int32 in [0, 1] {
+            PacketObjectTests.seenBytes = nil
+            let returned = try query.withUnsafeBytes { raw in
+                try harness.packets.withPacket(raw, frame: DecodedFrame(decoding: raw, linkType: .ethernet)) { _ throws(LuaError) in
+                    try harness.state.call(function, with: [.pushed(by: pusher, with: packet)])
+                }
             }
+            XCTAssertTrue(returned)
+            XCTAssertEqual(PacketObjectTests.seenLive, live)
+            XCTAssertEqual(PacketObjectTests.seenBytes, query)
         }
-        XCTAssertTrue(returned)
-        XCTAssertEqual(PacketObjectTests.seenBytes, query)
     }
 
     func testMetatableIsHidden() throws {

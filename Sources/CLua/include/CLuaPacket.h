@@ -51,6 +51,10 @@ typedef struct clua_field_value {
    a busy peer's) is pushed from here, without its text being made again. Direct-mapped;
    the strings live in a Lua table, an upvalue of the layer proxies' __index. */
 #define CLUA_ADDRESS_CACHE_SLOTS 64
+/* How many sets of layers (eth:ip:udp, eth:arp, ...) keep a live metatable of the reused
+   packet at once, and the slots of a layer's field-by-key hash. */
+#define CLUA_LIVE_METATABLES 16
+#define CLUA_FIELD_SLOTS 64
 
 /* What a settable field takes (builders, reply overrides). */
 typedef enum clua_field_kind {
@@ -119,6 +123,8 @@ typedef struct clua_packet {
     int bound;              /* 0: used after its handler returned */
     int is_copy;            /* owns its bytes (they follow this struct) */
     int reference;          /* registry reference of the reused packet (LUA_NOREF for copies) */
+    int live;               /* the reused packet wears a live metatable (clua_packet.c) */
+    uint16_t live_layers;   /* ... made for these layers */
     struct clua_packet_api *api;
     /* A Swift DecodedFrame. 8-byte aligned, no more: Lua userdata blocks are only 8-byte
        aligned, and a 16-aligned struct lets the optimizer use aligned SSE stores (a crash). */
@@ -222,6 +228,16 @@ typedef struct clua_packet_api {
     unsigned char layer_field_count[CLUA_MAX_LAYERS];
     unsigned char layer_fields[CLUA_MAX_LAYERS][CLUA_MAX_FIELDS];
     const char *field_keys[CLUA_MAX_FIELDS];
+    /* The same, hashed by the key's address: field id + 1, 0 for none, FIELD_SLOT_SHARED
+       when two keys share the slot (then the list above is searched). */
+    unsigned char field_slots[CLUA_MAX_LAYERS][CLUA_FIELD_SLOTS];
+    /* The reused packet's live metatables, one per set of layers met: the sets (a
+       frame's layers mask), their registry refs (0: a free slot), the slot replaced next
+       when all are taken, and the metatable of their tables of keys. */
+    uint16_t live_masks[CLUA_LIVE_METATABLES];
+    int live_refs[CLUA_LIVE_METATABLES];
+    int live_next;
+    int live_keys_metatable;
     /* The address cache's keys: a slot's length (0: empty) and bytes; its text is at
        [slot + 1] of the cache table. */
     uint8_t address_lengths[CLUA_ADDRESS_CACHE_SLOTS];
