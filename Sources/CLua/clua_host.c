@@ -56,6 +56,7 @@ clua_host *clua_host_new(const clua_options *options, const clua_callbacks *call
 
     host->L = lua_newstate(clua_allocate, host);
     if (host->L == NULL) {
+        clua_free_small_blocks(host);
         free(host);
         return NULL;
     }
@@ -81,5 +82,6 @@ void clua_host_close(clua_host *host) {
     clua_budget_begin_call(host);
     clua_packet_wear_own(host);
     lua_close(host->L);
+    clua_free_small_blocks(host);
     free(host);
 }

@@ -4,6 +4,10 @@
 #include <signal.h>
 #include "CLua.h"
 
+#define CLUA_SMALL_STEP 16
+#define CLUA_SMALL_CLASSES 16
+#define CLUA_SMALL_KEPT (256 * 1024)
+
 enum { CLUA_FAST_DEVICES = 64, CLUA_ENTERED_THREADS = 8 };
 
 struct clua_host {
@@ -18,6 +22,10 @@ struct clua_host {
     size_t memory_cap;
     uint64_t allocations;      /* calls that allocated or resized a block, ever */
     uint64_t bytes_allocated;  /* bytes those calls added, ever */
+    /* Freed small blocks kept for reuse (clua_memory.c): a list per size class, linked
+       through each block's first word, and the bytes they hold. */
+    void *small_blocks[CLUA_SMALL_CLASSES];
+    size_t small_bytes;
 
     /* Instruction budget (clua_budget.c). */
     int64_t instruction_budget;
@@ -70,6 +78,10 @@ struct clua_host {
     /* TCP (clua_tcp.c): the host's callbacks. */
     clua_tcp_callbacks tcp;
 };
+
+/* Blocks of up to CLUA_SMALL_CLASSES * CLUA_SMALL_STEP bytes come in sizes of whole steps
+   and are kept for reuse when freed, up to CLUA_SMALL_KEPT bytes a state. */
+void clua_free_small_blocks(clua_host *host);
 
 /* The host of a state: the allocator's userdata, shared by all its threads. */
 static inline clua_host *clua_host_of(lua_State *L) {

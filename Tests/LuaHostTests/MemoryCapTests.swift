@@ -140,6 +140,40 @@ final class MemoryCapTests: XCTestCase {
         XCTAssertEqual(state.stackDepth, 0)
     }
 
+    /// Freed small blocks are handed out again (clua_memory.c): strings and tables of every
+    /// small size, grown through the size classes, made and freed over rounds while half
+    /// of them are kept, all still hold what was written into them.
+    func testBlocksKeptForReuseHoldWhatIsWrittenInThem() throws {
+        let state = try LuaState(options: .init(memoryCap: 64 << 20), log: { _, _ in })
+        try state.load(chunk: """
+            kept = {}
+            function text(size, round) return string.rep(string.char(65 + (size + round) % 26), size) .. size end
+            function make(round)
+              local made = {}
+              for size = 1, 300 do
+                local t = {}
+                for i = 1, size % 70 do t[i] = size * i end
+                local fields = {}
+                for i = 1, size % 9 do fields["k" .. i] = i end
+                made[#made + 1] = {s = text(size, round), t = t, fields = fields, size = size, round = round}
+              end
+              for i = 1, #made, 2 do kept[#kept + 1] = made[i] end
+            end
+            """, name: "blocks.lua")
+        for round in 1...20 {
+            try state.load(chunk: "make(\(round))", name: "round.lua")
+            state.collectGarbage()
+        }
+        XCTAssertTrue(try state.evaluateBoolean("""
+            for _, k in ipairs(kept) do
+              if k.s ~= text(k.size, k.round) then return false end
+              for i = 1, k.size % 70 do if k.t[i] ~= k.size * i then return false end end
+              for i = 1, k.size % 9 do if k.fields["k" .. i] ~= i then return false end end
+            end
+            return #kept == 20 * 150
+            """))
+    }
+
     func testUsageIsTrackedAndFreedMemoryReturns() throws {
         let state = try LuaState(options: .init(memoryCap: 0), log: { _, _ in })
         let before = state.memoryUsed
