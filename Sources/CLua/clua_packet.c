@@ -162,12 +162,15 @@ static void push_layer_proxy(lua_State *L, clua_packet *packet, int layer) {
     if (packet == host->reused_packet) host->layer_proxy_blocks[layer] = proxy;
 }
 
-/* The layer proxy at `index`: one of the reused packet's (known by address), or checked. */
+/* The layer proxy at `index`: one of the reused packet's (known by address: a userdata
+   of a proxy's size is read as one, and is one if the address is listed for its layer),
+   or checked. */
 static layer_proxy *check_layer_proxy(lua_State *L, int index) {
     clua_host *host = clua_host_of(L);
     layer_proxy *proxy = lua_touserdata(L, index);
-    for (int layer = 0; proxy != NULL && layer < CLUA_MAX_LAYERS; layer++)
-        if (host->layer_proxy_blocks[layer] == proxy) return proxy;
+    if (proxy != NULL && lua_rawlen(L, index) == sizeof *proxy && proxy->layer >= 0
+        && proxy->layer < CLUA_MAX_LAYERS && host->layer_proxy_blocks[proxy->layer] == proxy)
+        return proxy;
     return clua_check_udata(L, index, host->layer_metatable_ref, LAYER_METATABLE);
 }
 
@@ -285,8 +288,8 @@ static int unknown_field(lua_State *L, const clua_packet_api *api, int layer, co
 
 /* A layer's slot of a key in api->field_slots, from the address of its interned string. */
 static int field_slot(const char *key) {
-    uintptr_t address = (uintptr_t)key;
-    return (int)((address >> 4 ^ address >> 11) % CLUA_FIELD_SLOTS);
+    uint64_t address = (uint64_t)(uintptr_t)key;
+    return (int)((address * 0x9e3779b97f4a7c15u) >> 56);  /* Fibonacci hashing: 256 slots */
 }
 
 /* The field id of the key at index 2 among the layer's, by the address of its interned
@@ -360,7 +363,21 @@ static int layer_tostring(lua_State *L) {
 /* __index of the live metatables' tables of keys (upvalue 1: the packet keys table, as
    packet_index's). */
 static int live_fallback(lua_State *L) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, clua_host_of(L)->reused_packet->reference);
+    clua_packet *packet = clua_host_of(L)->reused_packet;
+    /* A layer's name missing from the table is an absent layer (the metatable worn is the
+       one made for the packet's layers): nil, without packet_index's checks. */
+    if (packet->bound && lua_type(L, 2) == LUA_TSTRING) {
+        const clua_packet_api *api = packet->api;
+        const char *key = lua_tostring(L, 2);
+        for (int layer = 0; layer < api->layer_count; layer++) {
+            if (api->layer_names[layer] == key && layer != api->frame_layer
+                && !(packet->layers & (1u << layer))) {
+                lua_pushnil(L);
+                return 1;
+            }
+        }
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->reference);
     lua_replace(L, 1);
     return packet_index(L);
 }

@@ -54,7 +54,7 @@ typedef struct clua_field_value {
 /* How many sets of layers (eth:ip:udp, eth:arp, ...) keep a live metatable of the reused
    packet at once, and the slots of a layer's field-by-key hash. */
 #define CLUA_LIVE_METATABLES 16
-#define CLUA_FIELD_SLOTS 64
+#define CLUA_FIELD_SLOTS 256
 
 /* What a settable field takes (builders, reply overrides). */
 typedef enum clua_field_kind {
