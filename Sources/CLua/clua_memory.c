@@ -68,6 +68,10 @@ void *clua_allocate(void *userdata, void *block, size_t old_size, size_t new_siz
         return NULL;
     }
     void *resized = resize_block(host, block, old_size, new_size);
+    if (resized == NULL && host->small_bytes > 0) {  /* the kept blocks back to malloc first */
+        clua_free_small_blocks(host);
+        resized = resize_block(host, block, old_size, new_size);
+    }
     if (resized == NULL) {
         if (new_size <= old_size) return block;  /* keep the old block rather than fail a shrink */
         return NULL;

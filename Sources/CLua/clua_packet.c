@@ -15,8 +15,10 @@
 /* Packet-level keys that are not layers (values in the packet keys table). */
 enum { KEY_PAYLOAD = -1, KEY_LAYERS = -2, KEY_MALFORMED = -3 };
 
-/* In api->field_slots: two of a layer's keys hash to the slot. */
+/* In api->field_slots: two of a layer's keys hash to the slot (a field id + 1 is less). */
 #define FIELD_SLOT_SHARED 255
+_Static_assert(CLUA_MAX_FIELDS < FIELD_SLOT_SHARED, "a field id + 1 must fit below FIELD_SLOT_SHARED");
+_Static_assert(CLUA_FIELD_SLOTS == 256, "field_slot gives 8 bits");
 
 /* A layer proxy: which packet, which layer. Uservalue 1 keeps the packet alive. */
 typedef struct layer_proxy {
@@ -353,12 +355,14 @@ static int layer_tostring(lua_State *L) {
    table: the packet's methods and its present layers' proxies. Any other key (an absent
    layer, payload, a name it does not have) misses there and goes to that table's own
    __index, live_fallback, which is packet_index for the reused packet. One such metatable
-   is kept for each set of layers met (up to CLUA_LIVE_METATABLES, then the oldest goes);
-   the first read of a packet whose set has none makes one (it allocates, so only inside a
-   call). Between packets of the same layers the metatable stays on: no Lua work per
-   packet. Before any other Lua code runs (a timer, a task, the console: every protected
-   call) the unbound packet gets its own metatable back, so a packet kept past its handler
-   still raises at its first read. */
+   is made for each of the first CLUA_LIVE_METATABLES sets of layers met, at the first read
+   of a packet of that set (it allocates, so only inside a call); packets of any further
+   set read through the packet's own metatable, as before, rather than making and
+   dropping metatables as sets come and go. Between packets of the same layers the
+   metatable stays on: no Lua work per packet. Before any other Lua code runs (a timer, a
+   task, the console: every protected call), or at once when the packet is unbound inside
+   a call (the console's next() dispatching a frame), the unbound packet gets its own
+   metatable back, so a packet kept past its handler still raises at its first read. */
 
 /* __index of the live metatables' tables of keys (upvalue 1: the packet keys table, as
    packet_index's). */
@@ -404,18 +408,13 @@ static void copy_fields(lua_State *L, int functions_only) {
     }
 }
 
-/* Makes the live metatable of the bound reused packet at index 1 and keeps it in a slot;
-   returns the slot. */
+/* Makes the live metatable of the bound reused packet at index 1 in a free slot; returns
+   the slot, or -1 when none is free. */
 static int make_live_metatable(lua_State *L, clua_packet *packet) {
     clua_packet_api *api = packet->api;
     int slot;
     for (slot = 0; slot < CLUA_LIVE_METATABLES && api->live_refs[slot] != 0; slot++) {}
-    if (slot == CLUA_LIVE_METATABLES) {
-        slot = api->live_next;
-        api->live_next = (slot + 1) % CLUA_LIVE_METATABLES;
-        luaL_unref(L, LUA_REGISTRYINDEX, api->live_refs[slot]);
-        api->live_refs[slot] = 0;
-    }
+    if (slot == CLUA_LIVE_METATABLES) return -1;
     lua_createtable(L, 0, 16);  /* the keys */
     lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);
     copy_fields(L, 1);
@@ -442,6 +441,7 @@ static int make_live_metatable(lua_State *L, clua_packet *packet) {
 static void wear_live_metatable(lua_State *L, clua_packet *packet) {
     int slot = live_slot(packet->api, packet->layers);
     if (slot < 0) slot = make_live_metatable(L, packet);
+    if (slot < 0) return;
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->live_refs[slot]);
     lua_setmetatable(L, 1);
     packet->live = 1;
@@ -625,6 +625,7 @@ void clua_packet_install(lua_State *L, void *context) {
     api->layer_name_strings = LUA_NOREF;
     api->name_tables = LUA_NOREF;
     api->packet_keys = LUA_NOREF;
+    api->L = clua_host_of(L)->L;
     api->self_reference = luaL_ref(L, LUA_REGISTRYINDEX);
     take_layer_names(L, api, request);
     make_name_tables(L, api, request);
@@ -664,6 +665,12 @@ void clua_packet_unbind(clua_packet *packet) {
     packet->bound = 0;
     packet->bytes = NULL;
     packet->length = 0;
+    /* Inside a call, the Lua code that dispatched the frame goes on running: the packet's
+       own metatable now, not at the next call. */
+    if (packet->live && packet->api != NULL && packet->api->L != NULL) {
+        clua_host *host = clua_host_of(packet->api->L);
+        if (host->call_depth > 0) clua_packet_wear_own(host);
+    }
 }
 
 void clua_packet_push(lua_State *L, const void *pointer) {

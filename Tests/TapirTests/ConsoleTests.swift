@@ -292,6 +292,25 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(printed.contains("2"), output.stdout)  // the script's handler saw both
         XCTAssertEqual(printed.last, "done", output.stdout)
     }
+
+    /// next() dispatches a frame inside the chunk that called it: a packet the script kept
+    /// raises in that same chunk once its handler returned, as anywhere else.
+    func testAPacketKeptByAHandlerRaisesInTheChunkThatSteppedIt() throws {
+        let capture = try writeCapture()
+        let script = directory + "/keep.lua"
+        try "tapir.on('arp', function(pkt) kept = pkt; tapir.log.info(pkt.arp.op) end)\n"
+            .write(toFile: script, atomically: true, encoding: .utf8)
+        let lines = ["next()", "(next() and nil) or tostring(select(2, pcall(function() return kept.arp end)))",
+                     "'done'"]
+        let output = try ChildProcess.run(
+            ["/bin/sh", "-c", "printf '%s\\n' \"$@\" | \(TapirCommand.path) console --replay \(capture) \(script)", "sh"]
+                + lines, timeout: .seconds(20))
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let printed = output.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(printed.contains { $0.hasSuffix("packet used after its handler returned (use pkt:copy())") },
+                      output.stdout + output.stderr)
+        XCTAssertEqual(printed.last, "done", output.stdout)
+    }
 }
 
 /// A terminal made by tmux on a private server, running one command.

@@ -51,9 +51,11 @@ typedef struct clua_field_value {
    a busy peer's) is pushed from here, without its text being made again. Direct-mapped;
    the strings live in a Lua table, an upvalue of the layer proxies' __index. */
 #define CLUA_ADDRESS_CACHE_SLOTS 64
-/* How many sets of layers (eth:ip:udp, eth:arp, ...) keep a live metatable of the reused
-   packet at once, and the slots of a layer's field-by-key hash. */
-#define CLUA_LIVE_METATABLES 16
+/* How many sets of layers (eth:ip:udp, eth:arp, ...) get a live metatable of the reused
+   packet: the first met (the decoder gives about two dozen in all, with and without a VLAN
+   tag, on a tap and a tun; packets of any further set read through the packet's own
+   metatable). And the slots of a layer's field-by-key hash (field_slot gives 8 bits). */
+#define CLUA_LIVE_METATABLES 20
 #define CLUA_FIELD_SLOTS 256
 
 /* What a settable field takes (builders, reply overrides). */
@@ -232,12 +234,12 @@ typedef struct clua_packet_api {
        when two keys share the slot (then the list above is searched). */
     unsigned char field_slots[CLUA_MAX_LAYERS][CLUA_FIELD_SLOTS];
     /* The reused packet's live metatables, one per set of layers met: the sets (a
-       frame's layers mask), their registry refs (0: a free slot), the slot replaced next
-       when all are taken, and the metatable of their tables of keys. */
+       frame's layers mask), their registry refs (0: a free slot), and the metatable of
+       their tables of keys. The state's main thread, for unbind. */
     uint16_t live_masks[CLUA_LIVE_METATABLES];
     int live_refs[CLUA_LIVE_METATABLES];
-    int live_next;
     int live_keys_metatable;
+    lua_State *L;
     /* The address cache's keys: a slot's length (0: empty) and bytes; its text is at
        [slot + 1] of the cache table. */
     uint8_t address_lengths[CLUA_ADDRESS_CACHE_SLOTS];
