@@ -387,10 +387,15 @@ static int live_fallback(lua_State *L) {
 }
 
 /* The slot of the live metatable made for `layers`, or -1. */
-static int live_slot(const clua_packet_api *api, uint16_t layers) {
-    for (int slot = 0; slot < CLUA_LIVE_METATABLES; slot++)
-        if (api->live_refs[slot] != 0 && api->live_masks[slot] == layers) return slot;
-    return -1;
+static int live_slot(clua_packet_api *api, uint16_t layers) {
+    if (api->live_looked_up && api->live_last_layers == layers) return api->live_last_slot;
+    int found = -1;
+    for (int slot = 0; slot < CLUA_LIVE_METATABLES && found < 0; slot++)
+        if (api->live_refs[slot] != 0 && api->live_masks[slot] == layers) found = slot;
+    api->live_last_layers = layers;
+    api->live_last_slot = found;
+    api->live_looked_up = 1;
+    return found;
 }
 
 /* Copies the fields of the table at the top into the table below it (functions only,
@@ -415,6 +420,7 @@ static int make_live_metatable(lua_State *L, clua_packet *packet) {
     int slot;
     for (slot = 0; slot < CLUA_LIVE_METATABLES && api->live_refs[slot] != 0; slot++) {}
     if (slot == CLUA_LIVE_METATABLES) return -1;
+    api->live_looked_up = 0;  /* a set that had no slot may get this one */
     lua_createtable(L, 0, 16);  /* the keys */
     lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);
     copy_fields(L, 1);

@@ -239,6 +239,11 @@ typedef struct clua_packet_api {
     uint16_t live_masks[CLUA_LIVE_METATABLES];
     int live_refs[CLUA_LIVE_METATABLES];
     int live_keys_metatable;
+    /* The last set of layers looked up and its slot (-1: none), so a handler that reads no
+       field does not search the slots again at every call: valid when live_looked_up. */
+    uint16_t live_last_layers;
+    int live_last_slot;
+    int live_looked_up;
     lua_State *L;
     /* The address cache's keys: a slot's length (0: empty) and bytes; its text is at
        [slot + 1] of the cache table. */
