@@ -178,21 +178,29 @@ static layer_proxy *check_layer_proxy(lua_State *L, int index) {
 
 static void wear_live_metatable(lua_State *L, clua_packet *packet);
 
+/* The layer a packet key names (by the address of its interned string, as field_by_key
+   finds a field: no table lookup), or -1; the frame layer is not a key. */
+static int layer_of_key(const clua_packet_api *api, const char *key) {
+    for (int layer = 0; layer < api->layer_count; layer++)
+        if (api->layer_names[layer] == key && layer != api->frame_layer) return layer;
+    return -1;
+}
+
 /* pkt.<key> */
 static int packet_index(lua_State *L) {
     clua_packet *packet = clua_packet_check_bound(L, 1);
     const clua_packet_api *api = packet->api;
     if (!packet->live && packet == clua_host_of(L)->reused_packet) wear_live_metatable(L, packet);
-    /* The most frequent keys, a layer and `reply`, by the address of their interned names
-       (as field_by_key finds a field): no table lookup. */
+    /* The most frequent keys, a layer and `reply`, by the address of their interned names:
+       no table lookup. */
     if (lua_type(L, 2) == LUA_TSTRING) {
         const char *key = lua_tostring(L, 2);
         if (key == api->reply_key) {
             lua_pushcfunction(L, clua_packet_reply_method);
             return 1;
         }
-        for (int layer = 0; layer < api->layer_count; layer++) {
-            if (api->layer_names[layer] != key || layer == api->frame_layer) continue;
+        int layer = layer_of_key(api, key);
+        if (layer >= 0) {
             if (packet->layers & (1u << layer)) push_layer_proxy(L, packet, layer);
             else lua_pushnil(L);
             return 1;
@@ -371,14 +379,10 @@ static int live_fallback(lua_State *L) {
     /* A layer's name missing from the table is an absent layer (the metatable worn is the
        one made for the packet's layers): nil, without packet_index's checks. */
     if (packet->bound && lua_type(L, 2) == LUA_TSTRING) {
-        const clua_packet_api *api = packet->api;
-        const char *key = lua_tostring(L, 2);
-        for (int layer = 0; layer < api->layer_count; layer++) {
-            if (api->layer_names[layer] == key && layer != api->frame_layer
-                && !(packet->layers & (1u << layer))) {
-                lua_pushnil(L);
-                return 1;
-            }
+        int layer = layer_of_key(packet->api, lua_tostring(L, 2));
+        if (layer >= 0 && !(packet->layers & (1u << layer))) {
+            lua_pushnil(L);
+            return 1;
         }
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, packet->reference);
@@ -413,13 +417,13 @@ static void copy_fields(lua_State *L, int functions_only) {
     }
 }
 
-/* Makes the live metatable of the bound reused packet at index 1 in a free slot; returns
-   the slot, or -1 when none is free. */
-static int make_live_metatable(lua_State *L, clua_packet *packet) {
+/* Makes the live metatable of the bound reused packet at index 1 in a free slot, if one
+   is free. */
+static void make_live_metatable(lua_State *L, clua_packet *packet) {
     clua_packet_api *api = packet->api;
     int slot;
     for (slot = 0; slot < CLUA_LIVE_METATABLES && api->live_refs[slot] != 0; slot++) {}
-    if (slot == CLUA_LIVE_METATABLES) return -1;
+    if (slot == CLUA_LIVE_METATABLES) return;
     api->live_looked_up = 0;  /* a set that had no slot may get this one */
     lua_createtable(L, 0, 16);  /* the keys */
     lua_rawgeti(L, LUA_REGISTRYINDEX, api->packet_keys);
@@ -440,18 +444,13 @@ static int make_live_metatable(lua_State *L, clua_packet *packet) {
     lua_setfield(L, -2, "__index");
     api->live_masks[slot] = packet->layers;
     api->live_refs[slot] = luaL_ref(L, LUA_REGISTRYINDEX);
-    return slot;
 }
 
-/* Inside packet_index: the reused packet at index 1 is bound and in its own metatable. */
+/* Inside packet_index: the reused packet at index 1 is bound and in its own metatable;
+   its set of layers gets a live metatable if a slot is free, and wears it. */
 static void wear_live_metatable(lua_State *L, clua_packet *packet) {
-    int slot = live_slot(packet->api, packet->layers);
-    if (slot < 0) slot = make_live_metatable(L, packet);
-    if (slot < 0) return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, packet->api->live_refs[slot]);
-    lua_setmetatable(L, 1);
-    packet->live = 1;
-    packet->live_layers = packet->layers;
+    if (live_slot(packet->api, packet->layers) < 0) make_live_metatable(L, packet);
+    clua_packet_dress(L, packet, 1);
 }
 
 void clua_packet_dress(lua_State *L, clua_packet *packet, int index) {
